@@ -1,0 +1,90 @@
+use kith_types::{AppError, Me};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::ssr::{core, internal, require_actor, session, start_session};
+
+/// Who is signed in, or None. Never fails for want of a session.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    use kith_core::session_store::USER_ID_KEY;
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
+    let Some(user_id) = user_id else { return Ok(None) };
+    match kith.actor(&user_id).await.map_err(core)? {
+        Some(actor) => Ok(Some(kith.me(&actor).await.map_err(core)?)),
+        None => Ok(None),
+    }
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let address = super::ssr::client_address().await;
+    let actor = kith.sign_in(&email, &password, &address).await.map_err(core)?;
+    start_session(&session, &actor).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(
+    name: String,
+    email: String,
+    password: String,
+    role: String,
+    #[server(default)] nhs_number: String,
+    #[server(default)] birth_date: String,
+) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let actor = kith
+        .create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date })
+        .await
+        .map_err(core)?;
+    start_session(&session, &actor).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let session = session().await?;
+    // Deletes the session on the server and expires the cookie.
+    session.flush().await.map_err(|e| internal(&format!("session flush: {e}")))?;
+    leptos_axum::redirect("/sign-in?signed_out=1");
+    Ok(())
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let keep = session.id().map(|id| id.to_string()).unwrap_or_default();
+    kith.change_password(&actor, &current_password, &new_password, &confirm_password, &keep)
+        .await
+        .map_err(core)?;
+    leptos_axum::redirect("/account?password_changed=1");
+    Ok(())
+}
+
+/// Resets the idle timer ("Stay signed in").
+#[server(endpoint = "keep_alive")]
+pub async fn keep_alive() -> Result<(), AppError> {
+    let (_, session, _) = require_actor().await?;
+    // Touching the session makes tower-sessions save it with a new expiry.
+    session
+        .insert("last_active", chrono_now())
+        .await
+        .map_err(|e| internal(&format!("session write: {e}")))?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,10 @@
+//! Server functions: the browser's (and plain HTML forms') way into Kith.
+//! Each is a few lines: resolve who is acting from the session, call one
+//! service method, map the error. Every one is a public endpoint, so each
+//! checks the session itself; `tests/http.rs` calls them all without one.
+
+mod auth;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use auth::*;

@@ -1,0 +1,110 @@
+//! Form pieces that work without JavaScript and tie every error to its field
+//! (GOV.UK-style: a summary at the top linking to each field, and the message
+//! above the field, referenced by aria-describedby).
+
+use kith_types::AppError;
+use leptos::prelude::*;
+
+/// The last result of a form's action, for fields to read their error from.
+pub type FormResult = Signal<Option<AppError>>;
+
+/// Turns an action's value into "the current error, if any".
+pub fn error_of<T, S>(value: S) -> FormResult
+where
+    T: Clone + Send + Sync + 'static,
+    S: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())))
+}
+
+#[component]
+pub fn ErrorSummary(error: FormResult) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            let items = match &e {
+                AppError::Validation { errors, .. } => errors
+                    .iter()
+                    .map(|fe| {
+                        let href = format!("#{}", fe.field);
+                        view! { <li><a href=href class="underline text-red-800">{fe.message.clone()}</a></li> }
+                    })
+                    .collect::<Vec<_>>(),
+                _ => vec![],
+            };
+            view! {
+                <div class="border-4 border-red-700 p-4 mb-6 bg-white" role="alert" tabindex="-1" id="error-summary">
+                    <h2 class="text-lg font-bold text-red-800">{e.to_string()}</h2>
+                    <ul class="list-disc ml-6 mt-2">{items}</ul>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn TextField(
+    /// The form field name; also its id.
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] input_type: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    error: FormResult,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_error(name));
+    // Never echo passwords back into the page.
+    let value = move || {
+        if input_type == "password" {
+            None
+        } else {
+            error.get().and_then(|e| e.value(name))
+        }
+    };
+    let hint_id = format!("{name}-hint");
+    let error_id = format!("{name}-error");
+    let described = {
+        let hint_id = hint_id.clone();
+        let error_id = error_id.clone();
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if message().is_some() {
+                ids.push(error_id.clone());
+            }
+            if ids.is_empty() { None } else { Some(ids.join(" ")) }
+        }
+    };
+    view! {
+        <div class=move || if message().is_some() { "mb-5 border-l-4 border-red-700 pl-3" } else { "mb-5" }>
+            <label for=name class="block font-bold mb-1">{label}</label>
+            {hint.map(|h| view! { <p id=hint_id.clone() class="text-gray-700 mb-1">{h}</p> })}
+            {
+                let error_id = error_id.clone();
+                move || message().map(|m| view! { <p id=error_id.clone() class="text-red-800 font-bold mb-1"><span class="sr-only">"Error: "</span>{m}</p> })
+            }
+            <input
+                id=name
+                name=name
+                type=input_type
+                autocomplete=autocomplete
+                inputmode=inputmode
+                required=required
+                value=value
+                aria-invalid=move || message().map(|_| "true")
+                aria-describedby=described
+                class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
+            />
+        </div>
+    }
+}
+
+#[component]
+pub fn SubmitButton(label: &'static str) -> impl IntoView {
+    view! {
+        <button type="submit" class="btn-primary">{label}</button>
+    }
+}

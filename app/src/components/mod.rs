@@ -1,0 +1,3 @@
+pub mod form;
+pub mod idle_warning;
+pub mod layout;

@@ -1,0 +1,55 @@
+//! Kith's user interface: pages, components and server-function declarations.
+//! Built twice: with `ssr` into the server, with `hydrate` into the browser.
+
+pub mod api;
+pub mod components;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use pages::{
+    account_page::AccountPage, home_page::HomePage, not_found_page::NotFoundPage,
+    sign_in_page::SignInPage, sign_up_page::SignUpPage,
+};
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en-GB">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-gray-50 text-gray-900">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="kith" href="/pkg/kith.css"/>
+        <Title text="Kith"/>
+        <Router>
+            // Async: each page is sent whole once its data is ready, so it reads
+            // the same without JavaScript and a signed-out visit gets a real redirect.
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,66 @@
+//! Kith's server-only logic: the database, accounts, sessions and (later) the
+//! record, sharing policy and audit log. The UI crate calls into this only
+//! under its `ssr` feature, so none of it reaches the browser build.
+
+pub mod accounts;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod password;
+pub mod session_store;
+mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod throttle;
+
+pub use accounts::{Actor, NewUser};
+pub use db::{Backend, Db};
+pub use error::{CoreError, CoreResult};
+
+use std::time::Duration;
+
+/// Settings the services need (the binary's config turns options into these).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub session_idle_minutes: i64,
+    pub throttle: throttle::ThrottleSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default() }
+    }
+}
+
+pub use throttle::ThrottleSettings;
+
+/// The services, shared by every request.
+#[derive(Clone)]
+pub struct Kith {
+    pub db: Db,
+    pub settings: Settings,
+}
+
+impl Kith {
+    pub fn new(db: Db, settings: Settings) -> Self {
+        Self { db, settings }
+    }
+
+    pub fn session_store(&self) -> session_store::DbSessionStore {
+        session_store::DbSessionStore::new(self.db.clone())
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.session_idle_minutes.max(1) as u64 * 60)
+    }
+}
+
+/// Milliseconds since the Unix epoch: how every timestamp is stored.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A new time-ordered id (UUID v7), so ids sort by creation.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,84 @@
+//! tower-sessions storage in Kith's own database (SQLite or PostgreSQL), so a
+//! deployment needs nothing besides the database, and sign-out deletes the
+//! session on the server.
+
+use async_trait::async_trait;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+use crate::{now_ms, store, Db};
+
+/// The session key that holds the signed-in person's user id.
+pub const USER_ID_KEY: &str = "user_id";
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+}
+
+impl std::fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbSessionStore")
+    }
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Removes expired sessions; the server calls this periodically.
+    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+        store::sessions_delete_expired(&self.db.pool, now_ms()).await
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<(String, Option<String>, i64)> {
+    let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_str()).map(str::to_string);
+    let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok((data, user_id, expires_at))
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are random 128-bit values; on the rare collision, draw again.
+        loop {
+            let (data, user_id, expires_at) = encode(record)?;
+            let inserted = store::session_insert_new(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at)
+                .await
+                .map_err(backend)?;
+            if inserted {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (data, user_id, expires_at) = encode(record)?;
+        store::session_upsert(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at)
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let row = store::session_get(&self.db.pool, &id.to_string(), now_ms()).await.map_err(backend)?;
+        match row {
+            Some(r) => {
+                let record: Record = serde_json::from_str(&r.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+                Ok(Some(record))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        store::session_delete(&self.db.pool, &id.to_string()).await.map_err(backend)
+    }
+}

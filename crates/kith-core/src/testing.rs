@@ -1,0 +1,114 @@
+//! Fresh databases for tests: a new SQLite file, or a new PostgreSQL database
+//! on the server named by `KITH_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped when done.
+
+use crate::{Db, Kith, Settings};
+use sqlx::{Connection, Executor};
+
+pub struct TestDb {
+    pub kith: Kith,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteDir(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("KITH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Throttle settings that keep tests fast but still measurable.
+pub fn fast_settings() -> Settings {
+    let mut s = Settings::default();
+    s.throttle.slow_step = std::time::Duration::from_millis(200);
+    s
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        Self::sqlite_with(fast_settings()).await
+    }
+
+    pub async fn sqlite_with(settings: Settings) -> TestDb {
+        let dir = std::env::temp_dir().join(format!("kith-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/kith.db", dir.display());
+        let db = Db::connect(&url).await.expect("open test SQLite database");
+        TestDb { kith: Kith::new(db, settings), url, cleanup: Cleanup::SqliteDir(dir) }
+    }
+
+    pub async fn postgres() -> TestDb {
+        Self::postgres_with(fast_settings()).await
+    }
+
+    pub async fn postgres_with(settings: Settings) -> TestDb {
+        sqlx::any::install_default_drivers();
+        let admin_url = postgres_admin_url();
+        let name = format!("kith_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot reach PostgreSQL at {} for tests ({e}); start it or set KITH_TEST_POSTGRES_URL",
+                crate::db::redact_url(&admin_url)
+            )
+        });
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+        admin.close().await.ok();
+        let mut u = url::Url::parse(&admin_url).unwrap();
+        u.set_path(&format!("/{name}"));
+        let url = u.to_string();
+        let db = Db::connect(&url).await.expect("open test PostgreSQL database");
+        TestDb { kith: Kith::new(db, settings), url, cleanup: Cleanup::Postgres { admin_url, name } }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                // Drop runs outside async context: use a thread with its own runtime.
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async move {
+                        if let Ok(mut c) = sqlx::AnyConnection::connect(&admin_url).await {
+                            let _ = c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL, as two
+/// separately named tests: `backend_tests!(name_of_async_fn, ...)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::testing::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::testing::TestDb::postgres().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}

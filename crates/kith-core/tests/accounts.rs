@@ -1,0 +1,165 @@
+//! Accounts, sessions and throttling against real databases: every test runs
+//! on a fresh SQLite file and on a fresh PostgreSQL database.
+
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, NewUser};
+use kith_types::{AppError, Role};
+use std::time::Instant;
+
+fn margaret() -> NewUser {
+    NewUser {
+        name: "Margaret Jones".into(),
+        email: "Margaret@Example.com".into(),
+        password: "kettle orange stairs".into(),
+        role: "patient".into(),
+        nhs_number: "943 476 5919".into(),
+        birth_date: "1948-03-27".into(),
+    }
+}
+
+fn user_error(e: kith_core::CoreError) -> AppError {
+    match e {
+        kith_core::CoreError::User(e) => e,
+        other => panic!("expected a user error, got {other:?}"),
+    }
+}
+
+async fn sign_up_creates_account_and_record(db: &TestDb) {
+    let k = &db.kith;
+    let actor = k.create_user(margaret()).await.unwrap();
+    assert_eq!(actor.role, Role::Patient);
+    let me = k.me(&actor).await.unwrap();
+    assert_eq!(me.email, "margaret@example.com", "email is normalised");
+    let p = me.patient.expect("patient record created");
+    assert_eq!(p.nhs_number, "943 476 5919");
+    assert_eq!(p.birth_date, "27 Mar 1948");
+}
+
+async fn duplicate_email_and_nhs_number_refused(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(margaret()).await.unwrap();
+    let again = user_error(k.create_user(NewUser { nhs_number: "".into(), birth_date: "".into(), ..margaret() }).await.unwrap_err());
+    assert!(again.field_error("email").unwrap().contains("already exists"));
+    let other = user_error(
+        k.create_user(NewUser { email: "someone@example.com".into(), name: "Someone Else".into(), ..margaret() })
+            .await
+            .unwrap_err(),
+    );
+    assert!(other.field_error("nhs_number").is_some());
+    // Nothing half-made: the refused user does not exist.
+    assert!(k.sign_in("someone@example.com", "kettle orange stairs", "10.0.0.1").await.is_err());
+}
+
+async fn sign_in_checks_password_and_gives_one_message(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(margaret()).await.unwrap();
+    let ok = k.sign_in(" MARGARET@example.com ", "kettle orange stairs", "10.0.0.1").await.unwrap();
+    assert_eq!(ok.name, "Margaret Jones");
+
+    let wrong = user_error(k.sign_in("margaret@example.com", "kettle orange stair", "10.0.0.2").await.unwrap_err());
+    let unknown = user_error(k.sign_in("nobody@example.com", "kettle orange stairs", "10.0.0.3").await.unwrap_err());
+    let msg = |e: &AppError| match e {
+        AppError::SignInFailed { message, .. } => message.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(msg(&wrong), msg(&unknown));
+}
+
+async fn unknown_and_wrong_take_similar_time(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(margaret()).await.unwrap();
+    // Warm both paths, then time several of each.
+    let _ = k.sign_in("margaret@example.com", "nope nope nope", "10.1.0.1").await;
+    let _ = k.sign_in("nobody@example.com", "nope nope nope", "10.1.0.2").await;
+    let mut wrong = std::time::Duration::ZERO;
+    let mut unknown = std::time::Duration::ZERO;
+    for i in 0..2 {
+        let t = Instant::now();
+        let _ = k.sign_in("margaret@example.com", "nope nope nope", &format!("10.2.0.{i}")).await;
+        wrong += t.elapsed();
+        let t = Instant::now();
+        let _ = k.sign_in(&format!("nobody{i}@example.com"), "nope nope nope", &format!("10.3.0.{i}")).await;
+        unknown += t.elapsed();
+    }
+    let ratio = wrong.as_secs_f64() / unknown.as_secs_f64();
+    // Without the dummy hash, an unknown email would skip argon2 and be ~100x faster.
+    assert!((0.3..3.0).contains(&ratio), "wrong {wrong:?} vs unknown {unknown:?}");
+}
+
+async fn repeated_failures_slow_then_lock_the_account(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(margaret()).await.unwrap();
+    let s = k.settings.throttle.clone();
+    let mut timings = Vec::new();
+    for i in 0..s.account_limit {
+        let t = Instant::now();
+        let e = user_error(k.sign_in("margaret@example.com", "wrong wrong wrong", &format!("10.4.0.{i}")).await.unwrap_err());
+        timings.push(t.elapsed());
+        if i < s.account_limit - 1 {
+            assert!(matches!(e, AppError::SignInFailed { .. }), "attempt {i}: {e:?}");
+        } else {
+            assert!(matches!(e, AppError::Throttled { .. }), "the limit-th failure locks: {e:?}");
+        }
+    }
+    // Attempts after `slow_after` failures are slowed by at least one step.
+    let slowed = timings[s.slow_after as usize];
+    assert!(slowed >= s.slow_step, "attempt after {} failures took {slowed:?}", s.slow_after);
+    assert!(timings[0] < s.slow_step + std::time::Duration::from_millis(150) || timings[0] < slowed);
+    // Now even the right password is refused, and the message says to wait.
+    let e = user_error(k.sign_in("margaret@example.com", "kettle orange stairs", "10.4.1.1").await.unwrap_err());
+    match e {
+        AppError::Throttled { message, .. } => assert!(message.contains("Try again in 15 minutes"), "{message}"),
+        other => panic!("expected throttled, got {other:?}"),
+    }
+}
+
+async fn one_address_guessing_many_accounts_is_locked(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(margaret()).await.unwrap();
+    let limit = k.settings.throttle.address_limit;
+    for i in 0..limit {
+        let _ = k.sign_in(&format!("guess{i}@example.com"), "wrong wrong wrong", "192.0.2.7").await;
+    }
+    let e = user_error(k.sign_in("margaret@example.com", "kettle orange stairs", "192.0.2.7").await.unwrap_err());
+    assert!(matches!(e, AppError::Throttled { .. }), "{e:?}");
+    // Another address is unaffected.
+    k.sign_in("margaret@example.com", "kettle orange stairs", "192.0.2.8").await.unwrap();
+}
+
+async fn change_password_checks_current_and_policy(db: &TestDb) {
+    let k = &db.kith;
+    let a = k.create_user(margaret()).await.unwrap();
+    let e = user_error(k.change_password(&a, "not it at all", "river lantern moss", "river lantern moss", "s1").await.unwrap_err());
+    assert!(e.field_error("current_password").is_some());
+    let e = user_error(k.change_password(&a, "kettle orange stairs", "password123", "password123", "s1").await.unwrap_err());
+    assert!(e.field_error("new_password").is_some());
+    let e = user_error(k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern mos", "s1").await.unwrap_err());
+    assert!(e.field_error("confirm_password").is_some());
+    k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1").await.unwrap();
+    assert!(k.sign_in("margaret@example.com", "kettle orange stairs", "10.5.0.1").await.is_err());
+    k.sign_in("margaret@example.com", "river lantern moss", "10.5.0.1").await.unwrap();
+}
+
+async fn demo_loads_three_people_once(db: &TestDb) {
+    let k = &db.kith;
+    let first = kith_core::demo::load(k).await.unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|(_, s)| matches!(s, kith_core::demo::Loaded::Created)));
+    let second = kith_core::demo::load(k).await.unwrap();
+    assert!(second.iter().all(|(_, s)| matches!(s, kith_core::demo::Loaded::AlreadyThere)));
+    for p in kith_core::demo::DEMO_PEOPLE.iter() {
+        let a = k.sign_in(p.email, p.password, "10.6.0.1").await.unwrap();
+        assert_eq!(a.role.as_str(), p.role);
+    }
+}
+
+backend_tests!(
+    sign_up_creates_account_and_record,
+    duplicate_email_and_nhs_number_refused,
+    sign_in_checks_password_and_gives_one_message,
+    unknown_and_wrong_take_similar_time,
+    repeated_failures_slow_then_lock_the_account,
+    one_address_guessing_many_accounts_is_locked,
+    change_password_checks_current_and_policy,
+    demo_loads_three_people_once,
+);

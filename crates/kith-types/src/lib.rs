@@ -1,0 +1,51 @@
+//! Values shared by the server and the browser. Nothing here touches a database
+//! or the network, so it compiles to wasm.
+
+mod email;
+mod error;
+mod nhs_number;
+mod role;
+
+pub use email::{Email, EmailError};
+pub use error::{AppError, FieldError};
+pub use nhs_number::{NhsNumber, NhsNumberError};
+pub use role::Role;
+
+use serde::{Deserialize, Serialize};
+
+/// Who is signed in, as the UI needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// The record this person owns, when they are a patient with one.
+    pub patient: Option<PatientSummary>,
+    /// Minutes of inactivity after which the session ends.
+    pub idle_timeout_minutes: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientSummary {
+    pub name: String,
+    /// Formatted for display: `999 123 4567`.
+    pub nhs_number: String,
+    /// UK form, rendered on the server: `21 Nov 2026`.
+    pub birth_date: String,
+}
+
+/// Formats a date the way NHS services write it: `21 Nov 2026`.
+pub fn uk_date(date: chrono::NaiveDate) -> String {
+    date.format("%-d %b %Y").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uk_date_has_no_leading_zero() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        assert_eq!(uk_date(d), "1 Nov 2026");
+    }
+}

@@ -1,0 +1,134 @@
+//! Every option Kith reads, declared once with its default and environment
+//! variable. The README's configuration table mirrors this file.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kith",
+    version,
+    about = "Kith: a patient-controlled personal health record",
+    long_about = "Kith: a patient-controlled personal health record.\n\n\
+        With no command, `kith` runs `kith serve`. Every option can also be set by the\n\
+        environment variable shown beside it."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOptions {
+    /// Database: `sqlite://PATH` (created on first run) or `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    #[arg(long = "database", env = "KITH_DATABASE_URL", default_value = "sqlite://data/kith.db", global = true, hide_env_values = true)]
+    pub database_url: String,
+
+    /// What to log, as a tracing filter (health data and passwords are never logged).
+    #[arg(long = "log", env = "KITH_LOG", default_value = "info,sqlx=warn,tower_sessions=warn", global = true)]
+    pub log: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server.
+    Serve(ServeOptions),
+    /// Load demo people (a patient, a family carer and a clinician) and print how to sign in as each.
+    Demo,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account. The password is read from standard input (one line).
+    Add(UserAddOptions),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAddOptions {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// patient, carer or clinician.
+    #[arg(long)]
+    pub role: String,
+    /// For a patient: their NHS Number (10 digits, spaces allowed). Creates their record.
+    #[arg(long)]
+    pub nhs_number: Option<String>,
+    /// For a patient: date of birth as YYYY-MM-DD.
+    #[arg(long)]
+    pub birth_date: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    #[arg(long, env = "KITH_ADDR", default_value = "127.0.0.1:3000", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+
+    /// The address people use to reach Kith. When it starts with https://, cookies are marked Secure.
+    #[arg(long, env = "KITH_PUBLIC_URL", default_value = "http://127.0.0.1:3000", value_parser = parse_public_url)]
+    pub public_url: String,
+
+    /// Minutes without activity after which a session ends.
+    #[arg(long, env = "KITH_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=1440))]
+    pub session_idle_minutes: i64,
+
+    /// Folder holding the built browser assets (`pkg/`, favicon). cargo-leptos writes it.
+    #[arg(long, env = "KITH_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:3000".parse().unwrap(),
+            public_url: "http://127.0.0.1:3000".into(),
+            session_idle_minutes: 30,
+            site_root: "target/site".into(),
+        }
+    }
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!("KITH_ADDR / --addr: {s:?} is not an address to listen on; write it like 127.0.0.1:3000")
+    })
+}
+
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let ok = (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len();
+    if ok {
+        Ok(s.trim_end_matches('/').to_string())
+    } else {
+        Err(format!("KITH_PUBLIC_URL / --public-url: {s:?} must start with http:// or https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_address_names_the_option() {
+        let e = parse_addr("localhost").unwrap_err();
+        assert!(e.contains("KITH_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn public_url_must_be_http() {
+        assert!(parse_public_url("ftp://x").unwrap_err().contains("KITH_PUBLIC_URL"));
+        assert_eq!(parse_public_url("https://kith.example/").unwrap(), "https://kith.example");
+    }
+}

@@ -1,0 +1,6 @@
+//! Wiring: configuration, the HTTP router, and the command-line tools. The
+//! `kith` binary (main.rs) and the HTTP tests both build the server from here.
+
+pub mod cli;
+pub mod config;
+pub mod server;

@@ -1,0 +1,38 @@
+use clap::Parser;
+use kith::config::{Cli, Command, ServeOptions, UserCommand};
+use kith_core::{Db, Kith, Settings};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.global.log).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kith: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let serve_opts = match &cli.command {
+        Some(Command::Serve(o)) => o.clone(),
+        _ => ServeOptions::default(),
+    };
+    let db = Db::connect(&cli.global.database_url).await?;
+    let settings = Settings { session_idle_minutes: serve_opts.session_idle_minutes, ..Settings::default() };
+    let kith = Kith::new(db, settings);
+    match cli.command {
+        None | Some(Command::Serve(_)) => kith::server::serve(kith, serve_opts).await,
+        Some(Command::Demo) => {
+            let url = std::env::var("KITH_PUBLIC_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+            kith::cli::demo(&kith, &url).await
+        }
+        Some(Command::User(UserCommand::Add(o))) => kith::cli::user_add(&kith, o).await,
+    }
+}

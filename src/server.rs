@@ -1,0 +1,110 @@
+//! The HTTP server: Leptos pages and server functions, sessions, static
+//! assets, and the headers every response gets.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use http::header::{CACHE_CONTROL, HeaderValue};
+use kith_core::Kith;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::{time, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::ServeOptions;
+
+pub const SESSION_COOKIE: &str = "kith_session";
+
+pub fn leptos_options(opts: &ServeOptions) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("kith")
+        .site_root(opts.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(opts.addr)
+        .build()
+}
+
+/// The whole application as a router, ready to serve (or to drive in tests).
+pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
+    let options = leptos_options(opts);
+    let routes = generate_route_list(app::App);
+
+    let sessions = SessionManagerLayer::new(kith.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(opts.public_url.starts_with("https://"))
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(opts.session_idle_minutes)));
+
+    let context = {
+        let kith = kith.clone();
+        move || provide_context(kith.clone())
+    };
+    Router::new()
+        .leptos_routes_with_context(&options, routes, context, {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(options)
+        .layer(sessions)
+        .layer(middleware::from_fn(security_headers))
+        .layer(CompressionLayer::new())
+}
+
+/// Private pages must not be cached anywhere but in memory; static assets may.
+async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/pkg/") || req.uri().path() == "/favicon.ico";
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if !is_asset && !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    // same-origin keeps the Referer that form posts without JavaScript need
+    // to come back to their page, and sends nothing to other sites.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    res
+}
+
+/// Runs the server until it is stopped.
+pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
+    let site_js = std::path::Path::new(&opts.site_root).join("pkg").join("kith.js");
+    if !site_js.exists() {
+        tracing::warn!(
+            site_root = %opts.site_root,
+            "browser assets not found: pages work without JavaScript, but build them with `cargo leptos build` for the full app"
+        );
+    }
+    // Expired sessions are removed in the background.
+    let store = kith.session_store();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not remove expired sessions");
+            }
+        }
+    });
+
+    let app = router(kith, &opts);
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("KITH_ADDR / --addr: cannot listen on {}: {e}", opts.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("Kith is listening on http://{addr} (public address {})", opts.public_url);
+    println!("Kith is running: open {}", opts.public_url);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
