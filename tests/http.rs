@@ -1,0 +1,282 @@
+//! HTTP tests on the real router (pages, server functions, sessions, headers),
+//! on SQLite and PostgreSQL.
+
+use axum::body::Body;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use kith::config::ServeOptions;
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, NewUser};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "kettle orange stairs";
+
+fn app(db: &TestDb) -> Router {
+    kith::server::router(db.kith.clone(), &ServeOptions::default())
+}
+
+async fn add_margaret(db: &TestDb) {
+    db.kith
+        .create_user(NewUser {
+            name: "Margaret Jones".into(),
+            email: "margaret@example.com".into(),
+            password: PASSWORD.into(),
+            role: "patient".into(),
+            nhs_number: "9434765919".into(),
+            birth_date: "1948-03-27".into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// A plain HTML form post, as a browser without JavaScript sends it.
+async fn form_post(app: &Router, path: &str, body: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::REFERER, "http://127.0.0.1:3000/sign-in");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    app.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap()
+}
+
+async fn get(app: &Router, path: &str, cookie: Option<&str>) -> Response<Body> {
+    let mut req = Request::get(path).header(header::ACCEPT, "text/html");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+}
+
+async fn text(res: Response<Body>) -> String {
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+/// The session cookie set by a response, as `name=value`, with its attributes.
+fn session_cookie(res: &Response<Body>) -> Option<(String, String)> {
+    res.headers().get_all(header::SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        if !v.starts_with("kith_session=") {
+            return None;
+        }
+        let pair = v.split(';').next()?.to_string();
+        Some((pair, v.to_string()))
+    })
+}
+
+async fn sign_in(app: &Router, cookie: Option<&str>) -> (Response<Body>, String) {
+    let res = form_post(app, "/api/sign_in", &format!("email=margaret%40example.com&password={}", PASSWORD.replace(' ', "+")), cookie).await;
+    let (pair, _) = session_cookie(&res).expect("sign-in sets the session cookie");
+    (res, pair)
+}
+
+async fn sign_in_redirects_home_with_a_safe_cookie(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (res, cookie) = sign_in(&app, None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/");
+    let (_, attrs) = session_cookie(&res).unwrap();
+    assert!(attrs.contains("HttpOnly"), "{attrs}");
+    assert!(attrs.contains("SameSite=Lax"), "{attrs}");
+    assert!(!attrs.contains("Secure"), "plain http deployment: {attrs}");
+    assert!(attrs.contains("Max-Age=1800"), "idle timeout of 30 minutes: {attrs}");
+
+    let home = get(&app, "/", Some(&cookie)).await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert_eq!(home.headers()[header::CACHE_CONTROL], "private, no-store");
+    let body = text(home).await;
+    assert!(body.contains("Hello, <!>Margaret Jones") || body.contains("Margaret Jones"), "{body}");
+    assert!(body.contains("943 476 5919"));
+    assert!(body.contains("27 Mar 1948"));
+    assert!(body.contains("<nav"));
+}
+
+async fn cookie_is_secure_behind_https(db: &TestDb) {
+    add_margaret(db).await;
+    let opts = ServeOptions { public_url: "https://kith.example".into(), ..ServeOptions::default() };
+    let app = kith::server::router(db.kith.clone(), &opts);
+    let res = form_post(&app, "/api/sign_in", &format!("email=margaret%40example.com&password={}", PASSWORD.replace(' ', "+")), None).await;
+    let (_, attrs) = session_cookie(&res).unwrap();
+    assert!(attrs.contains("Secure"), "{attrs}");
+}
+
+async fn signed_out_visitors_are_sent_to_sign_in(db: &TestDb) {
+    let app = app(db);
+    let res = get(&app, "/", None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+    let res = get(&app, "/account", Some("kith_session=forged-or-expired")).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+}
+
+async fn sign_in_rotates_the_session_id(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, first) = sign_in(&app, None).await;
+    let (_, second) = sign_in(&app, Some(&first)).await;
+    assert_ne!(first, second, "signing in again issues a new session id");
+    // The old id no longer works.
+    assert_eq!(get(&app, "/", Some(&first)).await.status(), StatusCode::FOUND);
+    assert_eq!(get(&app, "/", Some(&second)).await.status(), StatusCode::OK);
+}
+
+async fn sign_out_ends_the_session_on_the_server(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let res = form_post(&app, "/api/sign_out", "", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(res.headers()[header::LOCATION].to_str().unwrap().starts_with("/sign-in"));
+    // Even a client that keeps the old cookie is signed out.
+    assert_eq!(get(&app, "/", Some(&cookie)).await.status(), StatusCode::FOUND);
+}
+
+async fn wrong_password_comes_back_to_the_form_with_a_message(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let res = form_post(&app, "/api/sign_in", "email=margaret%40example.com&password=wrong+wrong+wrong", None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let loc = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(loc.contains("/sign-in") && loc.contains("__err="), "{loc}");
+    assert!(session_cookie(&res).is_none(), "no session for a failed sign-in");
+    // Following the redirect shows the message, with the email kept.
+    let path = loc.trim_start_matches("http://127.0.0.1:3000");
+    let page = text(get(&app, path, None).await).await;
+    assert!(page.contains("The email address or password is not right"), "{page}");
+    assert!(page.contains("value=\"margaret@example.com\""));
+}
+
+async fn repeated_failures_are_refused_and_the_page_says_so(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    for _ in 0..5 {
+        form_post(&app, "/api/sign_in", "email=margaret%40example.com&password=wrong+wrong+wrong", None).await;
+    }
+    let res = form_post(&app, "/api/sign_in", &format!("email=margaret%40example.com&password={}", PASSWORD.replace(' ', "+")), None).await;
+    assert!(session_cookie(&res).is_none(), "locked account does not sign in even with the right password");
+    let loc = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let page = text(get(&app, loc.trim_start_matches("http://127.0.0.1:3000"), None).await).await;
+    assert!(page.contains("Too many failed sign-in attempts"), "{page}");
+}
+
+async fn sign_up_creates_account_and_signs_in(db: &TestDb) {
+    let app = app(db);
+    let body = "name=Ann+Smith&email=ann%40example.com&password=blue+harbour+kite&role=carer&nhs_number=&birth_date=";
+    let res = form_post(&app, "/api/sign_up", body, None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()[header::LOCATION], "/");
+    let (cookie, _) = session_cookie(&res).unwrap();
+    let page = text(get(&app, "/", Some(&cookie)).await).await;
+    assert!(page.contains("Ann Smith"));
+    assert!(page.contains("Family carer"));
+}
+
+async fn sign_up_errors_name_fields(db: &TestDb) {
+    let app = app(db);
+    let body = "name=&email=not-an-email&password=short&role=patient&nhs_number=9434765918&birth_date=";
+    let res = form_post(&app, "/api/sign_up", body, None).await;
+    let loc = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(session_cookie(&res).is_none());
+    // Referer here is /sign-in; point the error at the sign-up page as a browser would.
+    let path = loc.trim_start_matches("http://127.0.0.1:3000").replace("/sign-in", "/sign-up");
+    let page = text(get(&app, &path, None).await).await;
+    for expected in [
+        "Enter your full name",
+        "Enter an email address in the right format",
+        "Use at least 10 characters",
+        "check digit",
+        "aria-invalid=\"true\"",
+        "value=\"not-an-email\"",
+    ] {
+        assert!(page.contains(expected), "missing {expected:?}");
+    }
+    assert!(!page.contains("value=\"short\""), "passwords are never echoed");
+}
+
+async fn every_server_function_refuses_without_a_session(db: &TestDb) {
+    // Server functions anyone may call: how one gets a session in the first place.
+    const PUBLIC: &[&str] = &["/api/current_user", "/api/sign_in", "/api/sign_up", "/api/sign_out"];
+    // Well-formed arguments for each private server function, so the call gets
+    // past argument parsing and reaches the session check. A new server
+    // function must be added here (or to PUBLIC, with a reason).
+    const SAMPLE_ARGS: &[(&str, &str)] = &[
+        ("/api/change_password", "current_password=a&new_password=b&confirm_password=b"),
+        ("/api/keep_alive", ""),
+    ];
+    let app = app(db);
+    let mut checked = 0;
+    for (path, method) in server_fn::axum::server_fn_paths() {
+        if PUBLIC.contains(&path) {
+            continue;
+        }
+        let args = SAMPLE_ARGS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .unwrap_or_else(|| panic!("{path} is a new server function: add sample arguments to SAMPLE_ARGS"))
+            .1;
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(args))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let body = text(res).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} answered {status}: {body}");
+        let err: kith_types::AppError = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
+        assert_eq!(err, kith_types::AppError::Unauthenticated, "{path}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "expected to check the private server functions, checked {checked}");
+    // current_user is public but tells a stranger nothing.
+    let res = app
+        .clone()
+        .oneshot(Request::post("/api/current_user").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(text(res).await, "null");
+}
+
+async fn change_password_ends_other_sessions(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, phone) = sign_in(&app, None).await;
+    let (_, laptop) = sign_in(&app, None).await;
+    let res = form_post(
+        &app,
+        "/api/change_password",
+        "current_password=kettle+orange+stairs&new_password=river+lantern+moss&confirm_password=river+lantern+moss",
+        Some(&laptop),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(res.headers()[header::LOCATION].to_str().unwrap().contains("password_changed"));
+    assert_eq!(get(&app, "/", Some(&laptop)).await.status(), StatusCode::OK, "this session stays");
+    assert_eq!(get(&app, "/", Some(&phone)).await.status(), StatusCode::FOUND, "other sessions end");
+}
+
+async fn unknown_pages_are_404(db: &TestDb) {
+    let app = app(db);
+    let res = get(&app, "/no-such-page", None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(text(res).await.contains("Page not found"));
+}
+
+backend_tests!(
+    sign_in_redirects_home_with_a_safe_cookie,
+    cookie_is_secure_behind_https,
+    signed_out_visitors_are_sent_to_sign_in,
+    sign_in_rotates_the_session_id,
+    sign_out_ends_the_session_on_the_server,
+    wrong_password_comes_back_to_the_form_with_a_message,
+    repeated_failures_are_refused_and_the_page_says_so,
+    sign_up_creates_account_and_signs_in,
+    sign_up_errors_name_fields,
+    every_server_function_refuses_without_a_session,
+    change_password_ends_other_sessions,
+    unknown_pages_are_404,
+);
