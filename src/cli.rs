@@ -53,3 +53,90 @@ pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
         }
     }
 }
+
+use kith_core::import::{ImportOutcome, ImportRequest};
+use kith_core::policy::{Principal, Right};
+use kith_types::NhsNumber;
+
+use crate::config::{ExportOptions, ImportOptions, RecordOptions};
+
+fn nhs(s: &str) -> anyhow::Result<NhsNumber> {
+    NhsNumber::parse(s).map_err(|e| anyhow::anyhow!("--nhs-number {s}: {e}"))
+}
+
+fn user_facing(e: kith_core::CoreError) -> anyhow::Error {
+    match e.into_app_error() {
+        kith_types::AppError::NotFound => anyhow::anyhow!("no record with that NHS Number"),
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}
+
+/// Imports each file; exits non-zero if any was refused. Held files (no NHS
+/// Number) are reported and wait for the patient to confirm them.
+pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
+    let nhs_number = nhs(&opts.nhs_number)?;
+    let kind = match &opts.source_kind {
+        Some(k) => Some(k.parse().map_err(|e: String| anyhow::anyhow!("--source-kind: {e}; use gp, hospital, mental-health, community, social-care, device or patient"))?),
+        None => None,
+    };
+    let access = kith.open_record(&Principal::Operator, &nhs_number, Right::Contribute).await.map_err(user_facing)?;
+    let mut refused = 0;
+    let mut summaries = Vec::new();
+    for path in &opts.files {
+        let file = path.display().to_string();
+        let outcome = match std::fs::read(path) {
+            Ok(bytes) => kith
+                .import(&access, ImportRequest { file_name: file.clone(), bytes, source_kind: kind, source_name: opts.source_name.clone(), max_bytes: opts.max_upload_mb * 1024 * 1024 })
+                .await
+                .map_err(user_facing)?,
+            Err(e) => ImportOutcome::Refused { file: file.clone(), reason: format!("cannot read the file: {e}") },
+        };
+        if matches!(outcome, ImportOutcome::Refused { .. }) {
+            refused += 1;
+        }
+        if !opts.json {
+            match &outcome {
+                ImportOutcome::Accepted(s) if s.nothing_changed() => println!("{file}: accepted from {} ({}); nothing new: all {} resources unchanged", s.source, s.source_kind, s.unchanged),
+                ImportOutcome::Accepted(s) => println!(
+                    "{file}: accepted from {} ({}): {} new, {} changed, {} unchanged{}",
+                    s.source,
+                    s.source_kind,
+                    s.new,
+                    s.changed,
+                    s.unchanged,
+                    if s.unresolved_references > 0 { format!("; {} references to resources not in the file kept as unresolved", s.unresolved_references) } else { String::new() }
+                ),
+                ImportOutcome::Held { found_name, found_birth_date, .. } => println!(
+                    "{file}: held: it has no NHS Number (it names {} born {}); it will be merged once the patient confirms it is theirs",
+                    found_name.as_deref().unwrap_or("nobody"),
+                    found_birth_date.as_deref().unwrap_or("on an unknown date")
+                ),
+                ImportOutcome::Refused { reason, .. } => eprintln!("{file}: refused: {reason}"),
+            }
+        }
+        summaries.push(outcome);
+    }
+    if opts.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    }
+    if refused > 0 {
+        anyhow::bail!("{refused} of {} files refused", opts.files.len());
+    }
+    Ok(())
+}
+
+pub async fn record(kith: &Kith, opts: RecordOptions) -> anyhow::Result<()> {
+    let access = kith.open_record(&Principal::Operator, &nhs(&opts.nhs_number)?, Right::Read).await.map_err(user_facing)?;
+    let entries = kith.record(&access).await.map_err(user_facing)?;
+    // JSON is the only output format; --json is accepted for clarity in scripts.
+    let _ = opts.json;
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "nhs_number": access.nhs_number().as_str(), "entries": entries }))?);
+    Ok(())
+}
+
+pub async fn export(kith: &Kith, opts: ExportOptions) -> anyhow::Result<()> {
+    let access = kith.open_record(&Principal::Operator, &nhs(&opts.nhs_number)?, Right::Read).await.map_err(user_facing)?;
+    let bundle = kith.export_bundle(&access).await.map_err(user_facing)?;
+    println!("{}", serde_json::to_string(&bundle)?);
+    Ok(())
+}

@@ -40,6 +40,52 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import FHIR R4 files (Bundle, NDJSON or a single resource) into a patient's record.
+    /// Each file is accepted or refused whole.
+    Import(ImportOptions),
+    /// Print a patient's merged record.
+    Record(RecordOptions),
+    /// Write a patient's whole record to standard output as a FHIR R4 Bundle
+    /// (the original resources plus a Provenance per source).
+    Export(ExportOptions),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportOptions {
+    /// The record's NHS Number; every file must be for this patient.
+    #[arg(long)]
+    pub nhs_number: String,
+    /// What kind of organisation sent the files: gp, hospital, mental-health,
+    /// community, social-care, device or patient. Needed for a source Kith has
+    /// not seen before.
+    #[arg(long)]
+    pub source_kind: Option<String>,
+    /// The organisation's name, when the files do not carry one.
+    #[arg(long)]
+    pub source_name: Option<String>,
+    /// Print a JSON summary per file instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Largest file accepted, in megabytes.
+    #[arg(long, env = "KITH_MAX_UPLOAD_MB", default_value_t = 50)]
+    pub max_upload_mb: usize,
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RecordOptions {
+    #[arg(long)]
+    pub nhs_number: String,
+    /// Print JSON (the only format for now).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportOptions {
+    #[arg(long)]
+    pub nhs_number: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,6 +128,10 @@ pub struct ServeOptions {
     /// Folder holding the built browser assets (`pkg/`, favicon). cargo-leptos writes it.
     #[arg(long, env = "KITH_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+
+    /// Largest upload accepted, in megabytes.
+    #[arg(long, env = "KITH_MAX_UPLOAD_MB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=2048))]
+    pub max_upload_mb: u64,
 }
 
 impl Default for ServeOptions {
@@ -91,6 +141,7 @@ impl Default for ServeOptions {
             public_url: "http://127.0.0.1:3000".into(),
             session_idle_minutes: 30,
             site_root: "target/site".into(),
+            max_upload_mb: 50,
         }
     }
 }

@@ -1,0 +1,314 @@
+//! Importing the multiprovider fixtures and checking the merged record
+//! against each manifest's ground truth, on SQLite and PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use kith_core::import::{ImportOutcome, ImportRequest};
+use kith_core::policy::{Principal, RecordAccess, Right};
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, Kith, NewUser};
+use kith_fhir::SourceKind;
+use kith_types::NhsNumber;
+use serde_json::Value;
+
+const MAX: usize = 50 * 1024 * 1024;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+fn manifest(patient: &str) -> Value {
+    let p = fixtures().join("multiprovider").join(patient).join("manifest.json");
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+/// Creates the manifest's patient and opens their record for the operator.
+async fn patient_record(k: &Kith, m: &Value) -> RecordAccess {
+    let nhs = m["nhs_number"].as_str().unwrap();
+    let given = m["name"]["given"][0].as_str().unwrap_or("Test");
+    let family = m["name"]["family"].as_str().unwrap_or("Patient");
+    k.create_user(NewUser {
+        name: format!("{given} {family}"),
+        email: format!("{}@example.com", nhs),
+        password: "kettle orange stairs".into(),
+        role: "patient".into(),
+        nhs_number: nhs.into(),
+        birth_date: m["birth_date"].as_str().unwrap().into(),
+    })
+    .await
+    .unwrap();
+    k.open_record(&Principal::Operator, &NhsNumber::parse(nhs).unwrap(), Right::Contribute).await.unwrap()
+}
+
+fn request(path: &Path, kind: Option<SourceKind>, name: Option<&str>) -> ImportRequest {
+    ImportRequest {
+        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        bytes: std::fs::read(path).unwrap(),
+        source_kind: kind,
+        source_name: name.map(str::to_string),
+        max_bytes: MAX,
+    }
+}
+
+async fn import_sources(k: &Kith, access: &RecordAccess, patient: &str, m: &Value) {
+    for s in m["sources"].as_array().unwrap() {
+        let path = fixtures().join("multiprovider").join(patient).join(s["file"].as_str().unwrap());
+        let kind: SourceKind = s["kind"].as_str().unwrap().parse().unwrap();
+        match k.import(access, request(&path, Some(kind), None)).await.unwrap() {
+            ImportOutcome::Accepted(sum) => {
+                assert_eq!(sum.source, s["name"].as_str().unwrap(), "source named from the feed's Organization");
+                let total: u64 = s["resource_counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+                assert_eq!(sum.new as u64, total, "{}", sum.file);
+            }
+            other => panic!("{} not accepted: {other:?}", s["file"]),
+        }
+    }
+}
+
+/// Duplicate groups that share a member describe one fact: join them.
+fn union_groups(m: &Value) -> HashMap<(String, String), usize> {
+    let groups = m["duplicate_groups"].as_array().unwrap();
+    let mut parent: Vec<usize> = (0..groups.len()).collect();
+    fn find(p: &mut Vec<usize>, i: usize) -> usize {
+        if p[i] != i {
+            let r = find(p, p[i]);
+            p[i] = r;
+        }
+        p[i]
+    }
+    let mut owner: HashMap<(String, String), usize> = HashMap::new();
+    for (g, group) in groups.iter().enumerate() {
+        for mem in group["members"].as_array().unwrap() {
+            let src = mem["source"].as_str().unwrap();
+            let name = src.split_once(':').map(|(_, n)| n).unwrap_or(src).to_string();
+            let key = (name, mem["id"].as_str().unwrap().to_string());
+            if let Some(&other) = owner.get(&key) {
+                let (a, b) = (find(&mut parent, g), find(&mut parent, other));
+                parent[a] = b;
+            } else {
+                owner.insert(key, g);
+            }
+        }
+    }
+    owner.into_iter().map(|(k, g)| (k, find(&mut parent, g))).collect()
+}
+
+async fn merged_view_matches_each_manifest(db: &TestDb) {
+    for patient in ["ray", "cathrine", "sirena"] {
+        let m = manifest(patient);
+        let k = &db.kith;
+        let access = patient_record(k, &m).await;
+        import_sources(k, &access, patient, &m).await;
+        let record = k.record(&access).await.unwrap();
+
+        // Where does each (organisation, resource id) live?
+        let mut entry_of: HashMap<(String, String), usize> = HashMap::new();
+        for (i, e) in record.iter().enumerate() {
+            for s in &e.sources {
+                entry_of.insert((s.organisation.clone(), s.id.clone()), i);
+            }
+        }
+        let groups = union_groups(&m);
+        // Every duplicate group shows once, with each source named.
+        let mut by_group: HashMap<usize, HashSet<usize>> = HashMap::new();
+        for (member, g) in &groups {
+            let e = *entry_of.get(member).unwrap_or_else(|| panic!("{patient}: {member:?} missing from the record"));
+            by_group.entry(*g).or_default().insert(e);
+        }
+        for (g, entries) in &by_group {
+            assert_eq!(entries.len(), 1, "{patient}: duplicate group {g} spread over {entries:?}");
+            let e = &record[*entries.iter().next().unwrap()];
+            let orgs: HashSet<&str> = e.sources.iter().map(|s| s.organisation.as_str()).collect();
+            assert!(orgs.len() >= 2, "{patient}: merged entry {} names one source", e.display);
+        }
+        // Nothing merges across organisations unless the manifest says so.
+        for e in &record {
+            let orgs: HashSet<&str> = e.sources.iter().map(|s| s.organisation.as_str()).collect();
+            if orgs.len() > 1 {
+                let gs: HashSet<Option<&usize>> = e.sources.iter().map(|s| groups.get(&(s.organisation.clone(), s.id.clone()))).collect();
+                assert_eq!(gs.len(), 1, "{patient}: entry {} merges facts the manifest keeps apart: {:?}", e.display, e.sources.iter().map(|s| (&s.organisation, &s.id)).collect::<Vec<_>>());
+                assert!(!gs.contains(&None));
+            }
+        }
+        // Each disagreement is flagged on the entry, showing each source's value.
+        let conflict_members: HashSet<String> = m["conflicts"].as_array().unwrap().iter().flat_map(|c| c["values"].as_object().unwrap().keys().cloned()).collect();
+        for c in m["conflicts"].as_array().unwrap() {
+            let field = c["field"].as_str().unwrap();
+            let ids: Vec<&String> = c["values"].as_object().unwrap().keys().collect();
+            let entries: HashSet<usize> = record
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.sources.iter().any(|s| ids.contains(&&s.id)))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(entries.len(), 1, "{patient}: conflicting resources are one fact");
+            let e = &record[*entries.iter().next().unwrap()];
+            let d = e.disagreements.iter().find(|d| d.field == field).unwrap_or_else(|| panic!("{patient}: {} not flagged on {field}", e.display));
+            let values: HashSet<&str> = d.values.iter().map(|(_, v)| v.as_str()).collect();
+            let expected: HashSet<&str> = c["values"].as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect();
+            assert_eq!(values, expected);
+        }
+        // And only those are flagged.
+        for e in record.iter().filter(|e| !e.disagreements.is_empty()) {
+            assert!(e.sources.iter().any(|s| conflict_members.contains(&s.id)), "{patient}: unexpected disagreement on {}: {:?}", e.display, e.disagreements);
+        }
+        // Codes keep their original display text.
+        assert!(record.iter().any(|e| e.codes.iter().any(|c| c.system == "http://snomed.info/sct" && c.display.as_deref().is_some_and(|d| d.contains('(')))));
+    }
+}
+
+async fn reimport_is_idempotent_and_changes_make_versions(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    import_sources(k, &access, "ray", &m).await;
+    let before = k.record_row_counts(&access).await.unwrap();
+    let gp = &m["sources"][0];
+    let path = fixtures().join("multiprovider/ray").join(gp["file"].as_str().unwrap());
+    match k.import(&access, request(&path, None, None)).await.unwrap() {
+        ImportOutcome::Accepted(s) => {
+            assert!(s.nothing_changed(), "{s:?}");
+            assert_eq!(s.source_kind, "gp", "a known source keeps its kind");
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = k.record_row_counts(&access).await.unwrap();
+    assert_eq!(
+        before.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>(),
+        after.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>()
+    );
+
+    // The same feed as NDJSON, attributed to the same organisation: all unchanged.
+    let ndjson = fixtures().join("multiprovider/ray/extra-gp-bulk.ndjson");
+    match k.import(&access, request(&ndjson, None, gp["name"].as_str())).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert!(s.nothing_changed() && s.unchanged > 0, "{s:?}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Change one medicine's status in the GP feed: a new version, old kept.
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let entry = bundle["entry"].as_array_mut().unwrap().iter_mut().find(|e| e["resource"]["id"] == "9225a063-dd1e-4c29-bb8e-e2bffedcbddb").unwrap();
+    entry["resource"]["status"] = "stopped".into();
+    let req = ImportRequest { file_name: "gp-changed.json".into(), bytes: serde_json::to_vec(&bundle).unwrap(), source_kind: None, source_name: None, max_bytes: MAX };
+    match k.import(&access, req).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 1), "{s:?}"),
+        other => panic!("{other:?}"),
+    }
+    let counts: HashMap<String, i64> = k.record_row_counts(&access).await.unwrap().into_iter().collect();
+    let before: HashMap<String, i64> = before.into_iter().collect();
+    assert_eq!(counts["resources"], before["resources"] + 1, "the old version is kept");
+    // The entry now shows the GP's new value beside the others'.
+    let record = k.record(&access).await.unwrap();
+    let e = record.iter().find(|e| e.sources.iter().any(|s| s.id == "9225a063-dd1e-4c29-bb8e-e2bffedcbddb")).unwrap();
+    let status = e.disagreements.iter().find(|d| d.field == "status").expect("the community copy still says active");
+    assert!(status.values.contains(&(gp["name"].as_str().unwrap().to_string(), "stopped".to_string())), "{status:?}");
+}
+
+async fn bad_files_are_refused_whole_and_change_nothing(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("cathrine");
+    let access = patient_record(k, &m).await;
+    import_sources(k, &access, "cathrine", &m).await;
+    let before = k.record_row_counts(&access).await.unwrap();
+    let dir = fixtures().join("multiprovider/cathrine");
+    let mut cases: Vec<(ImportRequest, &str)> = vec![
+        (request(&dir.join("bad-wrong-patient.json"), Some(SourceKind::Gp), None), "this record is for"),
+        (request(&dir.join("bad-truncated.json"), Some(SourceKind::Gp), None), "truncated"),
+    ];
+    let raw = |name: &str, body: &str| ImportRequest { file_name: name.into(), bytes: body.as_bytes().to_vec(), source_kind: Some(SourceKind::Gp), source_name: None, max_bytes: MAX };
+    cases.push((raw("notjson.json", "this is not json"), "JSON"));
+    cases.push((raw("array.json", "[1, 2, 3]"), "FHIR"));
+    cases.push((raw("r5.json", r#"{"resourceType": "SubscriptionTopic", "id": "x"}"#), "SubscriptionTopic"));
+    let mut too_big = request(&dir.join(m["sources"][0]["file"].as_str().unwrap()), Some(SourceKind::Gp), None);
+    too_big.max_bytes = 1024;
+    cases.push((too_big, "larger than"));
+    let nhs = m["nhs_number"].as_str().unwrap();
+    let dup = format!(
+        r#"{{"resourceType":"Bundle","type":"collection","entry":[
+        {{"resource":{{"resourceType":"Patient","id":"p","identifier":[{{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"{nhs}"}}]}}}},
+        {{"resource":{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/p"}}}}}},
+        {{"resource":{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/p"}}}}}}]}}"#
+    );
+    cases.push((raw("dup.json", &dup), "c1"));
+    let invalid = r#"{"resourceType":"Patient","id":"p","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765918"}]}"#;
+    cases.push((raw("badnhs.json", invalid), "not a valid NHS Number"));
+
+    for (req, expect) in cases {
+        let file = req.file_name.clone();
+        match k.import(&access, req).await.unwrap() {
+            ImportOutcome::Refused { reason, file: f } => {
+                assert_eq!(f, file);
+                assert!(reason.to_lowercase().contains(&expect.to_lowercase()), "{file}: {reason}");
+            }
+            other => panic!("{file} should be refused, got {other:?}"),
+        }
+        assert_eq!(k.record_row_counts(&access).await.unwrap(), before, "{file} changed the database");
+    }
+    // The wrong-patient message names both numbers.
+    match k.import(&access, request(&dir.join("bad-wrong-patient.json"), Some(SourceKind::Gp), None)).await.unwrap() {
+        ImportOutcome::Refused { reason, .. } => {
+            let ours = NhsNumber::parse(nhs).unwrap().formatted();
+            assert!(reason.contains(&ours), "{reason}");
+            let theirs = m["must_refuse"]["bad-wrong-patient.json"].as_str().unwrap().split_whitespace().nth(2).unwrap().to_string();
+            assert!(reason.contains(&NhsNumber::parse(&theirs).unwrap().formatted()), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn feed_without_nhs_number_is_held(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    let body = r#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"resource":{"resourceType":"Patient","id":"p","name":[{"given":["Ray"],"family":"Lindgren"}],"birthDate":"1995-06-22"}},
+        {"resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p"},"code":{"text":"Hay fever"}}}]}"#;
+    let req = ImportRequest { file_name: "app.json".into(), bytes: body.as_bytes().to_vec(), source_kind: Some(SourceKind::Patient), source_name: Some("My symptom diary".into()), max_bytes: MAX };
+    match k.import(&access, req).await.unwrap() {
+        ImportOutcome::Held { found_name, found_birth_date, .. } => {
+            assert_eq!(found_name.as_deref(), Some("Ray Lindgren"));
+            assert_eq!(found_birth_date.as_deref(), Some("1995-06-22"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(k.record(&access).await.unwrap().is_empty(), "held, not merged");
+}
+
+async fn a_new_source_needs_a_kind(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    let path = fixtures().join("multiprovider/ray").join(m["sources"][1]["file"].as_str().unwrap());
+    match k.import(&access, request(&path, None, None)).await.unwrap() {
+        ImportOutcome::Refused { reason, .. } => assert!(reason.contains("what kind of organisation"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn export_has_every_original_and_a_provenance_per_source(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    import_sources(k, &access, "ray", &m).await;
+    let bundle = k.export_bundle(&access).await.unwrap();
+    assert_eq!(bundle["type"], "collection");
+    let entries = bundle["entry"].as_array().unwrap();
+    let provenances: Vec<&Value> = entries.iter().filter(|e| e["resource"]["resourceType"] == "Provenance").collect();
+    assert_eq!(provenances.len(), m["sources"].as_array().unwrap().len());
+    let total: u64 = m["sources"].as_array().unwrap().iter().flat_map(|s| s["resource_counts"].as_object().unwrap().values()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!((entries.len() - provenances.len()) as u64, total);
+    // Originals are verbatim: equal as JSON to what the feed held.
+    let gp: Value = serde_json::from_slice(&std::fs::read(fixtures().join("multiprovider/ray").join(m["sources"][0]["file"].as_str().unwrap())).unwrap()).unwrap();
+    let first = &gp["entry"][5]["resource"];
+    assert!(entries.iter().any(|e| &e["resource"] == first));
+}
+
+backend_tests!(
+    merged_view_matches_each_manifest,
+    reimport_is_idempotent_and_changes_make_versions,
+    bad_files_are_refused_whole_and_change_nothing,
+    feed_without_nhs_number_is_held,
+    a_new_source_needs_a_kind,
+    export_has_every_original_and_a_provenance_per_source,
+);

@@ -1,0 +1,41 @@
+import { defineConfig } from '@playwright/test';
+
+// Kith's browser tests: Debian's Chromium driven by playwright-core (browser
+// downloads cannot work here). Every test runs twice: with JavaScript (the
+// hydrated app) and without it (plain HTML forms).
+const port = process.env.KITH_E2E_PORT ?? '3111';
+const baseURL = `http://127.0.0.1:${port}`;
+const kith = process.env.KITH_E2E_BIN ?? 'target/debug/kith';
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: false,
+  workers: 1,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  projects: [
+    { name: 'js', use: { javaScriptEnabled: true } },
+    { name: 'no-js', use: { javaScriptEnabled: false } },
+  ],
+  webServer: {
+    // A fresh database each run (the caller sets KITH_DATABASE_URL), with the demo people.
+    command: `${kith} demo && exec ${kith} serve --addr 127.0.0.1:${port} --public-url ${baseURL}`,
+    cwd: '..',
+    url: `${baseURL}/sign-in`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});

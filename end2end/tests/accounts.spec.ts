@@ -1,0 +1,99 @@
+import { expect, test } from '@playwright/test';
+import { demoPatient, expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+
+test('the demo patient signs in and sees their home page', async ({ page }, info) => {
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText(`Hello, ${demoPatient.name}`);
+  await expect(page.getByTestId('nhs-number')).toHaveText('943 476 5919');
+  await expect(page.getByTestId('birth-date')).toHaveText('27 Mar 1948');
+  await expect(page.getByRole('navigation', { name: 'Main' })).toBeVisible();
+  await expectAccessible(page, info);
+});
+
+test('sign up, sign out, sign in again', async ({ page }, info) => {
+  const email = uniqueEmail(info, 'newpatient');
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await expectAccessible(page, info);
+  await page.getByLabel('Full name').fill('Nia Evans');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel('A patient, setting up my own record').check();
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Nia Evans');
+  await expect(page.getByText('Signed in as')).toContainText('Nia Evans');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  await expect(page.getByRole('status')).toHaveText('You have signed out.');
+  // Signed out means signed out: the home page sends us back to sign in.
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/sign-in/);
+
+  await signIn(page, info, email, 'copper kettle hills');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Nia Evans');
+  await expectAccessible(page, info);
+});
+
+test('a wrong password is refused with a clear message and the email kept', async ({ page }, info) => {
+  await signIn(page, info, demoPatient.email, 'not my password');
+  await expect(page.getByRole('alert')).toContainText('The email address or password is not right');
+  await expect(page.getByLabel('Email address')).toHaveValue(demoPatient.email);
+  await expect(page.getByLabel('Password')).toHaveValue('');
+  await expectAccessible(page, info);
+});
+
+test('sign-up errors are tied to their fields', async ({ page }, info) => {
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill('Tom Price');
+  await page.getByLabel('Email address').fill(uniqueEmail(info, 'tom'));
+  await page.getByLabel('Create a password').fill('short');
+  await page.getByLabel('NHS Number').fill('943 476 5918');
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  const password = page.getByLabel('Create a password');
+  await expect(password).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#password-error')).toContainText('at least 10 characters');
+  await expect(page.locator('#nhs_number-error')).toContainText('check digit');
+  await expect(page.getByRole('alert')).toContainText('There are');
+  // What was typed survives, apart from the password.
+  await expect(page.getByLabel('Full name')).toHaveValue('Tom Price');
+  await expectAccessible(page, info);
+});
+
+test('the account page changes the password', async ({ page }, info) => {
+  const email = uniqueEmail(info, 'changer');
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill('Sam Okafor');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('violet canal drum');
+  await page.getByLabel('A clinician or care professional').check();
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Sam Okafor');
+
+  await page.getByRole('link', { name: 'Account' }).click();
+  await ready(page, info);
+  await expectAccessible(page, info);
+  await page.getByLabel('Current password').fill('violet canal drum');
+  await page.getByLabel('New password', { exact: true }).fill('amber window fjord');
+  await page.getByLabel('New password again').fill('amber window fjord');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status')).toContainText('Your password has been changed');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, info, email, 'amber window fjord');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Sam Okafor');
+});
+
+test('with JavaScript, forms submit without a full page load', async ({ page }, info) => {
+  test.skip(info.project.name !== 'js', 'hydration only exists with JavaScript');
+  const documents: string[] = [];
+  page.on('request', (r) => { if (r.resourceType() === 'document') documents.push(r.url()); });
+  await signIn(page, info, demoPatient.email, 'not my password');
+  await expect(page.getByRole('alert')).toContainText('not right');
+  expect(documents.filter((u) => u.includes('/api/'))).toEqual([]);
+});
