@@ -24,9 +24,11 @@ case "${1:-}" in
     scripts/install-tools.sh test
     export KITH_TEST_POSTGRES_URL="${KITH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
     echo "==> Rust tests (SQLite and PostgreSQL)"
-    cargo test -p kith -p kith-core -p kith-types
+    cargo test -p kith -p kith-core -p kith-types -p kith-fhir
     echo "==> Building the site"
     build_site
+    echo "==> Command-line tools"
+    scripts/cli-test.sh
     scripts/e2e.sh sqlite
     scripts/e2e.sh postgres
     echo "All tests passed."

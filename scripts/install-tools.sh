@@ -43,6 +43,11 @@ fi
 
 [ "$WANT" = test ] || exit 0
 
+if ! command -v fhirkit >/dev/null; then
+  say "Installing the fhirkit-rs FHIR validator"
+  python3 -m pip install --quiet fhirkit-rs
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
   say "Installing Debian's Chromium"
   apt_install chromium

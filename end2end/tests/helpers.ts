@@ -1,8 +1,6 @@
 import { expect, Page, TestInfo } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 export const demoPatient = { email: 'margaret@demo.kith.example', password: 'kettle orange stairs', name: 'Margaret Jones' };

@@ -54,14 +54,7 @@ pub fn TextField(
     error: FormResult,
 ) -> impl IntoView {
     let message = move || error.get().and_then(|e| e.field_error(name));
-    // Never echo passwords back into the page.
-    let value = move || {
-        if input_type == "password" {
-            None
-        } else {
-            error.get().and_then(|e| e.value(name))
-        }
-    };
+    let value = move || error.get().and_then(|e| e.value(name));
     let hint_id = format!("{name}-hint");
     let error_id = format!("{name}-error");
     let described = {
@@ -86,18 +79,38 @@ pub fn TextField(
                 let error_id = error_id.clone();
                 move || message().map(|m| view! { <p id=error_id.clone() class="text-red-800 font-bold mb-1"><span class="sr-only">"Error: "</span>{m}</p> })
             }
-            <input
-                id=name
-                name=name
-                type=input_type
-                autocomplete=autocomplete
-                inputmode=inputmode
-                required=required
-                value=value
-                aria-invalid=move || message().map(|_| "true")
-                aria-describedby=described
-                class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
-            />
+            {if input_type == "password" {
+                // Passwords are never echoed back, and a failed attempt clears
+                // the field (with JavaScript as without it).
+                view! {
+                    <input
+                        id=name
+                        name=name
+                        type=input_type
+                        autocomplete=autocomplete
+                        required=required
+                        prop:value=move || { error.track(); String::new() }
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=described.clone()
+                        class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
+                    />
+                }.into_any()
+            } else {
+                view! {
+                    <input
+                        id=name
+                        name=name
+                        type=input_type
+                        autocomplete=autocomplete
+                        inputmode=inputmode
+                        required=required
+                        value=value
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=described.clone()
+                        class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
+                    />
+                }.into_any()
+            }}
         </div>
     }
 }

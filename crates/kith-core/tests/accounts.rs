@@ -151,6 +151,17 @@ async fn demo_loads_three_people_once(db: &TestDb) {
         let a = k.sign_in(p.email, p.password, "10.6.0.1").await.unwrap();
         assert_eq!(a.role.as_str(), p.role);
     }
+    // The demo patient's record comes from several organisations, with merged
+    // facts and at least one disagreement.
+    let patient = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.6.0.2").await.unwrap();
+    let access = k.own_record(&patient, kith_core::policy::Right::Read).await.unwrap();
+    let record = k.record(&access).await.unwrap();
+    let orgs: std::collections::HashSet<&str> = record.iter().flat_map(|e| e.sources.iter().map(|s| s.organisation.as_str())).collect();
+    assert!(orgs.len() >= 3, "{orgs:?}");
+    assert!(record.iter().any(|e| e.sources.len() >= 3), "a fact stated by three organisations");
+    let disagreements: Vec<&str> = record.iter().filter(|e| !e.disagreements.is_empty()).map(|e| e.display.as_str()).collect();
+    assert!(disagreements.iter().any(|d| d.contains("Ramipril")), "{disagreements:?}");
+    assert!(disagreements.iter().any(|d| d.contains("Penicillin")), "{disagreements:?}");
 }
 
 backend_tests!(
