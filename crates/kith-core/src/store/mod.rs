@@ -280,7 +280,10 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
         .await
 }
 
+mod bulk;
 mod record;
+#[allow(unused_imports)]
+pub(crate) use bulk::*;
 pub(crate) use record::*;
 
 /// `($1, $2, ...), ($n, ...)` for a multi-row INSERT of `rows` rows of

@@ -1,0 +1,1 @@
+//! Bulk-loading helpers for imports (performance work).
