@@ -51,6 +51,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
+        .merge(crate::upload::routes(kith.clone(), opts.max_upload_mb as usize * 1024 * 1024))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())

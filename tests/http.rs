@@ -205,6 +205,11 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
     const SAMPLE_ARGS: &[(&str, &str)] = &[
         ("/api/change_password", "current_password=a&new_password=b&confirm_password=b"),
         ("/api/keep_alive", ""),
+        ("/api/record/summary", ""),
+        ("/api/record/timeline", "query[q]=asthma"),
+        ("/api/record/entry", "id=anything"),
+        ("/api/record/results", ""),
+        ("/api/record/sources", ""),
     ];
     let app = app(db);
     let mut checked = 0;
@@ -266,7 +271,60 @@ async fn unknown_pages_are_404(db: &TestDb) {
     assert!(text(res).await.contains("Page not found"));
 }
 
+async fn upload_without_a_session_is_refused(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n{}\r\n--XX--\r\n";
+    let req = Request::post("/record/upload")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XX")
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+}
+
+async fn upload_imports_a_file_and_reports_once(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let feed = r#"{"resourceType":"Bundle","type":"collection","entry":[
+        {"resource":{"resourceType":"Patient","id":"p","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}]}},
+        {"resource":{"resourceType":"Organization","id":"o","name":"Test Surgery"}},
+        {"resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"195967001","display":"Asthma"}]},"onsetDateTime":"2020-01-02"}}]}"#;
+    let body = format!(
+        "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"gp.json\"\r\nContent-Type: application/json\r\n\r\n{feed}\r\n\
+         --XX\r\nContent-Disposition: form-data; name=\"source_kind\"\r\n\r\ngp\r\n--XX--\r\n"
+    );
+    let req = Request::post("/record/upload")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XX")
+        .header(header::COOKIE, &cookie)
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert!(res.headers()[header::LOCATION].to_str().unwrap().starts_with("/sources"));
+    let page = text(get(&app, "/sources", Some(&cookie)).await).await;
+    assert!(page.contains("File added"), "{page}");
+    assert!(page.contains("Test Surgery"));
+    let again = text(get(&app, "/sources", Some(&cookie)).await).await;
+    assert!(!again.contains("File added"), "the result shows once");
+    let timeline = text(get(&app, "/timeline?q=asth", Some(&cookie)).await).await;
+    assert!(timeline.contains("Asthma"), "{timeline}");
+}
+
+async fn another_patients_entry_is_not_found(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let res = get(&app, "/entries/0000-not-mine", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
 backend_tests!(
+    upload_without_a_session_is_refused,
+    upload_imports_a_file_and_reports_once,
+    another_patients_entry_is_not_found,
     sign_in_redirects_home_with_a_safe_cookie,
     cookie_is_secure_behind_https,
     signed_out_visitors_are_sent_to_sign_in,

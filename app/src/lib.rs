@@ -11,8 +11,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    account_page::AccountPage, home_page::HomePage, not_found_page::NotFoundPage,
-    sign_in_page::SignInPage, sign_up_page::SignUpPage,
+    account_page::AccountPage, entry_page::EntryPage, home_page::HomePage,
+    not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_page::SignInPage,
+    sign_up_page::SignUpPage, sources_page::SourcesPage, timeline_page::TimelinePage,
 };
 
 /// The HTML document around the app.
@@ -49,6 +50,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>
+                <Route path=path!("/entries/:id") view=EntryPage ssr=SsrMode::Async/>
+                <Route path=path!("/results") view=ResultsPage ssr=SsrMode::Async/>
+                <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -4,7 +4,9 @@
 //! checks the session itself; `tests/http.rs` calls them all without one.
 
 mod auth;
+mod record;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub use auth::*;
+pub use record::*;

@@ -11,12 +11,14 @@ use crate::components::idle_warning::IdleWarning;
 
 /// The main navigation. Later features add their links here, in this order:
 /// Summary, Timeline, Results, Care plan, Sharing, Access log, Sources.
-const NAV: &[(&str, &str)] = &[("Home", "/")];
+const NAV: &[(&str, &str)] = &[("Summary", "/"), ("Timeline", "/timeline"), ("Results", "/results"), ("Sources", "/sources")];
 
 #[component]
 fn Header(me: Option<Me>) -> impl IntoView {
     let location = use_location();
     let signed_in = me.is_some();
+    // Record pages are in the navigation once there is a record to show.
+    let has_record = me.as_ref().is_some_and(|m| m.patient.is_some());
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="bg-teal-900 text-white">
@@ -37,10 +39,11 @@ fn Header(me: Option<Me>) -> impl IntoView {
             {signed_in.then(|| view! {
                 <nav aria-label="Main" class="bg-teal-800">
                     <ul class="max-w-4xl mx-auto px-4 flex flex-wrap gap-x-5">
-                        {NAV.iter().map(|(label, href)| {
+                        {NAV.iter().filter(|(_, href)| has_record || *href == "/").map(|(label, href)| {
                             let current = move || {
                                 let path = location.pathname.get();
-                                (path == *href).then_some("page")
+                                let here = path == *href || (*href == "/timeline" && path.starts_with("/entries/"));
+                                here.then_some("page")
                             };
                             view! {
                                 <li><a href=*href aria-current=current class="nav-link">{*label}</a></li>

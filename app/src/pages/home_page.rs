@@ -1,38 +1,114 @@
+//! The home page: for a patient, the summary of their record; for anyone
+//! else, what they can do here.
+
+use kith_types::record::{EntryCard, Summary};
 use kith_types::{Me, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::layout::Authed;
+use crate::api::get_summary;
+use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::record::EntryList;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    view! { <Title text="Home – Kith"/><Authed render=home/> }
+    let summary = Resource::new(|| (), |_| get_summary());
+    view! { <Title text="Summary – Kith"/><Authed render=move |me| home(me, summary)/> }
 }
 
-fn home(me: Me) -> impl IntoView {
-    let record = me.patient.clone().map(|p| {
-        view! {
-            <section aria-labelledby="record-heading" class="card">
-                <h2 id="record-heading" class="text-xl font-bold mb-3">"Your record"</h2>
-                <dl class="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2">
-                    <dt class="font-bold">"Name"</dt><dd>{p.name}</dd>
-                    <dt class="font-bold">"NHS Number"</dt><dd data-testid="nhs-number">{p.nhs_number}</dd>
-                    <dt class="font-bold">"Date of birth"</dt><dd data-testid="birth-date">{p.birth_date}</dd>
-                </dl>
-            </section>
-        }
-    });
-    let no_record = (me.patient.is_none()).then(|| {
+fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> impl IntoView {
+    if me.patient.is_none() {
         let text = match me.role {
             Role::Patient => "Your record has not been set up yet. Once your NHS Number is linked, your health information from your GP, hospitals and other services will appear here.",
             Role::Carer => "When someone you care for shares their record with you, it will appear here.",
             Role::Clinician => "Records that patients share with you will appear here.",
         };
-        view! { <p class="card">{text}</p> }
-    });
+        return view! {
+            <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
+            <p class="card">{text}</p>
+        }
+        .into_any();
+    }
     view! {
         <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
-        {record}
-        {no_record}
+        <Suspense fallback=|| view! { <p>"Loading your record…"</p> }>
+            {move || Suspend::new(async move {
+                match summary.await {
+                    Ok(s) => view! { <SummaryView s/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn Section(title: &'static str, id: &'static str, children: Children) -> impl IntoView {
+    let heading = format!("{id}-heading");
+    let labelled_by = heading.clone();
+    view! {
+        <section aria-labelledby=labelled_by class="card" id=id>
+            <h2 id=heading class="text-xl font-bold mb-3">{title}</h2>
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+fn SummaryView(s: Summary) -> impl IntoView {
+    let allergies: Vec<EntryCard> = s.allergies;
+    let allergy_box = if allergies.is_empty() {
+        view! { <section aria-labelledby="allergies-heading" class="card" id="allergies">
+            <h2 id="allergies-heading" class="text-xl font-bold">"Allergies"</h2>
+            <p>"No allergies recorded by any source."</p>
+        </section> }.into_any()
+    } else {
+        view! {
+            <section aria-labelledby="allergies-heading" class="allergy-box" id="allergies">
+                <h2 id="allergies-heading" class="text-xl font-bold mb-2">"Allergies"</h2>
+                <EntryList cards=allergies empty=""/>
+            </section>
+        }.into_any()
+    };
+    let disputed = s.medications.iter().filter(|m| m.disagreement).count();
+    view! {
+        <section class="card" aria-labelledby="record-heading">
+            <h2 id="record-heading" class="sr-only">"Whose record"</h2>
+            <dl class="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1">
+                <dt class="font-bold">"Name"</dt><dd>{s.patient_name}</dd>
+                <dt class="font-bold">"NHS Number"</dt><dd data-testid="nhs-number">{s.nhs_number}</dd>
+                <dt class="font-bold">"Date of birth"</dt><dd data-testid="birth-date">{s.birth_date}</dd>
+            </dl>
+        </section>
+        {allergy_box}
+        {(!s.new_since_last_visit.is_empty()).then(|| {
+            let n = s.new_since_last_visit.len();
+            view! {
+                <Section title="New since your last visit" id="new">
+                    <p class="mb-2">{n}{if n == 1 { " entry has" } else { " entries have" }}" arrived since "{s.last_visit.clone().unwrap_or_default()}"."</p>
+                    <EntryList cards=s.new_since_last_visit show_kind=true empty=""/>
+                </Section>
+            }
+        })}
+        <Section title="Current problems" id="problems">
+            <EntryList cards=s.problems empty="No current problems recorded."/>
+        </Section>
+        <Section title="Current medicines" id="medicines">
+            {(disputed > 0).then(|| view! {
+                <p class="notice-warn" role="note">
+                    {disputed}{if disputed == 1 { " medicine is" } else { " medicines are" }}" recorded differently by different services. Check with your GP or pharmacist which is right."
+                </p>
+            })}
+            <EntryList cards=s.medications empty="No current medicines recorded."/>
+        </Section>
+        <Section title="Latest results" id="results">
+            <EntryList cards=s.latest_results empty="No test results yet."/>
+            <p class="mt-2"><a href="/results">"See all results and trends"</a></p>
+        </Section>
+        <Section title="Recent appointments and stays" id="encounters">
+            <EntryList cards=s.encounters empty="No appointments recorded."/>
+        </Section>
+        <p class="mt-4">{s.total_entries}" entries in your record. "<a href="/timeline">"See them all on the timeline"</a>"."</p>
     }
 }

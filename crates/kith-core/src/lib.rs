@@ -15,6 +15,7 @@ mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod throttle;
+pub mod views;
 
 pub use accounts::{Actor, NewUser};
 pub use db::{Backend, Db};

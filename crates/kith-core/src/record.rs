@@ -95,7 +95,7 @@ impl Kith {
                 kind: e.kind,
                 codes,
                 display: e.text,
-                date: e.date,
+                date: e.date.filter(|d| !d.is_empty()),
                 status: e.status,
                 label: e.label,
                 value: e.value,

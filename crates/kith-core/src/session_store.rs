@@ -10,6 +10,8 @@ use crate::{now_ms, store, Db};
 
 /// The session key that holds the signed-in person's user id.
 pub const USER_ID_KEY: &str = "user_id";
+/// The outcome of the last upload, shown once on the Sources page.
+pub const LAST_UPLOAD_KEY: &str = "last_upload";
 
 #[derive(Clone)]
 pub struct DbSessionStore {

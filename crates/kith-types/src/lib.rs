@@ -4,6 +4,7 @@
 mod email;
 mod error;
 mod nhs_number;
+pub mod record;
 mod role;
 
 pub use email::{Email, EmailError};

@@ -282,6 +282,8 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
 
 mod bulk;
 mod record;
+mod views;
+pub(crate) use views::*;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
 pub(crate) use record::*;

@@ -218,7 +218,8 @@ pub(crate) async fn insert_entries(conn: &mut AnyConnection, patient: &str, now:
                 .bind(r.kind.clone())
                 .bind(r.merge_key.clone())
                 .bind(r.text.clone())
-                .bind(r.date.clone())
+                // '' for undated entries keeps (date, id) ordering index-friendly.
+                .bind(r.date.clone().unwrap_or_default())
                 .bind(r.status.clone())
                 .bind(r.label.clone())
                 .bind(r.codes.clone())

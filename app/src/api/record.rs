@@ -1,0 +1,49 @@
+//! Reading the record. Each function opens the signed-in person's record
+//! through the policy (NotFound if they have none) and calls one service.
+
+use kith_types::record::{EntryDetail, ResultsView, SourcesView, Summary, TimelinePage, TimelineQuery};
+use kith_types::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::ssr::{core, require_actor};
+
+#[cfg(feature = "ssr")]
+async fn record(right: kith_core::policy::Right) -> Result<(kith_core::Kith, tower_sessions::Session, kith_core::policy::RecordAccess), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let access = kith.own_record(&actor, right).await.map_err(core)?;
+    Ok((kith, session, access))
+}
+
+#[server(endpoint = "record/summary")]
+pub async fn get_summary() -> Result<Summary, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Read).await?;
+    kith.summary(&access).await.map_err(core)
+}
+
+#[server(endpoint = "record/timeline")]
+pub async fn get_timeline(query: TimelineQuery) -> Result<TimelinePage, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Read).await?;
+    kith.timeline(&access, &query).await.map_err(core)
+}
+
+#[server(endpoint = "record/entry")]
+pub async fn get_entry(id: String) -> Result<EntryDetail, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Read).await?;
+    kith.entry(&access, &id).await.map_err(core)
+}
+
+#[server(endpoint = "record/results")]
+pub async fn get_results() -> Result<ResultsView, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Read).await?;
+    kith.results(&access).await.map_err(core)
+}
+
+/// The Sources page, with the outcome of an upload just made (shown once).
+#[server(endpoint = "record/sources")]
+pub async fn get_sources() -> Result<SourcesView, AppError> {
+    let (kith, session, access) = record(kith_core::policy::Right::Read).await?;
+    let mut view = kith.sources_view(&access).await.map_err(core)?;
+    view.last_upload = session.remove(kith_core::session_store::LAST_UPLOAD_KEY).await.ok().flatten();
+    Ok(view)
+}

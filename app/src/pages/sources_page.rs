@@ -1,0 +1,138 @@
+use kith_types::record::{source_kind_title, SourcesView};
+use kith_types::Me;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::get_sources;
+use crate::components::layout::{Authed, ErrorPanel};
+
+/// Kinds a person can choose for an uploaded file's organisation.
+const KIND_CHOICES: [(&str, &str); 7] = [
+    ("gp", "GP practice"),
+    ("hospital", "Hospital"),
+    ("mental-health", "Mental health service"),
+    ("community", "Community service"),
+    ("social-care", "Social care"),
+    ("device", "Device or wearable"),
+    ("patient", "Me (my own notes or app)"),
+];
+
+#[component]
+pub fn SourcesPage() -> impl IntoView {
+    // Created here, not inside Authed's render, so the server runs it once
+    // (and alongside the session check rather than after it).
+    let data = Resource::new(|| (), |_| get_sources());
+    view! { <Title text="Sources – Kith"/><Authed render=move |me| sources(me, data)/> }
+}
+
+fn sources(_me: Me, data: Resource<Result<SourcesView, kith_types::AppError>>) -> impl IntoView {
+    view! {
+        <h1 class="text-3xl font-bold mb-4">"Sources"</h1>
+        <p class="mb-4">"Every organisation and device that has sent information to your record."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => view! { <SourcesBody v/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SourcesBody(v: SourcesView) -> impl IntoView {
+    let result = v.last_upload.clone().map(|r| {
+        let (class, role) = match r.outcome.as_str() {
+            "accepted" => ("notice-ok", "status"),
+            "held" => ("notice-warn", "status"),
+            _ => ("notice-error", "alert"),
+        };
+        view! {
+            <div class=class role=role id="upload-result">
+                <h2 class="font-bold text-lg">{match r.outcome.as_str() { "accepted" => "File added", "held" => "File waiting for you to check", _ => "File not added" }}</h2>
+                <p><span class="font-semibold">{r.file.clone()}</span>": "{r.message.clone()}</p>
+            </div>
+        }
+    });
+    let patient = format!("{}, born {}", v.patient_name, v.patient_birth_date);
+    view! {
+        {result}
+        {(!v.held.is_empty()).then(|| view! {
+            <section class="notice-warn" aria-labelledby="held-heading">
+                <h2 id="held-heading" class="text-xl font-bold">"Files waiting for you to check"</h2>
+                <p>"These files have no NHS Number, so Kith cannot be sure they are about you. Compare the details before anything is added to your record."</p>
+                <ul>
+                    {v.held.into_iter().map(|h| view! {
+                        <li class="card mt-2">
+                            <p class="font-bold">{h.file.clone()}{h.source.clone().map(|s| format!(" from {s}"))}", received "{h.received.clone()}</p>
+                            <table class="data-table">
+                                <thead><tr><th scope="col"></th><th scope="col">"In the file"</th><th scope="col">"Your record"</th></tr></thead>
+                                <tbody>
+                                    <tr><th scope="row">"Name"</th><td>{h.found_name.clone().unwrap_or_else(|| "Not given".into())}</td><td>{v.patient_name.clone()}</td></tr>
+                                    <tr><th scope="row">"Date of birth"</th><td>{h.found_birth_date.clone().unwrap_or_else(|| "Not given".into())}</td><td>{v.patient_birth_date.clone()}</td></tr>
+                                </tbody>
+                            </table>
+                        </li>
+                    }).collect::<Vec<_>>()}
+                </ul>
+            </section>
+        })}
+        {if v.sources.is_empty() {
+            view! { <p class="card">"No information has arrived yet."</p> }.into_any()
+        } else {
+            view! {
+                <ul>
+                    {v.sources.into_iter().map(|s| {
+                        let heading_id = format!("source-{}", s.id);
+                        let timeline = format!("/timeline?source={}", s.id);
+                        let labelled_by = heading_id.clone();
+                        view! {
+                            <li class="card" aria-labelledby=labelled_by>
+                                <h2 id=heading_id class="text-xl font-bold">{s.name.clone()}</h2>
+                                <p>{source_kind_title(&s.kind)}{s.identifier.clone().map(|i| format!(" · {i}"))}</p>
+                                <p>{s.entries}" entries from "{s.resources}" records"{s.last_import.clone().map(|t| format!(" · last received {t}"))}</p>
+                                <p><a href=timeline>"See entries from "{s.name.clone()}</a></p>
+                                <details class="mt-2">
+                                    <summary class="cursor-pointer underline">"Import history ("{s.imports.len()}")"</summary>
+                                    <table class="data-table mt-2">
+                                        <thead><tr><th scope="col">"When"</th><th scope="col">"File"</th><th scope="col">"New"</th><th scope="col">"Changed"</th><th scope="col">"Unchanged"</th></tr></thead>
+                                        <tbody>
+                                            {s.imports.into_iter().map(|i| view! {
+                                                <tr><td>{i.when}</td><td>{i.file}</td><td>{i.new}</td><td>{i.changed}</td><td>{i.unchanged}</td></tr>
+                                            }).collect::<Vec<_>>()}
+                                        </tbody>
+                                    </table>
+                                </details>
+                            </li>
+                        }
+                    }).collect::<Vec<_>>()}
+                </ul>
+            }.into_any()
+        }}
+        <section class="card mt-6" aria-labelledby="upload-heading">
+            <h2 id="upload-heading" class="text-xl font-bold mb-2">"Add a file"</h2>
+            <p class="mb-3">"Add health information you have downloaded from a GP, hospital, app or device, as a FHIR file (JSON or NDJSON). It must be about you: "{patient}"."</p>
+            <form method="post" action="/record/upload" enctype="multipart/form-data" id="upload-form">
+                <div class="mb-4">
+                    <label for="file" class="block font-bold">"File"</label>
+                    <p id="file-hint" class="text-gray-700">"Up to 50 MB. Large files may take a minute."</p>
+                    <input id="file" name="file" type="file" required=true accept=".json,.ndjson,application/json,application/fhir+json" aria-describedby="file-hint" class="field"/>
+                </div>
+                <div class="mb-4">
+                    <label for="source_kind" class="block font-bold">"Where it comes from"</label>
+                    <select id="source_kind" name="source_kind" class="field">
+                        {KIND_CHOICES.iter().map(|(k, t)| view! { <option value=*k>{*t}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </div>
+                <div class="mb-4">
+                    <label for="source_name" class="block font-bold">"Organisation name (optional)"</label>
+                    <p id="source-name-hint" class="text-gray-700">"Leave blank to use the name in the file."</p>
+                    <input id="source_name" name="source_name" type="text" aria-describedby="source-name-hint" class="field"/>
+                </div>
+                <button type="submit" class="btn-primary">"Add file"</button>
+                <p id="upload-progress" role="status" aria-live="polite" class="mt-2"></p>
+            </form>
+        </section>
+    }
+}

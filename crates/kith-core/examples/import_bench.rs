@@ -1,0 +1,304 @@
+//! Import throughput benchmark (run on demand, not part of the test suite).
+//!
+//! ```text
+//! scripts/bench-import.sh [PATIENTS]            # generates the data, then runs this
+//! cargo run --release -p kith-core --example import_bench -- DIR [--runs N] [--no-postgres]
+//! ```
+//!
+//! DIR holds Synthea patient bundles (`*.json`, also looked for in `DIR/fhir`).
+//! Untimed preparation gives each Patient a valid synthetic NHS Number (from
+//! the 999 test range) and re-serialises the file, then creates a Kith patient
+//! for it. Then, in the same run, over the same bytes:
+//!
+//! * parse-only: `serde_json::from_slice::<Value>` of every file, best of N;
+//! * `kith_fhir::parse_feed` of every file, best of N (for information);
+//! * import of every file through `Kith::import` (source kind GP) into a
+//!   fresh SQLite database and a fresh PostgreSQL database (`TestDb`; the
+//!   server is `KITH_TEST_POSTGRES_URL`, default postgres@127.0.0.1:5432).
+//!
+//! Imports run one file after another, as one patient's uploads would. Each
+//! backend's import is timed once on a fresh database (later runs would be
+//! re-imports, which are a different workload).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kith_core::import::{ImportOutcome, ImportRequest};
+use kith_core::policy::{Principal, RecordAccess, Right};
+use kith_core::testing::TestDb;
+use kith_core::{Kith, NewUser};
+use kith_fhir::{SourceKind, NHS_NUMBER_SYSTEM};
+use kith_types::NhsNumber;
+use serde_json::{json, Value};
+
+const MAX_BYTES: usize = 512 * 1024 * 1024;
+const SQLITE_TARGET: f64 = 0.30;
+const POSTGRES_TARGET: f64 = 0.15;
+
+struct Prepared {
+    file: String,
+    bytes: Vec<u8>,
+    resources: usize,
+    nhs: NhsNumber,
+    name: String,
+    birth_date: String,
+}
+
+struct Row {
+    what: String,
+    bytes: usize,
+    resources: usize,
+    secs: f64,
+    target: Option<f64>,
+}
+
+fn usage() -> ! {
+    eprintln!("usage: import_bench DIR [--runs N] [--no-postgres] [--no-sqlite]");
+    std::process::exit(2);
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut dir: Option<PathBuf> = None;
+    let mut runs = 3usize;
+    let (mut postgres, mut sqlite) = (true, true);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| usage()),
+            "--no-postgres" => postgres = false,
+            "--no-sqlite" => sqlite = false,
+            "-h" | "--help" => usage(),
+            _ if dir.is_none() => dir = Some(PathBuf::from(a)),
+            _ => usage(),
+        }
+    }
+    let dir = dir.unwrap_or_else(|| usage());
+
+    let t = Instant::now();
+    let files = prepare_files(&dir);
+    let total_bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
+    let total_resources: usize = files.iter().map(|f| f.resources).sum();
+    eprintln!(
+        "prepared {} patient files, {:.1} MB, {} resources in {:.1} s (untimed)",
+        files.len(),
+        total_bytes as f64 / 1e6,
+        total_resources,
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut rows = Vec::new();
+    let parse_secs = best_of(runs, || {
+        for f in &files {
+            let v: Value = serde_json::from_slice(&f.bytes).expect("prepared files are JSON");
+            std::hint::black_box(&v);
+        }
+    });
+    rows.push(Row { what: "parse only (serde_json Value)".into(), bytes: total_bytes, resources: total_resources, secs: parse_secs, target: None });
+    let feed_secs = best_of(runs, || {
+        for f in &files {
+            let feed = kith_fhir::parse_feed(&f.bytes, MAX_BYTES).expect("prepared files parse as FHIR");
+            std::hint::black_box(&feed);
+        }
+    });
+    rows.push(Row { what: "kith_fhir::parse_feed".into(), bytes: total_bytes, resources: total_resources, secs: feed_secs, target: None });
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    if sqlite {
+        let db = rt.block_on(TestDb::sqlite());
+        let secs = rt.block_on(bench_backend(&db.kith, &files));
+        rows.push(Row { what: "import, SQLite".into(), bytes: total_bytes, resources: total_resources, secs, target: Some(SQLITE_TARGET) });
+        drop(db);
+    }
+    if postgres {
+        match rt.block_on(postgres_reachable()) {
+            Ok(()) => {
+                let db = rt.block_on(TestDb::postgres());
+                let secs = rt.block_on(bench_backend(&db.kith, &files));
+                rows.push(Row { what: "import, PostgreSQL".into(), bytes: total_bytes, resources: total_resources, secs, target: Some(POSTGRES_TARGET) });
+                drop(db);
+            }
+            Err(e) => eprintln!("SKIPPED PostgreSQL: cannot reach {} ({e}); set KITH_TEST_POSTGRES_URL or start the server", redacted_admin_url()),
+        }
+    }
+    print_table(&rows, parse_secs);
+    if rows.iter().any(|r| r.target.is_some_and(|t| parse_secs / r.secs < t)) {
+        std::process::exit(1);
+    }
+}
+
+/// Runs `f` `runs` times; the fastest wall time in seconds.
+fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+}
+
+fn redacted_admin_url() -> String {
+    kith_core::db::redact_url(&kith_core::testing::postgres_admin_url())
+}
+
+async fn postgres_reachable() -> Result<(), String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = kith_core::testing::postgres_admin_url();
+    let fut = sqlx::AnyConnection::connect(&url);
+    match tokio::time::timeout(Duration::from_secs(5), fut).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out after 5 s".into()),
+    }
+}
+
+/// Creates every patient (untimed), then imports every file (timed).
+async fn bench_backend(k: &Kith, files: &[Prepared]) -> f64 {
+    let mut accesses: Vec<RecordAccess> = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        k.create_user(NewUser {
+            name: f.name.clone(),
+            email: format!("bench-{i}@example.com"),
+            password: "kettle orange stairs".into(),
+            role: "patient".into(),
+            nhs_number: f.nhs.as_str().into(),
+            birth_date: f.birth_date.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}: cannot create patient: {e:?}", f.file));
+        accesses.push(k.open_record(&Principal::Operator, &f.nhs, Right::Contribute).await.unwrap());
+    }
+    // The requests own their bytes: copy them before the clock starts.
+    let requests: Vec<ImportRequest> = files
+        .iter()
+        .map(|f| ImportRequest { file_name: f.file.clone(), bytes: f.bytes.clone(), source_kind: Some(SourceKind::Gp), source_name: None, max_bytes: MAX_BYTES })
+        .collect();
+
+    let t = Instant::now();
+    for ((req, access), f) in requests.into_iter().zip(&accesses).zip(files) {
+        match k.import(access, req).await.unwrap_or_else(|e| panic!("{}: import failed: {e:?}", f.file)) {
+            ImportOutcome::Accepted(s) if s.new == f.resources => {}
+            other => panic!("{}: expected {} new resources, got {other:?}", f.file, f.resources),
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+
+    // Untimed sanity check on the first patient: every original comes back
+    // equal as JSON.
+    if let (Some(f), Some(access)) = (files.first(), accesses.first()) {
+        let original: Value = serde_json::from_slice(&f.bytes).unwrap();
+        let exported = k.export_bundle(access).await.unwrap();
+        let got: std::collections::HashMap<(&str, &str), &Value> = exported["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .filter_map(|r| Some(((r["resourceType"].as_str()?, r["id"].as_str()?), r)))
+            .collect();
+        for e in original["entry"].as_array().unwrap() {
+            let r = &e["resource"];
+            let key = (r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+            assert!(got.get(&key) == Some(&r), "{}: {key:?} not exported verbatim", f.file);
+        }
+    }
+    secs
+}
+
+/// Reads every bundle, gives its Patient an NHS Number, re-serialises it.
+fn prepare_files(dir: &Path) -> Vec<Prepared> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("fhir")] {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            // Java Synthea also writes shared hospital/practitioner bundles.
+            if p.extension().is_some_and(|x| x == "json") && !name.starts_with("hospitalInformation") && !name.starts_with("practitionerInformation") {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        eprintln!("no *.json patient bundles in {} or {}/fhir", dir.display(), dir.display());
+        std::process::exit(2);
+    }
+    let mut numbers = nhs_numbers();
+    paths
+        .iter()
+        .map(|p| {
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            let mut v: Value = serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let nhs = numbers.next().expect("enough NHS Numbers");
+            let entries = v["entry"].as_array_mut().unwrap_or_else(|| panic!("{file}: not a Bundle with entries"));
+            let resources = entries.len();
+            let patient = entries
+                .iter_mut()
+                .map(|e| &mut e["resource"])
+                .find(|r| r["resourceType"] == "Patient")
+                .unwrap_or_else(|| panic!("{file}: no Patient"));
+            let ident = json!({ "system": NHS_NUMBER_SYSTEM, "value": nhs.as_str() });
+            match patient["identifier"].as_array_mut() {
+                Some(ids) => ids.insert(0, ident),
+                None => patient["identifier"] = json!([ident]),
+            }
+            let n = &patient["name"][0];
+            let given = n["given"][0].as_str().unwrap_or("Bench");
+            let family = n["family"].as_str().unwrap_or("Patient");
+            let name = format!("{given} {family}");
+            let birth_date = patient["birthDate"].as_str().unwrap_or("1970-01-01").to_string();
+            Prepared { file, bytes: serde_json::to_vec(&v).unwrap(), resources, nhs, name, birth_date }
+        })
+        .collect()
+}
+
+/// Valid NHS Numbers from the 999 test range, in order.
+fn nhs_numbers() -> impl Iterator<Item = NhsNumber> {
+    (0u32..1_000_000).filter_map(|n| {
+        let stem = format!("999{n:06}");
+        let sum: u32 = stem.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * (10 - i as u32)).sum();
+        let check = match 11 - sum % 11 {
+            11 => 0,
+            10 => return None,
+            c => c,
+        };
+        Some(NhsNumber::parse(&format!("{stem}{check}")).expect("generated NHS Numbers are valid"))
+    })
+}
+
+fn print_table(rows: &[Row], parse_secs: f64) {
+    println!();
+    println!(
+        "| {:<30} | {:>12} | {:>9} | {:>8} | {:>8} | {:>11} | {:>8} | {:>6} | {:<6} |",
+        "what", "bytes", "resources", "seconds", "MB/s", "resources/s", "ratio", "target", "result"
+    );
+    println!("|{:-<32}|{:->14}|{:->11}|{:->10}|{:->10}|{:->13}|{:->10}|{:->8}|{:-<8}|", ":", ":", ":", ":", ":", ":", ":", ":", ":");
+    for r in rows {
+        let ratio = parse_secs / r.secs;
+        let (target, result) = match r.target {
+            Some(t) => (format!("{:.0}%", t * 100.0), if ratio >= t { "PASS" } else { "MISS" }.to_string()),
+            None => ("—".into(), "".into()),
+        };
+        println!(
+            "| {:<30} | {:>12} | {:>9} | {:>8.3} | {:>8.1} | {:>11.0} | {:>7.1}% | {:>6} | {:<6} |",
+            r.what,
+            r.bytes,
+            r.resources,
+            r.secs,
+            r.bytes as f64 / 1e6 / r.secs,
+            r.resources as f64 / r.secs,
+            ratio * 100.0,
+            target,
+            result
+        );
+    }
+    println!();
+    println!("MB = 10^6 bytes. ratio = parse-only seconds / this row's seconds (same bytes, same run).");
+}

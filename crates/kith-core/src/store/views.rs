@@ -1,0 +1,279 @@
+//! SQL for reading the record: pages of entries, one entry, sources, visits.
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+use super::{list_placeholders, BATCH};
+
+#[derive(Debug, FromRow)]
+pub(crate) struct EntryRowView {
+    pub id: String,
+    pub kind: String,
+    pub text: String,
+    pub date: String,
+    pub status: Option<String>,
+    pub label: String,
+    pub codes: String,
+    pub value: Option<String>,
+    pub numeric: Option<String>,
+    pub unit: Option<String>,
+    pub disagreement: i64,
+    pub created_at: i64,
+}
+
+const ENTRY_COLUMNS: &str = "id, kind, text, date, status, label, codes, value, numeric, unit, disagreement, created_at";
+
+#[derive(Debug, FromRow)]
+pub(crate) struct LinkView {
+    pub entry_id: String,
+    pub source_id: String,
+    pub organisation: String,
+    pub source_kind: String,
+    pub resource_type: String,
+    pub fhir_id: String,
+    pub resource_id: String,
+    pub fact: String,
+}
+
+/// Filters for a page of entries; every field optional.
+#[derive(Default, Debug)]
+pub(crate) struct EntryFilter {
+    pub kinds: Vec<String>,
+    pub label: Option<String>,
+    pub source_id: Option<String>,
+    pub from: Option<String>,
+    /// Exclusive upper bound on the date string.
+    pub before: Option<String>,
+    /// Lower-cased search text.
+    pub text: Option<String>,
+    pub statuses_not: Vec<String>,
+    /// Cursor: (date, id) of the last entry already shown.
+    pub after: Option<(String, String)>,
+    pub created_after: Option<i64>,
+}
+
+/// Entries newest first by (date, id), filtered, at most `limit`.
+pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &EntryFilter, limit: i64) -> sqlx::Result<Vec<EntryRowView>> {
+    let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1");
+    let mut args: Vec<String> = vec![patient.to_string()];
+    let next = |args: &mut Vec<String>, v: String| {
+        args.push(v);
+        format!("${}", args.len())
+    };
+    if !f.kinds.is_empty() {
+        let ps: Vec<String> = f.kinds.iter().map(|k| next(&mut args, k.clone())).collect();
+        sql.push_str(&format!(" AND kind IN ({})", ps.join(",")));
+    }
+    if !f.statuses_not.is_empty() {
+        let ps: Vec<String> = f.statuses_not.iter().map(|k| next(&mut args, k.clone())).collect();
+        sql.push_str(&format!(" AND COALESCE(status, '') NOT IN ({})", ps.join(",")));
+    }
+    if let Some(l) = &f.label {
+        let p = next(&mut args, l.clone());
+        sql.push_str(&format!(" AND label = {p}"));
+    }
+    if let Some(s) = &f.source_id {
+        let p = next(&mut args, s.clone());
+        sql.push_str(&format!(" AND id IN (SELECT entry_id FROM entry_sources WHERE patient_id = $1 AND source_id = {p})"));
+    }
+    if let Some(d) = &f.from {
+        let p = next(&mut args, d.clone());
+        sql.push_str(&format!(" AND date >= {p}"));
+    }
+    if let Some(d) = &f.before {
+        let p = next(&mut args, d.clone());
+        sql.push_str(&format!(" AND date < {p}"));
+    }
+    if let Some(t) = &f.text {
+        let p = next(&mut args, format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        sql.push_str(&format!(" AND LOWER(text) LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some((d, id)) = &f.after {
+        let pd = next(&mut args, d.clone());
+        let pid = next(&mut args, id.clone());
+        sql.push_str(&format!(" AND (date < {pd} OR (date = {pd} AND id < {pid}))"));
+    }
+    let created = f.created_after;
+    if created.is_some() {
+        sql.push_str(&format!(" AND created_at > ${}", args.len() + 1));
+    }
+    sql.push_str(&format!(" ORDER BY date DESC, id DESC LIMIT {}", limit.max(1)));
+    let mut q = sqlx::query_as::<_, EntryRowView>(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    if let Some(c) = created {
+        q = q.bind(c);
+    }
+    q.fetch_all(&mut *conn).await
+}
+
+pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<EntryRowView>> {
+    sqlx::query_as(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1 AND id = $2"))
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE patient_id = $1").bind(patient.to_string()).fetch_one(ex).await
+}
+
+/// The links (with organisation names) of the given entries.
+pub(crate) async fn links_for(conn: &mut AnyConnection, patient: &str, entry_ids: &[String]) -> sqlx::Result<Vec<LinkView>> {
+    let mut out = Vec::new();
+    for chunk in entry_ids.chunks(BATCH) {
+        let sql = format!(
+            "SELECT l.entry_id, l.source_id, s.name AS organisation, s.kind AS source_kind, l.resource_type, l.fhir_id, l.resource_id, l.fact \
+             FROM entry_sources l JOIN sources s ON s.patient_id = l.patient_id AND s.id = l.source_id \
+             WHERE l.patient_id = $1 AND l.entry_id IN ({}) ORDER BY s.name, l.fhir_id",
+            list_placeholders(chunk.len(), 2)
+        );
+        let mut q = sqlx::query_as::<_, LinkView>(&sql).bind(patient.to_string());
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn resource_json<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT json FROM resources WHERE patient_id = $1 AND id = $2")
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+/// Every version of one resource from one source: (version, received_at).
+pub(crate) async fn versions_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    source: &str,
+    resource_type: &str,
+    fhir_id: &str,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT version, received_at FROM resources WHERE patient_id = $1 AND source_id = $2 AND resource_type = $3 AND fhir_id = $4 ORDER BY version",
+    )
+    .bind(patient.to_string())
+    .bind(source.to_string())
+    .bind(resource_type.to_string())
+    .bind(fhir_id.to_string())
+    .fetch_all(ex)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct SourceCounts {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub identifier: Option<String>,
+    pub entries: i64,
+    pub resources: i64,
+}
+
+pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<SourceCounts>> {
+    sqlx::query_as(
+        "SELECT s.id, s.name, s.kind, s.identifier, \
+           (SELECT COUNT(DISTINCT l.entry_id) FROM entry_sources l WHERE l.patient_id = s.patient_id AND l.source_id = s.id) AS entries, \
+           (SELECT COUNT(*) FROM resources r WHERE r.patient_id = s.patient_id AND r.source_id = s.id AND r.current = 1) AS resources \
+         FROM sources s WHERE s.patient_id = $1 ORDER BY s.name",
+    )
+    .bind(patient.to_string())
+    .fetch_all(ex)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct ImportView {
+    pub source_id: String,
+    pub file_name: String,
+    pub new_count: i64,
+    pub changed_count: i64,
+    pub unchanged_count: i64,
+    pub created_at: i64,
+}
+
+pub(crate) async fn imports_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<ImportView>> {
+    sqlx::query_as(
+        "SELECT source_id, file_name, new_count, changed_count, unchanged_count, created_at FROM imports WHERE patient_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(patient.to_string())
+    .fetch_all(ex)
+    .await
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct HeldView {
+    pub id: String,
+    pub file_name: String,
+    pub source_name: Option<String>,
+    pub found_name: Option<String>,
+    pub found_birth_date: Option<String>,
+    pub created_at: i64,
+}
+
+pub(crate) async fn held_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<HeldView>> {
+    sqlx::query_as(
+        "SELECT id, file_name, source_name, found_name, found_birth_date, created_at FROM held_feeds WHERE patient_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(patient.to_string())
+    .fetch_all(ex)
+    .await
+}
+
+/// Records a visit; returns the time of the visit before this one. Visits
+/// closer together than `gap_ms` count as one.
+pub(crate) async fn touch_visit(conn: &mut AnyConnection, patient: &str, user: &str, now: i64, gap_ms: i64) -> sqlx::Result<Option<i64>> {
+    let row: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT last_visit_at, previous_visit_at FROM record_visits WHERE patient_id = $1 AND user_id = $2")
+            .bind(patient.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        None => {
+            sqlx::query("INSERT INTO record_visits (patient_id, user_id, last_visit_at, previous_visit_at) VALUES ($1, $2, $3, NULL) ON CONFLICT (patient_id, user_id) DO NOTHING")
+                .bind(patient.to_string())
+                .bind(user.to_string())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            Ok(None)
+        }
+        Some((last, previous)) if now - last < gap_ms => {
+            // Same visit: keep comparing with the visit before it.
+            sqlx::query("UPDATE record_visits SET last_visit_at = $1 WHERE patient_id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(patient.to_string())
+                .bind(user.to_string())
+                .execute(&mut *conn)
+                .await?;
+            Ok(previous)
+        }
+        Some((last, _)) => {
+            sqlx::query("UPDATE record_visits SET previous_visit_at = $1, last_visit_at = $2 WHERE patient_id = $3 AND user_id = $4")
+                .bind(last)
+                .bind(now)
+                .bind(patient.to_string())
+                .bind(user.to_string())
+                .execute(&mut *conn)
+                .await?;
+            Ok(Some(last))
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct PatientInfo {
+    pub name: String,
+    pub nhs_number: String,
+    pub birth_date: String,
+}
+
+pub(crate) async fn patient_info<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<PatientInfo> {
+    sqlx::query_as("SELECT name, nhs_number, birth_date FROM patients WHERE id = $1").bind(patient.to_string()).fetch_one(ex).await
+}

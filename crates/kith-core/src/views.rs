@@ -1,0 +1,505 @@
+//! The record as its pages show it: summary, timeline, one entry, results
+//! with trends, and sources. Everything here takes a `RecordAccess`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use kith_types::record::*;
+use kith_types::{uk_date, NhsNumber};
+
+use crate::import::{SourceFact, StoredCode};
+use crate::policy::{require, RecordAccess, Right};
+use crate::store::{self, EntryFilter, EntryRowView, LinkView};
+use crate::{now_ms, CoreError, CoreResult, Kith};
+
+/// Entries per timeline page.
+pub const PAGE_SIZE: i64 = 50;
+/// Visits closer together than this are one visit.
+const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// `2026-11-21T10:00:00Z` -> `21 Nov 2026`; anything unparseable as given.
+pub fn display_date(iso: &str) -> Option<String> {
+    if iso.is_empty() {
+        return None;
+    }
+    let day = iso.get(..10).unwrap_or(iso);
+    Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").map(uk_date).unwrap_or_else(|_| iso.to_string()))
+}
+
+fn ms_to_uk(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%-d %b %Y %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn parse_fact(s: &str) -> CoreResult<SourceFact> {
+    serde_json::from_str(s).map_err(|e| CoreError::Internal(format!("stored fact unreadable: {e}")))
+}
+
+/// Builds cards for entry rows, fetching their sources in one query.
+async fn cards(kith: &Kith, patient: &str, rows: &[EntryRowView], new_after: Option<i64>) -> CoreResult<Vec<EntryCard>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut conn = kith.db.pool.acquire().await?;
+    let links = store::links_for(&mut conn, patient, &ids).await?;
+    let mut by_entry: HashMap<&str, Vec<&LinkView>> = HashMap::new();
+    for l in &links {
+        by_entry.entry(l.entry_id.as_str()).or_default().push(l);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let ls = by_entry.get(r.id.as_str()).cloned().unwrap_or_default();
+        let mut sources: Vec<String> = ls.iter().map(|l| l.organisation.clone()).collect();
+        sources.dedup();
+        let mut abnormal = false;
+        for l in &ls {
+            if parse_fact(&l.fact)?.abnormal {
+                abnormal = true;
+            }
+        }
+        out.push(EntryCard {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            text: r.text.clone(),
+            date: display_date(&r.date),
+            status: r.status.clone(),
+            value: r.value.clone(),
+            label: r.label.clone(),
+            sources,
+            disagreement: r.disagreement != 0,
+            abnormal,
+            is_new: new_after.is_some_and(|t| r.created_at > t),
+        });
+    }
+    Ok(out)
+}
+
+const INACTIVE: [&str; 6] = ["inactive", "resolved", "remission", "refuted", "entered-in-error", "cancelled"];
+const NOT_CURRENT_MEDICINE: [&str; 5] = ["stopped", "completed", "cancelled", "entered-in-error", "revoked"];
+
+impl Kith {
+    /// The record's home page. Also records this visit, so the next one can
+    /// say what is new.
+    pub async fn summary(&self, access: &RecordAccess) -> CoreResult<Summary> {
+        require(access, Right::Read)?;
+        let patient = access.patient_id();
+        let mut conn = self.db.pool.acquire().await?;
+        let previous = match access.user_id() {
+            Some(u) => store::touch_visit(&mut conn, patient, u, now_ms(), VISIT_GAP_MS).await?,
+            None => None,
+        };
+        let info = store::patient_info(&mut *conn, patient).await?;
+        let page = |kinds: &[&str], not: &[&str]| EntryFilter {
+            kinds: kinds.iter().map(|s| s.to_string()).collect(),
+            statuses_not: not.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let allergies = store::entries_page(&mut conn, patient, &page(&["allergy"], &INACTIVE), 50).await?;
+        let problems = store::entries_page(&mut conn, patient, &page(&["condition"], &INACTIVE), 50).await?;
+        let mut medicines = store::entries_page(&mut conn, patient, &page(&["medication"], &NOT_CURRENT_MEDICINE), 50).await?;
+        // A medicine one source calls stopped and another active is shown
+        // (flagged) whatever status the entry carries.
+        let disputed = store::entries_page(&mut conn, patient, &page(&["medication"], &[]), 500).await?;
+        for d in disputed.into_iter().filter(|d| d.disagreement != 0) {
+            if !medicines.iter().any(|m| m.id == d.id) {
+                medicines.push(d);
+            }
+        }
+        medicines.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+        // Latest of each test or measurement.
+        let recent = store::entries_page(&mut conn, patient, &page(&["result", "vital-sign"], &[]), 400).await?;
+        let mut seen = std::collections::HashSet::new();
+        let latest: Vec<EntryRowView> = recent.into_iter().filter(|r| seen.insert(r.text.to_lowercase())).take(8).collect();
+        let encounters = store::entries_page(&mut conn, patient, &page(&["encounter"], &[]), 5).await?;
+        let new = match previous {
+            Some(t) => store::entries_page(&mut conn, patient, &EntryFilter { created_after: Some(t), ..Default::default() }, 20).await?,
+            None => vec![],
+        };
+        let total_entries = store::count_entries(&mut *conn, patient).await?;
+        drop(conn);
+        Ok(Summary {
+            patient_name: info.name,
+            nhs_number: NhsNumber::parse(&info.nhs_number).map(|n| n.formatted()).unwrap_or(info.nhs_number),
+            birth_date: display_date(&info.birth_date).unwrap_or_default(),
+            allergies: cards(self, patient, &allergies, previous).await?,
+            problems: cards(self, patient, &problems, previous).await?,
+            medications: cards(self, patient, &medicines, previous).await?,
+            latest_results: cards(self, patient, &latest, previous).await?,
+            encounters: cards(self, patient, &encounters, previous).await?,
+            new_since_last_visit: cards(self, patient, &new, previous).await?,
+            last_visit: previous.map(ms_to_uk),
+            total_entries,
+        })
+    }
+
+    /// One page of the timeline, newest first, grouped by day.
+    pub async fn timeline(&self, access: &RecordAccess, q: &TimelineQuery) -> CoreResult<TimelinePage> {
+        require(access, Right::Read)?;
+        let patient = access.patient_id();
+        let mut f = EntryFilter::default();
+        if !q.kind.is_empty() {
+            f.kinds = vec![q.kind.clone()];
+        }
+        if !q.label.is_empty() {
+            f.label = Some(q.label.clone());
+        }
+        if !q.source.is_empty() {
+            f.source_id = Some(q.source.clone());
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(q.from.trim(), "%Y-%m-%d") {
+            f.from = Some(d.format("%Y-%m-%d").to_string());
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(q.to.trim(), "%Y-%m-%d") {
+            f.before = d.succ_opt().map(|d| d.format("%Y-%m-%d").to_string());
+        }
+        let text = q.q.trim().to_lowercase();
+        if !text.is_empty() {
+            f.text = Some(text);
+        }
+        if let Some((d, id)) = q.after.rsplit_once('~') {
+            f.after = Some((d.to_string(), id.to_string()));
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let mut rows = store::entries_page(&mut conn, patient, &f, PAGE_SIZE + 1).await?;
+        let next = if rows.len() as i64 > PAGE_SIZE {
+            rows.truncate(PAGE_SIZE as usize);
+            rows.last().map(|r| format!("{}~{}", r.date, r.id))
+        } else {
+            None
+        };
+        let sources = store::sources_of(&mut *conn, patient).await?.into_iter().map(|s| (s.id, s.name)).collect();
+        drop(conn);
+        let cards = cards(self, patient, &rows, None).await?;
+        let mut days: Vec<(String, Vec<EntryCard>)> = Vec::new();
+        for c in cards {
+            let heading = c.date.clone().unwrap_or_else(|| "Undated".into());
+            match days.last_mut() {
+                Some((h, list)) if *h == heading => list.push(c),
+                _ => days.push((heading, vec![c])),
+            }
+        }
+        Ok(TimelinePage { days, next, sources })
+    }
+
+    /// One entry with every source's version side by side. NotFound when the
+    /// entry is not in this record.
+    pub async fn entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<EntryDetail> {
+        require(access, Right::Read)?;
+        let patient = access.patient_id();
+        let row = store::entry_by_id(&self.db.pool, patient, entry_id).await?.ok_or(kith_types::AppError::NotFound)?;
+        let card = cards(self, patient, std::slice::from_ref(&row), None).await?.remove(0);
+        let codes: Vec<StoredCode> = serde_json::from_str(&row.codes).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let mut conn = self.db.pool.acquire().await?;
+        let links = store::links_for(&mut conn, patient, &[row.id.clone()]).await?;
+        let mut sources = Vec::new();
+        let mut facts = Vec::new();
+        for l in links {
+            let fact = parse_fact(&l.fact)?;
+            let raw = store::resource_json(&mut *conn, patient, &l.resource_id).await?.unwrap_or_default();
+            let value: serde_json::Value = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);
+            let versions = store::versions_of(&mut *conn, patient, &l.source_id, &l.resource_type, &l.fhir_id)
+                .await?
+                .into_iter()
+                .map(|(v, at)| (v, ms_to_uk(at)))
+                .collect();
+            facts.push((l.organisation.clone(), fact.clone()));
+            sources.push(SourceVersion {
+                organisation: l.organisation,
+                kind: l.source_kind,
+                resource_type: l.resource_type,
+                resource_id: l.fhir_id,
+                text: fact.text,
+                value: fact.value,
+                date: fact.date.as_deref().and_then(display_date),
+                status: fact.status,
+                recorded_by: recorded_by(&value),
+                json: serde_json::to_string_pretty(&value).unwrap_or(raw),
+                versions,
+            });
+        }
+        Ok(EntryDetail {
+            card,
+            codes: codes.into_iter().map(code_view).collect(),
+            sources,
+            disagreements: disagreements(&facts),
+        })
+    }
+
+    /// Every test and measurement taken more than once, as chart series;
+    /// the rest as a list.
+    pub async fn results(&self, access: &RecordAccess) -> CoreResult<ResultsView> {
+        require(access, Right::Read)?;
+        let patient = access.patient_id();
+        let mut conn = self.db.pool.acquire().await?;
+        let f = EntryFilter { kinds: vec!["result".into(), "vital-sign".into()], ..Default::default() };
+        let rows = store::entries_page(&mut conn, patient, &f, 100_000).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let links = store::links_for(&mut conn, patient, &ids).await?;
+        drop(conn);
+        let mut facts: HashMap<&str, Vec<(&LinkView, SourceFact)>> = HashMap::new();
+        for l in &links {
+            facts.entry(l.entry_id.as_str()).or_default().push((l, parse_fact(&l.fact)?));
+        }
+        Ok(build_results(&rows, &facts))
+    }
+
+    /// Every source with its counts and import history, and feeds waiting
+    /// for the patient's confirmation.
+    pub async fn sources_view(&self, access: &RecordAccess) -> CoreResult<SourcesView> {
+        require(access, Right::Read)?;
+        let patient = access.patient_id();
+        let info = store::patient_info(&self.db.pool, patient).await?;
+        let imports = store::imports_of(&self.db.pool, patient).await?;
+        let sources = store::source_counts(&self.db.pool, patient)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let mine: Vec<ImportInfo> = imports
+                    .iter()
+                    .filter(|i| i.source_id == s.id)
+                    .map(|i| ImportInfo {
+                        file: i.file_name.clone(),
+                        when: ms_to_uk(i.created_at),
+                        new: i.new_count,
+                        changed: i.changed_count,
+                        unchanged: i.unchanged_count,
+                    })
+                    .collect();
+                SourceInfo {
+                    last_import: mine.first().map(|i| i.when.clone()),
+                    id: s.id,
+                    name: s.name,
+                    kind: s.kind,
+                    identifier: s.identifier,
+                    entries: s.entries,
+                    resources: s.resources,
+                    imports: mine,
+                }
+            })
+            .collect();
+        let held = store::held_of(&self.db.pool, patient)
+            .await?
+            .into_iter()
+            .map(|h| HeldFeedInfo {
+                id: h.id,
+                file: h.file_name,
+                source: h.source_name,
+                found_name: h.found_name,
+                found_birth_date: h.found_birth_date.as_deref().and_then(display_date),
+                received: ms_to_uk(h.created_at),
+            })
+            .collect();
+        Ok(SourcesView {
+            sources,
+            held,
+            patient_name: info.name,
+            patient_birth_date: display_date(&info.birth_date).unwrap_or_default(),
+            last_upload: None,
+        })
+    }
+}
+
+fn code_view(c: StoredCode) -> CodeView {
+    let system_name = match c.system.as_str() {
+        "http://snomed.info/sct" => "SNOMED CT",
+        "https://dmd.nhs.uk" | "https://dmd.nhs.uk/" => "dm+d",
+        "http://loinc.org" => "LOINC",
+        "http://hl7.org/fhir/sid/icd-10" | "http://hl7.org/fhir/sid/icd-10-uk" => "ICD-10",
+        "http://www.nlm.nih.gov/research/umls/rxnorm" => "RxNorm",
+        "http://hl7.org/fhir/sid/cvx" => "CVX",
+        _ => "",
+    };
+    CodeView { system_name: if system_name.is_empty() { c.system.clone() } else { system_name.to_string() }, system: c.system, code: c.code, display: c.display }
+}
+
+/// Who recorded a resource, from the usual FHIR fields' display names.
+fn recorded_by(v: &serde_json::Value) -> Option<String> {
+    for field in ["recorder", "asserter", "requester", "author", "performer", "participant"] {
+        let x = &v[field];
+        let candidates: Vec<&serde_json::Value> = match x {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            serde_json::Value::Object(_) => vec![x],
+            _ => continue,
+        };
+        for c in candidates {
+            for d in [&c["display"], &c["actor"]["display"], &c["individual"]["display"]] {
+                if let Some(s) = d.as_str() {
+                    return Some(s.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Fields on which the named facts differ, with each organisation's value.
+fn disagreements(facts: &[(String, SourceFact)]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut fields: Vec<&str> = Vec::new();
+    for (_, f) in facts {
+        for (k, _) in &f.compare {
+            if !fields.contains(&k.as_str()) {
+                fields.push(k);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for field in fields {
+        let values: Vec<(String, String)> = facts
+            .iter()
+            .filter_map(|(org, f)| f.compare.iter().find(|(k, _)| k == field).map(|(_, v)| (org.clone(), v.clone())))
+            .collect();
+        if values.iter().any(|(_, v)| *v != values[0].1) {
+            out.push((field.to_string(), values));
+        }
+    }
+    out
+}
+
+/// `133/84 mm[Hg]` -> (133, 84)
+fn pair(value: &str) -> Option<(f64, f64)> {
+    let first = value.split_whitespace().next()?;
+    let (a, b) = first.split_once('/')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn day_number(date: &str) -> Option<i64> {
+    let d = NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()?;
+    Some((d - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days())
+}
+
+fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, SourceFact)>>) -> ResultsView {
+    struct Acc {
+        name: String,
+        unit: Option<String>,
+        low: Option<f64>,
+        high: Option<f64>,
+        device: bool,
+        sources: Vec<String>,
+        // (line name, day, when, value, abnormal, entry id)
+        points: Vec<(usize, i64, String, f64, bool, String)>,
+        two_lines: bool,
+    }
+    let mut series: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut single_rows = Vec::new();
+    for r in rows {
+        let Some(day) = day_number(&r.date) else { continue };
+        let fs = facts.get(r.id.as_str());
+        let first = fs.and_then(|v| v.first());
+        let codes: Vec<StoredCode> = serde_json::from_str(&r.codes).unwrap_or_default();
+        let key = codes.first().map(|c| format!("{}|{}", c.system, c.code)).unwrap_or_else(|| r.text.to_lowercase());
+        let abnormal = fs.is_some_and(|v| v.iter().any(|(_, f)| f.abnormal));
+        let when = if r.date.len() >= 16 { format!("{} {}", display_date(&r.date).unwrap_or_default(), &r.date[11..16]) } else { display_date(&r.date).unwrap_or_default() };
+        let values: Vec<f64> = match r.numeric.as_deref().and_then(|n| n.parse::<f64>().ok()) {
+            Some(n) => vec![n],
+            None => match r.value.as_deref().and_then(pair) {
+                Some((a, b)) => vec![a, b],
+                None => {
+                    single_rows.push(r);
+                    continue;
+                }
+            },
+        };
+        let acc = series.entry(key).or_insert_with(|| Acc {
+            name: r.text.clone(),
+            unit: r.unit.clone().or_else(|| r.value.as_deref().and_then(|v| v.split_whitespace().nth(1).map(str::to_string))),
+            low: None,
+            high: None,
+            device: false,
+            sources: Vec::new(),
+            points: Vec::new(),
+            two_lines: values.len() == 2,
+        });
+        if let Some((l, f)) = first {
+            acc.low = acc.low.or(f.low);
+            acc.high = acc.high.or(f.high);
+            if l.source_kind == "device" {
+                acc.device = true;
+            }
+        }
+        for (l, _) in fs.map(|v| v.as_slice()).unwrap_or(&[]) {
+            if !acc.sources.contains(&l.organisation) {
+                acc.sources.push(l.organisation.clone());
+            }
+        }
+        for (i, v) in values.into_iter().enumerate() {
+            acc.points.push((i, day, when.clone(), v, abnormal, r.id.clone()));
+        }
+    }
+    let mut charts = Vec::new();
+    let mut single_ids = Vec::new();
+    for (key, mut acc) in series {
+        let readings = acc.points.iter().filter(|p| p.0 == 0).count();
+        if readings < 2 {
+            single_ids.extend(acc.points.iter().map(|p| p.5.clone()));
+            continue;
+        }
+        acc.points.sort_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)));
+        let mut per_day: BTreeMap<i64, usize> = BTreeMap::new();
+        for p in acc.points.iter().filter(|p| p.0 == 0) {
+            *per_day.entry(p.1).or_default() += 1;
+        }
+        let daily = acc.device || per_day.values().any(|n| *n > 1);
+        let names: Vec<String> = if acc.two_lines { vec!["Systolic".into(), "Diastolic".into()] } else { vec![acc.name.clone()] };
+        let mut lines = Vec::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let pts: Vec<&(usize, i64, String, f64, bool, String)> = acc.points.iter().filter(|p| p.0 == i).collect();
+            let points = if daily {
+                let mut days: BTreeMap<i64, Vec<&(usize, i64, String, f64, bool, String)>> = BTreeMap::new();
+                for p in pts {
+                    days.entry(p.1).or_default().push(p);
+                }
+                days.into_iter()
+                    .map(|(day, ps)| {
+                        let vals: Vec<f64> = ps.iter().map(|p| p.3).collect();
+                        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+                        ResultPoint {
+                            day,
+                            when: display_date(&(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(day)).format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                            value: (mean * 10.0).round() / 10.0,
+                            min: vals.iter().cloned().reduce(f64::min),
+                            max: vals.iter().cloned().reduce(f64::max),
+                            count: vals.len(),
+                            abnormal: ps.iter().any(|p| p.4),
+                            entry_id: None,
+                        }
+                    })
+                    .collect()
+            } else {
+                pts.into_iter()
+                    .map(|p| ResultPoint { day: p.1, when: p.2.clone(), value: p.3, min: None, max: None, count: 1, abnormal: p.4, entry_id: Some(p.5.clone()) })
+                    .collect()
+            };
+            lines.push(ResultLine { name, points });
+        }
+        charts.push(ResultSeries {
+            id: key.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+            name: acc.name,
+            unit: acc.unit,
+            low: acc.low,
+            high: acc.high,
+            lines,
+            daily,
+            sources: acc.sources,
+        });
+    }
+    charts.sort_by(|a, b| a.name.cmp(&b.name));
+    let single = single_rows
+        .into_iter()
+        .map(|r| r.id.clone())
+        .chain(single_ids)
+        .filter_map(|id| rows.iter().find(|r| r.id == id))
+        .map(|r| EntryCard {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            text: r.text.clone(),
+            date: display_date(&r.date),
+            status: r.status.clone(),
+            value: r.value.clone(),
+            label: r.label.clone(),
+            sources: facts.get(r.id.as_str()).map(|v| v.iter().map(|(l, _)| l.organisation.clone()).collect()).unwrap_or_default(),
+            disagreement: r.disagreement != 0,
+            abnormal: facts.get(r.id.as_str()).is_some_and(|v| v.iter().any(|(_, f)| f.abnormal)),
+            is_new: false,
+        })
+        .collect();
+    ResultsView { charts, single }
+}

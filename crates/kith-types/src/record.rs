@@ -1,0 +1,238 @@
+//! What the record pages show, as sent from server to browser. Dates are
+//! already formatted for display (UK style) on the server.
+
+use serde::{Deserialize, Serialize};
+
+/// One entry in a list: the merged fact with the organisations stating it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryCard {
+    pub id: String,
+    /// condition, medication, allergy, immunisation, result, vital-sign, ...
+    pub kind: String,
+    pub text: String,
+    /// `21 Nov 2026`, or None when the sources give no date.
+    pub date: Option<String>,
+    pub status: Option<String>,
+    pub value: Option<String>,
+    pub label: String,
+    pub sources: Vec<String>,
+    pub disagreement: bool,
+    pub abnormal: bool,
+    pub is_new: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub patient_name: String,
+    pub nhs_number: String,
+    pub birth_date: String,
+    pub allergies: Vec<EntryCard>,
+    pub problems: Vec<EntryCard>,
+    pub medications: Vec<EntryCard>,
+    pub latest_results: Vec<EntryCard>,
+    pub encounters: Vec<EntryCard>,
+    /// Entries added since this person's previous visit.
+    pub new_since_last_visit: Vec<EntryCard>,
+    pub last_visit: Option<String>,
+    pub total_entries: i64,
+}
+
+/// Timeline filters, as they appear in the page's query string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineQuery {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub label: String,
+    /// YYYY-MM-DD
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub q: String,
+    /// Opaque: where the previous page ended.
+    #[serde(default)]
+    pub after: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePage {
+    /// (date heading, entries on that date), newest first.
+    pub days: Vec<(String, Vec<EntryCard>)>,
+    pub next: Option<String>,
+    pub sources: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryDetail {
+    pub card: EntryCard,
+    pub codes: Vec<CodeView>,
+    pub sources: Vec<SourceVersion>,
+    /// (field, [(organisation, value)])
+    pub disagreements: Vec<(String, Vec<(String, String)>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeView {
+    pub system: String,
+    pub system_name: String,
+    pub code: String,
+    pub display: Option<String>,
+}
+
+/// One organisation's version of an entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceVersion {
+    pub organisation: String,
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub text: String,
+    pub value: Option<String>,
+    pub date: Option<String>,
+    pub status: Option<String>,
+    pub recorded_by: Option<String>,
+    /// The original resource, pretty-printed.
+    pub json: String,
+    /// (version, received) oldest first.
+    pub versions: Vec<(i64, String)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultsView {
+    pub charts: Vec<ResultSeries>,
+    /// Results measured once: no trend to draw.
+    pub single: Vec<EntryCard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultSeries {
+    pub id: String,
+    pub name: String,
+    pub unit: Option<String>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    /// Lines on the chart: one for most tests, two for blood pressure.
+    pub lines: Vec<ResultLine>,
+    /// True when readings were summarised per day (devices, many a day).
+    pub daily: bool,
+    pub sources: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultLine {
+    pub name: String,
+    pub points: Vec<ResultPoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultPoint {
+    /// Days since 1970-01-01, for plotting.
+    pub day: i64,
+    /// `21 Nov 2026` (or `21 Nov 2026 14:05`).
+    pub when: String,
+    pub value: f64,
+    /// For daily summaries.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub count: usize,
+    pub abnormal: bool,
+    pub entry_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub identifier: Option<String>,
+    pub last_import: Option<String>,
+    pub entries: i64,
+    pub resources: i64,
+    pub imports: Vec<ImportInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportInfo {
+    pub file: String,
+    pub when: String,
+    pub new: i64,
+    pub changed: i64,
+    pub unchanged: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFeedInfo {
+    pub id: String,
+    pub file: String,
+    pub source: Option<String>,
+    pub found_name: Option<String>,
+    pub found_birth_date: Option<String>,
+    pub received: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourcesView {
+    pub sources: Vec<SourceInfo>,
+    pub held: Vec<HeldFeedInfo>,
+    pub patient_name: String,
+    pub patient_birth_date: String,
+    /// The outcome of an upload just made, shown once.
+    pub last_upload: Option<UploadResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResult {
+    pub file: String,
+    /// "accepted", "held" or "refused"
+    pub outcome: String,
+    pub message: String,
+}
+
+/// Labels a patient can put on entries (sharing uses them).
+pub const LABELS: [(&str, &str); 5] = [
+    ("general", "General"),
+    ("mental-health", "Mental health"),
+    ("sexual-health", "Sexual health"),
+    ("social-care", "Social care"),
+    ("private", "Private"),
+];
+
+/// Kinds of entry, in the order pages list them.
+pub const KINDS: [(&str, &str); 11] = [
+    ("allergy", "Allergies"),
+    ("condition", "Conditions"),
+    ("medication", "Medicines"),
+    ("result", "Test results"),
+    ("vital-sign", "Vital signs"),
+    ("immunisation", "Vaccinations"),
+    ("procedure", "Procedures"),
+    ("encounter", "Appointments and stays"),
+    ("document", "Documents and letters"),
+    ("care-plan", "Care plans"),
+    ("goal", "Goals"),
+];
+
+pub fn kind_title(kind: &str) -> &'static str {
+    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t).unwrap_or("Other")
+}
+
+pub fn label_title(label: &str) -> &'static str {
+    LABELS.iter().find(|(k, _)| *k == label).map(|(_, t)| *t).unwrap_or("General")
+}
+
+pub fn source_kind_title(kind: &str) -> &'static str {
+    match kind {
+        "gp" => "GP practice",
+        "hospital" => "Hospital",
+        "mental-health" => "Mental health service",
+        "community" => "Community service",
+        "social-care" => "Social care",
+        "device" => "Device or wearable",
+        "patient" => "You",
+        _ => "Other",
+    }
+}
