@@ -6,6 +6,7 @@ import { defineConfig } from '@playwright/test';
 const port = process.env.KITH_E2E_PORT ?? '3111';
 const baseURL = `http://127.0.0.1:${port}`;
 const kith = process.env.KITH_E2E_BIN ?? 'target/debug/kith';
+const ray = '../shared/fixtures/multiprovider/ray';
 
 export default defineConfig({
   testDir: './tests',
@@ -30,7 +31,15 @@ export default defineConfig({
   ],
   webServer: {
     // A fresh database each run (the caller sets KITH_DATABASE_URL), with the demo people.
-    command: `${kith} demo && exec ${kith} serve --addr 127.0.0.1:${port} --public-url ${baseURL}`,
+    // Ray's record from the shared multiprovider fixtures, imported by the CLI.
+    command: [
+      `${kith} demo`,
+      `echo "kettle orange stairs" | ${kith} user add --email ray@example.com --name "Ray Lindgren" --role patient --nhs-number 9992649690 --birth-date 1995-06-22`,
+      `${kith} import --nhs-number 9992649690 --source-kind gp ${ray}/01-*.json`,
+      `${kith} import --nhs-number 9992649690 --source-kind hospital ${ray}/02-*.json`,
+      `${kith} import --nhs-number 9992649690 --source-kind community ${ray}/03-*.json`,
+      `exec ${kith} serve --addr 127.0.0.1:${port} --public-url ${baseURL}`,
+    ].join(' && '),
     cwd: '..',
     url: `${baseURL}/sign-in`,
     reuseExistingServer: false,

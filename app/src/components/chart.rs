@@ -79,6 +79,13 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
         })
         .collect::<Vec<_>>();
 
+    // First and last dates under the axis.
+    let first_label = series.lines.first().and_then(|l| l.points.first()).map(|p| p.when.split(' ').take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let last_label = series.lines.first().and_then(|l| l.points.last()).map(|p| p.when.split(' ').take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let axis = view! {
+        <text x=LEFT y=H - 8.0 class="fill-gray-700 text-[11px]">{first_label}</text>
+        <text x=W - RIGHT y=H - 8.0 text-anchor="end" class="fill-gray-700 text-[11px]">{last_label}</text>
+    };
     let lines = series
         .lines
         .iter()
@@ -167,6 +174,7 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
             <svg viewBox=format!("0 0 {W} {H}") class="w-full h-auto" role="img" aria-labelledby=format!("{title_id} {desc_id}")>
                 {band}
                 {grid}
+                {axis}
                 {lines}
             </svg>
             <p class="text-sm">{legend}{range_text.clone()}</p>
