@@ -76,13 +76,15 @@ async fn upload(State(s): State<UploadState>, session: Session, mut form: Multip
             }
         }
     }
+    let id = uuid_like();
     let result = match (problem, bytes) {
-        (Some(p), _) => UploadResult { file: file_name, outcome: "refused".into(), message: p },
-        (None, None) => UploadResult { file: String::new(), outcome: "refused".into(), message: "Choose a file to add.".into() },
+        (Some(p), _) => UploadResult { id: id.clone(), file: file_name, outcome: "refused".into(), message: p },
+        (None, None) => UploadResult { id: id.clone(), file: String::new(), outcome: "refused".into(), message: "Choose a file to add.".into() },
         (None, Some(bytes)) => {
             let req = ImportRequest { file_name: file_name.clone(), bytes, source_kind: kind, source_name, max_bytes: s.max_bytes };
             match s.kith.import(&access, req).await {
                 Ok(ImportOutcome::Accepted(sum)) => UploadResult {
+                    id: id.clone(),
                     file: file_name,
                     outcome: "accepted".into(),
                     message: if sum.nothing_changed() {
@@ -92,6 +94,7 @@ async fn upload(State(s): State<UploadState>, session: Session, mut form: Multip
                     },
                 },
                 Ok(ImportOutcome::Held { found_name, .. }) => UploadResult {
+                    id: id.clone(),
                     file: file_name,
                     outcome: "held".into(),
                     message: format!(
@@ -99,11 +102,18 @@ async fn upload(State(s): State<UploadState>, session: Session, mut form: Multip
                         found_name.map(|n| format!(" (it names {n})")).unwrap_or_default()
                     ),
                 },
-                Ok(ImportOutcome::Refused { reason, .. }) => UploadResult { file: file_name, outcome: "refused".into(), message: reason },
-                Err(e) => UploadResult { file: file_name, outcome: "refused".into(), message: e.into_app_error().to_string() },
+                Ok(ImportOutcome::Refused { reason, .. }) => UploadResult { id: id.clone(), file: file_name, outcome: "refused".into(), message: reason },
+                Err(e) => UploadResult { id: id.clone(), file: file_name, outcome: "refused".into(), message: e.into_app_error().to_string() },
             }
         }
     };
     let _ = session.insert(LAST_UPLOAD_KEY, result).await;
-    Redirect::to("/sources#upload-result").into_response()
+    Redirect::to(&format!("/sources?upload={id}#upload-result")).into_response()
+}
+
+/// A short random id for one upload's result.
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    format!("{:x}", nanos ^ (std::process::id() as u128) << 64)
 }

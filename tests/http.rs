@@ -209,7 +209,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/timeline", "query[q]=asthma"),
         ("/api/record/entry", "id=anything"),
         ("/api/record/results", ""),
-        ("/api/record/sources", ""),
+        ("/api/record/sources", "upload="),
     ];
     let app = app(db);
     let mut checked = 0;
@@ -304,11 +304,12 @@ async fn upload_imports_a_file_and_reports_once(db: &TestDb) {
     let res = app.clone().oneshot(req).await.unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     assert!(res.headers()[header::LOCATION].to_str().unwrap().starts_with("/sources"));
-    let page = text(get(&app, "/sources", Some(&cookie)).await).await;
+    let location = res.headers()[header::LOCATION].to_str().unwrap().split('#').next().unwrap().to_string();
+    let page = text(get(&app, &location, Some(&cookie)).await).await;
     assert!(page.contains("File added"), "{page}");
     assert!(page.contains("Test Surgery"));
-    let again = text(get(&app, "/sources", Some(&cookie)).await).await;
-    assert!(!again.contains("File added"), "the result shows once");
+    let plain = text(get(&app, "/sources", Some(&cookie)).await).await;
+    assert!(!plain.contains("File added"), "the result shows only on its own address");
     let timeline = text(get(&app, "/timeline?q=asth", Some(&cookie)).await).await;
     assert!(timeline.contains("Asthma"), "{timeline}");
 }

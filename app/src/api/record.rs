@@ -39,11 +39,13 @@ pub async fn get_results() -> Result<ResultsView, AppError> {
     kith.results(&access).await.map_err(core)
 }
 
-/// The Sources page, with the outcome of an upload just made (shown once).
+/// The Sources page; `upload` names an upload just made, whose outcome the
+/// session holds.
 #[server(endpoint = "record/sources")]
-pub async fn get_sources() -> Result<SourcesView, AppError> {
+pub async fn get_sources(#[server(default)] upload: String) -> Result<SourcesView, AppError> {
     let (kith, session, access) = record(kith_core::policy::Right::Read).await?;
     let mut view = kith.sources_view(&access).await.map_err(core)?;
-    view.last_upload = session.remove(kith_core::session_store::LAST_UPLOAD_KEY).await.ok().flatten();
+    let last: Option<kith_types::record::UploadResult> = session.get(kith_core::session_store::LAST_UPLOAD_KEY).await.ok().flatten();
+    view.last_upload = last.filter(|r| !upload.is_empty() && r.id == upload);
     Ok(view)
 }

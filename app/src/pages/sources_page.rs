@@ -21,7 +21,9 @@ const KIND_CHOICES: [(&str, &str); 7] = [
 pub fn SourcesPage() -> impl IntoView {
     // Created here, not inside Authed's render, so the server runs it once
     // (and alongside the session check rather than after it).
-    let data = Resource::new(|| (), |_| get_sources());
+    let query = leptos_router::hooks::use_query_map();
+    let upload = move || query.with(|q| q.get("upload").unwrap_or_default());
+    let data = Resource::new(upload, get_sources);
     view! { <Title text="Sources – Kith"/><Authed render=move |me| sources(me, data)/> }
 }
 
@@ -113,7 +115,7 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
         <section class="card mt-6" aria-labelledby="upload-heading">
             <h2 id="upload-heading" class="text-xl font-bold mb-2">"Add a file"</h2>
             <p class="mb-3">"Add health information you have downloaded from a GP, hospital, app or device, as a FHIR file (JSON or NDJSON). It must be about you: "{patient}"."</p>
-            <form method="post" action="/record/upload" enctype="multipart/form-data" id="upload-form">
+            <form method="post" action="/record/upload" enctype="multipart/form-data" id="upload-form" on:submit=upload_with_progress>
                 <div class="mb-4">
                     <label for="file" class="block font-bold">"File"</label>
                     <p id="file-hint" class="text-gray-700">"Up to 50 MB. Large files may take a minute."</p>
@@ -132,7 +134,70 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                 </div>
                 <button type="submit" class="btn-primary">"Add file"</button>
                 <p id="upload-progress" role="status" aria-live="polite" class="mt-2"></p>
+                <progress id="upload-bar" max="100" value="0" class="w-full max-w-md hidden" aria-labelledby="upload-progress"></progress>
             </form>
         </section>
     }
+}
+
+/// With JavaScript, send the file with XMLHttpRequest so the page can show
+/// how much has been sent; without it the browser posts the form itself.
+fn upload_with_progress(ev: leptos::ev::SubmitEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+        let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else { return };
+        let (Ok(data), Ok(xhr)) = (web_sys::FormData::new_with_form(&form), web_sys::XmlHttpRequest::new()) else { return };
+        ev.prevent_default();
+        let doc = leptos::prelude::document();
+        let status = doc.get_element_by_id("upload-progress");
+        let bar = doc.get_element_by_id("upload-bar");
+        if let Some(b) = &bar {
+            let _ = b.class_list().remove_1("hidden");
+        }
+        let set = move |text: &str, pct: Option<f64>| {
+            if let Some(s) = &status {
+                s.set_text_content(Some(text));
+            }
+            if let (Some(b), Some(p)) = (&bar, pct) {
+                let _ = b.set_attribute("value", &format!("{p:.0}"));
+            }
+        };
+        let on_progress = {
+            let set = set.clone();
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+                if e.length_computable() && e.total() > 0.0 {
+                    let pct = e.loaded() / e.total() * 100.0;
+                    if pct >= 100.0 {
+                        set("Sent. Checking and adding the file…", Some(100.0));
+                    } else {
+                        set(&format!("Sending the file: {pct:.0}%"), Some(pct));
+                    }
+                }
+            })
+        };
+        let on_done = {
+            let xhr = xhr.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                // The server answered with a redirect to the page showing the
+                // outcome (XHR followed it): go there.
+                let url = xhr.response_url();
+                let url = if url.contains("/sources?upload=") { format!("{url}#upload-result") } else { "/sources".to_string() };
+                let _ = leptos::prelude::window().location().assign(&url);
+            })
+        };
+        if let Ok(upload) = xhr.upload() {
+            upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        }
+        xhr.set_onloadend(Some(on_done.as_ref().unchecked_ref()));
+        on_progress.forget();
+        on_done.forget();
+        set("Sending the file…", Some(0.0));
+        if xhr.open("POST", "/record/upload").is_err() || xhr.send_with_opt_form_data(Some(&data)).is_err() {
+            set("The file could not be sent. Try again.", None);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }

@@ -186,6 +186,9 @@ pub struct SourcesView {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResult {
+    /// Identifies this upload in the Sources page's address, so showing the
+    /// result is a plain read (reloading shows it again; nothing is consumed).
+    pub id: String,
     pub file: String,
     /// "accepted", "held" or "refused"
     pub outcome: String,
