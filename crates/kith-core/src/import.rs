@@ -245,20 +245,15 @@ impl Kith {
                 ))
             }
         };
-        let __p = std::time::Instant::now();
         let prepared = tokio::task::spawn_blocking(move || prepare(&feed, &bytes, kind, source_name, identifier))
             .await
             .map_err(|e| CoreError::Internal(format!("import task failed: {e}")))?;
-        if std::env::var("KITH_IMPORT_TIMING").is_ok() { eprintln!("T prepare {:.1} ms", __p.elapsed().as_secs_f64()*1000.0); }
         self.store_import(access, &file, kind, existing.map(|s| s.id), prepared).await
     }
 
     async fn store_import(&self, access: &RecordAccess, file: &str, kind: SourceKind, source_id: Option<String>, p: Prepared) -> CoreResult<ImportOutcome> {
         let patient = access.patient_id();
         let now = now_ms();
-        let __t = std::time::Instant::now();
-        let __on = std::env::var("KITH_IMPORT_TIMING").is_ok();
-        macro_rules! lap { ($n:expr) => { if __on { eprintln!("T {:<28} {:>8.1} ms", $n, __t.elapsed().as_secs_f64()*1000.0); } } }
         let mut tx = self.db.pool.begin().await?;
 
         let source_id = match source_id {
@@ -275,7 +270,6 @@ impl Kith {
         let import_id = new_id();
 
         // What this source sent before: (type, id) -> (row id, version, hash).
-        lap!("before current");
         let current: HashMap<(String, String), (String, i64, String)> = store::current_resources(&mut *tx, patient, &source_id)
             .await?
             .into_iter()
@@ -319,23 +313,19 @@ impl Kith {
             });
         }
 
-        lap!("before superseded");
         store::mark_superseded(&mut *tx, patient, &superseded).await?;
-        lap!("before insert_resources");
         store::insert_resources(&mut *tx, patient, &import_id, now, &rows).await?;
 
         // Merge: find or make the entry for each fact's key.
         let mut touched: HashSet<String> = HashSet::new();
         if !to_link.is_empty() {
             let keys: Vec<String> = to_link.iter().filter_map(|(i, _)| p.feed_resources[*i].fact.as_ref().map(|f| f.merge_key.clone())).collect();
-            lap!("before entries_by_keys");
             let mut entry_ids: HashMap<String, String> = store::entries_by_keys(&mut *tx, patient, &keys).await?.into_iter().collect();
             // Links of changed resources move: drop them, remembering their entries.
             let relinked: Vec<(String, String)> = to_link
                 .iter()
                 .map(|(i, _)| (p.feed_resources[*i].resource_type.clone(), p.feed_resources[*i].fhir_id.clone()))
                 .collect();
-            lap!("before unlink");
             for e in store::unlink_resources(&mut *tx, patient, &source_id, &relinked).await? {
                 touched.insert(e);
             }
@@ -363,9 +353,7 @@ impl Kith {
                     fact: serde_json::to_string(&f.stored).map_err(|e| CoreError::Internal(e.to_string()))?,
                 });
             }
-            lap!("before insert_entries");
             store::insert_entries(&mut *tx, patient, now, &new_entries).await?;
-            lap!("before insert_links");
             store::insert_links(&mut *tx, patient, &links).await?;
         }
 
@@ -373,7 +361,6 @@ impl Kith {
         // recompute whether its sources disagree.
         if !touched.is_empty() {
             let ids: Vec<String> = touched.into_iter().collect();
-            lap!("before link_facts");
             let facts = store::link_facts_for_entries(&mut *tx, patient, &ids).await?;
             let mut by_entry: BTreeMap<String, Vec<SourceFact>> = ids.iter().map(|id| (id.clone(), Vec::new())).collect();
             for (entry_id, fact) in facts {
@@ -389,16 +376,12 @@ impl Kith {
                     flags.push((id, i64::from(disagree(&facts))));
                 }
             }
-            lap!("before delete_entries");
             store::delete_entries(&mut *tx, patient, &orphans).await?;
-            lap!("before set_disagreements");
             store::set_disagreements(&mut *tx, patient, now, &flags).await?;
         }
 
         store::insert_import(&mut *tx, patient, &import_id, &source_id, file, p.byte_size as i64, &p.sha256, new as i64, changed as i64, unchanged as i64, access.user_id(), now).await?;
-        lap!("before commit");
         tx.commit().await?;
-        lap!("done");
 
         Ok(ImportOutcome::Accepted(ImportSummary {
             file: file.to_string(),

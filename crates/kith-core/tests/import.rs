@@ -304,7 +304,53 @@ async fn export_has_every_original_and_a_provenance_per_source(db: &TestDb) {
     assert!(entries.iter().any(|e| &e["resource"] == first));
 }
 
+/// Every UK Core and NHS API example goes through import without a crash:
+/// accepted, held, or refused with a reason.
+async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(NewUser {
+        name: "Jane Smith".into(),
+        email: "pds@example.com".into(),
+        password: "kettle orange stairs".into(),
+        role: "patient".into(),
+        nhs_number: "9000000009".into(),
+        birth_date: "1980-01-01".into(),
+    })
+    .await
+    .unwrap();
+    let access = k.open_record(&Principal::Operator, &NhsNumber::parse("9000000009").unwrap(), Right::Contribute).await.unwrap();
+    let mut files = Vec::new();
+    for dir in ["ukcore", "nhs-api"] {
+        let mut stack = vec![fixtures().join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json" || x == "ndjson") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    assert!(files.len() > 200, "expected the shared examples, found {}", files.len());
+    let (mut accepted, mut held, mut refused) = (0, 0, 0);
+    for f in files {
+        match k.import(&access, request(&f, Some(SourceKind::Hospital), Some("Examples"))).await {
+            Ok(ImportOutcome::Accepted(_)) => accepted += 1,
+            Ok(ImportOutcome::Held { .. }) => held += 1,
+            Ok(ImportOutcome::Refused { reason, .. }) => {
+                assert!(!reason.trim().is_empty(), "{}: refused without a reason", f.display());
+                refused += 1;
+            }
+            Err(e) => panic!("{}: import failed: {e:?}", f.display()),
+        }
+    }
+    assert!(accepted > 0 && held > 0 && refused > 0, "accepted {accepted}, held {held}, refused {refused}");
+}
+
 backend_tests!(
+    every_shared_example_is_accepted_held_or_refused,
     merged_view_matches_each_manifest,
     reimport_is_idempotent_and_changes_make_versions,
     bad_files_are_refused_whole_and_change_nothing,
