@@ -42,7 +42,11 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
 
     let context = {
         let kith = kith.clone();
-        move || provide_context(kith.clone())
+        let public_url = app::api::PublicUrl(opts.public_url.clone());
+        move || {
+            provide_context(kith.clone());
+            provide_context(public_url.clone());
+        }
     };
     Router::new()
         .leptos_routes_with_context(&options, routes, context, {

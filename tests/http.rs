@@ -198,7 +198,17 @@ async fn sign_up_errors_name_fields(db: &TestDb) {
 
 async fn every_server_function_refuses_without_a_session(db: &TestDb) {
     // Server functions anyone may call: how one gets a session in the first place.
-    const PUBLIC: &[&str] = &["/api/current_user", "/api/sign_in", "/api/sign_up", "/api/sign_out"];
+    // Shared links are opened by people without an account; closing a shared
+    // record only clears the session.
+    const PUBLIC: &[&str] = &[
+        "/api/current_user",
+        "/api/sign_in",
+        "/api/sign_up",
+        "/api/sign_out",
+        "/api/sharing/link_prompt",
+        "/api/sharing/open_link",
+        "/api/sharing/close_record",
+    ];
     // Well-formed arguments for each private server function, so the call gets
     // past argument parsing and reaches the session check. A new server
     // function must be added here (or to PUBLIC, with a reason).
@@ -210,6 +220,14 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/entry", "id=anything"),
         ("/api/record/results", ""),
         ("/api/record/sources", "upload="),
+        ("/api/sharing/shared_with_me", ""),
+        ("/api/sharing/open_record", "patient_id=x"),
+        ("/api/sharing/view", ""),
+        ("/api/sharing/create_grant", "email=a%40example.com&role=clinician&scope=all"),
+        ("/api/sharing/revoke_grant", "id=x"),
+        ("/api/sharing/create_link", "name=x&scope=all"),
+        ("/api/sharing/revoke_link", "id=x"),
+        ("/api/sharing/relabel_entry", "entry_id=x&label=general"),
     ];
     let app = app(db);
     let mut checked = 0;
@@ -322,7 +340,27 @@ async fn another_patients_entry_is_not_found(db: &TestDb) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// A link opened with a wrong token tells nothing; a bad token cannot be used.
+async fn unknown_links_are_not_found(db: &TestDb) {
+    let app = app(db);
+    let page = text(get(&app, "/l/0123456789abcdef0123456789abcdef", None).await).await;
+    assert!(page.contains("This link cannot be opened"), "{page}");
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/api/sharing/open_link")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("token=nope&passcode=&name=a&role=b&organisation=c"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let err: kith_types::AppError = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(err, kith_types::AppError::NotFound);
+}
+
 backend_tests!(
+    unknown_links_are_not_found,
     upload_without_a_session_is_refused,
     upload_imports_a_file_and_reports_once,
     another_patients_entry_is_not_found,

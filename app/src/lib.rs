@@ -13,7 +13,7 @@ use leptos_router::{path, SsrMode};
 use pages::{
     account_page::AccountPage, entry_page::EntryPage, home_page::HomePage,
     not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_page::SignInPage,
-    sign_up_page::SignUpPage, sources_page::SourcesPage, timeline_page::TimelinePage,
+    sign_up_page::SignUpPage, sources_page::SourcesPage, sharing_page::SharingPage, link_page::LinkPage, timeline_page::TimelinePage,
 };
 
 /// The HTML document around the app.
@@ -54,6 +54,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/entries/:id") view=EntryPage ssr=SsrMode::Async/>
                 <Route path=path!("/results") view=ResultsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
+                <Route path=path!("/sharing") view=SharingPage ssr=SsrMode::Async/>
+                <Route path=path!("/l/:token") view=LinkPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

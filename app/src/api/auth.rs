@@ -7,15 +7,51 @@ use super::ssr::{core, internal, require_actor, session, start_session};
 /// Who is signed in, or None. Never fails for want of a session.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, AppError> {
+    use kith_core::policy::{LinkViewer, Principal, Right, Via};
     use kith_core::session_store::USER_ID_KEY;
+    use kith_types::sharing::Viewing;
     let kith = super::ssr::kith()?;
     let session = session().await?;
+    // Someone who opened a shared link: no account, one record.
+    if let Ok(Some(v)) = session.get::<LinkViewer>(super::ssr::LINK_VIEWER_KEY).await {
+        let patient = v.patient_id.clone();
+        let name = format!("{} ({}, {})", v.name, v.role, v.organisation);
+        let Ok(access) = kith.open_patient(&Principal::LinkViewer(v), &patient, Right::Read).await else {
+            return Ok(None);
+        };
+        let patient_name = kith.patient_name(&access).await.map_err(core)?;
+        return Ok(Some(Me {
+            name,
+            email: String::new(),
+            role: kith_types::Role::Clinician,
+            patient: None,
+            idle_timeout_minutes: kith.settings.session_idle_minutes,
+            viewing: Some(Viewing { patient_name, how: "through a shared link".into(), partial: true, can_manage: false }),
+        }));
+    }
     let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
     let Some(user_id) = user_id else { return Ok(None) };
-    match kith.actor(&user_id).await.map_err(core)? {
-        Some(actor) => Ok(Some(kith.me(&actor).await.map_err(core)?)),
-        None => Ok(None),
+    let Some(actor) = kith.actor(&user_id).await.map_err(core)? else { return Ok(None) };
+    let mut me = kith.me(&actor).await.map_err(core)?;
+    let chosen: Option<String> = session.get(super::ssr::CURRENT_RECORD_KEY).await.ok().flatten();
+    if let Some(patient) = chosen {
+        // Re-checked on every request: a revoked grant stops here.
+        match kith.open_patient(&Principal::User(actor.clone()), &patient, Right::Read).await {
+            Ok(access) => {
+                let act_for = matches!(access.via(), Via::Grant { act_for: true, .. });
+                me.viewing = Some(Viewing {
+                    patient_name: kith.patient_name(&access).await.map_err(core)?,
+                    how: if act_for { "as their carer".into() } else { "shared with you".into() },
+                    partial: access.is_partial() && !act_for,
+                    can_manage: act_for,
+                });
+            }
+            Err(_) => {
+                let _ = session.remove::<String>(super::ssr::CURRENT_RECORD_KEY).await;
+            }
+        }
     }
+    Ok(Some(me))
 }
 
 #[server(endpoint = "sign_in")]

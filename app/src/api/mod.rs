@@ -5,8 +5,10 @@
 
 mod auth;
 mod record;
+mod sharing;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub use auth::*;
 pub use record::*;
+pub use sharing::*;

@@ -7,11 +7,29 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use super::ssr::{core, require_actor};
-
 #[cfg(feature = "ssr")]
-async fn record(right: kith_core::policy::Right) -> Result<(kith_core::Kith, tower_sessions::Session, kith_core::policy::RecordAccess), AppError> {
+#[allow(unused_imports)]
+use require_actor as _;
+
+/// The record on screen, opened through the policy: a link viewer's shared
+/// record, the record a signed-in person chose, or their own.
+#[cfg(feature = "ssr")]
+pub(crate) async fn record(right: kith_core::policy::Right) -> Result<(kith_core::Kith, tower_sessions::Session, kith_core::policy::RecordAccess), AppError> {
+    use kith_core::policy::{LinkViewer, Principal};
+    let kith = super::ssr::kith()?;
+    let session = super::ssr::session().await?;
+    if let Ok(Some(viewer)) = session.get::<LinkViewer>(super::ssr::LINK_VIEWER_KEY).await {
+        let patient = viewer.patient_id.clone();
+        let access = kith.open_patient(&Principal::LinkViewer(viewer), &patient, right).await.map_err(core)?;
+        return Ok((kith, session, access));
+    }
     let (kith, session, actor) = require_actor().await?;
-    let access = kith.own_record(&actor, right).await.map_err(core)?;
+    let chosen: Option<String> = session.get(super::ssr::CURRENT_RECORD_KEY).await.ok().flatten();
+    let access = match chosen {
+        Some(patient) => kith.open_patient(&Principal::User(actor), &patient, right).await,
+        None => kith.own_record(&actor, right).await,
+    }
+    .map_err(core)?;
     Ok((kith, session, access))
 }
 

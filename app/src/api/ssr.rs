@@ -12,6 +12,11 @@ use leptos_axum::ResponseOptions;
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
+/// Session key: the patient id of someone else's record the person chose to view.
+pub const CURRENT_RECORD_KEY: &str = "current_record";
+/// Session key: who opened a shared link (no account).
+pub const LINK_VIEWER_KEY: &str = "link_viewer";
+
 pub fn kith() -> Result<Kith, AppError> {
     use_context::<Kith>().ok_or_else(|| internal("services missing from context"))
 }

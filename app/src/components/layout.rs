@@ -11,14 +11,26 @@ use crate::components::idle_warning::IdleWarning;
 
 /// The main navigation. Later features add their links here, in this order:
 /// Summary, Timeline, Results, Care plan, Sharing, Access log, Sources.
-const NAV: &[(&str, &str)] = &[("Summary", "/"), ("Timeline", "/timeline"), ("Results", "/results"), ("Sources", "/sources")];
+/// (label, address, needs the right to manage the record)
+const NAV: &[(&str, &str, bool)] = &[
+    ("Summary", "/", false),
+    ("Timeline", "/timeline", false),
+    ("Results", "/results", false),
+    ("Sharing", "/sharing", true),
+    ("Sources", "/sources", true),
+];
 
 #[component]
 fn Header(me: Option<Me>) -> impl IntoView {
     let location = use_location();
     let signed_in = me.is_some();
-    // Record pages are in the navigation once there is a record to show.
-    let has_record = me.as_ref().is_some_and(|m| m.patient.is_some());
+    // Record pages are in the navigation once there is a record to show;
+    // sharing and sources only for those who manage it.
+    let own = me.as_ref().is_some_and(|m| m.patient.is_some() && m.viewing.is_none());
+    let has_record = own || me.as_ref().is_some_and(|m| m.viewing.is_some());
+    let can_manage = own || me.as_ref().and_then(|m| m.viewing.as_ref()).is_some_and(|v| v.can_manage);
+    let viewing = me.as_ref().and_then(|m| m.viewing.clone());
+    let is_link_viewer = viewing.as_ref().is_some_and(|v| v.how == "through a shared link");
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="bg-teal-900 text-white">
@@ -29,17 +41,18 @@ fn Header(me: Option<Me>) -> impl IntoView {
                 })}
                 {signed_in.then(|| view! {
                     <div class="ml-auto flex items-center gap-4">
-                        <a href="/account" class="text-white underline">"Account"</a>
+                        {(!is_link_viewer).then(|| view! { <a href="/account" class="text-white underline">"Account"</a> })}
                         <ActionForm action=sign_out>
                             <button type="submit" class="text-white underline bg-transparent">"Sign out"</button>
                         </ActionForm>
                     </div>
                 })}
             </div>
+            {viewing.map(|v| view! { <ViewingBanner v/> })}
             {signed_in.then(|| view! {
                 <nav aria-label="Main" class="bg-teal-800">
                     <ul class="max-w-4xl mx-auto px-4 flex flex-wrap gap-x-5">
-                        {NAV.iter().filter(|(_, href)| has_record || *href == "/").map(|(label, href)| {
+                        {NAV.iter().filter(|(_, href, manage)| (has_record || *href == "/") && (!manage || can_manage)).map(|(label, href, _)| {
                             let current = move || {
                                 let path = location.pathname.get();
                                 let here = path == *href || (*href == "/timeline" && path.starts_with("/entries/"));
@@ -53,6 +66,24 @@ fn Header(me: Option<Me>) -> impl IntoView {
                 </nav>
             })}
         </header>
+    }
+}
+
+/// Whose record is on screen when it is not one's own, and a way back.
+#[component]
+fn ViewingBanner(v: kith_types::sharing::Viewing) -> impl IntoView {
+    let close = ServerAction::<crate::api::CloseSharedRecord>::new();
+    let link = v.how == "through a shared link";
+    view! {
+        <div class="bg-yellow-100 text-gray-900 border-b-4 border-yellow-600" role="region" aria-label="Whose record">
+            <div class="max-w-4xl mx-auto px-4 py-2 flex flex-wrap gap-x-4 items-center">
+                <p><span class="font-bold">{v.patient_name.clone()}"'s record"</span>", "{v.how.clone()}"."
+                    {v.partial.then_some(" They have not shared everything with you.")}</p>
+                <ActionForm action=close>
+                    <button type="submit" class="underline">{if link { "Close the record" } else { "Back to my own page" }}</button>
+                </ActionForm>
+            </div>
+        </div>
     }
 }
 

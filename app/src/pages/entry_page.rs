@@ -15,12 +15,13 @@ pub fn EntryPage() -> impl IntoView {
     view! { <Title text="Entry – Kith"/><Authed render=move |me| entry(me, detail)/> }
 }
 
-fn entry(_me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>) -> impl IntoView {
+fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>) -> impl IntoView {
+    let can_manage = (me.patient.is_some() && me.viewing.is_none()) || me.viewing.as_ref().is_some_and(|v| v.can_manage);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <EntryView d/> }.into_any(),
+                    Ok(d) => view! { <EntryView d can_manage/> }.into_any(),
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         if e == kith_types::AppError::NotFound {
@@ -37,8 +38,25 @@ fn entry(_me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>) -
 }
 
 #[component]
-fn EntryView(d: EntryDetail) -> impl IntoView {
+fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
     let c = d.card;
+    let relabel = can_manage.then(|| {
+        let action = ServerAction::<crate::api::RelabelEntry>::new();
+        let current = c.label.clone();
+        view! {
+            <ActionForm action=action attr:class="card">
+                <input type="hidden" name="entry_id" value=c.id.clone()/>
+                <label for="label" class="block font-bold">"Privacy label"</label>
+                <p id="label-hint" class="text-gray-700">"Sharing can include or leave out entries by label. Private entries are never shared."</p>
+                <div class="flex flex-wrap gap-3 items-center">
+                    <select id="label" name="label" class="field" aria-describedby="label-hint">
+                        {kith_types::record::LABELS.iter().map(|(k, t)| view! { <option value=*k selected=current == *k>{*t}</option> }).collect::<Vec<_>>()}
+                    </select>
+                    <button type="submit" class="btn-secondary">"Change label"</button>
+                </div>
+            </ActionForm>
+        }
+    });
     view! {
         <Title text=format!("{} – Kith", c.text)/>
         <p class="text-gray-700">{kind_title(&c.kind)}</p>
@@ -50,6 +68,7 @@ fn EntryView(d: EntryDetail) -> impl IntoView {
             <dt class="font-bold">"Privacy label"</dt><dd>{label_title(&c.label)}</dd>
             <dt class="font-bold">"Sources"</dt><dd>{c.sources.join(", ")}</dd>
         </dl>
+        {relabel}
         {(!d.disagreements.is_empty()).then(|| view! {
             <section class="notice-warn" aria-labelledby="disagree-heading" data-testid="disagreement">
                 <h2 id="disagree-heading" class="text-xl font-bold">"The sources disagree"</h2>

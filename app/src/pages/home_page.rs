@@ -17,21 +17,53 @@ pub fn HomePage() -> impl IntoView {
 }
 
 fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> impl IntoView {
-    if me.patient.is_none() {
+    if me.patient.is_none() && me.viewing.is_none() {
         let text = match me.role {
             Role::Patient => "Your record has not been set up yet. Once your NHS Number is linked, your health information from your GP, hospitals and other services will appear here.",
             Role::Carer => "When someone you care for shares their record with you, it will appear here.",
             Role::Clinician => "Records that patients share with you will appear here.",
         };
+        let shared = Resource::new(|| (), |_| crate::api::get_shared_records());
         return view! {
             <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
-            <p class="card">{text}</p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let records = shared.await.unwrap_or_default();
+                    if records.is_empty() {
+                        return view! { <p class="card">{text}</p> }.into_any();
+                    }
+                    view! {
+                        <section class="card" aria-labelledby="shared-heading">
+                            <h2 id="shared-heading" class="text-xl font-bold mb-2">"Records shared with you"</h2>
+                            <ul class="entry-list">
+                                {records.into_iter().map(|r| {
+                                    let open = ServerAction::<crate::api::OpenSharedRecord>::new();
+                                    view! {
+                                        <li class="entry-item">
+                                            <p class="font-bold text-lg">{r.name.clone()}</p>
+                                            <p>{r.scope.clone()}" · "{r.rights.clone()}{r.expires.clone().map(|e| format!(" · until {e}"))}</p>
+                                            <ActionForm action=open>
+                                                <input type="hidden" name="patient_id" value=r.patient_id.clone()/>
+                                                <button type="submit" class="btn-primary mt-1">"Open "{r.name.clone()}"'s record"</button>
+                                            </ActionForm>
+                                        </li>
+                                    }
+                                }).collect::<Vec<_>>()}
+                            </ul>
+                        </section>
+                    }.into_any()
+                })}
+            </Suspense>
         }
         .into_any();
     }
+    let heading = match &me.viewing {
+        Some(v) => format!("{}'s record", v.patient_name),
+        None => format!("Hello, {}", me.name),
+    };
     view! {
-        <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
-        <Suspense fallback=|| view! { <p>"Loading your record…"</p> }>
+        <h1 class="text-3xl font-bold mb-4">{heading}</h1>
+        <Suspense fallback=|| view! { <p>"Loading the record…"</p> }>
             {move || Suspend::new(async move {
                 match summary.await {
                     Ok(s) => view! { <SummaryView s/> }.into_any(),

@@ -1,9 +1,11 @@
 pub mod account_page;
 pub mod entry_page;
 pub mod home_page;
+pub mod link_page;
 pub mod not_found_page;
 pub mod results_page;
 pub mod sign_in_page;
+pub mod sharing_page;
 pub mod sign_up_page;
 pub mod sources_page;
 pub mod timeline_page;

@@ -272,6 +272,7 @@ impl Kith {
             role: actor.role,
             patient,
             idle_timeout_minutes: self.settings.session_idle_minutes,
+            viewing: None,
         })
     }
 

@@ -11,6 +11,8 @@ pub mod policy;
 pub mod record;
 pub mod password;
 pub mod session_store;
+pub mod sharing;
+mod qr;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,14 +1,15 @@
 //! Who may do what with a patient's record, decided here and nowhere else.
 //!
 //! Services that touch a record require a `RecordAccess`, which only this
-//! module can make: without passing the check there is nothing to call.
-//! Refusals are `NotFound`, never "forbidden", so a record's existence is not
-//! revealed to someone who may not see it. The sharing issue extends
-//! `decide` with grants, links and carers.
+//! module can make: without passing the check there is nothing to call. It
+//! carries the scope the store filters every query by, so what an actor may
+//! not see is absent everywhere (lists, counts, search, charts). Refusals are
+//! `NotFound`, never "forbidden", so a record's existence is not revealed.
 
 use kith_types::{AppError, NhsNumber, Role};
+use serde::{Deserialize, Serialize};
 
-use crate::{store, Actor, CoreResult, Kith};
+use crate::{now_ms, store, Actor, CoreError, CoreResult, Kith};
 
 /// Who is asking.
 #[derive(Clone, Debug)]
@@ -18,15 +19,73 @@ pub enum Principal {
     /// The operator at the server's command line (`kith import`, `kith export`).
     /// Whoever runs these already holds the database; the CLI acts for them.
     Operator,
+    /// Someone who opened a shared link and said who they are.
+    LinkViewer(LinkViewer),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkViewer {
+    pub link_id: String,
+    pub patient_id: String,
+    pub name: String,
+    pub role: String,
+    pub organisation: String,
 }
 
 /// What they want to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Right {
-    /// Read entries and sources.
+    /// Read entries.
     Read,
-    /// Add data: import feeds, confirm held feeds.
+    /// Comment on entries.
+    Comment,
+    /// Add data: import feeds, confirm held feeds, care plan items.
     Contribute,
+    /// Everything the owner can do with sharing: grants, links, labels, sources.
+    Manage,
+}
+
+/// What part of a record is shared. Entries labelled private are never in
+/// any scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub entries: Vec<String>,
+}
+
+impl Scope {
+    pub fn whole() -> Self {
+        Scope { all: true, ..Default::default() }
+    }
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.labels.is_empty() && self.kinds.is_empty() && self.entries.is_empty()
+    }
+    fn union(mut self, other: &Scope) -> Scope {
+        self.all |= other.all;
+        for (mine, theirs) in [(&mut self.labels, &other.labels), (&mut self.kinds, &other.kinds), (&mut self.entries, &other.entries)] {
+            for x in theirs {
+                if !mine.contains(x) {
+                    mine.push(x.clone());
+                }
+            }
+        }
+        self
+    }
+}
+
+/// How the access came about, for attribution and the access log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    Owner,
+    Operator,
+    Grant { grant_ids: Vec<String>, act_for: bool },
+    Link { link_id: String },
 }
 
 /// Proof that `principal` may exercise `right` on one patient's record.
@@ -36,6 +95,10 @@ pub struct RecordAccess {
     nhs_number: NhsNumber,
     right: Right,
     principal: Principal,
+    via: Via,
+    /// None: the whole record, private entries included (owner, operator,
+    /// a carer acting for the patient sees what the patient sees except private).
+    scope: Option<Scope>,
 }
 
 impl RecordAccess {
@@ -51,32 +114,121 @@ impl RecordAccess {
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
-    /// The acting user's id, if a person (not the operator) is acting.
+    pub fn via(&self) -> &Via {
+        &self.via
+    }
+    /// The part of the record visible through this access (None = all).
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+    /// True when the viewer sees less than the whole record.
+    pub fn is_partial(&self) -> bool {
+        self.scope.is_some()
+    }
+    /// The acting user's id, if a person with an account is acting.
     pub fn user_id(&self) -> Option<&str> {
         match &self.principal {
             Principal::User(a) => Some(&a.user_id),
-            Principal::Operator => None,
+            _ => None,
         }
     }
 }
 
+fn rank(r: Right) -> u8 {
+    match r {
+        Right::Read => 0,
+        Right::Comment => 1,
+        Right::Contribute => 2,
+        Right::Manage => 3,
+    }
+}
+
+/// What one principal may do with one record: the single decision.
+struct Decision {
+    rights: Vec<Right>,
+    via: Via,
+    scope: Option<Scope>,
+}
+
 impl Kith {
+    async fn decide(&self, principal: &Principal, patient_id: &str) -> CoreResult<Option<Decision>> {
+        let now = now_ms();
+        match principal {
+            Principal::Operator => Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Operator, scope: None })),
+            Principal::User(actor) => {
+                if actor.role == Role::Patient {
+                    if let Some(own) = store::patient_by_user(&self.db.pool, &actor.user_id).await? {
+                        if own.id == patient_id {
+                            return Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Owner, scope: None }));
+                        }
+                    }
+                }
+                let Some(user) = store::user_by_id(&self.db.pool, &actor.user_id).await? else { return Ok(None) };
+                let grants = store::active_grants_for(&self.db.pool, patient_id, &user.email, now).await?;
+                if grants.is_empty() {
+                    return Ok(None);
+                }
+                let mut rights = vec![Right::Read];
+                let mut scope = Scope::default();
+                let mut act_for = false;
+                for g in &grants {
+                    let s: Scope = serde_json::from_str(&g.scope).map_err(|e| CoreError::Internal(e.to_string()))?;
+                    scope = scope.union(&s);
+                    if g.can_comment != 0 {
+                        rights.push(Right::Comment);
+                    }
+                    if g.can_contribute != 0 {
+                        rights.push(Right::Contribute);
+                    }
+                    if g.can_act_for != 0 && actor.role == Role::Carer {
+                        act_for = true;
+                    }
+                }
+                if act_for {
+                    // Acting for the patient: everything they can do, over the
+                    // whole record but private entries; granting act-for onward
+                    // is refused in the sharing service.
+                    rights = vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage];
+                    scope = Scope::whole();
+                }
+                let ids = grants.into_iter().map(|g| g.id).collect();
+                Ok(Some(Decision { rights, via: Via::Grant { grant_ids: ids, act_for }, scope: Some(scope) }))
+            }
+            Principal::LinkViewer(v) => {
+                if v.patient_id != patient_id {
+                    return Ok(None);
+                }
+                let Some(link) = store::share_link_by_id(&self.db.pool, patient_id, &v.link_id).await? else { return Ok(None) };
+                if link.revoked_at.is_some() || link.locked_at.is_some() || link.expires_at <= now {
+                    return Ok(None);
+                }
+                let scope: Scope = serde_json::from_str(&link.scope).map_err(|e| CoreError::Internal(e.to_string()))?;
+                Ok(Some(Decision { rights: vec![Right::Read], via: Via::Link { link_id: link.id }, scope: Some(scope) }))
+            }
+        }
+    }
+
+    /// Opens a record by patient id for `principal`, or NotFound.
+    pub async fn open_patient(&self, principal: &Principal, patient_id: &str, right: Right) -> CoreResult<RecordAccess> {
+        let Some(p) = store::patient_by_id(&self.db.pool, patient_id).await? else {
+            return Err(AppError::NotFound.into());
+        };
+        let Some(d) = self.decide(principal, &p.id).await? else {
+            return Err(AppError::NotFound.into());
+        };
+        if !d.rights.contains(&right) {
+            return Err(AppError::NotFound.into());
+        }
+        let nhs_number = NhsNumber::parse(&p.nhs_number).map_err(|e| CoreError::Internal(format!("stored NHS Number invalid: {e}")))?;
+        Ok(RecordAccess { patient_id: p.id, nhs_number, right, principal: principal.clone(), via: d.via, scope: d.scope })
+    }
+
     /// Opens the record with this NHS Number for `principal`, or NotFound.
     pub async fn open_record(&self, principal: &Principal, nhs_number: &NhsNumber, right: Right) -> CoreResult<RecordAccess> {
         let Some(p) = store::patient_by_nhs_number(&self.db.pool, nhs_number.as_str()).await? else {
             return Err(AppError::NotFound.into());
         };
-        let allowed = match principal {
-            Principal::Operator => true,
-            Principal::User(actor) => {
-                let owner = store::patient_by_user(&self.db.pool, &actor.user_id).await?;
-                actor.role == Role::Patient && owner.map(|o| o.id) == Some(p.id.clone())
-            }
-        };
-        if !allowed {
-            return Err(AppError::NotFound.into());
-        }
-        Ok(RecordAccess { patient_id: p.id, nhs_number: nhs_number.clone(), right, principal: principal.clone() })
+        self.open_patient(principal, &p.id, right).await
     }
 
     /// The signed-in patient's own record, or NotFound.
@@ -84,16 +236,25 @@ impl Kith {
         let Some(p) = store::patient_by_user(&self.db.pool, &actor.user_id).await? else {
             return Err(AppError::NotFound.into());
         };
-        let nhs = NhsNumber::parse(&p.nhs_number).map_err(|e| crate::CoreError::Internal(format!("stored NHS Number invalid: {e}")))?;
-        self.open_record(&Principal::User(actor.clone()), &nhs, right).await
+        self.open_patient(&Principal::User(actor.clone()), &p.id, right).await
     }
 }
 
-/// Refuses unless the access carries `right` (a read access cannot import).
+/// Refuses unless the access carries at least `right`.
 pub(crate) fn require(access: &RecordAccess, right: Right) -> CoreResult<()> {
-    if access.right == right || (access.right == Right::Contribute && right == Right::Read) {
+    if rank(access.right) >= rank(right) {
         Ok(())
     } else {
         Err(AppError::NotFound.into())
+    }
+}
+
+/// Refuses unless the access sees the whole record (sources, exports and
+/// sharing settings are for the owner and those acting for them).
+pub(crate) fn require_whole(access: &RecordAccess) -> CoreResult<()> {
+    match (&access.via, &access.scope) {
+        (Via::Owner | Via::Operator, _) => Ok(()),
+        (Via::Grant { act_for: true, .. }, _) => Ok(()),
+        _ => Err(AppError::NotFound.into()),
     }
 }

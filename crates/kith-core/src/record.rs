@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::import::{SourceFact, StoredCode};
-use crate::policy::{require, RecordAccess, Right};
+use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::{store, CoreError, CoreResult, Kith};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -69,6 +69,7 @@ impl Kith {
     /// The whole merged record, newest first.
     pub async fn record(&self, access: &RecordAccess) -> CoreResult<Vec<RecordEntry>> {
         require(access, Right::Read)?;
+        require_whole(access)?;
         let patient = access.patient_id();
         let sources: HashMap<String, store::SourceRow> =
             store::sources_of(&self.db.pool, patient).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
@@ -112,6 +113,7 @@ impl Kith {
     pub async fn export_bundle(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
         use serde_json::{json, Value};
         require(access, Right::Read)?;
+        require_whole(access)?;
         let patient = access.patient_id();
         let sources = store::sources_of(&self.db.pool, patient).await?;
         let resources = store::current_resources_of(&self.db.pool, patient).await?;

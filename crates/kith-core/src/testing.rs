@@ -112,3 +112,23 @@ macro_rules! backend_tests {
         }
     };
 }
+
+impl TestDb {
+    /// Moves every grant's expiry into the past (time travel for tests).
+    pub async fn expire_all_grants(&self) {
+        sqlx::query("UPDATE grants SET expires_at = 1 WHERE expires_at IS NOT NULL").execute(&self.kith.db.pool).await.unwrap();
+    }
+
+    /// Whether any text column of the sharing tables holds `needle`.
+    pub async fn database_contains(&self, needle: &str) -> bool {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM share_links WHERE token_hash = $1 OR id = $1 OR name = $1 OR scope LIKE $2",
+        )
+        .bind(needle.to_string())
+        .bind(format!("%{needle}%"))
+        .fetch_one(&self.kith.db.pool)
+        .await
+        .unwrap();
+        n > 0
+    }
+}

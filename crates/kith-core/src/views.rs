@@ -8,7 +8,7 @@ use kith_types::record::*;
 use kith_types::{uk_date, NhsNumber};
 
 use crate::import::{SourceFact, StoredCode};
-use crate::policy::{require, RecordAccess, Right};
+use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::store::{self, EntryFilter, EntryRowView, LinkView};
 use crate::{now_ms, CoreError, CoreResult, Kith};
 
@@ -88,9 +88,11 @@ impl Kith {
             None => None,
         };
         let info = store::patient_info(&mut *conn, patient).await?;
+        let scope = access.scope().cloned();
         let page = |kinds: &[&str], not: &[&str]| EntryFilter {
             kinds: kinds.iter().map(|s| s.to_string()).collect(),
             statuses_not: not.iter().map(|s| s.to_string()).collect(),
+            scope: scope.clone(),
             ..Default::default()
         };
         let allergies = store::entries_page(&mut conn, patient, &page(&["allergy"], &INACTIVE), 50).await?;
@@ -111,10 +113,10 @@ impl Kith {
         let latest: Vec<EntryRowView> = recent.into_iter().filter(|r| seen.insert(r.text.to_lowercase())).take(8).collect();
         let encounters = store::entries_page(&mut conn, patient, &page(&["encounter"], &[]), 5).await?;
         let new = match previous {
-            Some(t) => store::entries_page(&mut conn, patient, &EntryFilter { created_after: Some(t), ..Default::default() }, 20).await?,
+            Some(t) => store::entries_page(&mut conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,
             None => vec![],
         };
-        let total_entries = store::count_entries(&mut *conn, patient).await?;
+        let total_entries = store::count_entries(&mut *conn, patient, access.scope()).await?;
         drop(conn);
         Ok(Summary {
             patient_name: info.name,
@@ -135,7 +137,7 @@ impl Kith {
     pub async fn timeline(&self, access: &RecordAccess, q: &TimelineQuery) -> CoreResult<TimelinePage> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut f = EntryFilter::default();
+        let mut f = EntryFilter { scope: access.scope().cloned(), ..Default::default() };
         if !q.kind.is_empty() {
             f.kinds = vec![q.kind.clone()];
         }
@@ -166,7 +168,7 @@ impl Kith {
         } else {
             None
         };
-        let sources = store::sources_of(&mut *conn, patient).await?.into_iter().map(|s| (s.id, s.name)).collect();
+        let sources = store::visible_sources(&mut *conn, patient, access.scope()).await?;
         drop(conn);
         let cards = cards(self, patient, &rows, None).await?;
         let mut days: Vec<(String, Vec<EntryCard>)> = Vec::new();
@@ -185,7 +187,7 @@ impl Kith {
     pub async fn entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<EntryDetail> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let row = store::entry_by_id(&self.db.pool, patient, entry_id).await?.ok_or(kith_types::AppError::NotFound)?;
+        let row = store::entry_by_id(&self.db.pool, patient, entry_id, access.scope()).await?.ok_or(kith_types::AppError::NotFound)?;
         let card = cards(self, patient, std::slice::from_ref(&row), None).await?.remove(0);
         let codes: Vec<StoredCode> = serde_json::from_str(&row.codes).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut conn = self.db.pool.acquire().await?;
@@ -230,7 +232,7 @@ impl Kith {
         require(access, Right::Read)?;
         let patient = access.patient_id();
         let mut conn = self.db.pool.acquire().await?;
-        let f = EntryFilter { kinds: vec!["result".into(), "vital-sign".into()], ..Default::default() };
+        let f = EntryFilter { kinds: vec!["result".into(), "vital-sign".into()], scope: access.scope().cloned(), ..Default::default() };
         let rows = store::entries_page(&mut conn, patient, &f, 100_000).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let links = store::links_for(&mut conn, patient, &ids).await?;
@@ -246,6 +248,7 @@ impl Kith {
     /// for the patient's confirmation.
     pub async fn sources_view(&self, access: &RecordAccess) -> CoreResult<SourcesView> {
         require(access, Right::Read)?;
+        require_whole(access)?;
         let patient = access.patient_id();
         let info = store::patient_info(&self.db.pool, patient).await?;
         let imports = store::imports_of(&self.db.pool, patient).await?;
@@ -502,4 +505,12 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
         })
         .collect();
     ResultsView { charts, single }
+}
+
+impl Kith {
+    /// The name of the patient whose record `access` opens.
+    pub async fn patient_name(&self, access: &RecordAccess) -> CoreResult<String> {
+        require(access, Right::Read)?;
+        Ok(store::patient_info(&self.db.pool, access.patient_id()).await?.name)
+    }
 }

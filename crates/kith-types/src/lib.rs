@@ -6,6 +6,7 @@ mod error;
 mod nhs_number;
 pub mod record;
 mod role;
+pub mod sharing;
 
 pub use email::{Email, EmailError};
 pub use error::{AppError, FieldError};
@@ -24,6 +25,9 @@ pub struct Me {
     pub patient: Option<PatientSummary>,
     /// Minutes of inactivity after which the session ends.
     pub idle_timeout_minutes: i64,
+    /// The record on screen when it is someone else's (shared, carer, link).
+    #[serde(default)]
+    pub viewing: Option<sharing::Viewing>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

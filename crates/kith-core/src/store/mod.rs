@@ -282,7 +282,9 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
 
 mod bulk;
 mod record;
+mod sharing;
 mod views;
+pub(crate) use sharing::*;
 pub(crate) use views::*;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
@@ -319,3 +321,10 @@ pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's
 /// parameter limits.
 pub(crate) const BATCH: usize = 400;
+
+pub(crate) async fn patient_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> sqlx::Result<Option<PatientRow>> {
+    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await
+}

@@ -49,6 +49,8 @@ pub(crate) struct EntryFilter {
     /// Cursor: (date, id) of the last entry already shown.
     pub after: Option<(String, String)>,
     pub created_after: Option<i64>,
+    /// What the viewer may see; None is the whole record.
+    pub scope: Option<crate::policy::Scope>,
 }
 
 /// Entries newest first by (date, id), filtered, at most `limit`.
@@ -92,6 +94,7 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
         let pid = next(&mut args, id.clone());
         sql.push_str(&format!(" AND (date < {pd} OR (date = {pd} AND id < {pid}))"));
     }
+    sql.push_str(&super::scope_clause(f.scope.as_ref(), &mut args, ""));
     let created = f.created_after;
     if created.is_some() {
         sql.push_str(&format!(" AND created_at > ${}", args.len() + 1));
@@ -107,16 +110,46 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
     q.fetch_all(&mut *conn).await
 }
 
-pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<EntryRowView>> {
-    sqlx::query_as(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1 AND id = $2"))
-        .bind(patient.to_string())
-        .bind(id.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    id: &str,
+    scope: Option<&crate::policy::Scope>,
+) -> sqlx::Result<Option<EntryRowView>> {
+    let mut args = vec![patient.to_string(), id.to_string()];
+    let clause = super::scope_clause(scope, &mut args, "");
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1 AND id = $2{clause}");
+    let mut q = sqlx::query_as(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    q.fetch_optional(ex).await
 }
 
-pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE patient_id = $1").bind(patient.to_string()).fetch_one(ex).await
+pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<i64> {
+    let mut args = vec![patient.to_string()];
+    let clause = super::scope_clause(scope, &mut args, "");
+    let sql = format!("SELECT COUNT(*) FROM entries WHERE patient_id = $1{clause}");
+    let mut q = sqlx::query_scalar(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    q.fetch_one(ex).await
+}
+
+/// Sources that state at least one entry the viewer may see.
+pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
+    let mut args = vec![patient.to_string()];
+    let clause = super::scope_clause(scope, &mut args, "e");
+    let sql = format!(
+        "SELECT DISTINCT s.id, s.name FROM sources s JOIN entry_sources l ON l.patient_id = s.patient_id AND l.source_id = s.id \
+         JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id WHERE s.patient_id = $1{clause} ORDER BY s.name"
+    );
+    let mut q = sqlx::query_as(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    q.fetch_all(ex).await
 }
 
 /// The links (with organisation names) of the given entries.

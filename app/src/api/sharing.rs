@@ -1,0 +1,149 @@
+//! Sharing: grants, links, labels, and choosing whose record is on screen.
+
+use kith_types::sharing::{NewLink, SharedRecord, SharingView};
+use kith_types::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::ssr::{core, internal, require_actor, session, CURRENT_RECORD_KEY, LINK_VIEWER_KEY};
+
+#[cfg(feature = "ssr")]
+fn scope_from(all: &str, labels: Vec<String>, kinds: Vec<String>) -> kith_core::policy::Scope {
+    kith_core::policy::Scope { all: all == "all", labels: if all == "all" { vec![] } else { labels }, kinds: if all == "all" { vec![] } else { kinds }, entries: vec![] }
+}
+
+#[server(endpoint = "sharing/shared_with_me")]
+pub async fn get_shared_records() -> Result<Vec<SharedRecord>, AppError> {
+    let (kith, _, actor) = require_actor().await?;
+    kith.shared_with_me(&actor).await.map_err(core)
+}
+
+/// Puts someone else's record (shared with the signed-in person) on screen.
+#[server(endpoint = "sharing/open_record")]
+pub async fn open_shared_record(patient_id: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    // The policy decides; a record not shared with this person is NotFound.
+    kith.open_patient(&kith_core::policy::Principal::User(actor), &patient_id, kith_core::policy::Right::Read).await.map_err(core)?;
+    session.insert(CURRENT_RECORD_KEY, patient_id).await.map_err(|e| internal(&e.to_string()))?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Back to one's own home page.
+#[server(endpoint = "sharing/close_record")]
+pub async fn close_shared_record() -> Result<(), AppError> {
+    let session = session().await?;
+    if session.remove::<kith_core::policy::LinkViewer>(LINK_VIEWER_KEY).await.ok().flatten().is_some() {
+        // A link viewer has no account: closing the record ends their visit.
+        session.flush().await.map_err(|e| internal(&e.to_string()))?;
+        leptos_axum::redirect("/sign-in");
+        return Ok(());
+    }
+    let _ = session.remove::<String>(CURRENT_RECORD_KEY).await;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sharing/view")]
+pub async fn get_sharing() -> Result<SharingView, AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    kith.sharing_view(&access).await.map_err(core)
+}
+
+#[server(endpoint = "sharing/create_grant")]
+#[allow(clippy::too_many_arguments)]
+pub async fn create_grant(
+    email: String,
+    role: String,
+    scope: String,
+    #[server(default)] labels: Vec<String>,
+    #[server(default)] kinds: Vec<String>,
+    #[server(default)] comment: Option<String>,
+    #[server(default)] contribute: Option<String>,
+    #[server(default)] act_for: Option<String>,
+    #[server(default)] expires_in_days: String,
+) -> Result<(), AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    let (_, _, actor) = require_actor().await?;
+    let days = expires_in_days.trim();
+    let expires = if days.is_empty() { None } else { Some(days.parse::<i64>().map_err(|_| AppError::field("expires_in_days", "Enter a number of days"))?) };
+    let input = kith_core::sharing::GrantInput {
+        email,
+        role,
+        scope: scope_from(&scope, labels, kinds),
+        comment: comment.is_some(),
+        contribute: contribute.is_some(),
+        act_for: act_for.is_some(),
+        expires_in_days: expires,
+    };
+    kith.create_grant(&access, &actor, input).await.map_err(core)?;
+    leptos_axum::redirect("/sharing?done=grant");
+    Ok(())
+}
+
+#[server(endpoint = "sharing/revoke_grant")]
+pub async fn revoke_grant(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    kith.revoke_grant(&access, &id).await.map_err(core)?;
+    leptos_axum::redirect("/sharing?done=revoked");
+    Ok(())
+}
+
+#[server(endpoint = "sharing/create_link")]
+pub async fn create_link(
+    name: String,
+    scope: String,
+    #[server(default)] labels: Vec<String>,
+    #[server(default)] kinds: Vec<String>,
+    #[server(default)] expires_in_hours: String,
+    #[server(default)] passcode: String,
+    #[server(default)] single_use: Option<String>,
+) -> Result<NewLink, AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    let (_, _, actor) = require_actor().await?;
+    let hours = expires_in_hours.trim();
+    let hours = if hours.is_empty() { None } else { Some(hours.parse::<i64>().map_err(|_| AppError::field("expires_in_hours", "Enter a number of hours"))?) };
+    let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let input = kith_core::sharing::LinkInput { name, scope: scope_from(&scope, labels, kinds), expires_in_hours: hours, passcode: Some(passcode), single_use: single_use.is_some() };
+    kith.create_link(&access, &actor, input, &public_url).await.map_err(core)
+}
+
+#[server(endpoint = "sharing/revoke_link")]
+pub async fn revoke_link(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    kith.revoke_link(&access, &id).await.map_err(core)?;
+    leptos_axum::redirect("/sharing?done=revoked");
+    Ok(())
+}
+
+/// Whether a link asks for a passcode. Public: anyone holding a link may ask.
+#[server(endpoint = "sharing/link_prompt")]
+pub async fn link_prompt(token: String) -> Result<bool, AppError> {
+    let kith = super::ssr::kith()?;
+    kith.link_needs_passcode(&token).await.map_err(core)
+}
+
+/// Opens a shared link for this browser session. Public by design.
+#[server(endpoint = "sharing/open_link")]
+pub async fn open_link(token: String, #[server(default)] passcode: String, name: String, role: String, organisation: String) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let viewer = kith.open_link(&token, &passcode, &name, &role, &organisation).await.map_err(core)?;
+    session.cycle_id().await.map_err(|e| internal(&e.to_string()))?;
+    let _ = session.remove::<String>(kith_core::session_store::USER_ID_KEY).await;
+    session.insert(LINK_VIEWER_KEY, viewer).await.map_err(|e| internal(&e.to_string()))?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sharing/relabel_entry")]
+pub async fn relabel_entry(entry_id: String, label: String) -> Result<(), AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    kith.relabel_entry(&access, &entry_id, &label).await.map_err(core)?;
+    leptos_axum::redirect(&format!("/entries/{entry_id}?relabelled=1"));
+    Ok(())
+}
+
+/// The deployment's public address, for building link URLs (provided by the server).
+#[derive(Clone, Debug)]
+pub struct PublicUrl(pub String);

@@ -1,0 +1,171 @@
+use kith_types::record::{KINDS, LABELS};
+use kith_types::sharing::SharingView;
+use kith_types::{AppError, Me};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{get_sharing, CreateGrant, CreateLink, RevokeGrant, RevokeLink};
+use crate::components::form::{error_of, ErrorSummary, FormResult, SubmitButton, TextField};
+use crate::components::layout::{Authed, ErrorPanel};
+
+#[component]
+pub fn SharingPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_sharing());
+    view! { <Title text="Sharing – Kith"/><Authed render=move |me| sharing(me, data)/> }
+}
+
+fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>) -> impl IntoView {
+    let grant = ServerAction::<CreateGrant>::new();
+    let link = ServerAction::<CreateLink>::new();
+    let grant_error = error_of(grant.value());
+    let link_error = error_of(link.value());
+    view! {
+        <h1 class="text-3xl font-bold mb-2">"Sharing"</h1>
+        <p class="mb-4">"You decide who sees your record, and how much. Entries you label private are never shared. You can stop sharing at any time; it takes effect straight away."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => view! { <Current v/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+
+        <section class="card mt-6" aria-labelledby="grant-heading">
+            <h2 id="grant-heading" class="text-2xl font-bold mb-2">"Share with a person"</h2>
+            <p class="mb-3">"They sign in (or create an account) with this email address to see what you share."</p>
+            <ErrorSummary error=grant_error/>
+            <ActionForm action=grant>
+                <TextField name="email" label="Their email address" input_type="email" required=true error=grant_error/>
+                <fieldset class="mb-4">
+                    <legend class="font-bold">"They are"</legend>
+                    <div class="flex gap-2 items-center"><input type="radio" id="role-clinician" name="role" value="clinician" checked=true class="w-6 h-6"/><label for="role-clinician">"A clinician or care professional"</label></div>
+                    <div class="flex gap-2 items-center"><input type="radio" id="role-carer" name="role" value="carer" class="w-6 h-6"/><label for="role-carer">"A family carer (access lasts 12 months unless you choose otherwise)"</label></div>
+                </fieldset>
+                <ScopeFields prefix="grant" error=grant_error/>
+                <fieldset class="mb-4">
+                    <legend class="font-bold">"They may also"</legend>
+                    <div class="flex gap-2 items-center"><input type="checkbox" id="grant-comment" name="comment" value="on" class="w-6 h-6"/><label for="grant-comment">"Comment on entries"</label></div>
+                    <div class="flex gap-2 items-center"><input type="checkbox" id="grant-contribute" name="contribute" value="on" class="w-6 h-6"/><label for="grant-contribute">"Add to your record and care plan"</label></div>
+                    <div class="flex gap-2 items-center"><input type="checkbox" id="grant-act-for" name="act_for" value="on" class="w-6 h-6"/><label for="grant-act-for">"Act for you (family carers only: everything you can do, except letting others act for you)"</label></div>
+                </fieldset>
+                <TextField name="expires_in_days" label="Ends after this many days (optional)" inputmode="numeric" error=grant_error/>
+                <SubmitButton label="Share"/>
+            </ActionForm>
+        </section>
+
+        <section class="card mt-6" aria-labelledby="link-heading">
+            <h2 id="link-heading" class="text-2xl font-bold mb-2">"Make a link for a clinician"</h2>
+            <p class="mb-3">"For someone without an account, such as a paramedic or a hospital you are visiting. They will be asked who they are, and it is logged."</p>
+            <ErrorSummary error=link_error/>
+            {move || link.value().get().and_then(|r| r.ok()).map(|l| view! {
+                <div class="notice-ok" role="status" data-testid="new-link">
+                    <h3 class="font-bold">"Your link is ready"</h3>
+                    <p>"This is the only time it is shown. It works until "{l.expires.clone()}"."</p>
+                    <p class="break-all"><a href=l.url.clone() data-testid="link-url">{l.url.clone()}</a></p>
+                    <div class="qr mt-2" aria-label="The link as a QR code" role="img" inner_html=l.qr_svg.clone()></div>
+                </div>
+            })}
+            <ActionForm action=link>
+                <TextField name="name" label="A name to recognise it by" hint="For example: A&E visit, paramedic" error=link_error/>
+                <ScopeFields prefix="link" error=link_error/>
+                <TextField name="expires_in_hours" label="Works for this many hours" hint="24 if left blank; at most 720 (30 days)." inputmode="numeric" error=link_error/>
+                <TextField name="passcode" label="Passcode (optional)" hint="Tell them this separately, for example on the phone." error=link_error/>
+                <div class="flex gap-2 items-center mb-4"><input type="checkbox" id="link-single" name="single_use" value="on" class="w-6 h-6"/><label for="link-single">"Can be opened only once"</label></div>
+                <SubmitButton label="Make link"/>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Whole record, or chosen labels and kinds.
+#[component]
+fn ScopeFields(prefix: &'static str, error: FormResult) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_error("scope"));
+    view! {
+        <fieldset class="mb-4" id="scope">
+            <legend class="font-bold">"What to share"</legend>
+            {move || message().map(|m| view! { <p class="text-red-800 font-bold">{m}</p> })}
+            <div class="flex gap-2 items-center"><input type="radio" id=format!("{prefix}-all") name="scope" value="all" checked=true class="w-6 h-6"/><label for=format!("{prefix}-all")>"My whole record (except private entries)"</label></div>
+            <div class="flex gap-2 items-center"><input type="radio" id=format!("{prefix}-some") name="scope" value="some" class="w-6 h-6"/><label for=format!("{prefix}-some")>"Only what I tick below"</label></div>
+            <div class="ml-8 grid sm:grid-cols-2 gap-x-4">
+                <fieldset>
+                    <legend class="font-semibold mt-2">"Entries labelled"</legend>
+                    {LABELS.iter().filter(|(k, _)| *k != "private").enumerate().map(|(i, (k, t))| {
+                        let id = format!("{prefix}-label-{k}");
+                        view! { <div class="flex gap-2 items-center"><input type="checkbox" id=id.clone() name=format!("labels[{i}]") value=*k class="w-5 h-5"/><label for=id>{*t}</label></div> }
+                    }).collect::<Vec<_>>()}
+                </fieldset>
+                <fieldset>
+                    <legend class="font-semibold mt-2">"Kinds of entry"</legend>
+                    {KINDS.iter().enumerate().map(|(i, (k, t))| {
+                        let id = format!("{prefix}-kind-{k}");
+                        view! { <div class="flex gap-2 items-center"><input type="checkbox" id=id.clone() name=format!("kinds[{i}]") value=*k class="w-5 h-5"/><label for=id>{*t}</label></div> }
+                    }).collect::<Vec<_>>()}
+                </fieldset>
+            </div>
+        </fieldset>
+    }
+}
+
+#[component]
+fn Current(v: SharingView) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="people-heading">
+            <h2 id="people-heading" class="text-2xl font-bold mb-2">"People you share with"</h2>
+            {if v.grants.is_empty() {
+                view! { <p>"You are not sharing your record with anyone."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="entry-list">
+                        {v.grants.into_iter().map(|g| {
+                            let active = g.status == "active";
+                            let revoke = ServerAction::<RevokeGrant>::new();
+                            view! {
+                                <li class="entry-item" data-testid="grant">
+                                    <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
+                                    <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
+                                    <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
+                                    {active.then(|| view! {
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="id" value=g.id.clone()/>
+                                            <button type="submit" class="btn-secondary mt-1">"Stop sharing with "{g.email.clone()}</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect::<Vec<_>>()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        <section class="card" aria-labelledby="links-heading">
+            <h2 id="links-heading" class="text-2xl font-bold mb-2">"Links"</h2>
+            {if v.links.is_empty() {
+                view! { <p>"You have not made any links."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="entry-list">
+                        {v.links.into_iter().map(|l| {
+                            let active = l.status == "active";
+                            let revoke = ServerAction::<RevokeLink>::new();
+                            view! {
+                                <li class="entry-item" data-testid="link">
+                                    <p class="font-bold">{l.name.clone()}</p>
+                                    <p>{l.scope.clone()}{l.has_passcode.then_some(" · passcode")}{l.single_use.then_some(" · once only")}</p>
+                                    <p class="text-sm">"Until "{l.expires.clone()}{l.last_used.clone().map(|u| format!(" · last opened {u}"))}" · "<span class="font-bold">{l.status.clone()}</span></p>
+                                    {active.then(|| view! {
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="id" value=l.id.clone()/>
+                                            <button type="submit" class="btn-secondary mt-1">"Withdraw link "{l.name.clone()}</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect::<Vec<_>>()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}

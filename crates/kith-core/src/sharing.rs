@@ -1,0 +1,390 @@
+//! Patient-controlled sharing: grants to people, links for clinicians without
+//! an account, privacy labels. Every decision about access itself lives in
+//! `policy`; this module only records what the patient chose.
+
+use kith_types::record::{kind_title, label_title};
+use kith_types::sharing::{GrantInfo, LinkInfo, NewLink, SharedRecord, SharingView};
+use kith_types::{AppError, Email, FieldError, Role};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::policy::{require, require_whole, LinkViewer, RecordAccess, Right, Scope, Via};
+use crate::{new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
+
+/// Wrong passcodes before a link locks.
+pub const LINK_PASSCODE_LIMIT: i64 = 5;
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+pub struct GrantInput {
+    pub email: String,
+    /// clinician or carer
+    pub role: String,
+    pub scope: Scope,
+    pub comment: bool,
+    pub contribute: bool,
+    pub act_for: bool,
+    /// Days until it ends; None: carers 365, clinicians no end.
+    pub expires_in_days: Option<i64>,
+}
+
+pub struct LinkInput {
+    pub name: String,
+    pub scope: Scope,
+    /// Default 24, at most 30 days.
+    pub expires_in_hours: Option<i64>,
+    pub passcode: Option<String>,
+    pub single_use: bool,
+}
+
+fn ms_to_uk(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M").to_string()).unwrap_or_default()
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// "Whole record" / "Mental health entries, Medicines" — for people to read.
+pub fn describe_scope(s: &Scope) -> String {
+    if s.all {
+        return "Whole record (except private entries)".into();
+    }
+    let mut parts: Vec<String> = s.labels.iter().map(|l| format!("{} entries", label_title(l))).collect();
+    parts.extend(s.kinds.iter().map(|k| kind_title(k).to_string()));
+    if !s.entries.is_empty() {
+        parts.push(format!("{} chosen entries", s.entries.len()));
+    }
+    if parts.is_empty() {
+        "Nothing".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn describe_rights(comment: bool, contribute: bool, act_for: bool) -> String {
+    if act_for {
+        return "Act for the patient".into();
+    }
+    let mut r = vec!["View"];
+    if comment {
+        r.push("comment");
+    }
+    if contribute {
+        r.push("contribute");
+    }
+    r.join(", ")
+}
+
+fn validate_scope(s: &Scope, field: &str) -> Result<(), AppError> {
+    let known_label = |l: &String| kith_types::record::LABELS.iter().any(|(k, _)| k == l) && l != "private";
+    let known_kind = |k: &String| kith_types::record::KINDS.iter().any(|(x, _)| x == k);
+    if s.is_empty() {
+        return Err(AppError::field(field, "Choose what to share: the whole record, some labels, or some kinds of entry"));
+    }
+    if !s.labels.iter().all(known_label) || !s.kinds.iter().all(known_kind) {
+        return Err(AppError::field(field, "Choose labels and kinds from the list (private entries are never shared)"));
+    }
+    Ok(())
+}
+
+impl Kith {
+    /// Shares the record with a person by email.
+    pub async fn create_grant(&self, access: &RecordAccess, by: &Actor, input: GrantInput) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let mut errors = Vec::new();
+        let email = match Email::parse(&input.email) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                errors.push(FieldError { field: "email".into(), message: e.to_string() });
+                None
+            }
+        };
+        let role = match input.role.parse::<Role>() {
+            Ok(r @ (Role::Clinician | Role::Carer)) => Some(r),
+            _ => {
+                errors.push(FieldError { field: "role".into(), message: "Choose a clinician or a family carer".into() });
+                None
+            }
+        };
+        if let Err(AppError::Validation { errors: e, .. }) = validate_scope(&input.scope, "scope") {
+            errors.extend(e);
+        }
+        // Only the patient may let someone act for them; a carer acting for
+        // the patient cannot pass that on.
+        let owner = matches!(access.via(), Via::Owner);
+        if input.act_for && (!owner || role != Some(Role::Carer)) {
+            errors.push(FieldError { field: "act_for".into(), message: "Only the patient can let a family carer act for them".into() });
+        }
+        if let Some(days) = input.expires_in_days {
+            if !(1..=3650).contains(&days) {
+                errors.push(FieldError { field: "expires_in_days".into(), message: "Choose between 1 day and 10 years".into() });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation { errors, values: vec![("email".into(), input.email.clone())] }.into());
+        }
+        let (email, role) = (email.unwrap(), role.unwrap());
+        let days = input.expires_in_days.or(if role == Role::Carer { Some(365) } else { None });
+        let now = now_ms();
+        let scope = if input.act_for { Scope::whole() } else { input.scope };
+        store::insert_grant(
+            &self.db.pool,
+            access.patient_id(),
+            &new_id(),
+            email.as_str(),
+            role.as_str(),
+            &serde_json::to_string(&scope).map_err(|e| CoreError::Internal(e.to_string()))?,
+            (input.comment || input.act_for, input.contribute || input.act_for, input.act_for),
+            days.map(|d| now + d * DAY_MS),
+            &by.user_id,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        if store::revoke_grant(&self.db.pool, access.patient_id(), grant_id, now_ms()).await? == 0 {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    /// Makes a link; the returned address is shown once and never stored.
+    pub async fn create_link(&self, access: &RecordAccess, by: &Actor, input: LinkInput, public_url: &str) -> CoreResult<NewLink> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let mut errors = Vec::new();
+        if let Err(AppError::Validation { errors: e, .. }) = validate_scope(&input.scope, "scope") {
+            errors.extend(e);
+        }
+        let hours = input.expires_in_hours.unwrap_or(24);
+        if !(1..=30 * 24).contains(&hours) {
+            errors.push(FieldError { field: "expires_in_hours".into(), message: "A link lasts between 1 hour and 30 days".into() });
+        }
+        let passcode = input.passcode.filter(|p| !p.trim().is_empty());
+        if let Some(p) = &passcode {
+            if p.trim().chars().count() < 4 {
+                errors.push(FieldError { field: "passcode".into(), message: "Use a passcode of at least 4 characters".into() });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation { errors, values: vec![("name".into(), input.name.clone())] }.into());
+        }
+        // 256 bits of randomness; only its hash is stored.
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let passcode_hash = match passcode {
+            Some(p) => Some(password::hash(p.trim().to_string()).await?),
+            None => None,
+        };
+        let now = now_ms();
+        let expires_at = now + hours * HOUR_MS;
+        let name = if input.name.trim().is_empty() { "Shared link".to_string() } else { input.name.trim().to_string() };
+        store::insert_share_link(
+            &self.db.pool,
+            access.patient_id(),
+            &new_id(),
+            &token_hash(&token),
+            &name,
+            &serde_json::to_string(&input.scope).map_err(|e| CoreError::Internal(e.to_string()))?,
+            passcode_hash.as_deref(),
+            input.single_use,
+            expires_at,
+            &by.user_id,
+            now,
+        )
+        .await?;
+        let url = format!("{}/l/{token}", public_url.trim_end_matches('/'));
+        Ok(NewLink { qr_svg: crate::qr::svg(&url), url, expires: ms_to_uk(expires_at) })
+    }
+
+    pub async fn revoke_link(&self, access: &RecordAccess, link_id: &str) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        if store::revoke_share_link(&self.db.pool, access.patient_id(), link_id, now_ms()).await? == 0 {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    /// Whether a link needs a passcode; NotFound when it cannot be opened.
+    pub async fn link_needs_passcode(&self, token: &str) -> CoreResult<bool> {
+        let link = store::share_link_by_token_hash(&self.db.pool, &token_hash(token)).await?.ok_or(AppError::NotFound)?;
+        let now = now_ms();
+        if link.revoked_at.is_some() || link.locked_at.is_some() || link.expires_at <= now || (link.single_use != 0 && link.used_at.is_some()) {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(link.passcode_hash.is_some())
+    }
+
+    /// Opens a link: checks the passcode (locking the link after too many
+    /// wrong ones, and telling the patient) and records who the viewer said
+    /// they are.
+    pub async fn open_link(&self, token: &str, passcode: &str, name: &str, role: &str, organisation: &str) -> CoreResult<LinkViewer> {
+        let mut errors = Vec::new();
+        for (field, value, label) in [("name", name, "your name"), ("role", role, "your role"), ("organisation", organisation, "your organisation")] {
+            if value.trim().is_empty() {
+                errors.push(FieldError { field: field.into(), message: format!("Enter {label}") });
+            }
+        }
+        let values = vec![("name".to_string(), name.to_string()), ("role".to_string(), role.to_string()), ("organisation".to_string(), organisation.to_string())];
+        let link = store::share_link_by_token_hash(&self.db.pool, &token_hash(token)).await?.ok_or(AppError::NotFound)?;
+        let now = now_ms();
+        if link.revoked_at.is_some() || link.expires_at <= now {
+            return Err(AppError::NotFound.into());
+        }
+        if link.locked_at.is_some() {
+            return Err(AppError::Conflict("This link is locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into());
+        }
+        if let Some(hash) = &link.passcode_hash {
+            if !password::verify(passcode.trim().to_string(), Some(hash.clone())).await? {
+                store::link_failed_attempt(&self.db.pool, &link.patient_id, &link.id, LINK_PASSCODE_LIMIT, now).await?;
+                let attempts = link.failed_attempts + 1;
+                if attempts >= LINK_PASSCODE_LIMIT {
+                    store::insert_notification(
+                        &self.db.pool,
+                        &link.patient_id,
+                        &new_id(),
+                        &format!("Your shared link \"{}\" was locked after {LINK_PASSCODE_LIMIT} wrong passcodes.", link.name),
+                        now,
+                    )
+                    .await?;
+                    return Err(AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into());
+                }
+                errors.push(FieldError {
+                    field: "passcode".into(),
+                    message: format!("The passcode is not right. {} tries left.", LINK_PASSCODE_LIMIT - attempts),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation { errors, values }.into());
+        }
+        if !store::link_opened(&self.db.pool, &link.patient_id, &link.id, now).await? {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(LinkViewer {
+            link_id: link.id,
+            patient_id: link.patient_id,
+            name: name.trim().to_string(),
+            role: role.trim().to_string(),
+            organisation: organisation.trim().to_string(),
+        })
+    }
+
+    /// The Sharing page.
+    pub async fn sharing_view(&self, access: &RecordAccess) -> CoreResult<SharingView> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let now = now_ms();
+        let scope_of = |s: &str| serde_json::from_str::<Scope>(s).map(|s| describe_scope(&s)).unwrap_or_default();
+        let grants = store::grants_of(&self.db.pool, access.patient_id())
+            .await?
+            .into_iter()
+            .map(|g| GrantInfo {
+                status: if g.revoked_at.is_some() {
+                    "revoked"
+                } else if g.expires_at.is_some_and(|e| e <= now) {
+                    "expired"
+                } else {
+                    "active"
+                }
+                .into(),
+                scope: scope_of(&g.scope),
+                rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0),
+                expires: g.expires_at.map(ms_to_uk),
+                created: ms_to_uk(g.created_at),
+                id: g.id,
+                email: g.grantee_email,
+                role: g.grantee_role,
+            })
+            .collect();
+        let links = store::share_links_of(&self.db.pool, access.patient_id())
+            .await?
+            .into_iter()
+            .map(|l| LinkInfo {
+                status: if l.revoked_at.is_some() {
+                    "revoked"
+                } else if l.locked_at.is_some() {
+                    "locked"
+                } else if l.expires_at <= now {
+                    "expired"
+                } else if l.single_use != 0 && l.used_at.is_some() {
+                    "used"
+                } else {
+                    "active"
+                }
+                .into(),
+                scope: scope_of(&l.scope),
+                expires: ms_to_uk(l.expires_at),
+                has_passcode: l.passcode_hash.is_some(),
+                single_use: l.single_use != 0,
+                last_used: l.last_used_at.map(ms_to_uk),
+                id: l.id,
+                name: l.name,
+            })
+            .collect();
+        Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner) })
+    }
+
+    /// Records other patients have shared with this person.
+    pub async fn shared_with_me(&self, actor: &Actor) -> CoreResult<Vec<SharedRecord>> {
+        let Some(user) = store::user_by_id(&self.db.pool, &actor.user_id).await? else { return Ok(vec![]) };
+        let mut out: Vec<SharedRecord> = Vec::new();
+        for g in store::grants_to_email(&self.db.pool, &user.email, now_ms()).await? {
+            if out.iter().any(|r| r.patient_id == g.patient_id) {
+                continue;
+            }
+            let Some(p) = store::patient_by_id(&self.db.pool, &g.patient_id).await? else { continue };
+            out.push(SharedRecord {
+                patient_id: g.patient_id,
+                name: p.name,
+                rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0 && actor.role == Role::Carer),
+                scope: serde_json::from_str::<Scope>(&g.scope).map(|s| describe_scope(&s)).unwrap_or_default(),
+                expires: g.expires_at.map(ms_to_uk),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Puts a privacy label on one entry.
+    pub async fn relabel_entry(&self, access: &RecordAccess, entry_id: &str, label: &str) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        check_label(label)?;
+        if store::entry_by_id(&self.db.pool, access.patient_id(), entry_id, access.scope()).await?.is_none() {
+            return Err(AppError::NotFound.into());
+        }
+        store::set_entry_label(&self.db.pool, access.patient_id(), entry_id, label, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Puts a privacy label on everything one source sent.
+    pub async fn relabel_source(&self, access: &RecordAccess, source_id: &str, label: &str) -> CoreResult<u64> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        check_label(label)?;
+        Ok(store::set_source_label(&self.db.pool, access.patient_id(), source_id, label, now_ms()).await?)
+    }
+
+    /// Messages for the patient (a link locked, ...), newest first.
+    pub async fn notifications(&self, access: &RecordAccess) -> CoreResult<Vec<(String, String)>> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        Ok(store::notifications_of(&self.db.pool, access.patient_id()).await?.into_iter().map(|(m, t)| (m, ms_to_uk(t))).collect())
+    }
+}
+
+fn check_label(label: &str) -> CoreResult<()> {
+    if kith_types::record::LABELS.iter().any(|(k, _)| *k == label) {
+        Ok(())
+    } else {
+        Err(AppError::field("label", "Choose a label from the list").into())
+    }
+}

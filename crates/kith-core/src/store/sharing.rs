@@ -1,0 +1,284 @@
+//! SQL for sharing: grants, links, notifications, and the scope filter every
+//! read of entries goes through.
+
+use sqlx::{Any, Executor, FromRow};
+
+use crate::policy::Scope;
+
+/// ` AND ...` restricting entries to `scope`, binding its values as `$n`
+/// parameters appended to `args`. None means the whole record.
+pub(crate) fn scope_clause(scope: Option<&Scope>, args: &mut Vec<String>, table: &str) -> String {
+    let Some(scope) = scope else { return String::new() };
+    let col = |c: &str| if table.is_empty() { c.to_string() } else { format!("{table}.{c}") };
+    let mut sql = format!(" AND {} <> 'private'", col("label"));
+    if scope.all {
+        return sql;
+    }
+    let mut any = Vec::new();
+    let mut list = |values: &Vec<String>, column: &str, args: &mut Vec<String>| {
+        if values.is_empty() {
+            return;
+        }
+        let ps: Vec<String> = values
+            .iter()
+            .map(|v| {
+                args.push(v.clone());
+                format!("${}", args.len())
+            })
+            .collect();
+        any.push(format!("{} IN ({})", col(column), ps.join(",")));
+    };
+    list(&scope.labels, "label", args);
+    list(&scope.kinds, "kind", args);
+    list(&scope.entries, "id", args);
+    if any.is_empty() {
+        sql.push_str(" AND 1 = 0");
+    } else {
+        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
+    sql
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct GrantRow {
+    pub id: String,
+    pub patient_id: String,
+    pub grantee_email: String,
+    pub grantee_role: String,
+    pub scope: String,
+    pub can_comment: i64,
+    pub can_contribute: i64,
+    pub can_act_for: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const GRANT_COLUMNS: &str = "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at, last_used_at";
+
+pub(crate) async fn active_grants_for<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, email: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 AND grantee_email = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+    ))
+    .bind(patient.to_string())
+    .bind(email.to_string())
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
+/// Every active grant to this email, across patients (records shared with me).
+pub(crate) async fn grants_to_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {GRANT_COLUMNS} FROM grants WHERE grantee_email = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at"
+    ))
+    .bind(email.to_string())
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
+pub(crate) async fn grants_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<GrantRow>> {
+    sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 ORDER BY created_at DESC"))
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_grant<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    id: &str,
+    email: &str,
+    role: &str,
+    scope: &str,
+    rights: (bool, bool, bool),
+    expires_at: Option<i64>,
+    by: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO grants (patient_id, id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_by, created_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, NULL)",
+    )
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .bind(email.to_string())
+    .bind(role.to_string())
+    .bind(scope.to_string())
+    .bind(i64::from(rights.0))
+    .bind(i64::from(rights.1))
+    .bind(i64::from(rights.2))
+    .bind(expires_at)
+    .bind(by.to_string())
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub(crate) async fn revoke_grant<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE patient_id = $2 AND id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct ShareLinkRow {
+    pub id: String,
+    pub patient_id: String,
+    pub name: String,
+    pub scope: String,
+    pub passcode_hash: Option<String>,
+    pub single_use: i64,
+    pub expires_at: i64,
+    pub failed_attempts: i64,
+    pub locked_at: Option<i64>,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const LINK_COLUMNS: &str = "id, patient_id, name, scope, passcode_hash, single_use, expires_at, failed_attempts, locked_at, used_at, revoked_at, created_at, last_used_at";
+
+pub(crate) async fn share_link_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<ShareLinkRow>> {
+    sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE patient_id = $1 AND id = $2"))
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+pub(crate) async fn share_link_by_token_hash<'e, E: Executor<'e, Database = Any>>(ex: E, hash: &str) -> sqlx::Result<Option<ShareLinkRow>> {
+    sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1"))
+        .bind(hash.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+pub(crate) async fn share_links_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<ShareLinkRow>> {
+    sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE patient_id = $1 ORDER BY created_at DESC"))
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_share_link<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    id: &str,
+    token_hash: &str,
+    name: &str,
+    scope: &str,
+    passcode_hash: Option<&str>,
+    single_use: bool,
+    expires_at: i64,
+    by: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO share_links (patient_id, id, token_hash, name, scope, passcode_hash, single_use, expires_at, failed_attempts, locked_at, used_at, revoked_at, created_by, created_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, NULL, NULL, NULL, $9, $10, NULL)",
+    )
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .bind(token_hash.to_string())
+    .bind(name.to_string())
+    .bind(scope.to_string())
+    .bind(passcode_hash.map(str::to_string))
+    .bind(i64::from(single_use))
+    .bind(expires_at)
+    .bind(by.to_string())
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub(crate) async fn revoke_share_link<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE share_links SET revoked_at = $1 WHERE patient_id = $2 AND id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+/// Counts a wrong passcode; locks the link at `limit`. Returns (attempts, locked).
+pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, limit: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE share_links SET failed_attempts = failed_attempts + 1, \
+         locked_at = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_at END \
+         WHERE patient_id = $3 AND id = $4",
+    )
+    .bind(limit)
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Marks a link opened. For a single-use link only the first opening counts:
+/// returns false when someone else already used it.
+pub(crate) async fn link_opened<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE share_links SET used_at = COALESCE(used_at, $1), last_used_at = $1 WHERE patient_id = $2 AND id = $3 AND (single_use = 0 OR used_at IS NULL)")
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected() == 1)
+}
+
+pub(crate) async fn insert_notification<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, message: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO notifications (patient_id, id, message, created_at, read_at) VALUES ($1, $2, $3, $4, NULL)")
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .bind(message.to_string())
+        .bind(now)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+pub(crate) async fn notifications_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT message, created_at FROM notifications WHERE patient_id = $1 ORDER BY created_at DESC LIMIT 20")
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+pub(crate) async fn set_entry_label<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, label: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE entries SET label = $1, updated_at = $2 WHERE patient_id = $3 AND id = $4")
+        .bind(label.to_string())
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+pub(crate) async fn set_source_label<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, source: &str, label: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE entries SET label = $1, updated_at = $2 WHERE patient_id = $3 AND id IN (SELECT entry_id FROM entry_sources WHERE patient_id = $3 AND source_id = $4)",
+    )
+    .bind(label.to_string())
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(source.to_string())
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected())
+}

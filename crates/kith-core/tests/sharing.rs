@@ -1,0 +1,215 @@
+//! The sharing matrix: every kind of actor against every kind of action, on
+//! SQLite and PostgreSQL. Refusals are NotFound, never "forbidden".
+
+use kith_core::policy::{Principal, RecordAccess, Right, Scope};
+use kith_core::sharing::{GrantInput, LinkInput};
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
+use kith_types::record::TimelineQuery;
+use kith_types::AppError;
+
+async fn user(k: &Kith, name: &str, email: &str, role: &str) -> Actor {
+    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
+    matches!(r, Err(CoreError::User(AppError::NotFound)))
+}
+
+struct World {
+    owner: Actor,
+    patient_id: String,
+    mental_entry: String,
+    general_entry: String,
+    private_entry: String,
+}
+
+/// Margaret's demo record; one entry made private.
+async fn world(k: &Kith) -> World {
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.9.0.1").await.unwrap();
+    let access = k.own_record(&owner, Right::Manage).await.unwrap();
+    let cards = visible_ids(k, &access).await;
+    let mental = cards.iter().find(|(_, l)| l == "mental-health").expect("demo has a mental-health entry").0.clone();
+    let general: Vec<_> = cards.iter().filter(|(_, l)| l == "general").collect();
+    let private = general[1].0.clone();
+    k.relabel_entry(&access, &private, "private").await.unwrap();
+    World { owner, patient_id: access.patient_id().to_string(), mental_entry: mental, general_entry: general[0].0.clone(), private_entry: private }
+}
+
+async fn visible_ids(k: &Kith, a: &RecordAccess) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut q = TimelineQuery::default();
+    loop {
+        let page = k.timeline(a, &q).await.unwrap();
+        out.extend(page.days.iter().flat_map(|(_, c)| c.iter().map(|c| (c.id.clone(), c.label.clone()))));
+        match page.next {
+            Some(n) => q.after = n,
+            None => return out,
+        }
+    }
+}
+
+async fn grant(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool, days: Option<i64>) {
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.create_grant(&owner, &w.owner, GrantInput { email: email.into(), role: role.into(), scope, comment: true, contribute: false, act_for, expires_in_days: days })
+        .await
+        .unwrap();
+}
+
+async fn the_matrix(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let mh_clinician = user(k, "Dr Mind", "mind@example.com", "clinician").await;
+    let gp = user(k, "Dr Whole", "whole@example.com", "clinician").await;
+    let carer = user(k, "David Act", "act@example.com", "carer").await;
+    let viewer_carer = user(k, "Sam View", "view@example.com", "carer").await;
+    let revoked = user(k, "Dr Gone", "gone@example.com", "clinician").await;
+    let stranger = user(k, "Eve Stranger", "eve@example.com", "clinician").await;
+    let other_patient = k
+        .create_user(NewUser { name: "Bob Other".into(), email: "bob@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9000000009".into(), birth_date: "1950-01-01".into() })
+        .await
+        .unwrap();
+
+    grant(k, &w, "mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, false, None).await;
+    grant(k, &w, "whole@example.com", "clinician", Scope::whole(), false, None).await;
+    grant(k, &w, "act@example.com", "carer", Scope::whole(), true, None).await;
+    grant(k, &w, "view@example.com", "carer", Scope { kinds: vec!["medication".into(), "allergy".into()], ..Default::default() }, false, None).await;
+    grant(k, &w, "gone@example.com", "clinician", Scope::whole(), false, None).await;
+    let owner_access = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let gone_id = k.sharing_view(&owner_access).await.unwrap().grants.into_iter().find(|g| g.email == "gone@example.com").unwrap().id;
+    k.revoke_grant(&owner_access, &gone_id).await.unwrap();
+
+    let pid = w.patient_id.clone();
+    let open = |a: &Actor, r: Right| {
+        let (a, pid) = (a.clone(), pid.clone());
+        async move { k.open_patient(&Principal::User(a), &pid, r).await }
+    };
+
+    // Owner: everything, private included.
+    let owner_ids = visible_ids(k, &owner_access).await;
+    assert!(owner_ids.iter().any(|(id, _)| *id == w.private_entry));
+    assert!(k.export_bundle(&owner_access).await.is_ok());
+    assert!(k.sources_view(&owner_access).await.is_ok());
+
+    // Mental-health clinician: exactly the mental-health entries, nothing else anywhere.
+    let mh = open(&mh_clinician, Right::Read).await.unwrap();
+    let ids = visible_ids(k, &mh).await;
+    assert!(!ids.is_empty() && ids.iter().all(|(_, l)| l == "mental-health"), "{ids:?}");
+    assert_eq!(ids.len(), owner_ids.iter().filter(|(_, l)| l == "mental-health").count());
+    assert!(k.entry(&mh, &w.mental_entry).await.is_ok());
+    assert!(not_found(k.entry(&mh, &w.general_entry).await), "out of scope is not found");
+    assert!(not_found(k.entry(&mh, &w.private_entry).await));
+    let summary = k.summary(&mh).await.unwrap();
+    assert!(summary.allergies.is_empty() && summary.medications.is_empty(), "summary leaks out-of-scope entries");
+    assert_eq!(summary.total_entries as usize, ids.len(), "counts leak");
+    assert!(k.results(&mh).await.unwrap().charts.is_empty(), "charts leak");
+    let search = k.timeline(&mh, &TimelineQuery { q: "ramipril".into(), ..Default::default() }).await.unwrap();
+    assert!(search.days.is_empty(), "search leaks");
+    assert!(not_found(k.sources_view(&mh).await));
+    assert!(not_found(k.export_bundle(&mh).await));
+    assert!(not_found(open(&mh_clinician, Right::Contribute).await), "no contribute right");
+    assert!(open(&mh_clinician, Right::Comment).await.is_ok(), "comment right given");
+    assert!(not_found(open(&mh_clinician, Right::Manage).await));
+
+    // Whole-record clinician: everything but private.
+    let whole = open(&gp, Right::Read).await.unwrap();
+    let ids = visible_ids(k, &whole).await;
+    assert_eq!(ids.len(), owner_ids.len() - 1);
+    assert!(not_found(k.entry(&whole, &w.private_entry).await), "private is never shared");
+
+    // Carer acting for the patient: manages sharing, but not private entries
+    // and cannot pass act-for on.
+    let acting = open(&carer, Right::Manage).await.unwrap();
+    assert!(k.sharing_view(&acting).await.is_ok());
+    assert!(not_found(k.entry(&acting, &w.private_entry).await));
+    let onward = k
+        .create_grant(&acting, &carer, GrantInput { email: "x@example.com".into(), role: "carer".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: true, expires_in_days: None })
+        .await;
+    assert!(matches!(onward, Err(CoreError::User(AppError::Validation { .. }))), "{onward:?}");
+
+    // Carer without act-for: only medicines and allergies, cannot manage.
+    let view = open(&viewer_carer, Right::Read).await.unwrap();
+    let ids = visible_ids(k, &view).await;
+    let kinds: std::collections::HashSet<String> = k.timeline(&view, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.kind.clone())).collect();
+    assert!(!ids.is_empty() && kinds.iter().all(|k| k == "medication" || k == "allergy"), "{kinds:?}");
+    assert!(not_found(open(&viewer_carer, Right::Manage).await));
+
+    // Revoked grant, stranger, another patient: not found.
+    assert!(not_found(open(&revoked, Right::Read).await));
+    assert!(not_found(open(&stranger, Right::Read).await));
+    assert!(not_found(open(&other_patient, Right::Read).await));
+    // Another patient's own record does not open Margaret's entries (IDOR).
+    let bob = k.own_record(&other_patient, Right::Read).await.unwrap();
+    for (id, _) in &owner_ids {
+        assert!(not_found(k.entry(&bob, id).await), "entry {id} reachable from another record");
+    }
+}
+
+async fn expired_grants_stop_working(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let dr = user(k, "Dr Soon", "soon@example.com", "clinician").await;
+    grant(k, &w, "soon@example.com", "clinician", Scope::whole(), false, Some(1)).await;
+    assert!(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await.is_ok());
+    // Move the expiry into the past, as time would.
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    assert_eq!(k.sharing_view(&owner).await.unwrap().grants[0].status, "active");
+    db.expire_all_grants().await;
+    assert!(not_found(k.open_patient(&Principal::User(dr), &w.patient_id, Right::Read).await));
+    assert_eq!(k.sharing_view(&owner).await.unwrap().grants[0].status, "expired");
+}
+
+async fn links_need_passcode_lock_after_five_and_store_only_a_hash(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let made = k
+        .create_link(&owner, &w.owner, LinkInput { name: "A&E".into(), scope: Scope { labels: vec!["mental-health".into()], ..Default::default() }, expires_in_hours: None, passcode: Some("4821".into()), single_use: false }, "http://kith.test")
+        .await
+        .unwrap();
+    let token = made.url.rsplit('/').next().unwrap().to_string();
+    assert!(token.len() >= 32, "at least 128 bits");
+    assert!(made.qr_svg.contains("<svg"));
+    assert!(!db.database_contains(&token).await, "the token itself is stored");
+    assert!(k.link_needs_passcode(&token).await.unwrap());
+    // Right passcode: the viewer sees the scope only.
+    let viewer = k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Ambulance Service").await.unwrap();
+    let a = k.open_patient(&Principal::LinkViewer(viewer.clone()), &w.patient_id, Right::Read).await.unwrap();
+    assert!(visible_ids(k, &a).await.iter().all(|(_, l)| l == "mental-health"));
+    assert!(not_found(k.open_patient(&Principal::LinkViewer(viewer.clone()), &w.patient_id, Right::Comment).await));
+    // Missing name is a field error, not an opening.
+    assert!(matches!(k.open_link(&token, "4821", "", "Paramedic", "Ambulance").await, Err(CoreError::User(AppError::Validation { .. }))));
+    // Five wrong passcodes lock it, for everyone, and the patient is told.
+    for i in 0..4 {
+        match k.open_link(&token, "0000", "X", "Y", "Z").await {
+            Err(CoreError::User(e)) => assert!(e.field_error("passcode").is_some(), "attempt {i}: {e:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(k.open_link(&token, "0000", "X", "Y", "Z").await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.open_link(&token, "4821", "X", "Y", "Z").await, Err(CoreError::User(AppError::Conflict(_)))), "locked even with the right passcode");
+    assert!(not_found(k.open_patient(&Principal::LinkViewer(viewer), &w.patient_id, Right::Read).await), "a locked link stops working at once");
+    assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("locked")));
+}
+
+async fn single_use_and_revoked_links(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let once = k.create_link(&owner, &w.owner, LinkInput { name: "once".into(), scope: Scope::whole(), expires_in_hours: Some(2), passcode: None, single_use: true }, "http://kith.test").await.unwrap();
+    let token = once.url.rsplit('/').next().unwrap().to_string();
+    let v = k.open_link(&token, "", "A", "B", "C").await.unwrap();
+    assert!(not_found(k.open_link(&token, "", "D", "E", "F").await), "used once");
+    assert!(k.open_patient(&Principal::LinkViewer(v.clone()), &w.patient_id, Right::Read).await.is_ok(), "the first viewer keeps it");
+    let id = k.sharing_view(&owner).await.unwrap().links[0].id.clone();
+    k.revoke_link(&owner, &id).await.unwrap();
+    assert!(not_found(k.open_patient(&Principal::LinkViewer(v), &w.patient_id, Right::Read).await), "revocation applies to the next request");
+    // Limits: at most 30 days.
+    let too_long = k.create_link(&owner, &w.owner, LinkInput { name: "long".into(), scope: Scope::whole(), expires_in_hours: Some(31 * 24), passcode: None, single_use: false }, "http://kith.test").await;
+    assert!(matches!(too_long, Err(CoreError::User(AppError::Validation { .. }))));
+}
+
+backend_tests!(the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);
