@@ -46,9 +46,18 @@ pub async fn close_shared_record() -> Result<(), AppError> {
 
 #[server(endpoint = "sharing/view")]
 pub async fn get_sharing() -> Result<SharingView, AppError> {
-    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
-    kith.sharing_view(&access).await.map_err(core)
+    let (kith, session, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    let mut view = kith.sharing_view(&access).await.map_err(core)?;
+    // Shown once: taken out of the session as it is shown.
+    view.new_link = session.remove(NEW_LINK_KEY).await.ok().flatten();
+    Ok(view)
 }
+
+/// Session key carrying a just-made link to the page that shows it, for
+/// browsers without JavaScript (the form post is redirected back). It is
+/// removed when shown; the link table itself holds only the token's hash.
+#[cfg(feature = "ssr")]
+const NEW_LINK_KEY: &str = "new_link";
 
 #[server(endpoint = "sharing/create_grant")]
 #[allow(clippy::too_many_arguments)]
@@ -105,7 +114,13 @@ pub async fn create_link(
     let hours = if hours.is_empty() { None } else { Some(hours.parse::<i64>().map_err(|_| AppError::field("expires_in_hours", "Enter a number of hours"))?) };
     let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let input = kith_core::sharing::LinkInput { name, scope: scope_from(&scope, labels, kinds), expires_in_hours: hours, passcode: Some(passcode), single_use: single_use.is_some() };
-    kith.create_link(&access, &actor, input, &public_url).await.map_err(core)
+    let made = kith.create_link(&access, &actor, input, &public_url).await.map_err(core)?;
+    if super::ssr::accepts_html().await {
+        let session = session().await?;
+        session.insert(NEW_LINK_KEY, made.clone()).await.map_err(|e| internal(&e.to_string()))?;
+        leptos_axum::redirect("/sharing#new-link");
+    }
+    Ok(made)
 }
 
 #[server(endpoint = "sharing/revoke_link")]

@@ -56,13 +56,17 @@ pub async fn require_actor() -> Result<(Kith, Session, Actor), AppError> {
     }
 }
 
-async fn refuse_status(status: StatusCode) {
-    let accepts_html = leptos_axum::extract::<http::HeaderMap>()
+/// True for a plain form post from a browser without JavaScript.
+pub async fn accepts_html() -> bool {
+    leptos_axum::extract::<http::HeaderMap>()
         .await
         .ok()
         .and_then(|h| h.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-        .unwrap_or(false);
-    if !accepts_html {
+        .unwrap_or(false)
+}
+
+async fn refuse_status(status: StatusCode) {
+    if !accepts_html().await {
         if let Some(res) = use_context::<ResponseOptions>() {
             res.set_status(status);
         }

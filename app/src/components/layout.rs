@@ -72,16 +72,16 @@ fn Header(me: Option<Me>) -> impl IntoView {
 /// Whose record is on screen when it is not one's own, and a way back.
 #[component]
 fn ViewingBanner(v: kith_types::sharing::Viewing) -> impl IntoView {
-    let close = ServerAction::<crate::api::CloseSharedRecord>::new();
     let link = v.how == "through a shared link";
     view! {
         <div class="bg-yellow-100 text-gray-900 border-b-4 border-yellow-600" role="region" aria-label="Whose record">
             <div class="max-w-4xl mx-auto px-4 py-2 flex flex-wrap gap-x-4 items-center">
                 <p><span class="font-bold">{v.patient_name.clone()}"'s record"</span>", "{v.how.clone()}"."
                     {v.partial.then_some(" They have not shared everything with you.")}</p>
-                <ActionForm action=close>
+                // A plain form: switching records reloads the whole page.
+                <form method="post" action="/api/sharing/close_record">
                     <button type="submit" class="underline">{if link { "Close the record" } else { "Back to my own page" }}</button>
-                </ActionForm>
+                </form>
             </div>
         </div>
     }

@@ -37,15 +37,15 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> imp
                             <h2 id="shared-heading" class="text-xl font-bold mb-2">"Records shared with you"</h2>
                             <ul class="entry-list">
                                 {records.into_iter().map(|r| {
-                                    let open = ServerAction::<crate::api::OpenSharedRecord>::new();
                                     view! {
                                         <li class="entry-item">
                                             <p class="font-bold text-lg">{r.name.clone()}</p>
                                             <p>{r.scope.clone()}" · "{r.rights.clone()}{r.expires.clone().map(|e| format!(" · until {e}"))}</p>
-                                            <ActionForm action=open>
+                                            // A plain form: switching records reloads the whole page.
+                                            <form method="post" action="/api/sharing/open_record">
                                                 <input type="hidden" name="patient_id" value=r.patient_id.clone()/>
                                                 <button type="submit" class="btn-primary mt-1">"Open "{r.name.clone()}"'s record"</button>
-                                            </ActionForm>
+                                            </form>
                                         </li>
                                     }
                                 }).collect::<Vec<_>>()}

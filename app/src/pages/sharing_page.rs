@@ -10,13 +10,30 @@ use crate::components::layout::{Authed, ErrorPanel};
 
 #[component]
 pub fn SharingPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_sharing());
-    view! { <Title text="Sharing – Kith"/><Authed render=move |me| sharing(me, data)/> }
+    let actions = Actions {
+        grant: ServerAction::<CreateGrant>::new(),
+        link: ServerAction::<CreateLink>::new(),
+        revoke_grant: ServerAction::<RevokeGrant>::new(),
+        revoke_link: ServerAction::<RevokeLink>::new(),
+    };
+    // Refetched after every change made on this page.
+    let data = Resource::new(
+        move || (actions.grant.version().get(), actions.link.version().get(), actions.revoke_grant.version().get(), actions.revoke_link.version().get()),
+        |_| get_sharing(),
+    );
+    view! { <Title text="Sharing – Kith"/><Authed render=move |me| sharing(me, data, actions)/> }
 }
 
-fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>) -> impl IntoView {
-    let grant = ServerAction::<CreateGrant>::new();
-    let link = ServerAction::<CreateLink>::new();
+#[derive(Clone, Copy)]
+struct Actions {
+    grant: ServerAction<CreateGrant>,
+    link: ServerAction<CreateLink>,
+    revoke_grant: ServerAction<RevokeGrant>,
+    revoke_link: ServerAction<RevokeLink>,
+}
+
+fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Actions) -> impl IntoView {
+    let (grant, link) = (actions.grant, actions.link);
     let grant_error = error_of(grant.value());
     let link_error = error_of(link.value());
     view! {
@@ -25,7 +42,7 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>) -> impl IntoV
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! { <Current v/> }.into_any(),
+                    Ok(v) => view! { <Current v actions/> }.into_any(),
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
                 }
             })}
@@ -58,15 +75,14 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>) -> impl IntoV
             <h2 id="link-heading" class="text-2xl font-bold mb-2">"Make a link for a clinician"</h2>
             <p class="mb-3">"For someone without an account, such as a paramedic or a hospital you are visiting. They will be asked who they are, and it is logged."</p>
             <ErrorSummary error=link_error/>
-            {move || link.value().get().and_then(|r| r.ok()).map(|l| view! {
-                <div class="notice-ok" role="status" data-testid="new-link">
-                    <h3 class="font-bold">"Your link is ready"</h3>
-                    <p>"This is the only time it is shown. It works until "{l.expires.clone()}"."</p>
-                    <p class="break-all"><a href=l.url.clone() data-testid="link-url">{l.url.clone()}</a></p>
-                    <div class="qr mt-2" aria-label="The link as a QR code" role="img" inner_html=l.qr_svg.clone()></div>
-                </div>
-            })}
+            {move || link.value().get().and_then(|r| r.ok()).map(|l| view! { <NewLinkBox l/> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    data.await.ok().and_then(|v| v.new_link).map(|l| view! { <NewLinkBox l/> })
+                })}
+            </Suspense>
             <ActionForm action=link>
+
                 <TextField name="name" label="A name to recognise it by" hint="For example: A&E visit, paramedic" error=link_error/>
                 <ScopeFields prefix="link" error=link_error/>
                 <TextField name="expires_in_hours" label="Works for this many hours" hint="24 if left blank; at most 720 (30 days)." inputmode="numeric" error=link_error/>
@@ -75,6 +91,18 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>) -> impl IntoV
                 <SubmitButton label="Make link"/>
             </ActionForm>
         </section>
+    }
+}
+
+#[component]
+fn NewLinkBox(l: kith_types::sharing::NewLink) -> impl IntoView {
+    view! {
+        <div class="notice-ok" role="status" data-testid="new-link" id="new-link">
+            <h3 class="font-bold">"Your link is ready"</h3>
+            <p>"This is the only time it is shown. It works until "{l.expires.clone()}"."</p>
+            <p class="break-all"><a href=l.url.clone() data-testid="link-url">{l.url.clone()}</a></p>
+            <div class="qr mt-2 w-52" aria-label="The link as a QR code" role="img" inner_html=l.qr_svg.clone()></div>
+        </div>
     }
 }
 
@@ -109,7 +137,7 @@ fn ScopeFields(prefix: &'static str, error: FormResult) -> impl IntoView {
 }
 
 #[component]
-fn Current(v: SharingView) -> impl IntoView {
+fn Current(v: SharingView, actions: Actions) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="people-heading">
             <h2 id="people-heading" class="text-2xl font-bold mb-2">"People you share with"</h2>
@@ -120,7 +148,7 @@ fn Current(v: SharingView) -> impl IntoView {
                     <ul class="entry-list">
                         {v.grants.into_iter().map(|g| {
                             let active = g.status == "active";
-                            let revoke = ServerAction::<RevokeGrant>::new();
+                            let revoke = actions.revoke_grant;
                             view! {
                                 <li class="entry-item" data-testid="grant">
                                     <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
@@ -148,7 +176,7 @@ fn Current(v: SharingView) -> impl IntoView {
                     <ul class="entry-list">
                         {v.links.into_iter().map(|l| {
                             let active = l.status == "active";
-                            let revoke = ServerAction::<RevokeLink>::new();
+                            let revoke = actions.revoke_link;
                             view! {
                                 <li class="entry-item" data-testid="link">
                                     <p class="font-bold">{l.name.clone()}</p>

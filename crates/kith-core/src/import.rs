@@ -2,14 +2,18 @@
 //! originals, and one merged entry per clinical fact.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, RefIndex, SourceKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Connection};
+use tokio::sync::mpsc;
 
 use crate::policy::{require, RecordAccess, Right};
 use crate::store;
-use crate::{new_id, now_ms, CoreError, CoreResult, Kith};
+use crate::{new_id, now_ms, Backend, CoreError, CoreResult, Kith};
 
 /// One file to import.
 #[derive(Clone, Debug)]
@@ -80,19 +84,12 @@ pub struct StoredCode {
     pub display: Option<String>,
 }
 
-/// A parsed, checked file, ready to store (built off the async runtime).
-struct Prepared {
-    feed_resources: Vec<PreparedResource>,
-    source_name: String,
-    source_identifier: Option<String>,
-    sha256: String,
-    byte_size: usize,
-    unresolved: usize,
-}
-
+/// One resource of a checked file, ready to store (built off the async
+/// runtime, in chunks: see [`spawn_preparers`]).
 struct PreparedResource {
     resource_type: String,
     fhir_id: String,
+    /// The original as stored; emptied once its row is written.
     json: String,
     hash: String,
     fact: Option<PreparedFact>,
@@ -105,8 +102,21 @@ struct PreparedFact {
     stored: SourceFact,
 }
 
+/// Consecutive prepared resources, `start` being the index of the first.
+struct PreparedChunk {
+    start: usize,
+    resources: Vec<PreparedResource>,
+}
+
+/// A resource after its version was decided (and, if new or changed, stored).
+struct Placed {
+    res: PreparedResource,
+    /// The row written by this import; None when the resource was unchanged.
+    row_id: Option<String>,
+}
+
 enum Checked {
-    Ready(Box<Feed>),
+    Ready(Box<Feed>, RefIndex),
     Held { found_name: Option<String>, found_birth_date: Option<String>, source_name: Option<String> },
     Refused(String),
 }
@@ -125,14 +135,22 @@ fn refused(file: &str, reason: impl Into<String>) -> ImportOutcome {
     ImportOutcome::Refused { file: file.to_string(), reason: reason.into() }
 }
 
-/// Step 1, on the blocking pool: parse the file and check whose it is.
+fn task_failed(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(format!("import task failed: {e}"))
+}
+
+/// Step 1, on the blocking pool: parse the file and check whose it is; for a
+/// file that is the patient's, index its references too.
 fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>) -> Checked {
     let feed: Feed = match parse_feed(bytes, max_bytes) {
         Ok(f) => f,
         Err(e) => return Checked::Refused(describe(&e)),
     };
     match check_identity(&feed, expected) {
-        Identity::Matches => Checked::Ready(Box::new(feed)),
+        Identity::Matches => {
+            let refs = RefIndex::new(&feed);
+            Checked::Ready(Box::new(feed), refs)
+        }
         Identity::Other { found } => {
             let found = kith_types::NhsNumber::parse(&found).map(|n| n.formatted()).unwrap_or(found);
             Checked::Refused(format!(
@@ -163,44 +181,41 @@ fn feed_source(feed: &Feed, requested: Option<&str>, file_name: &str) -> (String
     (name, org.and_then(|o| o.identifier))
 }
 
-/// Step 2, on the blocking pool: originals, hashes and normalised facts.
-/// Resources are independent once the feed's references are indexed, so
-/// large feeds are split across the machine's cores.
-fn prepare(feed: &Feed, bytes: &[u8], kind: SourceKind, source_name: String, source_identifier: Option<String>) -> Prepared {
-    let refs = RefIndex::new(feed);
-    let resources = &feed.resources;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let (feed_resources, unresolved, sha256) = if threads > 1 && resources.len() >= 2 * PARALLEL_MIN {
-        let per = resources.len().div_ceil(threads).max(PARALLEL_MIN);
-        std::thread::scope(|s| {
-            let workers: Vec<_> = resources
-                .chunks(per)
-                .map(|chunk| s.spawn(|| chunk.iter().map(|res| prepare_resource(feed, &refs, res, kind)).collect::<Vec<_>>()))
-                .collect();
-            // This thread's share: the whole-file work.
-            let unresolved = kith_fhir::unresolved(feed).len();
-            let sha256 = hex(&Sha256::digest(bytes));
-            let mut out = Vec::with_capacity(resources.len());
-            for w in workers {
-                // A panic in a worker is re-raised here, as if it had happened
-                // on this thread (spawn_blocking turns it into an error).
-                out.extend(w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            }
-            (out, unresolved, sha256)
+/// Step 2, on the blocking pool: each resource's stored original, hash and
+/// normalised fact, made by one worker per core in chunks of
+/// [`store::BULK_ROWS`] and sent on as each chunk is ready, so the database
+/// stores the first chunks while the rest are being prepared. A worker stops
+/// early if the import is abandoned (the receiver is dropped).
+fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> (mpsc::Receiver<PreparedChunk>, Vec<tokio::task::JoinHandle<()>>) {
+    let total = feed.resources.len();
+    let chunks = total.div_ceil(store::BULK_ROWS);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(chunks.max(1));
+    let (tx, rx) = mpsc::channel(2 * workers);
+    // Workers take the next chunk in file order, so chunks arrive roughly in order.
+    let next = Arc::new(AtomicUsize::new(0));
+    let handles = (0..workers)
+        .map(|_| {
+            let (feed, refs, tx, next) = (feed.clone(), refs.clone(), tx.clone(), next.clone());
+            tokio::task::spawn_blocking(move || loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= chunks {
+                    return;
+                }
+                let start = c * store::BULK_ROWS;
+                let end = (start + store::BULK_ROWS).min(total);
+                let resources = feed.resources[start..end].iter().map(|r| prepare_resource(&feed, &refs, r, kind)).collect();
+                if tx.blocking_send(PreparedChunk { start, resources }).is_err() {
+                    return;
+                }
+            })
         })
-    } else {
-        let out = resources.iter().map(|res| prepare_resource(feed, &refs, res, kind)).collect();
-        (out, kith_fhir::unresolved(feed).len(), hex(&Sha256::digest(bytes)))
-    };
-    Prepared { feed_resources, source_name, source_identifier, sha256, byte_size: bytes.len(), unresolved }
+        .collect();
+    (rx, handles)
 }
 
-/// Below this many resources a feed is prepared on one thread.
-const PARALLEL_MIN: usize = 256;
-
 fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource, kind: SourceKind) -> PreparedResource {
-    // Compact JSON with sorted keys: the stored original and what its hash
-    // (which tells a changed resource from a resent one) is taken over.
+    // Compact JSON (keys sorted): the stored original, and what the hash that
+    // tells a changed resource from a resent one is taken over.
     let json = serde_json::to_string(&res.json).unwrap_or_default();
     let hash = hex(&Sha256::digest(json.as_bytes()));
     let fact = normalise_in(feed, refs, res, kind).map(|f| PreparedFact {
@@ -231,6 +246,11 @@ fn describe(e: &FeedError) -> String {
     e.to_string()
 }
 
+/// SQLite page cache (KiB) for an import's connection. A file writes more
+/// pages (rows and four indexes a table) than the default 2 MB cache holds;
+/// SQLite then spills pages to the WAL mid-transaction and writes them again.
+const IMPORT_SQLITE_CACHE_KIB: i64 = 64 * 1024;
+
 impl Kith {
     /// Imports one file into the record `access` opens. The file is accepted
     /// or refused whole: on refusal nothing is stored.
@@ -240,15 +260,11 @@ impl Kith {
         if req.bytes.len() > req.max_bytes {
             return Ok(refused(&file, FeedError::TooLarge { size: req.bytes.len(), max: req.max_bytes }.to_string()));
         }
-        let bytes = std::sync::Arc::new(req.bytes);
+        let bytes = Arc::new(req.bytes);
         let expected = access.nhs_number().clone();
         let (b, max, name) = (bytes.clone(), req.max_bytes, req.source_name.clone());
-        let __c = std::time::Instant::now();
-        let checked = tokio::task::spawn_blocking(move || check(&b, max, &expected, name))
-            .await
-            .map_err(|e| CoreError::Internal(format!("import task failed: {e}")))?;
-        if std::env::var("KITH_IMPORT_TIMING").is_ok() { eprintln!("T {:<20} {:>8.1}", "check", __c.elapsed().as_secs_f64()*1000.0); }
-        let feed = match checked {
+        let checked = tokio::task::spawn_blocking(move || check(&b, max, &expected, name)).await.map_err(task_failed)?;
+        let (feed, refs) = match checked {
             Checked::Refused(reason) => return Ok(refused(&file, reason)),
             Checked::Held { found_name, found_birth_date, source_name } => {
                 let kind = req.source_kind.map(|k| k.as_str()).unwrap_or("hospital");
@@ -257,7 +273,7 @@ impl Kith {
                 store::insert_held_feed(&self.db.pool, access.patient_id(), &id, &file, source_name.as_deref(), kind, found_name.as_deref(), found_birth_date.as_deref(), &body, now_ms()).await?;
                 return Ok(ImportOutcome::Held { held_id: id, file, found_name, found_birth_date });
             }
-            Checked::Ready(feed) => feed,
+            Checked::Ready(feed, refs) => (feed, refs),
         };
 
         // Which source? An explicit kind wins; a known source keeps its kind;
@@ -276,34 +292,58 @@ impl Kith {
                 ))
             }
         };
-        let __p = std::time::Instant::now();
-        let (prepared, feed) = tokio::task::spawn_blocking(move || (prepare(&feed, &bytes, kind, source_name, identifier), feed))
-            .await
-            .map_err(|e| CoreError::Internal(format!("import task failed: {e}")))?;
-        if std::env::var("KITH_IMPORT_TIMING").is_ok() { eprintln!("T {:<20} {:>8.1}", "prepare", __p.elapsed().as_secs_f64()*1000.0); }
-        // Freeing the parsed feed (a large tree) need not hold up storing it.
-        tokio::task::spawn_blocking(move || drop(feed));
-        self.store_import(access, &file, kind, existing.map(|s| s.id), prepared).await
+        let feed: Arc<Feed> = Arc::from(feed);
+        let source = NewSource { id: existing.map(|s| s.id), name: source_name, identifier };
+
+        let mut conn = self.db.pool.acquire().await?;
+        let sqlite = self.db.backend() == Backend::Sqlite;
+        let cache = if sqlite { sqlite_cache_size(&mut conn).await? } else { None };
+        // cache_size is in KiB when negative, in pages (4 KiB by default) when positive.
+        if let Some(before) = cache.filter(|&c| if c < 0 { -c < IMPORT_SQLITE_CACHE_KIB } else { c * 4 < IMPORT_SQLITE_CACHE_KIB }) {
+            sqlx::query(&format!("PRAGMA cache_size = {}", -IMPORT_SQLITE_CACHE_KIB)).execute(&mut *conn).await?;
+            let outcome = self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes).await;
+            // Back to the connection's usual cache before it returns to the pool.
+            sqlx::query(&format!("PRAGMA cache_size = {before}")).execute(&mut *conn).await?;
+            outcome
+        } else {
+            self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes).await
+        }
     }
 
-    async fn store_import(&self, access: &RecordAccess, file: &str, kind: SourceKind, source_id: Option<String>, p: Prepared) -> CoreResult<ImportOutcome> {
+    /// Step 3: prepares and stores the file in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_import(
+        &self,
+        conn: &mut AnyConnection,
+        access: &RecordAccess,
+        file: &str,
+        kind: SourceKind,
+        src: NewSource,
+        feed: Arc<Feed>,
+        refs: RefIndex,
+        bytes: Arc<Vec<u8>>,
+    ) -> CoreResult<ImportOutcome> {
         let backend = self.db.backend();
         let patient = access.patient_id();
         let now = now_ms();
-        let __t = std::time::Instant::now();
-        let __on = std::env::var("KITH_IMPORT_TIMING").is_ok();
-        let mut __last = 0.0f64;
-        macro_rules! lap { ($n:expr) => { if __on { let e = __t.elapsed().as_secs_f64()*1000.0; eprintln!("T {:<20} {:>8.1}", $n, e - __last); __last = e; } } }
-        let mut tx = self.db.pool.begin().await?;
+        let total = feed.resources.len();
 
-        let (source_id, known_source) = match source_id {
+        // Start preparing at once; the whole-file work runs beside it.
+        let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
+        let whole = {
+            let feed = feed.clone();
+            tokio::task::spawn_blocking(move || (kith_fhir::unresolved(&feed).len(), hex(&Sha256::digest(bytes.as_slice())), bytes.len()))
+        };
+
+        let mut tx = conn.begin().await?;
+        let (source_id, known_source) = match src.id {
             Some(id) => {
                 store::update_source_kind(&mut *tx, patient, &id, kind.as_str()).await?;
                 (id, true)
             }
             None => {
                 let id = new_id();
-                store::insert_source(&mut *tx, patient, &id, &p.source_name, kind.as_str(), p.source_identifier.as_deref(), now).await?;
+                store::insert_source(&mut *tx, patient, &id, &src.name, kind.as_str(), src.identifier.as_deref(), now).await?;
                 (id, false)
             }
         };
@@ -312,7 +352,6 @@ impl Kith {
 
         // What this source sent before: (type, id) -> (row id, version, hash).
         // A source first seen in this import has sent nothing.
-        lap!("begin+source");
         let current: HashMap<(String, String), (String, i64, String)> = if known_source {
             store::current_resources(&mut *tx, patient, source)
                 .await?
@@ -323,50 +362,64 @@ impl Kith {
             HashMap::new()
         };
 
+        // Versions: each chunk is decided and written as it arrives.
         let (mut new, mut changed, mut unchanged) = (0, 0, 0);
-        // Row ids of the versions this import stores, by resource index.
-        let mut row_ids: Vec<Option<String>> = Vec::with_capacity(p.feed_resources.len());
-        let mut versions: Vec<i64> = Vec::with_capacity(p.feed_resources.len());
         let mut superseded: Vec<&str> = Vec::new();
-        let mut changed_keys: Vec<(&str, &str)> = Vec::new();
-        for r in &p.feed_resources {
-            let before = if current.is_empty() { None } else { current.get(&(r.resource_type.clone(), r.fhir_id.clone())) };
-            let version = match before {
-                Some((_, _, hash)) if *hash == r.hash => {
-                    unchanged += 1;
-                    row_ids.push(None);
-                    versions.push(0);
-                    continue;
-                }
-                Some((old_id, version, _)) => {
-                    changed += 1;
-                    superseded.push(old_id);
-                    changed_keys.push((&r.resource_type, &r.fhir_id));
-                    version + 1
-                }
-                None => {
-                    new += 1;
-                    1
-                }
-            };
-            row_ids.push(Some(new_id()));
-            versions.push(version);
+        let mut changed_keys: Vec<(String, String)> = Vec::new();
+        let mut placed: Vec<Option<Placed>> = Vec::with_capacity(total);
+        placed.resize_with(total, || None);
+        while let Some(chunk) = chunks.recv().await {
+            let mut row_ids: Vec<Option<String>> = Vec::with_capacity(chunk.resources.len());
+            let mut versions: Vec<i64> = Vec::with_capacity(chunk.resources.len());
+            for r in &chunk.resources {
+                let before = if current.is_empty() { None } else { current.get(&(r.resource_type.clone(), r.fhir_id.clone())) };
+                let version = match before {
+                    Some((_, _, hash)) if *hash == r.hash => {
+                        unchanged += 1;
+                        row_ids.push(None);
+                        versions.push(0);
+                        continue;
+                    }
+                    Some((old_id, version, _)) => {
+                        changed += 1;
+                        superseded.push(old_id);
+                        changed_keys.push((r.resource_type.clone(), r.fhir_id.clone()));
+                        version + 1
+                    }
+                    None => {
+                        new += 1;
+                        1
+                    }
+                };
+                row_ids.push(Some(new_id()));
+                versions.push(version);
+            }
+            let rows: Vec<store::NewResource> = chunk
+                .resources
+                .iter()
+                .zip(&row_ids)
+                .zip(&versions)
+                .filter_map(|((r, id), &version)| {
+                    Some(store::NewResource { id: id.as_deref()?, resource_type: &r.resource_type, fhir_id: &r.fhir_id, version, hash: &r.hash, json: &r.json })
+                })
+                .collect();
+            store::bulk_insert_resources(&mut tx, backend, patient, source, &import_id, now, &rows).await?;
+            drop(rows);
+            for (i, (mut res, row_id)) in chunk.resources.into_iter().zip(row_ids).enumerate() {
+                res.json = String::new();
+                placed[chunk.start + i] = Some(Placed { res, row_id });
+            }
         }
-        let rows: Vec<store::NewResource> = p
-            .feed_resources
-            .iter()
-            .zip(&row_ids)
-            .zip(&versions)
-            .filter_map(|((r, id), &version)| {
-                Some(store::NewResource { id: id.as_deref()?, resource_type: &r.resource_type, fhir_id: &r.fhir_id, version, hash: &r.hash, json: &r.json })
-            })
-            .collect();
+        // Every worker has finished (a panic in one surfaces here).
+        for p in preparers {
+            p.await.map_err(task_failed)?;
+        }
+        let (unresolved, sha256, byte_size) = whole.await.map_err(task_failed)?;
+        // Freeing the parsed feed (a large tree) need not hold up the rest.
+        tokio::task::spawn_blocking(move || drop(feed));
+        let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
 
-        lap!("current+classify");
         store::bulk_mark_superseded(&mut tx, backend, patient, &superseded).await?;
-        store::bulk_insert_resources(&mut tx, backend, patient, source, &import_id, now, &rows).await?;
-        lap!("insert_resources");
-        drop(rows);
 
         // Entries that existed before this import and lost or gained a link:
         // whether their sources disagree is recomputed from the database below.
@@ -375,32 +428,30 @@ impl Kith {
         // version states a fact. (Only resources this source sent before can
         // have links from it, so new ones need no unlinking.)
         if !changed_keys.is_empty() {
-            touched.extend(store::bulk_unlink(&mut tx, backend, patient, source, &changed_keys).await?);
+            let keys: Vec<(&str, &str)> = changed_keys.iter().map(|(t, id)| (t.as_str(), id.as_str())).collect();
+            touched.extend(store::bulk_unlink(&mut tx, backend, patient, source, &keys).await?);
         }
 
         // Merge: find or make the entry for each stored fact's key.
-        let linked: Vec<(&PreparedResource, &str)> = p
-            .feed_resources
-            .iter()
-            .zip(&row_ids)
-            .filter_map(|(r, id)| if r.fact.is_some() { Some((r, id.as_deref()?)) } else { None })
-            .collect();
+        let linked: Vec<(&PreparedResource, &PreparedFact, &str)> =
+            placed.iter().filter_map(|p| Some((&p.res, p.res.fact.as_ref()?, p.row_id.as_deref()?))).collect();
         if !linked.is_empty() {
-            let mut keys: Vec<&str> = linked.iter().filter_map(|(r, _)| r.fact.as_ref().map(|f| f.merge_key.as_str())).collect();
+            let mut keys: Vec<&str> = linked.iter().map(|(_, f, _)| f.merge_key.as_str()).collect();
             keys.sort_unstable();
             keys.dedup();
             let existing: HashMap<String, String> = store::bulk_entries_by_keys(&mut tx, backend, patient, &keys).await?.into_iter().collect();
             drop(keys);
 
-            // Entries new in this import: every source fact they have is here.
+            // Entries new in this import: every fact they have is in this file,
+            // so whether those disagree is known here. The first fact (in file
+            // order) gives the entry its text, date and codes.
             let mut new_entry_ids: Vec<String> = Vec::new();
             let mut new_entry_of: HashMap<&str, usize> = HashMap::new();
             let mut new_entry_facts: Vec<Vec<&SourceFact>> = Vec::new();
             let mut new_entry_first: Vec<&PreparedFact> = Vec::new();
             // Per linked resource: Ok(existing entry id) or Err(new entry index).
             let mut link_targets: Vec<Result<&str, usize>> = Vec::with_capacity(linked.len());
-            for (r, _) in &linked {
-                let f = r.fact.as_ref().expect("only facts are linked");
+            for (_, f, _) in &linked {
                 let target = match existing.get(&f.merge_key) {
                     Some(id) => {
                         touched.insert(id.clone());
@@ -419,7 +470,6 @@ impl Kith {
                 };
                 link_targets.push(target);
             }
-            lap!("entries_by_keys+link");
             let new_entries: Vec<store::NewEntry> = new_entry_first
                 .iter()
                 .zip(&new_entry_ids)
@@ -440,8 +490,7 @@ impl Kith {
                 })
                 .collect();
             let mut links: Vec<store::NewLink> = Vec::with_capacity(linked.len());
-            for ((r, row_id), target) in linked.iter().zip(&link_targets) {
-                let f = r.fact.as_ref().expect("only facts are linked");
+            for ((r, f, row_id), target) in linked.iter().zip(&link_targets) {
                 links.push(store::NewLink {
                     entry_id: match target {
                         Ok(id) => id,
@@ -454,11 +503,9 @@ impl Kith {
                 });
             }
             store::bulk_insert_entries(&mut tx, backend, patient, now, &new_entries).await?;
-            lap!("insert_entries");
             store::bulk_insert_links(&mut tx, backend, patient, source, &links).await?;
         }
 
-        lap!("insert_links");
         // Each touched entry: drop it if no source states it any more, else
         // recompute whether its sources disagree.
         if !touched.is_empty() {
@@ -484,22 +531,32 @@ impl Kith {
             store::bulk_set_disagreements(&mut tx, backend, patient, now, &flags).await?;
         }
 
-        store::insert_import(&mut *tx, patient, &import_id, source, file, p.byte_size as i64, &p.sha256, new as i64, changed as i64, unchanged as i64, access.user_id(), now).await?;
-        lap!("touched+import");
+        store::insert_import(&mut *tx, patient, &import_id, source, file, byte_size as i64, &sha256, new as i64, changed as i64, unchanged as i64, access.user_id(), now).await?;
         tx.commit().await?;
-        lap!("commit");
 
         Ok(ImportOutcome::Accepted(ImportSummary {
             file: file.to_string(),
-            source: p.source_name,
+            source: src.name,
             source_kind: kind.as_str().to_string(),
-            resources: p.feed_resources.len(),
+            resources: total,
             new,
             changed,
             unchanged,
-            unresolved_references: p.unresolved,
+            unresolved_references: unresolved,
         }))
     }
+}
+
+/// The source a file is stored under: known (`id`) or new.
+struct NewSource {
+    id: Option<String>,
+    name: String,
+    identifier: Option<String>,
+}
+
+/// The connection's `cache_size` setting (negative: KiB; positive: pages).
+async fn sqlite_cache_size(conn: &mut AnyConnection) -> CoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar::<_, i64>("PRAGMA cache_size").fetch_optional(&mut *conn).await?)
 }
 
 /// Do the sources of one entry disagree? Only fields two facts both have

@@ -330,7 +330,7 @@ impl Kith {
                 name: l.name,
             })
             .collect();
-        Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner) })
+        Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner), new_link: None })
     }
 
     /// Records other patients have shared with this person.

@@ -8,6 +8,9 @@ pub struct SharingView {
     pub links: Vec<LinkInfo>,
     /// True when the viewer may give "act for" (only the patient may).
     pub can_grant_act_for: bool,
+    /// A link just made (without JavaScript it arrives through the session).
+    #[serde(default)]
+    pub new_link: Option<NewLink>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

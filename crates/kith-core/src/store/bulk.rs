@@ -23,6 +23,24 @@ use crate::db::Backend;
 /// 65,535.
 pub(crate) const BULK_ROWS: usize = 400;
 
+/// Splits rows into statements of [`BULK_ROWS`] rows and then the rest in
+/// power-of-two sizes (937 rows: 400, 400, 128, 8, 1). Each distinct
+/// statement text is prepared once per connection and then reused from sqlx's
+/// statement cache; with arbitrary tail sizes almost every import would
+/// prepare (and cache) new texts.
+pub(crate) fn batches<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= BULK_ROWS { BULK_ROWS } else { 1 << rest.len().ilog2() };
+        let (batch, after) = rest.split_at(n);
+        rest = after;
+        Some(batch)
+    })
+}
+
 /// Writes placeholders for one backend, numbering from 1 on PostgreSQL.
 pub(crate) struct Params {
     backend: Backend,
@@ -114,7 +132,7 @@ pub(crate) async fn bulk_insert_resources(
     now: i64,
     rows: &[NewResource<'_>],
 ) -> sqlx::Result<()> {
-    for chunk in rows.chunks(BULK_ROWS) {
+    for chunk in batches(rows) {
         let mut sql = String::from(
             "INSERT INTO resources (patient_id, id, source_id, resource_type, fhir_id, version, current, hash, json, import_id, received_at) VALUES ",
         );
@@ -140,7 +158,7 @@ pub(crate) async fn bulk_insert_resources(
 }
 
 pub(crate) async fn bulk_mark_superseded(conn: &mut AnyConnection, backend: Backend, patient: &str, ids: &[&str]) -> sqlx::Result<()> {
-    for chunk in ids.chunks(BULK_ROWS) {
+    for chunk in batches(ids) {
         let mut p = Params::new(backend);
         let mut sql = String::from("UPDATE resources SET current = 0 WHERE patient_id = ");
         p.one(&mut sql);
@@ -159,7 +177,7 @@ pub(crate) async fn bulk_mark_superseded(conn: &mut AnyConnection, backend: Back
 /// `(merge_key, entry id)` for those of `keys` (distinct) that have an entry.
 pub(crate) async fn bulk_entries_by_keys(conn: &mut AnyConnection, backend: Backend, patient: &str, keys: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for chunk in keys.chunks(BULK_ROWS) {
+    for chunk in batches(keys) {
         let mut p = Params::new(backend);
         let mut sql = String::from("SELECT merge_key, id FROM entries WHERE patient_id = ");
         p.one(&mut sql);
@@ -179,7 +197,7 @@ pub(crate) async fn bulk_entries_by_keys(conn: &mut AnyConnection, backend: Back
 /// the entries they pointed at.
 pub(crate) async fn bulk_unlink(conn: &mut AnyConnection, backend: Backend, patient: &str, source: &str, keys: &[(&str, &str)]) -> sqlx::Result<Vec<String>> {
     let mut entries = Vec::new();
-    for chunk in keys.chunks(BULK_ROWS) {
+    for chunk in batches(keys) {
         // A row-value IN over the primary key (patient_id, source_id,
         // resource_type, fhir_id): one indexed probe per key on both backends.
         let mut p = Params::new(backend);
@@ -200,7 +218,7 @@ pub(crate) async fn bulk_unlink(conn: &mut AnyConnection, backend: Backend, pati
 }
 
 pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, now: i64, rows: &[NewEntry<'_>]) -> sqlx::Result<()> {
-    for chunk in rows.chunks(BULK_ROWS) {
+    for chunk in batches(rows) {
         let mut sql = String::from(
             "INSERT INTO entries (patient_id, id, kind, merge_key, text, date, status, label, codes, value, numeric, unit, disagreement, created_at, updated_at) VALUES ",
         );
@@ -230,7 +248,7 @@ pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backe
 }
 
 pub(crate) async fn bulk_insert_links(conn: &mut AnyConnection, backend: Backend, patient: &str, source: &str, rows: &[NewLink<'_>]) -> sqlx::Result<()> {
-    for chunk in rows.chunks(BULK_ROWS) {
+    for chunk in batches(rows) {
         let mut sql = String::from("INSERT INTO entry_sources (patient_id, entry_id, source_id, resource_type, fhir_id, resource_id, fact) VALUES ");
         Params::new(backend).rows(&mut sql, chunk.len(), 7);
         let mut q = sqlx::query(&sql);
@@ -252,7 +270,7 @@ pub(crate) async fn bulk_insert_links(conn: &mut AnyConnection, backend: Backend
 /// `(entry id, fact JSON)` of every link of these entries.
 pub(crate) async fn bulk_link_facts(conn: &mut AnyConnection, backend: Backend, patient: &str, entry_ids: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for chunk in entry_ids.chunks(BULK_ROWS) {
+    for chunk in batches(entry_ids) {
         let mut p = Params::new(backend);
         let mut sql = String::from("SELECT entry_id, fact FROM entry_sources WHERE patient_id = ");
         p.one(&mut sql);
@@ -269,7 +287,7 @@ pub(crate) async fn bulk_link_facts(conn: &mut AnyConnection, backend: Backend, 
 }
 
 pub(crate) async fn bulk_delete_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, ids: &[&str]) -> sqlx::Result<()> {
-    for chunk in ids.chunks(BULK_ROWS) {
+    for chunk in batches(ids) {
         let mut p = Params::new(backend);
         let mut sql = String::from("DELETE FROM entries WHERE patient_id = ");
         p.one(&mut sql);
@@ -290,7 +308,7 @@ pub(crate) async fn bulk_delete_entries(conn: &mut AnyConnection, backend: Backe
 pub(crate) async fn bulk_set_disagreements(conn: &mut AnyConnection, backend: Backend, patient: &str, now: i64, flags: &[(&str, bool)]) -> sqlx::Result<()> {
     for flag in [false, true] {
         let ids: Vec<&str> = flags.iter().filter(|(_, f)| *f == flag).map(|(id, _)| *id).collect();
-        for chunk in ids.chunks(BULK_ROWS) {
+        for chunk in batches(&ids) {
             let mut p = Params::new(backend);
             let mut sql = String::from("UPDATE entries SET disagreement = ");
             p.one(&mut sql);
@@ -329,5 +347,15 @@ mod tests {
         s.push(' ');
         p.list(&mut s, 3);
         assert_eq!(s, "? ?,?,?");
+    }
+
+    #[test]
+    fn batches_reuse_few_sizes() {
+        let rows: Vec<u32> = (0..937).collect();
+        let sizes: Vec<usize> = batches(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [400, 400, 128, 8, 1]);
+        let all: Vec<u32> = batches(&rows).flatten().copied().collect();
+        assert_eq!(all, rows);
+        assert_eq!(batches::<u32>(&[]).count(), 0);
     }
 }

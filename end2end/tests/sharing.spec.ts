@@ -1,0 +1,105 @@
+import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
+import { demoPatient, expectAccessible, ready, signIn } from './helpers';
+
+const clinician = { email: 'priya.shah@demo.kith.example', password: 'stethoscope maple' };
+
+async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  return ctx.newPage();
+}
+
+test('a patient shares only mental-health entries, then revokes', async ({ page, browser }, info) => {
+  test.setTimeout(90_000);
+  // The patient shares with the demo GP.
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sharing' }).click();
+  await ready(page, info);
+  await expectAccessible(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(clinician.email);
+  await share.getByLabel('A clinician or care professional').check();
+  await share.getByLabel('Only what I tick below').check();
+  await share.getByLabel('Mental health').check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  await expect(page.getByTestId('grant').filter({ hasText: clinician.email }).filter({ hasText: 'active' }).first()).toBeVisible();
+
+  // The clinician, in their own browser, sees exactly what was shared.
+  const dr = await freshPage(browser, info);
+  await signIn(dr, info, clinician.email, clinician.password);
+  await expect(dr.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await dr.getByRole('button', { name: "Open Margaret Jones's record" }).click();
+  await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
+  await expect(dr.getByText('They have not shared everything with you.')).toBeVisible();
+  await expect(dr.locator('#allergies')).toContainText('No allergies recorded');
+  await dr.goto('/timeline');
+  await ready(dr, info);
+  const items = dr.locator('.entry-item');
+  expect(await items.count()).toBeGreaterThan(0);
+  for (const text of await items.allTextContents()) expect(text).toContain('Mental health');
+  await expect(dr.getByRole('link', { name: 'Sharing' })).toHaveCount(0);
+  await expectAccessible(dr, info);
+
+  // The patient revokes; the clinician's very next page load no longer shows the record.
+  const stop = page.getByRole('button', { name: `Stop sharing with ${clinician.email}` });
+  while ((await stop.count()) > 0) {
+    const before = await stop.count();
+    await stop.first().click();
+    await expect(stop).toHaveCount(before - 1);
+  }
+  await expect(page.getByTestId('grant').filter({ hasText: clinician.email }).filter({ hasText: 'active' })).toHaveCount(0);
+  await dr.goto('/timeline');
+  await expect(dr.getByText('We could not find that page.')).toBeVisible();
+  await expect(dr.locator('.entry-item')).toHaveCount(0);
+  await dr.context().close();
+});
+
+test('a passcode link opens in a fresh browser, and five wrong passcodes lock it', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
+  await form.getByLabel('A name to recognise it by').fill(`A&E ${info.project.name}`);
+  await form.getByLabel('Passcode (optional)').fill('4821');
+  await form.getByRole('button', { name: 'Make link' }).click();
+  const url = await page.getByTestId('link-url').first().textContent();
+  expect(url).toMatch(/\/l\/[0-9a-f]{64}$/);
+  await expect(page.getByTestId('new-link').locator('svg')).toBeVisible();
+  const path = new URL(url!).pathname;
+
+  // A paramedic opens it with the passcode.
+  const medic = await freshPage(browser, info);
+  await medic.goto(path);
+  await ready(medic, info);
+  await expectAccessible(medic, info);
+  await medic.getByLabel('Passcode').fill('4821');
+  await medic.getByLabel('Your name').fill('Pat Medic');
+  await medic.getByLabel('Your role').fill('Paramedic');
+  await medic.getByLabel('Your organisation').fill('Yorkshire Ambulance Service');
+  await medic.getByRole('button', { name: 'Open the record' }).click();
+  await expect(medic.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
+  await expect(medic.getByText('through a shared link')).toBeVisible();
+  await expect(medic.locator('#allergies')).toContainText('Penicillin');
+  await medic.context().close();
+
+  // Someone guessing: four wrong passcodes are refused, the fifth locks the link.
+  const guesser = await freshPage(browser, info);
+  await guesser.goto(path);
+  await ready(guesser, info);
+  for (let i = 0; i < 5; i++) {
+    await guesser.getByLabel('Passcode').fill('0000');
+    await guesser.getByLabel('Your name').fill('X');
+    await guesser.getByLabel('Your role').fill('Y');
+    await guesser.getByLabel('Your organisation').fill('Z');
+    await guesser.getByRole('button', { name: 'Open the record' }).click();
+    if (i < 4) await expect(guesser.locator('#passcode-error')).toContainText('not right');
+  }
+  await expect(guesser.getByRole('alert').first()).toContainText('locked');
+  await guesser.goto(path);
+  await expect(guesser.getByText('This link cannot be opened')).toBeVisible();
+  await guesser.context().close();
+
+  await page.goto('/sharing');
+  await expect(page.getByTestId('link').filter({ hasText: `A&E ${info.project.name}` })).toContainText('locked');
+});
