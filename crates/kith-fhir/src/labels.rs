@@ -103,6 +103,13 @@ pub const SECURITY_RULES: &[(&str, Label)] = &[
 /// SNOMED CT concepts, matched exactly (no hierarchy here: no terminology
 /// server at import time; the ICD-10 ranges below catch more).
 pub const SNOMED_RULES: &[(&str, Label, &str)] = &[
+    // Medicines whose only common use reveals a mental-health condition
+    // (dm+d/SNOMED product codes): without these a hidden diagnosis shows
+    // through its prescription.
+    ("321959007", Label::MentalHealth, "Sertraline 50mg tablets"),
+    ("321958004", Label::MentalHealth, "Sertraline 100mg tablets"),
+    ("321949006", Label::MentalHealth, "Fluoxetine 20mg capsules"),
+    ("321987003", Label::MentalHealth, "Citalopram 20mg tablets"),
     ("35489007", Label::MentalHealth, "Depressive disorder"),
     (
         "370143000",
@@ -215,7 +222,8 @@ pub fn label_for<'a>(
 }
 
 fn code_label(system: &str, code: &str) -> Option<Label> {
-    if system == SNOMED {
+    // dm+d identifiers are SNOMED CT concept ids.
+    if system == SNOMED || system.trim_end_matches('/') == "https://dmd.nhs.uk" {
         return SNOMED_RULES
             .iter()
             .find(|(c, _, _)| *c == code)
