@@ -220,6 +220,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/entry", "id=anything"),
         ("/api/record/results", ""),
         ("/api/record/sources", "upload="),
+        ("/api/record/confirm_held", "id=x"),
+        ("/api/record/reject_held", "id=x"),
         ("/api/sharing/shared_with_me", ""),
         ("/api/sharing/open_record", "patient_id=x"),
         ("/api/sharing/view", ""),

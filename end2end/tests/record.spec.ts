@@ -99,6 +99,24 @@ test('sources list each organisation; a wrong-patient upload is refused clearly'
   await expect(page.locator('#upload-result')).toContainText('999 636 3430');
 });
 
+test('a file without an NHS Number waits until the patient confirms it', async ({ page }, info) => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
+  await ready(page, info);
+  await page.getByLabel('File', { exact: true }).setInputFiles('fixtures/diary-without-nhs-number.json');
+  await page.getByLabel('Where it comes from').selectOption('patient');
+  await page.getByLabel('Organisation name (optional)').fill('My diary');
+  await page.getByRole('button', { name: 'Add file' }).click();
+  await expect(page.locator('#upload-result')).toContainText('File waiting for you to check');
+  const held = page.getByRole('region', { name: 'Files waiting for you to check' }).or(page.locator('section', { has: page.getByRole('heading', { name: 'Files waiting for you to check' }) }));
+  await expect(held.first()).toContainText('Ray Lindgren');
+  await expect(held.first()).toContainText('22 Jun 1995');
+  await expectAccessible(page, info);
+  await held.first().getByRole('button', { name: 'This is me: add it to my record' }).first().click();
+  await expect(page.getByRole('heading', { name: 'Files waiting for you to check' })).toHaveCount(0);
+  await page.goto('/timeline?q=hay+fever');
+  await expect(page.locator('.entry-item').first()).toContainText('Hay fever (my diary)');
+});
+
 test('works at 320 pixels wide', async ({ page }) => {
   await page.setViewportSize({ width: 320, height: 640 });
   for (const path of ['/', '/timeline', '/results', '/sources']) {

@@ -67,3 +67,26 @@ pub async fn get_sources(#[server(default)] upload: String) -> Result<SourcesVie
     view.last_upload = last.filter(|r| !upload.is_empty() && r.id == upload);
     Ok(view)
 }
+
+/// The patient confirms a held file (no NHS Number) is theirs.
+#[server(endpoint = "record/confirm_held")]
+pub async fn confirm_held(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
+    // Its size was checked when it arrived.
+    match kith.confirm_held(&access, &id, usize::MAX).await.map_err(core)? {
+        kith_core::import::ImportOutcome::Refused { reason, .. } => Err(AppError::Conflict(reason)),
+        _ => {
+            leptos_axum::redirect("/sources?held=confirmed");
+            Ok(())
+        }
+    }
+}
+
+/// The patient says a held file is not theirs: it is discarded.
+#[server(endpoint = "record/reject_held")]
+pub async fn reject_held(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
+    kith.reject_held(&access, &id).await.map_err(core)?;
+    leptos_axum::redirect("/sources?held=rejected");
+    Ok(())
+}

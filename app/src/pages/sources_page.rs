@@ -75,6 +75,17 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                                     <tr><th scope="row">"Date of birth"</th><td>{h.found_birth_date.clone().unwrap_or_else(|| "Not given".into())}</td><td>{v.patient_birth_date.clone()}</td></tr>
                                 </tbody>
                             </table>
+                            <div class="flex flex-wrap gap-4 mt-2">
+                                // Plain forms: the page reloads to show the merged record.
+                                <form method="post" action="/api/record/confirm_held">
+                                    <input type="hidden" name="id" value=h.id.clone()/>
+                                    <button type="submit" class="btn-primary">"This is me: add it to my record"</button>
+                                </form>
+                                <form method="post" action="/api/record/reject_held">
+                                    <input type="hidden" name="id" value=h.id.clone()/>
+                                    <button type="submit" class="btn-secondary">"This is not me: discard it"</button>
+                                </form>
+                            </div>
                         </li>
                     }).collect::<Vec<_>>()}
                 </ul>

@@ -141,7 +141,9 @@ fn task_failed(e: impl std::fmt::Display) -> CoreError {
 
 /// Step 1, on the blocking pool: parse the file and check whose it is; for a
 /// file that is the patient's, index its references too.
-fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>) -> Checked {
+/// `confirmed`: the patient has looked at a held feed (no NHS Number) and said
+/// it is theirs, so a missing number no longer holds it back.
+fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>, confirmed: bool) -> Checked {
     let feed: Feed = match parse_feed(bytes, max_bytes) {
         Ok(f) => f,
         Err(e) => return Checked::Refused(describe(&e)),
@@ -161,6 +163,10 @@ fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, sourc
         Identity::Invalid { value } => Checked::Refused(format!(
             "The file's Patient has NHS Number {value}, which is not a valid NHS Number (the check digit is wrong). Nothing from it was stored."
         )),
+        Identity::Missing { .. } if confirmed => {
+            let refs = RefIndex::new(&feed);
+            Checked::Ready(Box::new(feed), refs)
+        }
         Identity::Missing { name, birth_date } => Checked::Held {
             found_name: name,
             found_birth_date: birth_date,
@@ -255,6 +261,10 @@ impl Kith {
     /// Imports one file into the record `access` opens. The file is accepted
     /// or refused whole: on refusal nothing is stored.
     pub async fn import(&self, access: &RecordAccess, req: ImportRequest) -> CoreResult<ImportOutcome> {
+        self.import_checked(access, req, false).await
+    }
+
+    async fn import_checked(&self, access: &RecordAccess, req: ImportRequest, confirmed: bool) -> CoreResult<ImportOutcome> {
         require(access, Right::Contribute)?;
         let file = req.file_name.clone();
         if req.bytes.len() > req.max_bytes {
@@ -263,7 +273,7 @@ impl Kith {
         let bytes = Arc::new(req.bytes);
         let expected = access.nhs_number().clone();
         let (b, max, name) = (bytes.clone(), req.max_bytes, req.source_name.clone());
-        let checked = tokio::task::spawn_blocking(move || check(&b, max, &expected, name)).await.map_err(task_failed)?;
+        let checked = tokio::task::spawn_blocking(move || check(&b, max, &expected, name, confirmed)).await.map_err(task_failed)?;
         let (feed, refs) = match checked {
             Checked::Refused(reason) => return Ok(refused(&file, reason)),
             Checked::Held { found_name, found_birth_date, source_name } => {
@@ -588,5 +598,37 @@ impl Kith {
     pub async fn record_row_counts(&self, access: &RecordAccess) -> CoreResult<Vec<(String, i64)>> {
         let mut conn = self.db.pool.acquire().await?;
         Ok(store::row_counts(&mut conn, access.patient_id()).await?)
+    }
+}
+
+impl Kith {
+    /// The patient confirms a held feed is theirs: it is imported (whole, or
+    /// refused whole) and leaves the waiting list.
+    pub async fn confirm_held(&self, access: &RecordAccess, held_id: &str, max_bytes: usize) -> CoreResult<ImportOutcome> {
+        require(access, Right::Manage)?;
+        crate::policy::require_whole(access)?;
+        let held = store::held_feed(&self.db.pool, access.patient_id(), held_id).await?.ok_or(kith_types::AppError::NotFound)?;
+        let req = ImportRequest {
+            file_name: held.file_name,
+            bytes: held.body.into_bytes(),
+            source_kind: held.source_kind.parse().ok(),
+            source_name: held.source_name,
+            max_bytes,
+        };
+        let outcome = self.import_checked(access, req, true).await?;
+        if matches!(outcome, ImportOutcome::Accepted(_)) {
+            store::delete_held_feed(&self.db.pool, access.patient_id(), held_id).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The patient says a held feed is not theirs: it is discarded.
+    pub async fn reject_held(&self, access: &RecordAccess, held_id: &str) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        crate::policy::require_whole(access)?;
+        if store::delete_held_feed(&self.db.pool, access.patient_id(), held_id).await? == 0 {
+            return Err(kith_types::AppError::NotFound.into());
+        }
+        Ok(())
     }
 }

@@ -273,6 +273,25 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
         other => panic!("{other:?}"),
     }
     assert!(k.record(&access).await.unwrap().is_empty(), "held, not merged");
+
+    // The patient compares and confirms: now it is merged, and no longer waiting.
+    let owner = k.sign_in("9992649690@example.com", "kettle orange stairs", "10.7.0.1").await.unwrap();
+    let own = k.own_record(&owner, Right::Manage).await.unwrap();
+    let held = k.sources_view(&own).await.unwrap().held;
+    assert_eq!(held.len(), 1);
+    match k.confirm_held(&own, &held[0].id, MAX).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!(s.source, "My symptom diary"),
+        other => panic!("{other:?}"),
+    }
+    assert!(k.record(&access).await.unwrap().iter().any(|e| e.display == "Hay fever"));
+    assert!(k.sources_view(&own).await.unwrap().held.is_empty());
+
+    // One that is not theirs is discarded, leaving nothing behind.
+    let other = r#"{"resourceType":"Patient","id":"q","name":[{"given":["Someone"],"family":"Else"}]}"#;
+    let req = ImportRequest { file_name: "else.json".into(), bytes: other.as_bytes().to_vec(), source_kind: Some(SourceKind::Hospital), source_name: None, max_bytes: MAX };
+    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    k.reject_held(&own, &held_id).await.unwrap();
+    assert!(k.sources_view(&own).await.unwrap().held.is_empty());
 }
 
 async fn a_new_source_needs_a_kind(db: &TestDb) {

@@ -314,3 +314,28 @@ pub(crate) struct PatientInfo {
 pub(crate) async fn patient_info<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<PatientInfo> {
     sqlx::query_as("SELECT name, nhs_number, birth_date FROM patients WHERE id = $1").bind(patient.to_string()).fetch_one(ex).await
 }
+
+#[derive(Debug, FromRow)]
+pub(crate) struct HeldFeed {
+    pub file_name: String,
+    pub source_name: Option<String>,
+    pub source_kind: String,
+    pub body: String,
+}
+
+pub(crate) async fn held_feed<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<HeldFeed>> {
+    sqlx::query_as("SELECT file_name, source_name, source_kind, body FROM held_feeds WHERE patient_id = $1 AND id = $2")
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+pub(crate) async fn delete_held_feed<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM held_feeds WHERE patient_id = $1 AND id = $2")
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+}
