@@ -11,6 +11,8 @@ test.beforeEach(async ({ page }, info) => {
 });
 
 test('the summary shows allergies first and every source of each item', async ({ page }, info) => {
+  // With JavaScript the summary arrives after the heading: wait for it.
+  await expect(page.locator('#allergies')).toBeVisible();
   const sections = await page.locator('main section h2').allTextContents();
   expect(sections.indexOf('Allergies')).toBeLessThan(sections.indexOf('Current problems'));
   await expect(page.getByText(/medicines? (is|are) recorded differently/)).toBeVisible();
