@@ -13,7 +13,7 @@ export function uniqueEmail(info: TestInfo, who: string): string {
 /** With JavaScript, the app must have hydrated before we interact with it. */
 export async function ready(page: Page, info: TestInfo) {
   if (info.project.name === 'js') {
-    await page.waitForFunction(() => (window as any).__kith_hydrated === true, null, { timeout: 15_000 });
+    await page.waitForFunction(() => (window as any).__kith_hydrated === true, null, { timeout: 30_000 });
   }
 }
 
