@@ -361,7 +361,63 @@ async fn unknown_links_are_not_found(db: &TestDb) {
     assert_eq!(err, kith_types::AppError::NotFound);
 }
 
+/// IDOR: as patient B, every entry id of patient A through every server
+/// function and route that takes one is not found.
+async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
+    kith_core::demo::load(&db.kith).await.unwrap();
+    db.kith
+        .create_user(NewUser {
+            name: "Bob Other".into(),
+            email: "bob@example.com".into(),
+            password: PASSWORD.into(),
+            role: "patient".into(),
+            nhs_number: "9000000009".into(),
+            birth_date: "1950-01-01".into(),
+        })
+        .await
+        .unwrap();
+    let margaret = db.kith.sign_in("margaret@demo.kith.example", PASSWORD, "10.8.0.1").await.unwrap();
+    let access = db.kith.own_record(&margaret, kith_core::policy::Right::Read).await.unwrap();
+    let ids: Vec<String> = db.kith.record(&access).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert!(ids.len() > 100);
+    let app = app(db);
+    let res = form_post(&app, "/api/sign_in", &format!("email=bob%40example.com&password={}", PASSWORD.replace(' ', "+")), None).await;
+    let (cookie, _) = session_cookie(&res).unwrap();
+    let call = |path: &'static str, body: String| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move {
+            let req = Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, cookie)
+                .body(Body::from(body))
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            text(res).await
+        }
+    };
+    for id in ids.iter().take(40) {
+        for (path, body) in [
+            ("/api/record/entry", format!("id={id}")),
+            ("/api/sharing/relabel_entry", format!("entry_id={id}&label=private")),
+            ("/api/sharing/open_record", format!("patient_id={}", access.patient_id())),
+            ("/api/sharing/revoke_grant", format!("id={id}")),
+            ("/api/sharing/revoke_link", format!("id={id}")),
+            ("/api/record/confirm_held", format!("id={id}")),
+            ("/api/record/reject_held", format!("id={id}")),
+        ] {
+            let body = call(path, body).await;
+            let err: kith_types::AppError = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
+            assert_eq!(err, kith_types::AppError::NotFound, "{path} for {id}");
+        }
+        assert_eq!(get(&app, &format!("/entries/{id}"), Some(&cookie)).await.status(), StatusCode::NOT_FOUND);
+    }
+    // Nothing was relabelled.
+    assert!(db.kith.record(&access).await.unwrap().iter().all(|e| e.label != "private"));
+}
+
 backend_tests!(
+    another_patients_ids_are_not_found_anywhere,
     unknown_links_are_not_found,
     upload_without_a_session_is_refused,
     upload_imports_a_file_and_reports_once,
