@@ -223,6 +223,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/confirm_held", "id=x"),
         ("/api/record/reject_held", "id=x"),
         ("/api/sharing/shared_with_me", ""),
+        ("/api/sharing/preview", "id=x"),
         ("/api/sharing/open_record", "patient_id=x"),
         ("/api/sharing/view", ""),
         ("/api/sharing/create_grant", "email=a%40example.com&role=clinician&scope=all"),
@@ -403,6 +404,7 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             ("/api/sharing/open_record", format!("patient_id={}", access.patient_id())),
             ("/api/sharing/revoke_grant", format!("id={id}")),
             ("/api/sharing/revoke_link", format!("id={id}")),
+            ("/api/sharing/preview", format!("id={id}")),
             ("/api/record/confirm_held", format!("id={id}")),
             ("/api/record/reject_held", format!("id={id}")),
         ] {

@@ -33,6 +33,19 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
     let Some(user_id) = user_id else { return Ok(None) };
     let Some(actor) = kith.actor(&user_id).await.map_err(core)? else { return Ok(None) };
     let mut me = kith.me(&actor).await.map_err(core)?;
+    if let Ok(Some(share)) = session.get::<String>(super::ssr::PREVIEW_KEY).await {
+        if let Ok(owner) = kith.own_record(&actor, Right::Manage).await {
+            if kith.preview(&owner, &share).await.is_ok() {
+                me.viewing = Some(Viewing {
+                    patient_name: me.name.clone(),
+                    how: "previewed as the person or link you chose sees it".into(),
+                    partial: true,
+                    can_manage: false,
+                });
+                return Ok(Some(me));
+            }
+        }
+    }
     let chosen: Option<String> = session.get(super::ssr::CURRENT_RECORD_KEY).await.ok().flatten();
     if let Some(patient) = chosen {
         // Re-checked on every request: a revoked grant stops here.

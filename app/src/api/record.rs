@@ -7,9 +7,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use super::ssr::{core, require_actor};
-#[cfg(feature = "ssr")]
-#[allow(unused_imports)]
-use require_actor as _;
+
 
 /// The record on screen, opened through the policy: a link viewer's shared
 /// record, the record a signed-in person chose, or their own.
@@ -30,6 +28,15 @@ pub(crate) async fn record(right: kith_core::policy::Right) -> Result<(kith_core
         None => kith.own_record(&actor, right).await,
     }
     .map_err(core)?;
+    // Previewing a grant or link: reading pages show only what it shares.
+    if right == kith_core::policy::Right::Read {
+        if let Ok(Some(share)) = session.get::<String>(super::ssr::PREVIEW_KEY).await {
+            if let Ok(manage) = kith.own_record(&require_actor().await?.2, kith_core::policy::Right::Manage).await {
+                let preview = kith.preview(&manage, &share).await.map_err(core)?;
+                return Ok((kith, session, preview));
+            }
+        }
+    }
     Ok((kith, session, access))
 }
 

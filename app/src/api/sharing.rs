@@ -5,7 +5,7 @@ use kith_types::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::ssr::{core, internal, require_actor, session, CURRENT_RECORD_KEY, LINK_VIEWER_KEY};
+use super::ssr::{core, internal, require_actor, session, CURRENT_RECORD_KEY, LINK_VIEWER_KEY, PREVIEW_KEY};
 
 #[cfg(feature = "ssr")]
 fn scope_from(all: &str, labels: Vec<String>, kinds: Vec<String>) -> kith_core::policy::Scope {
@@ -29,6 +29,17 @@ pub async fn open_shared_record(patient_id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The patient sees their record exactly as a grant or link shows it.
+#[server(endpoint = "sharing/preview")]
+pub async fn start_preview(id: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let owner = kith.own_record(&actor, kith_core::policy::Right::Manage).await.map_err(core)?;
+    kith.preview(&owner, &id).await.map_err(core)?;
+    session.insert(PREVIEW_KEY, id).await.map_err(|e| internal(&e.to_string()))?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
 /// Back to one's own home page.
 #[server(endpoint = "sharing/close_record")]
 pub async fn close_shared_record() -> Result<(), AppError> {
@@ -40,6 +51,10 @@ pub async fn close_shared_record() -> Result<(), AppError> {
         return Ok(());
     }
     let _ = session.remove::<String>(CURRENT_RECORD_KEY).await;
+    if session.remove::<String>(PREVIEW_KEY).await.ok().flatten().is_some() {
+        leptos_axum::redirect("/sharing");
+        return Ok(());
+    }
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -14,6 +14,8 @@ use tower_sessions::Session;
 
 /// Session key: the patient id of someone else's record the person chose to view.
 pub const CURRENT_RECORD_KEY: &str = "current_record";
+/// Session key: the grant or link the patient is previewing.
+pub const PREVIEW_KEY: &str = "preview";
 /// Session key: who opened a shared link (no account).
 pub const LINK_VIEWER_KEY: &str = "link_viewer";
 

@@ -80,7 +80,7 @@ fn ViewingBanner(v: kith_types::sharing::Viewing) -> impl IntoView {
                     {v.partial.then_some(" They have not shared everything with you.")}</p>
                 // A plain form: switching records reloads the whole page.
                 <form method="post" action="/api/sharing/close_record">
-                    <button type="submit" class="underline">{if link { "Close the record" } else { "Back to my own page" }}</button>
+                    <button type="submit" class="underline">{if link { "Close the record" } else if v.how.starts_with("previewed") { "End the preview" } else { "Back to my own page" }}</button>
                 </form>
             </div>
         </div>

@@ -155,10 +155,16 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
                                     <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
                                     {active.then(|| view! {
-                                        <ActionForm action=revoke>
-                                            <input type="hidden" name="id" value=g.id.clone()/>
-                                            <button type="submit" class="btn-secondary mt-1">"Stop sharing with "{g.email.clone()}</button>
-                                        </ActionForm>
+                                        <div class="flex flex-wrap gap-3">
+                                            <form method="post" action="/api/sharing/preview">
+                                                <input type="hidden" name="id" value=g.id.clone()/>
+                                                <button type="submit" class="btn-secondary mt-1">"See what "{g.email.clone()}" sees"</button>
+                                            </form>
+                                            <ActionForm action=revoke>
+                                                <input type="hidden" name="id" value=g.id.clone()/>
+                                                <button type="submit" class="btn-secondary mt-1">"Stop sharing with "{g.email.clone()}</button>
+                                            </ActionForm>
+                                        </div>
                                     })}
                                 </li>
                             }
@@ -183,10 +189,16 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p>{l.scope.clone()}{l.has_passcode.then_some(" · passcode")}{l.single_use.then_some(" · once only")}</p>
                                     <p class="text-sm">"Until "{l.expires.clone()}{l.last_used.clone().map(|u| format!(" · last opened {u}"))}" · "<span class="font-bold">{l.status.clone()}</span></p>
                                     {active.then(|| view! {
-                                        <ActionForm action=revoke>
-                                            <input type="hidden" name="id" value=l.id.clone()/>
-                                            <button type="submit" class="btn-secondary mt-1">"Withdraw link "{l.name.clone()}</button>
-                                        </ActionForm>
+                                        <div class="flex flex-wrap gap-3">
+                                            <form method="post" action="/api/sharing/preview">
+                                                <input type="hidden" name="id" value=l.id.clone()/>
+                                                <button type="submit" class="btn-secondary mt-1">"See what link "{l.name.clone()}" shows"</button>
+                                            </form>
+                                            <ActionForm action=revoke>
+                                                <input type="hidden" name="id" value=l.id.clone()/>
+                                                <button type="submit" class="btn-secondary mt-1">"Withdraw link "{l.name.clone()}</button>
+                                            </ActionForm>
+                                        </div>
                                     })}
                                 </li>
                             }

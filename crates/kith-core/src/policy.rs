@@ -86,6 +86,8 @@ pub enum Via {
     Operator,
     Grant { grant_ids: Vec<String>, act_for: bool },
     Link { link_id: String },
+    /// The owner looking through a grant or link's eyes.
+    Preview { share_id: String },
 }
 
 /// Proof that `principal` may exercise `right` on one patient's record.
@@ -256,5 +258,28 @@ pub(crate) fn require_whole(access: &RecordAccess) -> CoreResult<()> {
         (Via::Owner | Via::Operator, _) => Ok(()),
         (Via::Grant { act_for: true, .. }, _) => Ok(()),
         _ => Err(AppError::NotFound.into()),
+    }
+}
+
+impl Kith {
+    /// The owner's view narrowed to what one grant or link shows, so the
+    /// patient can see exactly what its recipient sees (read only).
+    pub async fn preview(&self, owner: &RecordAccess, share_id: &str) -> CoreResult<RecordAccess> {
+        require(owner, Right::Manage)?;
+        require_whole(owner)?;
+        let scope_json = match store::grants_of(&self.db.pool, &owner.patient_id).await?.into_iter().find(|g| g.id == share_id) {
+            Some(g) if g.can_act_for != 0 => serde_json::to_string(&Scope::whole()).unwrap_or_default(),
+            Some(g) => g.scope,
+            None => store::share_link_by_id(&self.db.pool, &owner.patient_id, share_id).await?.ok_or(AppError::NotFound)?.scope,
+        };
+        let scope: Scope = serde_json::from_str(&scope_json).map_err(|e| CoreError::Internal(e.to_string()))?;
+        Ok(RecordAccess {
+            patient_id: owner.patient_id.clone(),
+            nhs_number: owner.nhs_number.clone(),
+            right: Right::Read,
+            principal: owner.principal.clone(),
+            via: Via::Preview { share_id: share_id.to_string() },
+            scope: Some(scope),
+        })
     }
 }

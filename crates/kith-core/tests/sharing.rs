@@ -114,6 +114,13 @@ async fn the_matrix(db: &TestDb) {
     assert!(open(&mh_clinician, Right::Comment).await.is_ok(), "comment right given");
     assert!(not_found(open(&mh_clinician, Right::Manage).await));
 
+    // The owner previews the mental-health grant: exactly what Dr Mind sees.
+    let mind_grant = k.sharing_view(&owner_access).await.unwrap().grants.into_iter().find(|g| g.email == "mind@example.com").unwrap().id;
+    let preview = k.preview(&owner_access, &mind_grant).await.unwrap();
+    assert_eq!(visible_ids(k, &preview).await, visible_ids(k, &mh).await);
+    assert!(not_found(k.sharing_view(&preview).await), "a preview is read only");
+    assert!(not_found(k.preview(&mh, &mind_grant).await), "only the owner previews");
+
     // Whole-record clinician: everything but private.
     let whole = open(&gp, Right::Read).await.unwrap();
     let ids = visible_ids(k, &whole).await;
