@@ -252,22 +252,14 @@ fn describe(e: &FeedError) -> String {
     e.to_string()
 }
 
-/// SQLite settings for an import's connection, put back afterwards:
+/// SQLite settings for an import's connection, put back afterwards.
 ///
-/// * `cache_size = -65536` (64 MiB of page cache rather than 2 MiB): a file
-///   writes more pages (rows, and up to four indexes a table) than the
-///   default cache holds, and SQLite then spills pages to the WAL in the
-///   middle of the transaction and writes them again later.
-/// * `wal_autocheckpoint = N` pages: checkpoint (copy the WAL into the
-///   database file, with fsyncs) when the WAL passes N pages rather than the
-///   default 1,000 (4 MB), which an import passes every time. Durability is
-///   unchanged (a commit is durable in the WAL, as before); pages that
-///   several imports change are copied once. Other connections keep the
-///   default, so the next commit elsewhere checkpoints as usual.
-fn import_sqlite_pragmas() -> Vec<(&'static str, i64)> {
-    let wal = std::env::var("KITH_IMPORT_WAL_PAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    vec![("cache_size", -64 * 1024), ("wal_autocheckpoint", wal)]
-}
+/// `cache_size = -65536`: 64 MiB of page cache rather than the default
+/// 2 MiB. A file writes more pages (rows, and up to four indexes a table)
+/// than the default cache holds; SQLite then spills dirty pages to the WAL in
+/// the middle of the transaction and writes them again when they change.
+/// Durability and checkpointing are unchanged.
+const IMPORT_SQLITE_PRAGMAS: &[(&str, i64)] = &[("cache_size", -64 * 1024)];
 
 impl Kith {
     /// Imports one file into the record `access` opens. The file is accepted
@@ -324,7 +316,7 @@ impl Kith {
         // SQLite: settings for this connection while it imports, put back
         // before it returns to the pool (see IMPORT_SQLITE_PRAGMAS).
         let mut restore = Vec::new();
-        for (pragma, value) in import_sqlite_pragmas() {
+        for &(pragma, value) in IMPORT_SQLITE_PRAGMAS {
             let before: i64 = sqlx::query_scalar(&format!("PRAGMA {pragma}")).fetch_one(&mut *conn).await?;
             sqlx::query(&format!("PRAGMA {pragma} = {value}")).execute(&mut *conn).await?;
             restore.push((pragma, before));

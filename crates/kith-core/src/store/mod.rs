@@ -290,29 +290,6 @@ pub(crate) use views::*;
 pub(crate) use bulk::*;
 pub(crate) use record::*;
 
-/// `($1, $2, ...), ($n, ...)` for a multi-row INSERT of `rows` rows of
-/// `cols` columns, numbering from `first`.
-pub(crate) fn values_placeholders(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = first;
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('$');
-            s.push_str(&n.to_string());
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// `$first, $first+1, ...` for an IN list.
 pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
