@@ -256,7 +256,8 @@ async fn make_patient(kith: &Kith, entries: usize, nhs: &str, name: &str, email:
         role: "patient".into(),
         nhs_number: nhs.as_str().into(),
         birth_date: "1950-05-17".into(),
-    })
+            organisation: String::new(),
+        })
     .await
     .expect("create patient");
     let access = kith.open_record(&Principal::Operator, &nhs, Right::Contribute).await.expect("open record");

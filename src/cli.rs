@@ -34,6 +34,7 @@ pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
             role: opts.role,
             nhs_number: opts.nhs_number.unwrap_or_default(),
             birth_date: opts.birth_date.unwrap_or_default(),
+            organisation: opts.organisation.unwrap_or_default(),
         })
         .await;
     match result {
@@ -138,5 +139,51 @@ pub async fn export(kith: &Kith, opts: ExportOptions) -> anyhow::Result<()> {
     let access = kith.open_record(&Principal::Operator, &nhs(&opts.nhs_number)?, Right::Read).await.map_err(user_facing)?;
     let bundle = kith.export_bundle(&access).await.map_err(user_facing)?;
     println!("{}", serde_json::to_string(&bundle)?);
+    Ok(())
+}
+
+/// Checks access-log chains; fails naming each broken record.
+pub async fn audit_verify(kith: &Kith, nhs_number: Option<String>) -> anyhow::Result<()> {
+    let results = match nhs_number {
+        Some(n) => {
+            let access = kith.open_record(&Principal::Operator, &nhs(&n)?, Right::Manage).await.map_err(user_facing)?;
+            vec![(access.nhs_number().as_str().to_string(), kith.verify_chain(access.patient_id()).await.map_err(user_facing)?)]
+        }
+        None => kith.verify_all().await.map_err(user_facing)?,
+    };
+    let mut broken = 0;
+    for (nhs, check) in &results {
+        match &check.broken_at {
+            None => println!(
+                "{nhs}: ok, {} records, {} signed checkpoints{}",
+                check.records,
+                check.checkpoints,
+                check.verified_up_to.as_ref().map(|t| format!(", verified up to {t}")).unwrap_or_default()
+            ),
+            Some((seq, why)) => {
+                broken += 1;
+                println!("{nhs}: BROKEN at record {seq}: {why}");
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} of {} access logs are broken", results.len());
+    }
+    Ok(())
+}
+
+pub async fn audit_checkpoint(kith: &Kith) -> anyhow::Result<()> {
+    let n = kith.checkpoint().await.map_err(user_facing)?;
+    println!("Signed {n} chain heads (public key {})", kith.audit_public_key());
+    Ok(())
+}
+
+pub async fn audit_export(kith: &Kith, nhs_number: &str, format: &str) -> anyhow::Result<()> {
+    let access = kith.open_record(&Principal::Operator, &nhs(nhs_number)?, Right::Manage).await.map_err(user_facing)?;
+    if format == "csv" {
+        print!("{}", kith.audit_csv(&access).await.map_err(user_facing)?);
+    } else {
+        println!("{}", serde_json::to_string(&kith.audit_events_bundle(&access).await.map_err(user_facing)?)?);
+    }
     Ok(())
 }

@@ -26,6 +26,10 @@ pub struct GlobalOptions {
     #[arg(long = "database", env = "KITH_DATABASE_URL", default_value = "sqlite://data/kith.db", global = true, hide_env_values = true)]
     pub database_url: String,
 
+    /// The server's ed25519 key that signs access-log checkpoints (created on first run, mode 0600).
+    #[arg(long, env = "KITH_AUDIT_KEY_FILE", default_value = "data/audit-signing.key", global = true)]
+    pub audit_key_file: std::path::PathBuf,
+
     /// What to log, as a tracing filter (health data and passwords are never logged).
     #[arg(long = "log", env = "KITH_LOG", default_value = "info,sqlx=warn,tower_sessions=warn", global = true)]
     pub log: String,
@@ -48,6 +52,29 @@ pub enum Command {
     /// Write a patient's whole record to standard output as a FHIR R4 Bundle
     /// (the original resources plus a Provenance per source).
     Export(ExportOptions),
+    /// Check, sign and export the access log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check every record's access-log hash chain (or one record's), naming the
+    /// first broken record. Exits non-zero if any chain is broken.
+    Verify {
+        #[arg(long)]
+        nhs_number: Option<String>,
+    },
+    /// Sign every chain head that moved since its last checkpoint.
+    Checkpoint,
+    /// Write a record's access log to standard output.
+    Export {
+        #[arg(long)]
+        nhs_number: String,
+        /// fhir (a Bundle of AuditEvent resources) or csv.
+        #[arg(long, default_value = "fhir", value_parser = ["fhir", "csv"])]
+        format: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -109,6 +136,9 @@ pub struct UserAddOptions {
     /// For a patient: date of birth as YYYY-MM-DD.
     #[arg(long)]
     pub birth_date: Option<String>,
+    /// For a clinician: where they work (shown in patients' access logs).
+    #[arg(long)]
+    pub organisation: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -132,6 +162,15 @@ pub struct ServeOptions {
     /// Largest upload accepted, in megabytes.
     #[arg(long, env = "KITH_MAX_UPLOAD_MB", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=2048))]
     pub max_upload_mb: u64,
+
+    /// Let signed-in clinicians open a record they were not given, stating a
+    /// reason (emergency access; the patient is told at once). Off unless set.
+    #[arg(long, env = "KITH_BREAK_GLASS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub break_glass: bool,
+
+    /// Minutes between signed checkpoints of the access-log chains.
+    #[arg(long, env = "KITH_AUDIT_CHECKPOINT_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
+    pub audit_checkpoint_minutes: u64,
 }
 
 impl Default for ServeOptions {
@@ -142,6 +181,8 @@ impl Default for ServeOptions {
             session_idle_minutes: 30,
             site_root: "target/site".into(),
             max_upload_mb: 50,
+            break_glass: false,
+            audit_checkpoint_minutes: 60,
         }
     }
 }

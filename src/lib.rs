@@ -2,6 +2,7 @@
 //! `kith` binary (main.rs) and the HTTP tests both build the server from here.
 
 pub mod cli;
+pub mod downloads;
 pub mod config;
 pub mod server;
 pub mod upload;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use kith::config::{Cli, Command, ServeOptions, UserCommand};
+use kith::config::{AuditCommand, Cli, Command, ServeOptions, UserCommand};
 use kith_core::{Db, Kith, Settings};
 use std::process::ExitCode;
 
@@ -25,8 +25,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => ServeOptions::default(),
     };
     let db = Db::connect(&cli.global.database_url).await?;
-    let settings = Settings { session_idle_minutes: serve_opts.session_idle_minutes, ..Settings::default() };
-    let kith = Kith::new(db, settings);
+    let settings = Settings { session_idle_minutes: serve_opts.session_idle_minutes, break_glass: serve_opts.break_glass, ..Settings::default() };
+    let key = kith_core::audit::load_or_create_key(&cli.global.audit_key_file)
+        .map_err(|e| anyhow::anyhow!("KITH_AUDIT_KEY_FILE / --audit-key-file {}: {e}", cli.global.audit_key_file.display()))?;
+    let kith = Kith::new(db, settings).with_audit_key(key);
     match cli.command {
         None | Some(Command::Serve(_)) => kith::server::serve(kith, serve_opts).await,
         Some(Command::Demo) => {
@@ -37,5 +39,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(o)) => kith::cli::import(&kith, o).await,
         Some(Command::Record(o)) => kith::cli::record(&kith, o).await,
         Some(Command::Export(o)) => kith::cli::export(&kith, o).await,
+        Some(Command::Audit(AuditCommand::Verify { nhs_number })) => kith::cli::audit_verify(&kith, nhs_number).await,
+        Some(Command::Audit(AuditCommand::Checkpoint)) => kith::cli::audit_checkpoint(&kith).await,
+        Some(Command::Audit(AuditCommand::Export { nhs_number, format })) => kith::cli::audit_export(&kith, &nhs_number, &format).await,
     }
 }

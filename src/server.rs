@@ -56,6 +56,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
         .merge(crate::upload::routes(kith.clone(), opts.max_upload_mb as usize * 1024 * 1024))
+        .merge(crate::downloads::routes(kith.clone()))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
@@ -99,6 +100,23 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
         }
     });
 
+    // Access-log chain heads are signed now and then, so later rewriting
+    // of history can be shown (see kith_core::audit).
+    {
+        let kith = kith.clone();
+        let every = std::time::Duration::from_secs(opts.audit_checkpoint_minutes * 60);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match kith.checkpoint().await {
+                    Ok(n) if n > 0 => tracing::info!(signed = n, "access-log checkpoints signed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not sign access-log checkpoints"),
+                }
+            }
+        });
+    }
     let app = router(kith, &opts);
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await

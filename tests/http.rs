@@ -25,6 +25,7 @@ async fn add_margaret(db: &TestDb) {
             role: "patient".into(),
             nhs_number: "9434765919".into(),
             birth_date: "1948-03-27".into(),
+            organisation: String::new(),
         })
         .await
         .unwrap();
@@ -374,6 +375,7 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             role: "patient".into(),
             nhs_number: "9000000009".into(),
             birth_date: "1950-01-01".into(),
+            organisation: String::new(),
         })
         .await
         .unwrap();

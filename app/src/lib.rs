@@ -11,7 +11,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    account_page::AccountPage, entry_page::EntryPage, home_page::HomePage,
+    access_log_page::AccessLogPage, account_page::AccountPage, entry_page::EntryPage, home_page::HomePage,
     not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_page::SignInPage,
     sign_up_page::SignUpPage, sources_page::SourcesPage, sharing_page::SharingPage, link_page::LinkPage, timeline_page::TimelinePage,
 };
@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/results") view=ResultsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
                 <Route path=path!("/sharing") view=SharingPage ssr=SsrMode::Async/>
+                <Route path=path!("/access-log") view=AccessLogPage ssr=SsrMode::Async/>
                 <Route path=path!("/l/:token") view=LinkPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

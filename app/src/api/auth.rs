@@ -27,6 +27,7 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
             patient: None,
             idle_timeout_minutes: kith.settings.session_idle_minutes,
             viewing: Some(Viewing { patient_name, how: "through a shared link".into(), partial: true, can_manage: false }),
+            break_glass: false,
         }));
     }
     let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
@@ -52,9 +53,16 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
         match kith.open_patient(&Principal::User(actor.clone()), &patient, Right::Read).await {
             Ok(access) => {
                 let act_for = matches!(access.via(), Via::Grant { act_for: true, .. });
+                let emergency = matches!(access.via(), Via::BreakGlass { .. });
                 me.viewing = Some(Viewing {
                     patient_name: kith.patient_name(&access).await.map_err(core)?,
-                    how: if act_for { "as their carer".into() } else { "shared with you".into() },
+                    how: if act_for {
+                        "as their carer".into()
+                    } else if emergency {
+                        "through emergency access: the patient has been told, and this is in their access log".into()
+                    } else {
+                        "shared with you".into()
+                    },
                     partial: access.is_partial() && !act_for,
                     can_manage: act_for,
                 });
@@ -71,8 +79,8 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let kith = super::ssr::kith()?;
     let session = session().await?;
-    let address = super::ssr::client_address().await;
-    let actor = kith.sign_in(&email, &password, &address).await.map_err(core)?;
+    let origin = super::ssr::origin().await;
+    let actor = kith.sign_in_from(&email, &password, &origin).await.map_err(core)?;
     start_session(&session, &actor).await?;
     leptos_axum::redirect("/");
     Ok(())

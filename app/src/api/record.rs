@@ -1,6 +1,7 @@
 //! Reading the record. Each function opens the signed-in person's record
 //! through the policy (NotFound if they have none) and calls one service.
 
+use kith_types::audit::{AccessLogQuery, AccessLogView, SeenBy};
 use kith_types::record::{EntryDetail, ResultsView, SourcesView, Summary, TimelinePage, TimelineQuery};
 use kith_types::AppError;
 use leptos::prelude::*;
@@ -9,35 +10,20 @@ use leptos::prelude::*;
 use super::ssr::{core, require_actor};
 
 
-/// The record on screen, opened through the policy: a link viewer's shared
-/// record, the record a signed-in person chose, or their own.
+/// The record on screen, opened through the policy (see `ssr::resolve_record`).
 #[cfg(feature = "ssr")]
 pub(crate) async fn record(right: kith_core::policy::Right) -> Result<(kith_core::Kith, tower_sessions::Session, kith_core::policy::RecordAccess), AppError> {
-    use kith_core::policy::{LinkViewer, Principal};
     let kith = super::ssr::kith()?;
     let session = super::ssr::session().await?;
-    if let Ok(Some(viewer)) = session.get::<LinkViewer>(super::ssr::LINK_VIEWER_KEY).await {
-        let patient = viewer.patient_id.clone();
-        let access = kith.open_patient(&Principal::LinkViewer(viewer), &patient, right).await.map_err(core)?;
-        return Ok((kith, session, access));
-    }
-    let (kith, session, actor) = require_actor().await?;
-    let chosen: Option<String> = session.get(super::ssr::CURRENT_RECORD_KEY).await.ok().flatten();
-    let access = match chosen {
-        Some(patient) => kith.open_patient(&Principal::User(actor), &patient, right).await,
-        None => kith.own_record(&actor, right).await,
-    }
-    .map_err(core)?;
-    // Previewing a grant or link: reading pages show only what it shares.
-    if right == kith_core::policy::Right::Read {
-        if let Ok(Some(share)) = session.get::<String>(super::ssr::PREVIEW_KEY).await {
-            if let Ok(manage) = kith.own_record(&require_actor().await?.2, kith_core::policy::Right::Manage).await {
-                let preview = kith.preview(&manage, &share).await.map_err(core)?;
-                return Ok((kith, session, preview));
-            }
+    match super::ssr::resolve_record(&kith, &session, super::ssr::origin().await, right).await {
+        Ok(access) => Ok((kith, session, access)),
+        Err(AppError::Unauthenticated) => {
+            // The usual 401 for script callers, redirect for forms.
+            require_actor().await?;
+            Err(AppError::Unauthenticated)
         }
+        Err(e) => Err(e),
     }
-    Ok((kith, session, access))
 }
 
 #[server(endpoint = "record/summary")]
@@ -95,5 +81,37 @@ pub async fn reject_held(id: String) -> Result<(), AppError> {
     let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
     kith.reject_held(&access, &id).await.map_err(core)?;
     leptos_axum::redirect("/sources?held=rejected");
+    Ok(())
+}
+
+/// "Who has seen this" for an entry (for the patient and those acting for them).
+#[server(endpoint = "record/seen_by")]
+pub async fn get_seen_by(id: String) -> Result<Vec<SeenBy>, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Read).await?;
+    kith.seen_by(&access, &id).await.map_err(core)
+}
+
+/// The Access log page.
+#[server(endpoint = "record/access_log")]
+pub async fn get_access_log(query: AccessLogQuery) -> Result<AccessLogView, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
+    kith.access_log(&access, &query).await.map_err(core)
+}
+
+/// Emergency access: a clinician opens a record they were not given.
+#[server(endpoint = "record/break_glass")]
+pub async fn break_glass(nhs_number: String, reason: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let nhs = kith_types::NhsNumber::parse(&nhs_number).map_err(|e| AppError::field("nhs_number", e.to_string()).with_values(vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())]))?;
+    let origin = super::ssr::origin().await;
+    let patient = kith
+        .break_glass(&actor, &nhs, &reason, &origin)
+        .await
+        .map_err(|e| match core(e) {
+            AppError::Validation { errors, .. } => AppError::Validation { errors, values: vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())] },
+            other => other,
+        })?;
+    session.insert(super::ssr::CURRENT_RECORD_KEY, patient).await.map_err(|e| super::ssr::internal(&format!("session write: {e}")))?;
+    leptos_axum::redirect("/");
     Ok(())
 }

@@ -158,7 +158,8 @@ pub async fn link_prompt(token: String) -> Result<bool, AppError> {
 pub async fn open_link(token: String, #[server(default)] passcode: String, name: String, role: String, organisation: String) -> Result<(), AppError> {
     let kith = super::ssr::kith()?;
     let session = session().await?;
-    let viewer = kith.open_link(&token, &passcode, &name, &role, &organisation).await.map_err(core)?;
+    let origin = super::ssr::origin().await;
+    let viewer = kith.open_link(&token, &passcode, &name, &role, &organisation, &origin).await.map_err(core)?;
     session.cycle_id().await.map_err(|e| internal(&e.to_string()))?;
     let _ = session.remove::<String>(kith_core::session_store::USER_ID_KEY).await;
     session.insert(LINK_VIEWER_KEY, viewer).await.map_err(|e| internal(&e.to_string()))?;
@@ -177,3 +178,13 @@ pub async fn relabel_entry(entry_id: String, label: String) -> Result<(), AppErr
 /// The deployment's public address, for building link URLs (provided by the server).
 #[derive(Clone, Debug)]
 pub struct PublicUrl(pub String);
+
+/// Messages for the patient (first views by others, emergency access, locked
+/// links), newest first; empty for anyone who does not manage the record.
+#[server(endpoint = "sharing/notifications")]
+pub async fn get_notifications() -> Result<Vec<(String, String)>, AppError> {
+    let Ok((kith, _, access)) = super::record::record(kith_core::policy::Right::Manage).await else { return Ok(vec![]) };
+    let mut list = kith.notifications(&access).await.unwrap_or_default();
+    list.truncate(5);
+    Ok(list)
+}

@@ -39,6 +39,56 @@ pub async fn client_address() -> String {
     }
 }
 
+/// Where this request came from, for the access log.
+pub async fn origin() -> kith_core::policy::Origin {
+    let user_agent = leptos_axum::extract::<http::HeaderMap>()
+        .await
+        .ok()
+        .and_then(|h| h.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .unwrap_or_default();
+    kith_core::policy::Origin { address: client_address().await, user_agent }
+}
+
+/// The record on screen for this session, opened through the policy: a link
+/// viewer's shared record, the record a signed-in person chose, or their
+/// own; a patient previewing a share reads through its eyes. Used by server
+/// functions and by plain routes (downloads) alike, so there is one answer
+/// to "whose record is this request about".
+pub async fn resolve_record(
+    kith: &Kith,
+    session: &Session,
+    origin: kith_core::policy::Origin,
+    right: kith_core::policy::Right,
+) -> Result<kith_core::policy::RecordAccess, AppError> {
+    use kith_core::policy::{LinkViewer, Principal, Right};
+    if let Ok(Some(viewer)) = session.get::<LinkViewer>(LINK_VIEWER_KEY).await {
+        let patient = viewer.patient_id.clone();
+        return Ok(kith.open_patient(&Principal::LinkViewer(viewer), &patient, right).await.map_err(core)?.from_origin(origin));
+    }
+    let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
+    let actor = match user_id {
+        Some(id) => kith.actor(&id).await.map_err(core)?,
+        None => None,
+    };
+    let Some(actor) = actor else { return Err(AppError::Unauthenticated) };
+    let chosen: Option<String> = session.get(CURRENT_RECORD_KEY).await.ok().flatten();
+    let access = match chosen {
+        Some(patient) => kith.open_patient(&Principal::User(actor.clone()), &patient, right).await,
+        None => kith.own_record(&actor, right).await,
+    }
+    .map_err(core)?
+    .from_origin(origin.clone());
+    // Previewing a grant or link: reading pages show only what it shares.
+    if right == Right::Read {
+        if let Ok(Some(share)) = session.get::<String>(PREVIEW_KEY).await {
+            if let Ok(manage) = kith.own_record(&actor, Right::Manage).await {
+                return Ok(kith.preview(&manage.from_origin(origin), &share).await.map_err(core)?);
+            }
+        }
+    }
+    Ok(access)
+}
+
 /// The signed-in person, or `Unauthenticated`. Script callers also get a 401
 /// status; plain form posts are redirected back by leptos_axum instead.
 pub async fn require_actor() -> Result<(Kith, Session, Actor), AppError> {

@@ -17,6 +17,7 @@ const NAV: &[(&str, &str, bool)] = &[
     ("Timeline", "/timeline", false),
     ("Results", "/results", false),
     ("Sharing", "/sharing", true),
+    ("Access log", "/access-log", true),
     ("Sources", "/sources", true),
 ];
 

@@ -12,16 +12,19 @@ pub fn EntryPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let detail = Resource::new(id, get_entry);
-    view! { <Title text="Entry – Kith"/><Authed render=move |me| entry(me, detail)/> }
+    let seen = Resource::new(id, crate::api::get_seen_by);
+    view! { <Title text="Entry – Kith"/><Authed render=move |me| entry(me, detail, seen)/> }
 }
 
-fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>) -> impl IntoView {
+type SeenResource = Resource<Result<Vec<kith_types::audit::SeenBy>, kith_types::AppError>>;
+
+fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, seen: SeenResource) -> impl IntoView {
     let can_manage = (me.patient.is_some() && me.viewing.is_none()) || me.viewing.as_ref().is_some_and(|v| v.can_manage);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <EntryView d can_manage/> }.into_any(),
+                    Ok(d) => view! { <EntryView d can_manage/>{can_manage.then(|| view! { <SeenBy seen/> })} }.into_any(),
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         if e == kith_types::AppError::NotFound {
@@ -121,5 +124,35 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
             }).collect::<Vec<_>>()}
         </div>
         <p class="mt-6"><a href="/timeline">"Back to the timeline"</a></p>
+    }
+}
+
+/// "Who has seen this": everyone but the patient who opened this entry.
+#[component]
+fn SeenBy(seen: SeenResource) -> impl IntoView {
+    view! {
+        <section class="card mt-6" aria-labelledby="seen-heading" data-testid="seen-by">
+            <h2 id="seen-heading" class="text-xl font-bold mb-2">"Who has seen this"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match seen.await {
+                        Ok(list) if list.is_empty() => view! { <p>"Nobody but you has seen this entry."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="list-disc ml-6">
+                                {list.into_iter().map(|s| view! {
+                                    <li>
+                                        <span class="font-bold">{s.who}</span>
+                                        {format!(" ({}{}), {}: ", s.role, if s.organisation.is_empty() { String::new() } else { format!(", {}", s.organisation) }, s.how)}
+                                        {format!("last on {}{}", s.last_seen, if s.times > 1 { format!(", {} times", s.times) } else { String::new() })}
+                                    </li>
+                                }).collect::<Vec<_>>()}
+                            </ul>
+                            <p class="mt-2"><a href="/access-log">"See the whole access log"</a></p>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

@@ -13,10 +13,13 @@ use crate::components::record::EntryList;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let summary = Resource::new(|| (), |_| get_summary());
-    view! { <Title text="Summary – Kith"/><Authed render=move |me| home(me, summary)/> }
+    let messages = Resource::new(|| (), |_| crate::api::get_notifications());
+    view! { <Title text="Summary – Kith"/><Authed render=move |me| home(me, summary, messages)/> }
 }
 
-fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> impl IntoView {
+type Messages = Resource<Result<Vec<(String, String)>, kith_types::AppError>>;
+
+fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messages: Messages) -> impl IntoView {
     if me.patient.is_none() && me.viewing.is_none() {
         let text = match me.role {
             Role::Patient => "Your record has not been set up yet. Once your NHS Number is linked, your health information from your GP, hospitals and other services will appear here.",
@@ -24,8 +27,10 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> imp
             Role::Clinician => "Records that patients share with you will appear here.",
         };
         let shared = Resource::new(|| (), |_| crate::api::get_shared_records());
+        let emergency = me.break_glass.then(|| view! { <EmergencyAccess/> });
         return view! {
             <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
+            {emergency}
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let records = shared.await.unwrap_or_default();
@@ -63,6 +68,20 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>) -> imp
     };
     view! {
         <h1 class="text-3xl font-bold mb-4">{heading}</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = messages.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! {
+                    <section class="notice-warn" aria-labelledby="messages-heading" data-testid="messages">
+                        <h2 id="messages-heading" class="text-xl font-bold mb-1">"Messages"</h2>
+                        <ul class="list-disc ml-6">
+                            {list.into_iter().map(|(m, at)| view! { <li>{m}" "<span class="text-gray-700">{format!("({at})")}</span></li> }).collect::<Vec<_>>()}
+                        </ul>
+                        <p class="mt-1"><a href="/access-log">"See who has seen your record"</a></p>
+                    </section>
+                })
+            })}
+        </Suspense>
         <Suspense fallback=|| view! { <p>"Loading the record…"</p> }>
             {move || Suspend::new(async move {
                 match summary.await {
@@ -142,5 +161,25 @@ fn SummaryView(s: Summary) -> impl IntoView {
             <EntryList cards=s.encounters empty="No appointments recorded."/>
         </Section>
         <p class="mt-4">{s.total_entries}" entries in your record. "<a href="/timeline">"See them all on the timeline"</a>"."</p>
+    }
+}
+
+/// Emergency access ("break glass"): only where the deployment allows it.
+#[component]
+fn EmergencyAccess() -> impl IntoView {
+    use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
+    let action = ServerAction::<crate::api::BreakGlass>::new();
+    let error = error_of(action.value());
+    view! {
+        <section class="card border-l-8 border-red-700" aria-labelledby="emergency-heading">
+            <h2 id="emergency-heading" class="text-xl font-bold mb-2">"Emergency access"</h2>
+            <p class="mb-3">"If a patient needs care now and has not shared their record with you, you can open it here. The patient is told at once, and your name, organisation and reason stand out in their access log. Private entries stay hidden."</p>
+            <ErrorSummary error/>
+            <ActionForm action=action>
+                <TextField name="nhs_number" label="The patient's NHS Number" inputmode="numeric" autocomplete="off" required=true error/>
+                <TextField name="reason" label="Why you need the record now" hint="For example: unconscious in A&E, needs medicines and allergies" required=true error/>
+                <SubmitButton label="Open the record in an emergency"/>
+            </ActionForm>
+        </section>
     }
 }

@@ -1,3 +1,4 @@
+pub mod access_log_page;
 pub mod account_page;
 pub mod entry_page;
 pub mod home_page;

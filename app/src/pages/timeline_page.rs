@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_timeline;
 use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::urlencode;
 use crate::components::record::EntryItem;
 
 #[component]
@@ -108,13 +109,4 @@ fn Entries(p: TimelinePage, q: TimelineQuery) -> impl IntoView {
         {next.map(|href| view! { <p class="mt-4"><a href=href class="btn-secondary" rel="next">"Older entries"</a></p> })}
     }
     .into_any()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -202,6 +202,7 @@ async fn bench_backend(k: &Kith, url: &str, files: &[Prepared], check: bool) -> 
             role: "patient".into(),
             nhs_number: f.nhs.as_str().into(),
             birth_date: f.birth_date.clone(),
+            organisation: String::new(),
         })
         .await
         .unwrap_or_else(|e| panic!("{}: cannot create patient: {e:?}", f.file));

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use kith_types::{uk_date, AppError, Email, FieldError, Me, NhsNumber, PatientSummary, Role};
 
 use crate::error::{CoreError, CoreResult};
+use crate::policy::Origin;
 use crate::{new_id, now_ms, password, store, throttle, Kith};
 
 /// The person a request acts for, resolved from the session. Services take
@@ -14,6 +15,8 @@ pub struct Actor {
     pub user_id: String,
     pub role: Role,
     pub name: String,
+    /// For clinicians: where they work (shown in the access log).
+    pub organisation: String,
 }
 
 /// What a new account needs; used by the sign-up form and `kith user add`.
@@ -26,6 +29,8 @@ pub struct NewUser {
     /// For a patient: their NHS Number and date of birth create their record.
     pub nhs_number: String,
     pub birth_date: String,
+    /// For a clinician: their organisation.
+    pub organisation: String,
 }
 
 const SIGN_IN_FAILED: &str =
@@ -145,7 +150,7 @@ impl Kith {
                 .into());
             }
         }
-        let inserted = store::insert_user(&mut *tx, &id, valid.email.as_str(), &valid.name, valid.role.as_str(), Some(&hash), now).await;
+        let inserted = store::insert_user(&mut *tx, &id, valid.email.as_str(), &valid.name, valid.role.as_str(), Some(&hash), input.organisation.trim(), now).await;
         if let Err(e) = inserted {
             // Two sign-ups with one email racing: the loser gets the same message.
             if is_unique_violation(&e) {
@@ -168,13 +173,20 @@ impl Kith {
         }
         tx.commit().await?;
         tracing::info!(user_id = %id, role = %valid.role, "account created");
-        Ok(Actor { user_id: id, role: valid.role, name: valid.name })
+        Ok(Actor { user_id: id, role: valid.role, name: valid.name, organisation: input.organisation.trim().to_string() })
     }
 
     /// Checks email and password. Unknown emails and wrong passwords give the
     /// same message after the same work; repeated failures are slowed, then
     /// refused for a while.
     pub async fn sign_in(&self, email: &str, password: &str, address: &str) -> CoreResult<Actor> {
+        self.sign_in_from(email, password, &Origin { address: address.to_string(), user_agent: String::new() }).await
+    }
+
+    /// `sign_in`, noting where the attempt came from in the patient's access
+    /// log (successful and failed sign-ins of a patient's own account).
+    pub async fn sign_in_from(&self, email: &str, password: &str, origin: &Origin) -> CoreResult<Actor> {
+        let address = origin.address.as_str();
         let typed_email = email.trim().to_string();
         let normalised = typed_email.to_lowercase();
         let s = &self.settings.throttle;
@@ -204,9 +216,16 @@ impl Kith {
             (true, Some(u)) => {
                 throttle::record_success(&self.db, &keys[0].0).await?;
                 let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
-                Ok(Actor { user_id: u.id, role, name: u.name })
+                let actor = Actor { user_id: u.id, role, name: u.name, organisation: u.organisation };
+                self.log_sign_in(&actor, origin, true).await?;
+                Ok(actor)
             }
-            _ => {
+            (_, user) => {
+                if let Some(u) = user {
+                    if let Ok(role) = u.role.parse::<Role>() {
+                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false).await?;
+                    }
+                }
                 let locked = throttle::record_failure(&self.db, s, &keys, now_ms()).await?;
                 tracing::info!("sign-in failed");
                 match locked {
@@ -251,7 +270,7 @@ impl Kith {
             return Ok(None);
         };
         let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
-        Ok(Some(Actor { user_id: u.id, role, name: u.name }))
+        Ok(Some(Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }))
     }
 
     /// What the home page shows about the signed-in person.
@@ -273,6 +292,7 @@ impl Kith {
             patient,
             idle_timeout_minutes: self.settings.session_idle_minutes,
             viewing: None,
+            break_glass: self.settings.break_glass && actor.role == Role::Clinician,
         })
     }
 
@@ -294,6 +314,7 @@ mod tests {
             role: "patient".into(),
             nhs_number: "943 476 5919".into(),
             birth_date: "1948-03-27".into(),
+            organisation: String::new(),
         }
     }
 
@@ -305,7 +326,7 @@ mod tests {
 
     #[test]
     fn errors_name_each_field_and_echo_values_but_not_password() {
-        let bad = NewUser { name: " ".into(), email: "nope".into(), password: "short".into(), role: "patient".into(), nhs_number: "9434765918".into(), birth_date: "2999-01-01".into() };
+        let bad = NewUser { name: " ".into(), email: "nope".into(), password: "short".into(), role: "patient".into(), nhs_number: "9434765918".into(), birth_date: "2999-01-01".into(), organisation: String::new() };
         let e = validate_new_user(&bad).unwrap_err();
         for f in ["name", "email", "password", "nhs_number", "birth_date"] {
             assert!(e.field_error(f).is_some(), "{f}");

@@ -17,6 +17,7 @@ pub struct DemoPerson {
     pub role: &'static str,
     pub nhs_number: &'static str,
     pub birth_date: &'static str,
+    pub organisation: &'static str,
     pub about: &'static str,
 }
 
@@ -28,6 +29,7 @@ pub const DEMO_PEOPLE: [DemoPerson; 3] = [
         role: "patient",
         nhs_number: "9434765919",
         birth_date: "1948-03-27",
+        organisation: "",
         about: "the patient, whose record this is",
     },
     DemoPerson {
@@ -37,6 +39,7 @@ pub const DEMO_PEOPLE: [DemoPerson; 3] = [
         role: "carer",
         nhs_number: "",
         birth_date: "",
+        organisation: "",
         about: "Margaret's son and family carer",
     },
     DemoPerson {
@@ -46,6 +49,7 @@ pub const DEMO_PEOPLE: [DemoPerson; 3] = [
         role: "clinician",
         nhs_number: "",
         birth_date: "",
+        organisation: "Riverside Surgery",
         about: "a GP who sees Margaret",
     },
 ];
@@ -77,6 +81,7 @@ pub async fn load(kith: &Kith) -> CoreResult<Vec<(&'static DemoPerson, Loaded)>>
                 role: p.role.into(),
                 nhs_number: p.nhs_number.into(),
                 birth_date: p.birth_date.into(),
+                organisation: p.organisation.into(),
             })
             .await;
         match r {

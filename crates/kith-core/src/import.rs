@@ -8,9 +8,10 @@ use std::sync::Arc;
 use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, RefIndex, SourceKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 use tokio::sync::mpsc;
 
+use crate::audit::Disclosure;
 use crate::policy::{require, RecordAccess, Right};
 use crate::store;
 use crate::{new_id, now_ms, Backend, CoreError, CoreResult, Kith};
@@ -284,7 +285,9 @@ impl Kith {
                 let kind = req.source_kind.map(|k| k.as_str()).unwrap_or("hospital");
                 let id = new_id();
                 let body = String::from_utf8_lossy(&bytes).into_owned();
-                store::insert_held_feed(&self.db.pool, access.patient_id(), &id, &file, source_name.as_deref(), kind, found_name.as_deref(), found_birth_date.as_deref(), &body, now_ms()).await?;
+                let mut audited = self.audited(access).await?;
+                store::insert_held_feed(audited.conn(), access.patient_id(), &id, &file, source_name.as_deref(), kind, found_name.as_deref(), found_birth_date.as_deref(), &body, now_ms()).await?;
+                audited.commit(access, Disclosure::new("import", format!("{file}: held until the patient confirms it"))).await?;
                 return Ok(ImportOutcome::Held { held_id: id, file, found_name, found_birth_date });
             }
             Checked::Ready(feed, refs) => (feed, refs),
@@ -353,7 +356,8 @@ impl Kith {
             tokio::task::spawn_blocking(move || (kith_fhir::unresolved(&feed).len(), hex(&Sha256::digest(bytes.as_slice())), bytes.len()))
         };
 
-        let mut tx = conn.begin().await?;
+        let mut audited = self.audited_on(conn, access).await?;
+        let tx = audited.conn();
         let (source_id, known_source) = match src.id {
             Some(id) => {
                 store::update_source_kind(&mut *tx, patient, &id, kind.as_str()).await?;
@@ -421,7 +425,7 @@ impl Kith {
                     Some(store::NewResource { id: id.as_deref()?, resource_type: &r.resource_type, fhir_id: &r.fhir_id, version, hash: &r.hash, json: &r.json })
                 })
                 .collect();
-            store::bulk_insert_resources(&mut tx, backend, patient, source, &import_id, now, &rows).await?;
+            store::bulk_insert_resources(tx, backend, patient, source, &import_id, now, &rows).await?;
             drop(rows);
             for (i, (mut res, row_id)) in chunk.resources.into_iter().zip(row_ids).enumerate() {
                 res.json = String::new();
@@ -437,7 +441,7 @@ impl Kith {
         tokio::task::spawn_blocking(move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
 
-        store::bulk_mark_superseded(&mut tx, backend, patient, &superseded).await?;
+        store::bulk_mark_superseded(tx, backend, patient, &superseded).await?;
 
         // Entries that existed before this import and lost or gained a link:
         // whether their sources disagree is recomputed from the database below.
@@ -447,7 +451,7 @@ impl Kith {
         // have links from it, so new ones need no unlinking.)
         if !changed_keys.is_empty() {
             let keys: Vec<(&str, &str)> = changed_keys.iter().map(|(t, id)| (t.as_str(), id.as_str())).collect();
-            touched.extend(store::bulk_unlink(&mut tx, backend, patient, source, &keys).await?);
+            touched.extend(store::bulk_unlink(tx, backend, patient, source, &keys).await?);
         }
 
         // Merge: find or make the entry for each stored fact's key.
@@ -457,7 +461,7 @@ impl Kith {
             let mut keys: Vec<&str> = linked.iter().map(|(_, f, _)| f.merge_key.as_str()).collect();
             keys.sort_unstable();
             keys.dedup();
-            let existing: HashMap<String, String> = store::bulk_entries_by_keys(&mut tx, backend, patient, &keys).await?.into_iter().collect();
+            let existing: HashMap<String, String> = store::bulk_entries_by_keys(tx, backend, patient, &keys).await?.into_iter().collect();
             drop(keys);
 
             // Entries new in this import: every fact they have is in this file,
@@ -520,15 +524,15 @@ impl Kith {
                     fact: serde_json::to_string(&f.stored).map_err(|e| CoreError::Internal(e.to_string()))?,
                 });
             }
-            store::bulk_insert_entries(&mut tx, backend, patient, now, &new_entries).await?;
-            store::bulk_insert_links(&mut tx, backend, patient, source, &links).await?;
+            store::bulk_insert_entries(tx, backend, patient, now, &new_entries).await?;
+            store::bulk_insert_links(tx, backend, patient, source, &links).await?;
         }
 
         // Each touched entry: drop it if no source states it any more, else
         // recompute whether its sources disagree.
         if !touched.is_empty() {
             let ids: Vec<&str> = touched.iter().map(String::as_str).collect();
-            let facts = store::bulk_link_facts(&mut tx, backend, patient, &ids).await?;
+            let facts = store::bulk_link_facts(tx, backend, patient, &ids).await?;
             let mut by_entry: BTreeMap<&str, Vec<SourceFact>> = ids.iter().map(|id| (*id, Vec::new())).collect();
             for (entry_id, fact) in &facts {
                 let f: SourceFact = serde_json::from_str(fact).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -545,12 +549,13 @@ impl Kith {
                     flags.push((id, disagree(&facts)));
                 }
             }
-            store::bulk_delete_entries(&mut tx, backend, patient, &orphans).await?;
-            store::bulk_set_disagreements(&mut tx, backend, patient, now, &flags).await?;
+            store::bulk_delete_entries(tx, backend, patient, &orphans).await?;
+            store::bulk_set_disagreements(tx, backend, patient, now, &flags).await?;
         }
 
         store::insert_import(&mut *tx, patient, &import_id, source, file, byte_size as i64, &sha256, new as i64, changed as i64, unchanged as i64, access.user_id(), now).await?;
-        tx.commit().await?;
+        let what = format!("{file} from {} ({new} new, {changed} changed, {unchanged} unchanged)", src.name);
+        audited.commit(access, Disclosure::new("import", what)).await?;
 
         Ok(ImportOutcome::Accepted(ImportSummary {
             file: file.to_string(),
@@ -620,6 +625,7 @@ impl Kith {
         };
         let outcome = self.import_checked(access, req, true).await?;
         if matches!(outcome, ImportOutcome::Accepted(_)) {
+            // Its import is logged; the held copy just goes.
             store::delete_held_feed(&self.db.pool, access.patient_id(), held_id).await?;
         }
         Ok(outcome)
@@ -629,9 +635,11 @@ impl Kith {
     pub async fn reject_held(&self, access: &RecordAccess, held_id: &str) -> CoreResult<()> {
         require(access, Right::Manage)?;
         crate::policy::require_whole(access)?;
-        if store::delete_held_feed(&self.db.pool, access.patient_id(), held_id).await? == 0 {
+        let mut audited = self.audited(access).await?;
+        if store::delete_held_feed(audited.conn(), access.patient_id(), held_id).await? == 0 {
             return Err(kith_types::AppError::NotFound.into());
         }
+        audited.commit(access, Disclosure::new("update", "discarded a held file that was not the patient's")).await?;
         Ok(())
     }
 }

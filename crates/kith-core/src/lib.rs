@@ -3,6 +3,7 @@
 //! under its `ssr` feature, so none of it reaches the browser build.
 
 pub mod accounts;
+pub mod audit;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -30,11 +31,16 @@ use std::time::Duration;
 pub struct Settings {
     pub session_idle_minutes: i64,
     pub throttle: throttle::ThrottleSettings,
+    /// Whether signed-in clinicians may open a record they were not given,
+    /// stating a reason (emergency access). Off unless the deployment says.
+    pub break_glass: bool,
+    /// How long one emergency access lasts.
+    pub break_glass_hours: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default() }
+        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4 }
     }
 }
 
@@ -45,11 +51,31 @@ pub use throttle::ThrottleSettings;
 pub struct Kith {
     pub db: Db,
     pub settings: Settings,
+    /// Signs access-log checkpoints.
+    audit_key: std::sync::Arc<ed25519_dalek::SigningKey>,
+    /// False only in the benchmark that measures what logging costs.
+    log_accesses: bool,
 }
 
 impl Kith {
+    /// Services with a fresh checkpoint-signing key; a server uses its kept
+    /// key instead (`with_audit_key`).
     pub fn new(db: Db, settings: Settings) -> Self {
-        Self { db, settings }
+        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true }
+    }
+
+    pub fn with_audit_key(mut self, key: ed25519_dalek::SigningKey) -> Self {
+        self.audit_key = std::sync::Arc::new(key);
+        self
+    }
+
+    /// For the logging-cost benchmark only: the same services with the
+    /// access log switched off. No setting or option reaches this.
+    #[doc(hidden)]
+    pub fn without_access_log_for_benchmark(mut self) -> Self {
+        self.log_accesses = false;
+        self
     }
 
     pub fn session_store(&self) -> session_store::DbSessionStore {

@@ -88,6 +88,21 @@ pub enum Via {
     Link { link_id: String },
     /// The owner looking through a grant or link's eyes.
     Preview { share_id: String },
+    /// A clinician's emergency access, with the reason they gave.
+    BreakGlass { id: String, reason: String },
+}
+
+/// Where a request came from, for the access log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub address: String,
+    pub user_agent: String,
+}
+
+impl Origin {
+    pub fn command_line() -> Self {
+        Origin { address: "command line".into(), user_agent: String::new() }
+    }
 }
 
 /// Proof that `principal` may exercise `right` on one patient's record.
@@ -95,6 +110,8 @@ pub enum Via {
 pub struct RecordAccess {
     patient_id: String,
     nhs_number: NhsNumber,
+    patient_name: String,
+    origin: Origin,
     right: Right,
     principal: Principal,
     via: Via,
@@ -109,6 +126,18 @@ impl RecordAccess {
     }
     pub fn nhs_number(&self) -> &NhsNumber {
         &self.nhs_number
+    }
+    pub fn patient_name(&self) -> &str {
+        &self.patient_name
+    }
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    /// Notes where the request came from; it changes only what the access
+    /// log says, never what is allowed.
+    pub fn from_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
     pub fn right(&self) -> Right {
         self.right
@@ -168,6 +197,13 @@ impl Kith {
                 let Some(user) = store::user_by_id(&self.db.pool, &actor.user_id).await? else { return Ok(None) };
                 let grants = store::active_grants_for(&self.db.pool, patient_id, &user.email, now).await?;
                 if grants.is_empty() {
+                    // Emergency access, where the deployment allows it: what a
+                    // clinician needs for direct care, never private entries.
+                    if self.settings.break_glass && actor.role == Role::Clinician {
+                        if let Some((id, reason)) = store::audit::active_break_glass(&self.db.pool, patient_id, &actor.user_id, now).await? {
+                            return Ok(Some(Decision { rights: vec![Right::Read, Right::Comment], via: Via::BreakGlass { id, reason }, scope: Some(Scope::whole()) }));
+                        }
+                    }
                     return Ok(None);
                 }
                 let mut rights = vec![Right::Read];
@@ -222,7 +258,11 @@ impl Kith {
             return Err(AppError::NotFound.into());
         }
         let nhs_number = NhsNumber::parse(&p.nhs_number).map_err(|e| CoreError::Internal(format!("stored NHS Number invalid: {e}")))?;
-        Ok(RecordAccess { patient_id: p.id, nhs_number, right, principal: principal.clone(), via: d.via, scope: d.scope })
+        let origin = match principal {
+            Principal::Operator => Origin::command_line(),
+            _ => Origin::default(),
+        };
+        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, principal: principal.clone(), via: d.via, scope: d.scope })
     }
 
     /// Opens the record with this NHS Number for `principal`, or NotFound.
@@ -276,6 +316,8 @@ impl Kith {
         Ok(RecordAccess {
             patient_id: owner.patient_id.clone(),
             nhs_number: owner.nhs_number.clone(),
+            patient_name: owner.patient_name.clone(),
+            origin: owner.origin.clone(),
             right: Right::Read,
             principal: owner.principal.clone(),
             via: Via::Preview { share_id: share_id.to_string() },

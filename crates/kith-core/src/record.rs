@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::audit::Disclosure;
 use crate::import::{SourceFact, StoredCode};
 use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::{store, CoreError, CoreResult, Kith};
@@ -71,10 +72,16 @@ impl Kith {
         require(access, Right::Read)?;
         require_whole(access)?;
         let patient = access.patient_id();
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
         let sources: HashMap<String, store::SourceRow> =
-            store::sources_of(&self.db.pool, patient).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
+            store::sources_of(&mut *conn, patient).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let link_rows = store::links_of(&mut *conn, patient).await?;
+        let entry_rows = store::entries_of(&mut *conn, patient).await?;
+        let d = Disclosure::new("view", "record").with(entry_rows.iter().map(|e| (e.id.as_str(), e.label.as_str())));
+        audited.commit(access, d).await?;
         let mut links: HashMap<String, Vec<EntrySource>> = HashMap::new();
-        for l in store::links_of(&self.db.pool, patient).await? {
+        for l in link_rows {
             let fact: SourceFact = serde_json::from_str(&l.fact).map_err(|e| CoreError::Internal(e.to_string()))?;
             let src = sources.get(&l.source_id);
             links.entry(l.entry_id).or_default().push(EntrySource {
@@ -86,7 +93,7 @@ impl Kith {
             });
         }
         let mut out = Vec::new();
-        for e in store::entries_of(&self.db.pool, patient).await? {
+        for e in entry_rows {
             let mut srcs = links.remove(&e.id).unwrap_or_default();
             srcs.sort_by(|a, b| a.organisation.cmp(&b.organisation).then(a.id.cmp(&b.id)));
             let codes: Vec<StoredCode> = serde_json::from_str(&e.codes).map_err(|err| CoreError::Internal(err.to_string()))?;
@@ -115,8 +122,10 @@ impl Kith {
         require(access, Right::Read)?;
         require_whole(access)?;
         let patient = access.patient_id();
-        let sources = store::sources_of(&self.db.pool, patient).await?;
-        let resources = store::current_resources_of(&self.db.pool, patient).await?;
+        let mut audited = self.audited(access).await?;
+        let sources = store::sources_of(audited.conn(), patient).await?;
+        let resources = store::current_resources_of(audited.conn(), patient).await?;
+        audited.commit(access, Disclosure::new("export", "whole record as FHIR")).await?;
         let mut entries: Vec<Value> = Vec::with_capacity(resources.len() + sources.len());
         let mut targets: HashMap<&str, Vec<Value>> = HashMap::new();
         for r in &resources {

@@ -8,7 +8,8 @@ use kith_types::{AppError, Email, FieldError, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::policy::{require, require_whole, LinkViewer, RecordAccess, Right, Scope, Via};
+use crate::audit::Disclosure;
+use crate::policy::{require, require_whole, LinkViewer, Origin, RecordAccess, Right, Scope, Via};
 use crate::{new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
 
 /// Wrong passcodes before a link locks.
@@ -129,10 +130,12 @@ impl Kith {
         let days = input.expires_in_days.or(if role == Role::Carer { Some(365) } else { None });
         let now = now_ms();
         let scope = if input.act_for { Scope::whole() } else { input.scope };
+        let mut audited = self.audited(access).await?;
+        let grant_id = new_id();
         store::insert_grant(
-            &self.db.pool,
+            audited.conn(),
             access.patient_id(),
-            &new_id(),
+            &grant_id,
             email.as_str(),
             role.as_str(),
             &serde_json::to_string(&scope).map_err(|e| CoreError::Internal(e.to_string()))?,
@@ -142,15 +145,19 @@ impl Kith {
             now,
         )
         .await?;
+        let what = format!("grant to {} ({}): {}", email.as_str(), role.as_str(), describe_scope(&scope));
+        audited.commit(access, Disclosure { labels: scope.labels.clone(), ..Disclosure::new("share", what) }).await?;
         Ok(())
     }
 
     pub async fn revoke_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        if store::revoke_grant(&self.db.pool, access.patient_id(), grant_id, now_ms()).await? == 0 {
+        let mut audited = self.audited(access).await?;
+        if store::revoke_grant(audited.conn(), access.patient_id(), grant_id, now_ms()).await? == 0 {
             return Err(AppError::NotFound.into());
         }
+        audited.commit(access, Disclosure::new("revoke", format!("grant {grant_id}"))).await?;
         Ok(())
     }
 
@@ -186,8 +193,9 @@ impl Kith {
         let now = now_ms();
         let expires_at = now + hours * HOUR_MS;
         let name = if input.name.trim().is_empty() { "Shared link".to_string() } else { input.name.trim().to_string() };
+        let mut audited = self.audited(access).await?;
         store::insert_share_link(
-            &self.db.pool,
+            audited.conn(),
             access.patient_id(),
             &new_id(),
             &token_hash(&token),
@@ -200,6 +208,8 @@ impl Kith {
             now,
         )
         .await?;
+        let what = format!("link \"{name}\": {}", describe_scope(&input.scope));
+        audited.commit(access, Disclosure { labels: input.scope.labels.clone(), ..Disclosure::new("share", what) }).await?;
         let url = format!("{}/l/{token}", public_url.trim_end_matches('/'));
         Ok(NewLink { qr_svg: crate::qr::svg(&url), url, expires: ms_to_uk(expires_at) })
     }
@@ -207,9 +217,11 @@ impl Kith {
     pub async fn revoke_link(&self, access: &RecordAccess, link_id: &str) -> CoreResult<()> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        if store::revoke_share_link(&self.db.pool, access.patient_id(), link_id, now_ms()).await? == 0 {
+        let mut audited = self.audited(access).await?;
+        if store::revoke_share_link(audited.conn(), access.patient_id(), link_id, now_ms()).await? == 0 {
             return Err(AppError::NotFound.into());
         }
+        audited.commit(access, Disclosure::new("revoke", format!("link {link_id}"))).await?;
         Ok(())
     }
 
@@ -226,7 +238,7 @@ impl Kith {
     /// Opens a link: checks the passcode (locking the link after too many
     /// wrong ones, and telling the patient) and records who the viewer said
     /// they are.
-    pub async fn open_link(&self, token: &str, passcode: &str, name: &str, role: &str, organisation: &str) -> CoreResult<LinkViewer> {
+    pub async fn open_link(&self, token: &str, passcode: &str, name: &str, role: &str, organisation: &str, origin: &Origin) -> CoreResult<LinkViewer> {
         let mut errors = Vec::new();
         for (field, value, label) in [("name", name, "your name"), ("role", role, "your role"), ("organisation", organisation, "your organisation")] {
             if value.trim().is_empty() {
@@ -245,6 +257,7 @@ impl Kith {
         if let Some(hash) = &link.passcode_hash {
             if !password::verify(passcode.trim().to_string(), Some(hash.clone())).await? {
                 store::link_failed_attempt(&self.db.pool, &link.patient_id, &link.id, LINK_PASSCODE_LIMIT, now).await?;
+                self.log_failed_passcode(&link.patient_id, &link.id, name, role, organisation, origin).await?;
                 let attempts = link.failed_attempts + 1;
                 if attempts >= LINK_PASSCODE_LIMIT {
                     store::insert_notification(
@@ -358,10 +371,13 @@ impl Kith {
         require(access, Right::Manage)?;
         require_whole(access)?;
         check_label(label)?;
-        if store::entry_by_id(&self.db.pool, access.patient_id(), entry_id, access.scope()).await?.is_none() {
+        let mut audited = self.audited(access).await?;
+        let Some(entry) = store::entry_by_id(audited.conn(), access.patient_id(), entry_id, access.scope()).await? else {
             return Err(AppError::NotFound.into());
-        }
-        store::set_entry_label(&self.db.pool, access.patient_id(), entry_id, label, now_ms()).await?;
+        };
+        store::set_entry_label(audited.conn(), access.patient_id(), entry_id, label, now_ms()).await?;
+        let d = Disclosure::new("update", format!("label of an entry: {} to {}", label_title(&entry.label), label_title(label))).with([(entry_id, label)]);
+        audited.commit(access, d).await?;
         Ok(())
     }
 
@@ -370,7 +386,10 @@ impl Kith {
         require(access, Right::Manage)?;
         require_whole(access)?;
         check_label(label)?;
-        Ok(store::set_source_label(&self.db.pool, access.patient_id(), source_id, label, now_ms()).await?)
+        let mut audited = self.audited(access).await?;
+        let n = store::set_source_label(audited.conn(), access.patient_id(), source_id, label, now_ms()).await?;
+        audited.commit(access, Disclosure { labels: vec![label.to_string()], ..Disclosure::new("update", format!("label of {n} entries from one source")) }).await?;
+        Ok(n)
     }
 
     /// Messages for the patient (a link locked, ...), newest first.

@@ -132,3 +132,56 @@ impl TestDb {
         n > 0
     }
 }
+
+/// One access-log row as tests look at it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub action: String,
+    pub what: String,
+    pub actor_name: String,
+    pub actor_org: String,
+    pub via: String,
+    pub reason: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub entries: String,
+    pub labels: String,
+    pub address: String,
+}
+
+impl TestDb {
+    /// The record's access log, oldest first.
+    pub async fn log(&self, patient_id: &str) -> Vec<LoggedEvent> {
+        sqlx::query_as(
+            "SELECT seq, action, what, actor_name, actor_org, via, reason, on_behalf_of, entries, labels, address \
+             FROM audit_events WHERE patient_id = $1 ORDER BY seq",
+        )
+        .bind(patient_id.to_string())
+        .fetch_all(&self.kith.db.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Runs `sql` against the access log as someone with the database in
+    /// hand would: with the append-only triggers out of the way. Returns the
+    /// error the app itself would get running it with the triggers in place.
+    pub async fn tamper(&self, sql: &str) -> Option<String> {
+        let pool = &self.kith.db.pool;
+        let as_app = sqlx::query(sql).execute(pool).await.err().map(|e| e.to_string());
+        match self.kith.db.backend() {
+            crate::Backend::Sqlite => {
+                for t in ["audit_events_append_only_update", "audit_events_append_only_delete", "audit_checkpoints_append_only_update", "audit_checkpoints_append_only_delete"] {
+                    sqlx::query(&format!("DROP TRIGGER IF EXISTS {t}")).execute(pool).await.unwrap();
+                }
+                sqlx::query(sql).execute(pool).await.unwrap();
+            }
+            crate::Backend::Postgres => {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+                sqlx::query(sql).execute(&mut *tx).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+        as_app
+    }
+}

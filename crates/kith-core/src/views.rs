@@ -10,7 +10,14 @@ use kith_types::{uk_date, NhsNumber};
 use crate::import::{SourceFact, StoredCode};
 use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::store::{self, EntryFilter, EntryRowView, LinkView};
+use crate::audit::Disclosure;
 use crate::{now_ms, CoreError, CoreResult, Kith};
+use sqlx::AnyConnection;
+
+/// Cards shown, as (id, label) for the access log.
+fn shown<'a>(lists: &[&'a [EntryCard]]) -> Vec<(&'a str, &'a str)> {
+    lists.iter().flat_map(|l| l.iter().map(|c| (c.id.as_str(), c.label.as_str()))).collect()
+}
 
 /// Entries per timeline page.
 pub const PAGE_SIZE: i64 = 50;
@@ -37,10 +44,9 @@ fn parse_fact(s: &str) -> CoreResult<SourceFact> {
 }
 
 /// Builds cards for entry rows, fetching their sources in one query.
-async fn cards(kith: &Kith, patient: &str, rows: &[EntryRowView], new_after: Option<i64>) -> CoreResult<Vec<EntryCard>> {
+async fn cards(conn: &mut AnyConnection, patient: &str, rows: &[EntryRowView], new_after: Option<i64>) -> CoreResult<Vec<EntryCard>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut conn = kith.db.pool.acquire().await?;
-    let links = store::links_for(&mut conn, patient, &ids).await?;
+    let links = store::links_for(conn, patient, &ids).await?;
     let mut by_entry: HashMap<&str, Vec<&LinkView>> = HashMap::new();
     for l in &links {
         by_entry.entry(l.entry_id.as_str()).or_default().push(l);
@@ -82,9 +88,10 @@ impl Kith {
     pub async fn summary(&self, access: &RecordAccess) -> CoreResult<Summary> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut conn = self.db.pool.acquire().await?;
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
         let previous = match access.user_id() {
-            Some(u) => store::touch_visit(&mut conn, patient, u, now_ms(), VISIT_GAP_MS).await?,
+            Some(u) => store::touch_visit(conn, patient, u, now_ms(), VISIT_GAP_MS).await?,
             None => None,
         };
         let info = store::patient_info(&mut *conn, patient).await?;
@@ -95,12 +102,12 @@ impl Kith {
             scope: scope.clone(),
             ..Default::default()
         };
-        let allergies = store::entries_page(&mut conn, patient, &page(&["allergy"], &INACTIVE), 50).await?;
-        let problems = store::entries_page(&mut conn, patient, &page(&["condition"], &INACTIVE), 50).await?;
-        let mut medicines = store::entries_page(&mut conn, patient, &page(&["medication"], &NOT_CURRENT_MEDICINE), 50).await?;
+        let allergies = store::entries_page(conn, patient, &page(&["allergy"], &INACTIVE), 50).await?;
+        let problems = store::entries_page(conn, patient, &page(&["condition"], &INACTIVE), 50).await?;
+        let mut medicines = store::entries_page(conn, patient, &page(&["medication"], &NOT_CURRENT_MEDICINE), 50).await?;
         // A medicine one source calls stopped and another active is shown
         // (flagged) whatever status the entry carries.
-        let disputed = store::entries_page(&mut conn, patient, &page(&["medication"], &[]), 500).await?;
+        let disputed = store::entries_page(conn, patient, &page(&["medication"], &[]), 500).await?;
         for d in disputed.into_iter().filter(|d| d.disagreement != 0) {
             if !medicines.iter().any(|m| m.id == d.id) {
                 medicines.push(d);
@@ -108,29 +115,32 @@ impl Kith {
         }
         medicines.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
         // Latest of each test or measurement.
-        let recent = store::entries_page(&mut conn, patient, &page(&["result", "vital-sign"], &[]), 400).await?;
+        let recent = store::entries_page(conn, patient, &page(&["result", "vital-sign"], &[]), 400).await?;
         let mut seen = std::collections::HashSet::new();
         let latest: Vec<EntryRowView> = recent.into_iter().filter(|r| seen.insert(r.text.to_lowercase())).take(8).collect();
-        let encounters = store::entries_page(&mut conn, patient, &page(&["encounter"], &[]), 5).await?;
+        let encounters = store::entries_page(conn, patient, &page(&["encounter"], &[]), 5).await?;
         let new = match previous {
-            Some(t) => store::entries_page(&mut conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,
+            Some(t) => store::entries_page(conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,
             None => vec![],
         };
         let total_entries = store::count_entries(&mut *conn, patient, access.scope()).await?;
-        drop(conn);
-        Ok(Summary {
+        let summary = Summary {
             patient_name: info.name,
             nhs_number: NhsNumber::parse(&info.nhs_number).map(|n| n.formatted()).unwrap_or(info.nhs_number),
             birth_date: display_date(&info.birth_date).unwrap_or_default(),
-            allergies: cards(self, patient, &allergies, previous).await?,
-            problems: cards(self, patient, &problems, previous).await?,
-            medications: cards(self, patient, &medicines, previous).await?,
-            latest_results: cards(self, patient, &latest, previous).await?,
-            encounters: cards(self, patient, &encounters, previous).await?,
-            new_since_last_visit: cards(self, patient, &new, previous).await?,
+            allergies: cards(conn, patient, &allergies, previous).await?,
+            problems: cards(conn, patient, &problems, previous).await?,
+            medications: cards(conn, patient, &medicines, previous).await?,
+            latest_results: cards(conn, patient, &latest, previous).await?,
+            encounters: cards(conn, patient, &encounters, previous).await?,
+            new_since_last_visit: cards(conn, patient, &new, previous).await?,
             last_visit: previous.map(ms_to_uk),
             total_entries,
-        })
+        };
+        let s = &summary;
+        let d = Disclosure::new("view", "summary").with(shown(&[&s.allergies, &s.problems, &s.medications, &s.latest_results, &s.encounters, &s.new_since_last_visit]));
+        audited.commit(access, d).await?;
+        Ok(summary)
     }
 
     /// One page of the timeline, newest first, grouped by day.
@@ -160,8 +170,9 @@ impl Kith {
         if let Some((d, id)) = q.after.rsplit_once('~') {
             f.after = Some((d.to_string(), id.to_string()));
         }
-        let mut conn = self.db.pool.acquire().await?;
-        let mut rows = store::entries_page(&mut conn, patient, &f, PAGE_SIZE + 1).await?;
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
+        let mut rows = store::entries_page(conn, patient, &f, PAGE_SIZE + 1).await?;
         let next = if rows.len() as i64 > PAGE_SIZE {
             rows.truncate(PAGE_SIZE as usize);
             rows.last().map(|r| format!("{}~{}", r.date, r.id))
@@ -169,8 +180,8 @@ impl Kith {
             None
         };
         let sources = store::visible_sources(&mut *conn, patient, access.scope()).await?;
-        drop(conn);
-        let cards = cards(self, patient, &rows, None).await?;
+        let cards = cards(conn, patient, &rows, None).await?;
+        audited.commit(access, Disclosure::new("view", "timeline").with(shown(&[&cards]))).await?;
         let mut days: Vec<(String, Vec<EntryCard>)> = Vec::new();
         for c in cards {
             let heading = c.date.clone().unwrap_or_else(|| "Undated".into());
@@ -187,11 +198,14 @@ impl Kith {
     pub async fn entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<EntryDetail> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let row = store::entry_by_id(&self.db.pool, patient, entry_id, access.scope()).await?.ok_or(kith_types::AppError::NotFound)?;
-        let card = cards(self, patient, std::slice::from_ref(&row), None).await?.remove(0);
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
+        // Not found is not an access: nothing to log, and the transaction
+        // is rolled back when dropped.
+        let row = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await?.ok_or(kith_types::AppError::NotFound)?;
+        let card = cards(conn, patient, std::slice::from_ref(&row), None).await?.remove(0);
         let codes: Vec<StoredCode> = serde_json::from_str(&row.codes).map_err(|e| CoreError::Internal(e.to_string()))?;
-        let mut conn = self.db.pool.acquire().await?;
-        let links = store::links_for(&mut conn, patient, &[row.id.clone()]).await?;
+        let links = store::links_for(conn, patient, &[row.id.clone()]).await?;
         let mut sources = Vec::new();
         let mut facts = Vec::new();
         for l in links {
@@ -218,6 +232,7 @@ impl Kith {
                 versions,
             });
         }
+        audited.commit(access, Disclosure::new("view", "entry").with([(card.id.as_str(), card.label.as_str())])).await?;
         Ok(EntryDetail {
             card,
             codes: codes.into_iter().map(code_view).collect(),
@@ -231,12 +246,13 @@ impl Kith {
     pub async fn results(&self, access: &RecordAccess) -> CoreResult<ResultsView> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut conn = self.db.pool.acquire().await?;
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
         let f = EntryFilter { kinds: vec!["result".into(), "vital-sign".into()], scope: access.scope().cloned(), ..Default::default() };
-        let rows = store::entries_page(&mut conn, patient, &f, 100_000).await?;
+        let rows = store::entries_page(conn, patient, &f, 100_000).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let links = store::links_for(&mut conn, patient, &ids).await?;
-        drop(conn);
+        let links = store::links_for(conn, patient, &ids).await?;
+        audited.commit(access, Disclosure::new("view", "results").with(rows.iter().map(|r| (r.id.as_str(), r.label.as_str())))).await?;
         let mut facts: HashMap<&str, Vec<(&LinkView, SourceFact)>> = HashMap::new();
         for l in &links {
             facts.entry(l.entry_id.as_str()).or_default().push((l, parse_fact(&l.fact)?));
@@ -250,9 +266,12 @@ impl Kith {
         require(access, Right::Read)?;
         require_whole(access)?;
         let patient = access.patient_id();
-        let info = store::patient_info(&self.db.pool, patient).await?;
-        let imports = store::imports_of(&self.db.pool, patient).await?;
-        let sources = store::source_counts(&self.db.pool, patient)
+        let mut audited = self.audited(access).await?;
+        let conn = audited.conn();
+        let info = store::patient_info(&mut *conn, patient).await?;
+        let imports = store::imports_of(&mut *conn, patient).await?;
+        let held_rows = store::held_of(&mut *conn, patient).await?;
+        let sources = store::source_counts(&mut *conn, patient)
             .await?
             .into_iter()
             .map(|s| {
@@ -279,8 +298,8 @@ impl Kith {
                 }
             })
             .collect();
-        let held = store::held_of(&self.db.pool, patient)
-            .await?
+        audited.commit(access, Disclosure::new("view", "sources")).await?;
+        let held = held_rows
             .into_iter()
             .map(|h| HeldFeedInfo {
                 id: h.id,

@@ -14,6 +14,7 @@ fn margaret() -> NewUser {
         role: "patient".into(),
         nhs_number: "943 476 5919".into(),
         birth_date: "1948-03-27".into(),
+        organisation: String::new(),
     }
 }
 

@@ -35,7 +35,8 @@ async fn patient_record(k: &Kith, m: &Value) -> RecordAccess {
         role: "patient".into(),
         nhs_number: nhs.into(),
         birth_date: m["birth_date"].as_str().unwrap().into(),
-    })
+            organisation: String::new(),
+        })
     .await
     .unwrap();
     k.open_record(&Principal::Operator, &NhsNumber::parse(nhs).unwrap(), Right::Contribute).await.unwrap()
@@ -334,7 +335,8 @@ async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
         role: "patient".into(),
         nhs_number: "9000000009".into(),
         birth_date: "1980-01-01".into(),
-    })
+            organisation: String::new(),
+        })
     .await
     .unwrap();
     let access = k.open_record(&Principal::Operator, &NhsNumber::parse("9000000009").unwrap(), Right::Contribute).await.unwrap();

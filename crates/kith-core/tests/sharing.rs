@@ -1,7 +1,7 @@
 //! The sharing matrix: every kind of actor against every kind of action, on
 //! SQLite and PostgreSQL. Refusals are NotFound, never "forbidden".
 
-use kith_core::policy::{Principal, RecordAccess, Right, Scope};
+use kith_core::policy::{Origin, Principal, RecordAccess, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::TestDb;
 use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
@@ -69,7 +69,7 @@ async fn the_matrix(db: &TestDb) {
     let revoked = user(k, "Dr Gone", "gone@example.com", "clinician").await;
     let stranger = user(k, "Eve Stranger", "eve@example.com", "clinician").await;
     let other_patient = k
-        .create_user(NewUser { name: "Bob Other".into(), email: "bob@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9000000009".into(), birth_date: "1950-01-01".into() })
+        .create_user(NewUser { name: "Bob Other".into(), email: "bob@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9000000009".into(), birth_date: "1950-01-01".into(), ..Default::default() })
         .await
         .unwrap();
 
@@ -183,21 +183,21 @@ async fn links_need_passcode_lock_after_five_and_store_only_a_hash(db: &TestDb) 
     assert!(!db.database_contains(&token).await, "the token itself is stored");
     assert!(k.link_needs_passcode(&token).await.unwrap());
     // Right passcode: the viewer sees the scope only.
-    let viewer = k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Ambulance Service").await.unwrap();
+    let viewer = k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Ambulance Service", &Origin::default()).await.unwrap();
     let a = k.open_patient(&Principal::LinkViewer(viewer.clone()), &w.patient_id, Right::Read).await.unwrap();
     assert!(visible_ids(k, &a).await.iter().all(|(_, l)| l == "mental-health"));
     assert!(not_found(k.open_patient(&Principal::LinkViewer(viewer.clone()), &w.patient_id, Right::Comment).await));
     // Missing name is a field error, not an opening.
-    assert!(matches!(k.open_link(&token, "4821", "", "Paramedic", "Ambulance").await, Err(CoreError::User(AppError::Validation { .. }))));
+    assert!(matches!(k.open_link(&token, "4821", "", "Paramedic", "Ambulance", &Origin::default()).await, Err(CoreError::User(AppError::Validation { .. }))));
     // Five wrong passcodes lock it, for everyone, and the patient is told.
     for i in 0..4 {
-        match k.open_link(&token, "0000", "X", "Y", "Z").await {
+        match k.open_link(&token, "0000", "X", "Y", "Z", &Origin::default()).await {
             Err(CoreError::User(e)) => assert!(e.field_error("passcode").is_some(), "attempt {i}: {e:?}"),
             other => panic!("{other:?}"),
         }
     }
-    assert!(matches!(k.open_link(&token, "0000", "X", "Y", "Z").await, Err(CoreError::User(AppError::Conflict(_)))));
-    assert!(matches!(k.open_link(&token, "4821", "X", "Y", "Z").await, Err(CoreError::User(AppError::Conflict(_)))), "locked even with the right passcode");
+    assert!(matches!(k.open_link(&token, "0000", "X", "Y", "Z", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.open_link(&token, "4821", "X", "Y", "Z", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))), "locked even with the right passcode");
     assert!(not_found(k.open_patient(&Principal::LinkViewer(viewer), &w.patient_id, Right::Read).await), "a locked link stops working at once");
     assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("locked")));
 }
@@ -208,8 +208,8 @@ async fn single_use_and_revoked_links(db: &TestDb) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
     let once = k.create_link(&owner, &w.owner, LinkInput { name: "once".into(), scope: Scope::whole(), expires_in_hours: Some(2), passcode: None, single_use: true }, "http://kith.test").await.unwrap();
     let token = once.url.rsplit('/').next().unwrap().to_string();
-    let v = k.open_link(&token, "", "A", "B", "C").await.unwrap();
-    assert!(not_found(k.open_link(&token, "", "D", "E", "F").await), "used once");
+    let v = k.open_link(&token, "", "A", "B", "C", &Origin::default()).await.unwrap();
+    assert!(not_found(k.open_link(&token, "", "D", "E", "F", &Origin::default()).await), "used once");
     assert!(k.open_patient(&Principal::LinkViewer(v.clone()), &w.patient_id, Right::Read).await.is_ok(), "the first viewer keeps it");
     let id = k.sharing_view(&owner).await.unwrap().links[0].id.clone();
     k.revoke_link(&owner, &id).await.unwrap();

@@ -1,6 +1,7 @@
 //! Values shared by the server and the browser. Nothing here touches a database
 //! or the network, so it compiles to wasm.
 
+pub mod audit;
 mod email;
 mod error;
 mod nhs_number;
@@ -28,6 +29,9 @@ pub struct Me {
     /// The record on screen when it is someone else's (shared, carer, link).
     #[serde(default)]
     pub viewing: Option<sharing::Viewing>,
+    /// A clinician who may use emergency access in this deployment.
+    #[serde(default)]
+    pub break_glass: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ pub(crate) struct UserRow {
     pub name: String,
     pub role: String,
     pub password_hash: Option<String>,
+    pub organisation: String,
 }
 
 #[derive(Debug, FromRow)]
@@ -34,7 +35,7 @@ pub(crate) struct SessionRow {
     pub data: String,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, password_hash";
+const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation";
 
 pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -63,11 +64,12 @@ pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     name: &str,
     role: &str,
     password_hash: Option<&str>,
+    organisation: &str,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        "INSERT INTO users (id, email, name, role, password_hash, created_at, updated_at, organisation) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
     )
     .bind(id.to_string())
     .bind(email.to_string())
@@ -75,6 +77,7 @@ pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     .bind(role.to_string())
     .bind(password_hash.map(str::to_string))
     .bind(now)
+    .bind(organisation.to_string())
     .execute(ex)
     .await
     .map(|_| ())
@@ -280,6 +283,7 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
         .await
 }
 
+pub(crate) mod audit;
 mod bulk;
 mod record;
 mod sharing;

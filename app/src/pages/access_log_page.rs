@@ -1,0 +1,165 @@
+//! The Access log: who has seen and changed the record, newest first, with
+//! the hash chain's check and downloads for anyone who wants to check it.
+
+use kith_types::audit::{AccessLogQuery, AccessLogView, ACTIONS};
+use kith_types::record::LABELS;
+use kith_types::Me;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::get_access_log;
+use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::urlencode;
+
+#[component]
+pub fn AccessLogPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = Memo::new(move |_| {
+        query.with(|m| {
+            let get = |k: &str| m.get(k).unwrap_or_default();
+            AccessLogQuery { person: get("person"), organisation: get("organisation"), action: get("action"), label: get("label"), from: get("from"), to: get("to"), before: get("before") }
+        })
+    });
+    let log = Resource::new(move || q.get(), get_access_log);
+    view! { <Title text="Access log – Kith"/><Authed render=move |me| access_log(me, q, log)/> }
+}
+
+fn access_log(_me: Me, q: Memo<AccessLogQuery>, log: Resource<Result<AccessLogView, kith_types::AppError>>) -> impl IntoView {
+    view! {
+        <h1 class="text-3xl font-bold mb-2">"Access log"</h1>
+        <p class="mb-4">"Every time anyone opens, downloads, adds to or shares this record, it is written here, and nobody can change or remove what is written."</p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match log.await {
+                    Ok(v) => view! { <LogView v q=q.get_untracked()/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn LogView(v: AccessLogView, q: AccessLogQuery) -> impl IntoView {
+    let check = v.check.clone();
+    let status = if check.ok() {
+        view! {
+            <p class="notice-ok" data-testid="chain-status">
+                <span class="font-bold">"Checked: nothing in this log has been changed or removed"</span>
+                {check.verified_up_to.clone().map(|t| format!(" (verified up to {t}; {} records", check.records))}
+                {check.verified_up_to.is_some().then(|| format!(", {} signed checkpoints).", check.checkpoints))}
+            </p>
+        }
+        .into_any()
+    } else {
+        let (seq, why) = check.broken_at.clone().unwrap_or_default();
+        view! {
+            <p class="notice-warn" role="alert" data-testid="chain-status">
+                <span class="font-bold">"Warning: this log has been tampered with. "</span>
+                {format!("The first problem is at record {seq}: {why}. Records before it check out")}
+                {check.verified_up_to.clone().map(|t| format!(" (up to {t})"))}"."
+            </p>
+        }
+        .into_any()
+    };
+    let next = v.next.clone().map(|before| {
+        let pairs = [("person", &q.person), ("organisation", &q.organisation), ("action", &q.action), ("label", &q.label), ("from", &q.from), ("to", &q.to)];
+        let mut qs: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        qs.push(format!("before={before}"));
+        format!("/access-log?{}", qs.join("&"))
+    });
+    let sel = |a: &str, b: &str| a == b;
+    view! {
+        {status}
+        {(v.new_count > 0).then(|| view! { <p class="card" role="status">{format!("{} new since you last looked, marked New.", v.new_count)}</p> })}
+        <Form method="get" action="/access-log" attr:class="card filters" attr:role="search" attr:aria-label="Filter the access log">
+            <div class="grid gap-3 sm:grid-cols-2">
+                <div>
+                    <label for="person" class="block font-bold">"Person"</label>
+                    <select id="person" name="person" class="field">
+                        <option value="" selected=q.person.is_empty()>"Everyone"</option>
+                        {v.people.iter().map(|(k, name)| { let s = q.person == *k; view! { <option value=k.clone() selected=s>{name.clone()}</option> } }).collect::<Vec<_>>()}
+                    </select>
+                </div>
+                <div>
+                    <label for="organisation" class="block font-bold">"Organisation"</label>
+                    <select id="organisation" name="organisation" class="field">
+                        <option value="" selected=q.organisation.is_empty()>"All organisations"</option>
+                        {v.organisations.iter().map(|o| { let s = q.organisation == *o; view! { <option value=o.clone() selected=s>{o.clone()}</option> } }).collect::<Vec<_>>()}
+                    </select>
+                </div>
+                <div>
+                    <label for="action" class="block font-bold">"What they did"</label>
+                    <select id="action" name="action" class="field">
+                        <option value="" selected=q.action.is_empty()>"Anything"</option>
+                        {ACTIONS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.action, k)>{*t}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </div>
+                <div>
+                    <label for="label" class="block font-bold">"Privacy label"</label>
+                    <select id="label" name="label" class="field">
+                        <option value="" selected=q.label.is_empty()>"Any label"</option>
+                        {LABELS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.label, k)>{*t}</option> }).collect::<Vec<_>>()}
+                    </select>
+                </div>
+                <div>
+                    <label for="from" class="block font-bold">"From"</label>
+                    <input id="from" name="from" type="date" value=q.from.clone() class="field"/>
+                </div>
+                <div>
+                    <label for="to" class="block font-bold">"To"</label>
+                    <input id="to" name="to" type="date" value=q.to.clone() class="field"/>
+                </div>
+            </div>
+            <div class="mt-3 flex gap-4 items-center">
+                <button type="submit" class="btn-primary">"Show"</button>
+                <a href="/access-log">"Clear filters"</a>
+            </div>
+        </Form>
+        {if v.events.is_empty() {
+            view! { <p class="card" role="status">"Nothing in the log matches these filters."</p> }.into_any()
+        } else {
+            view! {
+                <ol class="entry-list" aria-label="Access log, newest first" data-testid="access-log">
+                    {v.events.into_iter().map(|e| {
+                        let class = if e.stands_out { "entry-item border-l-8 border-red-700 pl-3" } else { "entry-item" };
+                        view! {
+                            <li class=class data-testid="access-event">
+                                <p class="text-gray-700">
+                                    {e.is_new.then(|| view! { <span class="badge-new">"New"</span>" " })}
+                                    {e.when.clone()}
+                                </p>
+                                <p class="text-lg">
+                                    <span class="font-bold">{if e.is_me { format!("{} (you)", e.who) } else { e.who.clone() }}</span>
+                                    {(!e.organisation.is_empty()).then(|| format!(", {}", e.organisation))}
+                                    {format!(" ({}) ", e.role)}
+                                    <span class="font-bold">{e.action.clone()}</span>": "{e.what.clone()}
+                                </p>
+                                <p>{e.how.clone()}
+                                    {e.reason.clone().map(|r| format!(". Reason given: \"{r}\""))}
+                                    {(e.entry_count > 0).then(|| format!(" · {} entries", e.entry_count))}
+                                    {(!e.labels.is_empty()).then(|| format!(" · {}", e.labels.join(", ")))}
+                                </p>
+                                <details>
+                                    <summary class="cursor-pointer underline">"From where"</summary>
+                                    <p>{format!("Address {}", e.address)}{(!e.user_agent.is_empty()).then(|| format!("; browser {}", e.user_agent))}{format!("; record {}", e.seq)}</p>
+                                </details>
+                            </li>
+                        }
+                    }).collect::<Vec<_>>()}
+                </ol>
+            }.into_any()
+        }}
+        {next.map(|href| view! { <p class="mt-4"><a href=href class="btn-secondary" rel="next">"Older events"</a></p> })}
+        <section class="card mt-6" aria-labelledby="download-heading">
+            <h2 id="download-heading" class="text-xl font-bold mb-2">"Download the log"</h2>
+            <ul class="list-disc ml-6">
+                <li><a href="/access-log/export.csv" rel="external" download="">"As a spreadsheet (CSV)"</a></li>
+                <li><a href="/access-log/export.fhir.json" rel="external" download="">"As FHIR AuditEvent records"</a></li>
+                <li><a href="/access-log/checkpoints.json" rel="external" download="">"Signed checkpoints"</a>", so anyone can check later that no history was rewritten"</li>
+            </ul>
+        </section>
+    }
+}

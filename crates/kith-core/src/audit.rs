@@ -1,0 +1,790 @@
+//! The access log: every view and contribution, written in the same
+//! transaction as the access itself, kept per patient as a hash chain.
+//!
+//! A service that reads or changes a record begins an `Audited` transaction
+//! (which takes the patient's chain head first), does its work on that
+//! transaction's connection, and commits with a `Disclosure` saying what it
+//! showed or changed. If the log row cannot be written, nothing is shown.
+//!
+//! Each row's hash is SHA-256 over a fixed JSON rendering of its columns and
+//! the previous row's hash (`row_hash`), so changing or removing a row breaks
+//! the chain at that row. Chain heads are signed with the server's ed25519
+//! key from time to time (`checkpoint`), so even rewriting a whole chain
+//! after a checkpoint is caught. docs/decisions.md says how to check a chain
+//! by hand.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use kith_types::audit::{action_title, AccessEvent, AccessLogQuery, AccessLogView, ChainCheck, SeenBy};
+use kith_types::record::label_title;
+use kith_types::{AppError, NhsNumber, Role};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, AnyConnection, Transaction};
+
+use crate::policy::{require, require_whole, Origin, Principal, RecordAccess, Right, Via};
+use crate::store::audit::{self as sql, AuditFilter, AuditRow, CheckpointRow};
+use crate::{new_id, now_ms, store, Actor, CoreResult, Kith};
+
+/// What an access showed or changed.
+#[derive(Clone, Debug, Default)]
+pub struct Disclosure {
+    /// view, create, update, comment, share, revoke, export, import, ...
+    pub action: &'static str,
+    /// The page or thing: "summary", "timeline", "entry", "export", "grant".
+    pub what: String,
+    pub entries: Vec<String>,
+    pub labels: Vec<String>,
+}
+
+impl Disclosure {
+    pub fn new(action: &'static str, what: impl Into<String>) -> Self {
+        Disclosure { action, what: what.into(), ..Default::default() }
+    }
+    /// Adds entries (with their labels) that were shown or changed.
+    pub fn with<'a>(mut self, items: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        for (id, label) in items {
+            if !self.entries.iter().any(|e| e == id) {
+                self.entries.push(id.to_string());
+            }
+            if !self.labels.iter().any(|l| l == label) {
+                self.labels.push(label.to_string());
+            }
+        }
+        self
+    }
+}
+
+/// Who did it, as the log names them.
+struct Who {
+    key: String,
+    name: String,
+    role: String,
+    org: String,
+    via: &'static str,
+    via_id: Option<String>,
+    reason: Option<String>,
+    on_behalf_of: Option<String>,
+}
+
+fn who(access: &RecordAccess) -> Who {
+    let (key, name, role, org, user_role) = match access.principal() {
+        Principal::Operator => ("operator".to_string(), "Server operator".to_string(), "operator".to_string(), String::new(), None),
+        Principal::User(a) => (format!("user:{}", a.user_id), a.name.clone(), a.role.as_str().to_string(), a.organisation.clone(), Some(a.role)),
+        Principal::LinkViewer(v) => (
+            format!("link:{}:{}", v.link_id, v.name.to_lowercase()),
+            v.name.clone(),
+            v.role.clone(),
+            v.organisation.clone(),
+            None,
+        ),
+    };
+    let (via, via_id, reason) = match access.via() {
+        Via::Owner => ("own", None, None),
+        Via::Operator => ("operator", None, None),
+        Via::Grant { grant_ids, act_for } => (if *act_for { "act-for" } else { "grant" }, grant_ids.first().cloned(), None),
+        Via::Link { link_id } => ("link", Some(link_id.clone()), None),
+        Via::Preview { share_id } => ("preview", Some(share_id.clone()), None),
+        Via::BreakGlass { id, reason } => ("break-glass", Some(id.clone()), Some(reason.clone())),
+    };
+    // A carer's every act is "carer X for patient Y".
+    let on_behalf_of = (user_role == Some(Role::Carer)).then(|| access.patient_name().to_string());
+    Who { key, name, role, org, via, via_id, reason, on_behalf_of }
+}
+
+fn who_of_actor(actor: &Actor) -> Who {
+    Who {
+        key: format!("user:{}", actor.user_id),
+        name: actor.name.clone(),
+        role: actor.role.as_str().to_string(),
+        org: actor.organisation.clone(),
+        via: "own",
+        via_id: None,
+        reason: None,
+        on_behalf_of: None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// The hash a row must carry: SHA-256 (hex) of this JSON object, keys in
+/// this order, with the previous row's hash ("" for the first row).
+pub(crate) fn row_hash(r: &AuditRow) -> String {
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        v: u8,
+        patient_id: &'a str,
+        seq: i64,
+        at: i64,
+        action: &'a str,
+        what: &'a str,
+        entries: &'a str,
+        labels: &'a str,
+        actor_key: &'a str,
+        actor_name: &'a str,
+        actor_role: &'a str,
+        actor_org: &'a str,
+        via: &'a str,
+        via_id: Option<&'a str>,
+        reason: Option<&'a str>,
+        on_behalf_of: Option<&'a str>,
+        address: &'a str,
+        user_agent: &'a str,
+        prev_hash: &'a str,
+    }
+    let c = Canonical {
+        v: 1,
+        patient_id: &r.patient_id,
+        seq: r.seq,
+        at: r.at,
+        action: &r.action,
+        what: &r.what,
+        entries: &r.entries,
+        labels: &r.labels,
+        actor_key: &r.actor_key,
+        actor_name: &r.actor_name,
+        actor_role: &r.actor_role,
+        actor_org: &r.actor_org,
+        via: &r.via,
+        via_id: r.via_id.as_deref(),
+        reason: r.reason.as_deref(),
+        on_behalf_of: r.on_behalf_of.as_deref(),
+        address: &r.address,
+        user_agent: &r.user_agent,
+        prev_hash: &r.prev_hash,
+    };
+    hex(&Sha256::digest(serde_json::to_vec(&c).unwrap_or_default()))
+}
+
+/// The text a checkpoint signs.
+fn checkpoint_message(patient_id: &str, seq: i64, hash: &str, signed_at: i64) -> String {
+    format!("kith-audit-checkpoint-v1\n{patient_id}\n{seq}\n{hash}\n{signed_at}")
+}
+
+/// Most entry ids one log row lists; a bigger disclosure (an export) is
+/// logged by its labels and count.
+const MAX_LISTED_ENTRIES: usize = 1000;
+
+/// A transaction that an access happens in, holding the patient's chain head.
+pub(crate) struct Audited<'c> {
+    tx: Transaction<'c, Any>,
+    patient_id: String,
+    head: Option<(i64, String)>,
+}
+
+impl Audited<'_> {
+    /// The connection to do the access's reads and writes on.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Appends the log row for this access and commits both together.
+    pub(crate) async fn commit(mut self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
+        if self.head.is_some() {
+            let w = who(access);
+            self.append(&w, access.origin(), d, access).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append(&mut self, w: &Who, origin: &Origin, d: Disclosure, access: &RecordAccess) -> CoreResult<()> {
+        let Some((seq, prev)) = self.head.clone() else { return Ok(()) };
+        // The first time someone other than the patient views the record,
+        // the patient is told.
+        let outsider = !matches!(access.via(), Via::Owner | Via::Operator | Via::Preview { .. });
+        if outsider && d.action == "view" && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
+            let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
+            let message = format!("{} ({}{org}) viewed your record for the first time.", w.name, w.role);
+            store::insert_notification(&mut *self.tx, &self.patient_id, &new_id(), &message, now_ms()).await?;
+        }
+        let row = make_row(&self.patient_id, seq + 1, &prev, w, origin, d);
+        sql::append(&mut self.tx, &row).await?;
+        self.head = Some((row.seq, row.hash));
+        Ok(())
+    }
+}
+
+fn make_row(patient_id: &str, seq: i64, prev: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditRow {
+    let (entries, what) = if d.entries.len() > MAX_LISTED_ENTRIES { (Vec::new(), format!("{} ({} entries)", d.what, d.entries.len())) } else { (d.entries, d.what) };
+    let mut labels = d.labels;
+    labels.sort();
+    let mut row = AuditRow {
+        patient_id: patient_id.to_string(),
+        seq,
+        at: now_ms(),
+        action: d.action.to_string(),
+        what,
+        entries: serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into()),
+        labels: serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into()),
+        actor_key: w.key.clone(),
+        actor_name: w.name.clone(),
+        actor_role: w.role.clone(),
+        actor_org: w.org.clone(),
+        via: w.via.to_string(),
+        via_id: w.via_id.clone(),
+        reason: w.reason.clone(),
+        on_behalf_of: w.on_behalf_of.clone(),
+        address: truncate(&origin.address, 100),
+        user_agent: truncate(&origin.user_agent, 300),
+        prev_hash: prev.to_string(),
+        hash: String::new(),
+    };
+    row.hash = row_hash(&row);
+    row
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn ms_to_uk(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M:%S").to_string()).unwrap_or_default()
+}
+
+fn how_title(via: &str) -> &'static str {
+    match via {
+        "own" => "Own account",
+        "grant" => "Shared with them",
+        "act-for" => "Acting for the patient",
+        "link" => "Shared link",
+        "break-glass" => "Emergency access",
+        "operator" => "Server command line",
+        "preview" => "Preview of a share",
+        _ => "Other",
+    }
+}
+
+fn what_title(what: &str) -> String {
+    match what {
+        "summary" => "Summary page".into(),
+        "timeline" => "Timeline".into(),
+        "entry" => "An entry, with its original FHIR".into(),
+        "results" => "Results".into(),
+        "sources" => "Sources".into(),
+        "access log" => "Access log".into(),
+        "record" => "The record".into(),
+        other => {
+            let mut c = other.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+    }
+}
+
+impl Kith {
+    /// Begins the transaction an access to `access`'s record happens in.
+    pub(crate) async fn audited(&self, access: &RecordAccess) -> CoreResult<Audited<'static>> {
+        self.audited_patient(access.patient_id()).await
+    }
+
+    async fn audited_patient(&self, patient_id: &str) -> CoreResult<Audited<'static>> {
+        let tx = self.db.pool.begin().await?;
+        self.audited_in(tx, patient_id).await
+    }
+
+    /// `audited`, on a connection the caller has set up (imports).
+    pub(crate) async fn audited_on<'c>(&self, conn: &'c mut AnyConnection, access: &RecordAccess) -> CoreResult<Audited<'c>> {
+        use sqlx::Connection;
+        let tx = conn.begin().await?;
+        self.audited_in(tx, access.patient_id()).await
+    }
+
+    async fn audited_in<'c>(&self, mut tx: Transaction<'c, Any>, patient_id: &str) -> CoreResult<Audited<'c>> {
+        let head = if self.log_accesses { Some(sql::lock_head(&mut tx, patient_id).await?) } else { None };
+        Ok(Audited { tx, patient_id: patient_id.to_string(), head })
+    }
+
+    /// Logs something a person did to their own account on their record
+    /// (sign-in, failed sign-in) or, for a link, what the viewer typed.
+    async fn log_about(&self, patient_id: &str, w: Who, origin: &Origin, d: Disclosure) -> CoreResult<()> {
+        let mut a = self.audited_patient(patient_id).await?;
+        if let Some((seq, prev)) = a.head.clone() {
+            let row = make_row(patient_id, seq + 1, &prev, &w, origin, d);
+            sql::append(&mut a.tx, &row).await?;
+        }
+        a.tx.commit().await?;
+        Ok(())
+    }
+
+    /// A sign-in, or failed sign-in, of a patient's own account goes into
+    /// their record's log.
+    pub(crate) async fn log_sign_in(&self, actor: &Actor, origin: &Origin, ok: bool) -> CoreResult<()> {
+        if let Some(p) = store::patient_by_user(&self.db.pool, &actor.user_id).await? {
+            let d = Disclosure::new(if ok { "sign-in" } else { "sign-in-failed" }, "account");
+            self.log_about(&p.id, who_of_actor(actor), origin, d).await?;
+        }
+        Ok(())
+    }
+
+    /// A wrong passcode on a shared link, with who the viewer said they were.
+    pub(crate) async fn log_failed_passcode(&self, patient_id: &str, link_id: &str, name: &str, role: &str, org: &str, origin: &Origin) -> CoreResult<()> {
+        let w = Who {
+            key: format!("link:{link_id}:{}", name.trim().to_lowercase()),
+            name: truncate(name.trim(), 200),
+            role: truncate(role.trim(), 100),
+            org: truncate(org.trim(), 200),
+            via: "link",
+            via_id: Some(link_id.to_string()),
+            reason: None,
+            on_behalf_of: None,
+        };
+        self.log_about(patient_id, w, origin, Disclosure::new("passcode-failed", "shared link")).await
+    }
+
+    /// Emergency access: a signed-in clinician opens a record they were not
+    /// given, saying why. The patient is told at once. NotFound when the
+    /// deployment does not allow it or there is no such record.
+    pub async fn break_glass(&self, actor: &Actor, nhs_number: &NhsNumber, reason: &str, origin: &Origin) -> CoreResult<String> {
+        if !self.settings.break_glass || actor.role != Role::Clinician {
+            return Err(AppError::NotFound.into());
+        }
+        let reason = reason.trim();
+        if reason.chars().count() < 10 {
+            return Err(AppError::field("reason", "Say why you need this record now (at least 10 characters)").into());
+        }
+        let p = store::patient_by_nhs_number(&self.db.pool, nhs_number.as_str()).await?.ok_or(AppError::NotFound)?;
+        let now = now_ms();
+        let id = new_id();
+        let mut a = self.audited_patient(&p.id).await?;
+        sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, now + self.settings.break_glass_hours.max(1) * 3_600_000).await?;
+        let org = if actor.organisation.is_empty() { String::new() } else { format!(" of {}", actor.organisation) };
+        let message = format!("Emergency access: {}{org} opened your record. Reason given: \"{}\"", actor.name, truncate(reason, 1000));
+        store::insert_notification(&mut *a.tx, &p.id, &new_id(), &message, now).await?;
+        if let Some((seq, prev)) = a.head.clone() {
+            let mut w = who_of_actor(actor);
+            w.via = "break-glass";
+            w.via_id = Some(id);
+            w.reason = Some(truncate(reason, 1000));
+            let row = make_row(&p.id, seq + 1, &prev, &w, origin, Disclosure::new("break-glass", "record"));
+            sql::append(&mut a.tx, &row).await?;
+        }
+        a.tx.commit().await?;
+        Ok(p.id)
+    }
+
+    /// Checks one patient's chain: every row's hash, the links between rows,
+    /// the head, and every signed checkpoint.
+    pub async fn verify_chain(&self, patient_id: &str) -> CoreResult<ChainCheck> {
+        let rows = sql::chain(&self.db.pool, patient_id).await?;
+        let head = sql::head(&self.db.pool, patient_id).await?;
+        let checkpoints = sql::checkpoints(&self.db.pool, patient_id).await?;
+        Ok(check_chain(&rows, head, &checkpoints))
+    }
+
+    /// Checks every chain: (NHS Number, result).
+    pub async fn verify_all(&self) -> CoreResult<Vec<(String, ChainCheck)>> {
+        let mut out = Vec::new();
+        for (id, nhs) in sql::all_patients(&self.db.pool).await? {
+            out.push((nhs, self.verify_chain(&id).await?));
+        }
+        Ok(out)
+    }
+
+    /// Signs every chain head that moved since its last checkpoint; returns
+    /// how many were signed.
+    pub async fn checkpoint(&self) -> CoreResult<usize> {
+        let mut n = 0;
+        let public_key = hex(self.audit_key.verifying_key().as_bytes());
+        for (patient_id, seq, hash) in sql::heads(&self.db.pool).await? {
+            if sql::last_checkpoint_seq(&self.db.pool, &patient_id).await? >= seq {
+                continue;
+            }
+            let signed_at = now_ms();
+            let signature = self.audit_key.sign(checkpoint_message(&patient_id, seq, &hash, signed_at).as_bytes());
+            let row = CheckpointRow { patient_id, seq, hash, signed_at, public_key: public_key.clone(), signature: hex(&signature.to_bytes()) };
+            sql::insert_checkpoint(&self.db.pool, &row).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The server's checkpoint-signing public key (hex).
+    pub fn audit_public_key(&self) -> String {
+        hex(self.audit_key.verifying_key().as_bytes())
+    }
+
+    /// The Access log page: newest first, filtered. Reading the log is
+    /// itself logged.
+    pub async fn access_log(&self, access: &RecordAccess, q: &AccessLogQuery) -> CoreResult<AccessLogView> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let check = self.verify_chain(access.patient_id()).await?;
+        let mut a = self.audited(access).await?;
+        let mut f = AuditFilter::default();
+        let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        f.actor_key = nonempty(&q.person);
+        f.organisation = nonempty(&q.organisation);
+        f.action = nonempty(&q.action);
+        f.label = nonempty(&q.label);
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis());
+        f.from_ms = day(&q.from);
+        f.before_ms = day(&q.to).map(|t| t + 86_400_000);
+        f.before_seq = q.before.trim().parse().ok();
+        const PAGE: i64 = 100;
+        let mut rows = sql::events_page(a.conn(), access.patient_id(), &f, PAGE + 1).await?;
+        let next = if rows.len() as i64 > PAGE {
+            rows.truncate(PAGE as usize);
+            rows.last().map(|r| r.seq.to_string())
+        } else {
+            None
+        };
+        let people_rows = sql::people(a.conn(), access.patient_id()).await?;
+        let me_key = access.user_id().map(|u| format!("user:{u}"));
+        let head_seq = a.head.as_ref().map(|h| h.0).unwrap_or(0);
+        let seen_before = match access.user_id() {
+            Some(u) => sql::touch_log_visit(a.conn(), access.patient_id(), u, head_seq + 1).await?,
+            None => 0,
+        };
+        a.commit(access, Disclosure::new("view", "access log")).await?;
+        let events: Vec<AccessEvent> = rows.iter().map(|r| event_view(r, me_key.as_deref(), seen_before)).collect();
+        let new_count = events.iter().filter(|e| e.is_new).count();
+        let mut organisations: Vec<String> = people_rows.iter().map(|p| p.3.clone()).filter(|o| !o.is_empty()).collect();
+        organisations.sort();
+        organisations.dedup();
+        let people = people_rows.into_iter().map(|(key, name, role, _)| (key, format!("{name} ({role})"))).collect();
+        Ok(AccessLogView { events, people, organisations, next, new_count, check })
+    }
+
+    /// "Who has seen this": everyone but the patient who viewed an entry.
+    pub async fn seen_by(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<Vec<SeenBy>> {
+        require(access, Right::Read)?;
+        if !matches!(access.via(), Via::Owner | Via::Operator) && crate::policy::require_whole(access).is_err() {
+            return Ok(vec![]);
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let f = AuditFilter { action: Some("view".into()), entry: Some(entry_id.to_string()), ..Default::default() };
+        let rows = sql::events_page(&mut conn, access.patient_id(), &f, 2000).await?;
+        let mut by: HashMap<String, SeenBy> = HashMap::new();
+        let mut order = Vec::new();
+        for r in rows.iter().filter(|r| r.via != "own" && r.via != "preview") {
+            let e = by.entry(r.actor_key.clone()).or_insert_with(|| {
+                order.push(r.actor_key.clone());
+                SeenBy {
+                    who: display_who(r),
+                    role: r.actor_role.clone(),
+                    organisation: r.actor_org.clone(),
+                    how: how_title(&r.via).into(),
+                    last_seen: ms_to_uk(r.at),
+                    times: 0,
+                }
+            });
+            e.times += 1;
+        }
+        Ok(order.into_iter().filter_map(|k| by.remove(&k)).collect())
+    }
+
+    /// The log as FHIR R4 AuditEvent resources in a collection Bundle.
+    pub async fn audit_events_bundle(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
+        let rows = self.exportable_log(access, "access log (FHIR)").await?;
+        Ok(audit_bundle(access.nhs_number(), &rows))
+    }
+
+    /// The log as CSV, one row per event, with the chain hashes.
+    pub async fn audit_csv(&self, access: &RecordAccess) -> CoreResult<String> {
+        let rows = self.exportable_log(access, "access log (CSV)").await?;
+        Ok(audit_csv(&rows))
+    }
+
+    /// The signed checkpoints with the public key, for a third party to check.
+    pub async fn audit_checkpoints_json(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let cps = sql::checkpoints(&self.db.pool, access.patient_id()).await?;
+        Ok(serde_json::json!({
+            "format": "kith-audit-checkpoint-v1",
+            "signed_text": "kith-audit-checkpoint-v1\\n{patient_id}\\n{seq}\\n{hash}\\n{signed_at}",
+            "algorithm": "ed25519",
+            "server_public_key": self.audit_public_key(),
+            "patient_id": access.patient_id(),
+            "checkpoints": cps.iter().map(|c| serde_json::json!({
+                "seq": c.seq, "hash": c.hash, "signed_at": c.signed_at, "public_key": c.public_key, "signature": c.signature,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
+    async fn exportable_log(&self, access: &RecordAccess, what: &str) -> CoreResult<Vec<AuditRow>> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let mut a = self.audited(access).await?;
+        let rows = sql::chain(a.conn(), access.patient_id()).await?;
+        a.commit(access, Disclosure::new("export", what)).await?;
+        Ok(rows)
+    }
+}
+
+fn display_who(r: &AuditRow) -> String {
+    match &r.on_behalf_of {
+        Some(p) => format!("{} ({}) for {p}", r.actor_name, r.actor_role),
+        None => r.actor_name.clone(),
+    }
+}
+
+fn event_view(r: &AuditRow, me: Option<&str>, seen_before: i64) -> AccessEvent {
+    let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();
+    let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
+    AccessEvent {
+        seq: r.seq,
+        when: ms_to_uk(r.at),
+        who: display_who(r),
+        role: r.actor_role.clone(),
+        organisation: r.actor_org.clone(),
+        how: how_title(&r.via).into(),
+        reason: r.reason.clone(),
+        action: action_title(&r.action).into(),
+        what: what_title(&r.what),
+        labels: labels.iter().map(|l| label_title(l).to_string()).collect(),
+        entry_count: entries.len(),
+        address: r.address.clone(),
+        user_agent: r.user_agent.clone(),
+        is_new: r.seq > seen_before && seen_before > 0,
+        stands_out: r.via == "break-glass" || r.action.ends_with("-failed"),
+        is_me: me == Some(r.actor_key.as_str()),
+    }
+}
+
+fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[CheckpointRow]) -> ChainCheck {
+    let mut broken: Option<(i64, String)> = None;
+    let mut prev = String::new();
+    let mut hashes: HashMap<i64, &str> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let expected_seq = i as i64 + 1;
+        if r.seq != expected_seq {
+            broken = Some((expected_seq, format!("record {expected_seq} is missing")));
+            break;
+        }
+        if r.prev_hash != prev {
+            broken = Some((r.seq, format!("record {} does not follow record {}", r.seq, r.seq - 1)));
+            break;
+        }
+        if row_hash(r) != r.hash {
+            broken = Some((r.seq, format!("record {} was changed after it was written", r.seq)));
+            break;
+        }
+        hashes.insert(r.seq, &r.hash);
+        prev = r.hash.clone();
+    }
+    let last = rows.last().map(|r| r.seq).unwrap_or(0);
+    if broken.is_none() {
+        let head = head.unwrap_or((0, String::new()));
+        if head.0 != last || head.1 != prev {
+            broken = Some((last + 1, format!("records after {last} are missing (the chain head is at {})", head.0)));
+        }
+    }
+    if broken.is_none() {
+        for c in checkpoints {
+            let sig_ok = (|| {
+                let key = VerifyingKey::from_bytes(&unhex(&c.public_key)?.try_into().ok()?).ok()?;
+                let sig = Signature::from_slice(&unhex(&c.signature)?).ok()?;
+                key.verify(checkpoint_message(&c.patient_id, c.seq, &c.hash, c.signed_at).as_bytes(), &sig).ok()
+            })()
+            .is_some();
+            if !sig_ok {
+                broken = Some((c.seq, format!("the checkpoint at record {} has a bad signature", c.seq)));
+                break;
+            }
+            if hashes.get(&c.seq) != Some(&c.hash.as_str()) {
+                broken = Some((c.seq, format!("record {} differs from what was signed at {}", c.seq, ms_to_uk(c.signed_at))));
+                break;
+            }
+        }
+    }
+    let verified_up_to = match &broken {
+        None => rows.last().map(|r| ms_to_uk(r.at)),
+        Some((seq, _)) => rows.iter().take_while(|r| r.seq < *seq).last().map(|r| ms_to_uk(r.at)),
+    };
+    ChainCheck { records: rows.len() as i64, verified_up_to, broken_at: broken, checkpoints: checkpoints.len() }
+}
+
+fn fhir_instant(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default()
+}
+
+fn audit_bundle(nhs: &NhsNumber, rows: &[AuditRow]) -> serde_json::Value {
+    use serde_json::json;
+    let entries: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let (type_code, type_display) = match r.action.as_str() {
+                "sign-in" | "sign-in-failed" => ("110114", "User Authentication"),
+                "export" => ("110106", "Export"),
+                "import" => ("110107", "Import"),
+                _ => ("110110", "Patient Record"),
+            };
+            let action = match r.action.as_str() {
+                "view" | "export" => "R",
+                "create" | "comment" | "import" | "share" => "C",
+                "update" | "revoke" => "U",
+                _ => "E",
+            };
+            let outcome = if r.action.ends_with("-failed") { "4" } else { "0" };
+            let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();
+            let disclosed: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
+            let mut agent = json!({
+                "type": { "text": how_title(&r.via) },
+                "who": { "display": display_who(r) },
+                "name": r.actor_name,
+                "role": [{ "text": r.actor_role }],
+                "requestor": true,
+            });
+            if !r.actor_org.is_empty() {
+                agent["location"] = json!({ "display": r.actor_org });
+            }
+            if !r.address.is_empty() && r.address != "command line" {
+                agent["network"] = json!({ "address": r.address, "type": "2" });
+            }
+            if r.via == "break-glass" {
+                agent["purposeOfUse"] = json!([{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT", "display": "Emergency Treatment" }], "text": r.reason }]);
+            }
+            let mut entity = vec![json!({
+                "what": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs.as_str() } },
+                "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person" },
+                "description": r.what,
+            })];
+            for id in disclosed {
+                entity.push(json!({
+                    "what": { "identifier": { "system": "urn:kith:entry", "value": id } },
+                    "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2", "display": "System Object" },
+                }));
+            }
+            let resource = json!({
+                "resourceType": "AuditEvent",
+                "id": format!("{}-{}", r.patient_id, r.seq),
+                "type": { "system": "http://dicom.nema.org/resources/ontology/DCM", "code": type_code, "display": type_display },
+                "subtype": [{ "system": "urn:kith:audit-action", "code": r.action }],
+                "action": action,
+                "recorded": fhir_instant(r.at),
+                "outcome": outcome,
+                "outcomeDesc": format!("chain record {} hash {} previous {}", r.seq, r.hash, if r.prev_hash.is_empty() { "none" } else { &r.prev_hash }),
+                "purposeOfEvent": labels.iter().map(|l| json!({ "text": format!("label: {l}") })).collect::<Vec<_>>(),
+                "agent": [agent],
+                "source": { "site": "Kith", "observer": { "display": "Kith personal health record" } },
+                "entity": entity,
+            });
+            json!({ "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("kith-audit:{}:{}", r.patient_id, r.seq).as_bytes())), "resource": resource })
+        })
+        .collect();
+    json!({ "resourceType": "Bundle", "type": "collection", "timestamp": fhir_instant(now_ms()), "entry": entries })
+}
+
+fn csv_field(s: &str) -> String {
+    // Cells starting with = + - @ are quoted with a leading ' so spreadsheets
+    // do not run them as formulas.
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn audit_csv(rows: &[AuditRow]) -> String {
+    let mut out = String::from("seq,time,action,what,who,role,organisation,on_behalf_of,how,reason,labels,entries,address,user_agent,prev_hash,hash\n");
+    for r in rows {
+        let cells = [
+            r.seq.to_string(),
+            fhir_instant(r.at),
+            r.action.clone(),
+            r.what.clone(),
+            r.actor_name.clone(),
+            r.actor_role.clone(),
+            r.actor_org.clone(),
+            r.on_behalf_of.clone().unwrap_or_default(),
+            r.via.clone(),
+            r.reason.clone().unwrap_or_default(),
+            r.labels.clone(),
+            r.entries.clone(),
+            r.address.clone(),
+            r.user_agent.clone(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
+        ];
+        out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Reads the server's checkpoint-signing key from `path`, creating it (owner
+/// read/write only) the first time.
+pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<SigningKey> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let raw = unhex(text.trim()).filter(|b| b.len() == 32).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not a Kith audit key (64 hex digits)", path.display()))
+            })?;
+            Ok(SigningKey::from_bytes(&raw.try_into().expect("32 bytes")))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            use std::io::Write;
+            opts.open(path)?.write_all(hex(&key.to_bytes()).as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, prev: &str) -> AuditRow {
+        let w = Who { key: "user:1".into(), name: "A".into(), role: "clinician".into(), org: "X".into(), via: "grant", via_id: None, reason: None, on_behalf_of: None };
+        make_row("p1", seq, prev, &w, &Origin::default(), Disclosure::new("view", "summary").with([("e1", "general")]))
+    }
+
+    #[test]
+    fn a_chain_checks_and_any_change_breaks_it_at_that_record() {
+        let a = row(1, "");
+        let b = row(2, &a.hash);
+        let c = row(3, &b.hash);
+        let head = Some((3, c.hash.clone()));
+        assert!(check_chain(&[a.clone(), b.clone(), c.clone()], head.clone(), &[]).ok());
+        let mut changed = b.clone();
+        changed.actor_name = "Someone else".into();
+        assert_eq!(check_chain(&[a.clone(), changed, c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
+        assert_eq!(check_chain(&[a.clone(), c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
+        assert_eq!(check_chain(&[a.clone(), b.clone()], head, &[]).broken_at.unwrap().0, 3);
+    }
+
+    #[test]
+    fn checkpoints_catch_a_rewritten_chain() {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let a = row(1, "");
+        let sig = key.sign(checkpoint_message("p1", 1, &a.hash, 5).as_bytes());
+        let cp = CheckpointRow { patient_id: "p1".into(), seq: 1, hash: a.hash.clone(), signed_at: 5, public_key: hex(key.verifying_key().as_bytes()), signature: hex(&sig.to_bytes()) };
+        assert!(check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), std::slice::from_ref(&cp)).ok());
+        // Rewrite record 1 and recompute its hash and the head: only the checkpoint notices.
+        let mut forged = a.clone();
+        forged.actor_name = "Nobody".into();
+        forged.hash = row_hash(&forged);
+        let r = check_chain(std::slice::from_ref(&forged), Some((1, forged.hash.clone())), std::slice::from_ref(&cp));
+        assert_eq!(r.broken_at.unwrap().0, 1);
+        let mut bad_sig = cp;
+        bad_sig.signed_at = 6;
+        assert!(!check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), &[bad_sig]).ok());
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_field("=cmd()"), "\"'=cmd()\"");
+        assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
+    }
+}

@@ -1,0 +1,273 @@
+//! SQL for the access log (see `crate::audit` for what it means).
+
+use sqlx::{Any, AnyConnection, Executor, FromRow};
+
+/// One row of `audit_events`, exactly as stored (the hash covers these).
+#[derive(Clone, Debug, FromRow)]
+pub(crate) struct AuditRow {
+    pub patient_id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub action: String,
+    pub what: String,
+    pub entries: String,
+    pub labels: String,
+    pub actor_key: String,
+    pub actor_name: String,
+    pub actor_role: String,
+    pub actor_org: String,
+    pub via: String,
+    pub via_id: Option<String>,
+    pub reason: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub address: String,
+    pub user_agent: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+const COLUMNS: &str = "patient_id, seq, at, action, what, entries, labels, actor_key, actor_name, actor_role, actor_org, \
+                       via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash";
+
+/// Takes the patient's chain head for this transaction (creating it for a
+/// record's first event). Must be the transaction's first statement: on
+/// SQLite it takes the write lock before anything is read, so the
+/// transaction never has to upgrade a stale read snapshot; on PostgreSQL it
+/// locks the head row, serialising appends to one chain.
+pub(crate) async fn lock_head(conn: &mut AnyConnection, patient_id: &str) -> sqlx::Result<(i64, String)> {
+    sqlx::query_as(
+        "INSERT INTO audit_heads (patient_id, seq, hash) VALUES ($1, 0, '') \
+         ON CONFLICT (patient_id) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
+    )
+    .bind(patient_id.to_string())
+    .fetch_one(conn)
+    .await
+}
+
+pub(crate) async fn append(conn: &mut AnyConnection, r: &AuditRow) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    ))
+    .bind(r.patient_id.clone())
+    .bind(r.seq)
+    .bind(r.at)
+    .bind(r.action.clone())
+    .bind(r.what.clone())
+    .bind(r.entries.clone())
+    .bind(r.labels.clone())
+    .bind(r.actor_key.clone())
+    .bind(r.actor_name.clone())
+    .bind(r.actor_role.clone())
+    .bind(r.actor_org.clone())
+    .bind(r.via.clone())
+    .bind(r.via_id.clone())
+    .bind(r.reason.clone())
+    .bind(r.on_behalf_of.clone())
+    .bind(r.address.clone())
+    .bind(r.user_agent.clone())
+    .bind(r.prev_hash.clone())
+    .bind(r.hash.clone())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE patient_id = $1")
+        .bind(r.patient_id.clone())
+        .bind(r.seq)
+        .bind(r.hash.clone())
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Whether this actor has viewed the record before.
+pub(crate) async fn has_viewed(conn: &mut AnyConnection, patient_id: &str, actor_key: &str) -> sqlx::Result<bool> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action = 'view' LIMIT 1")
+        .bind(patient_id.to_string())
+        .bind(actor_key.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(n.is_some())
+}
+
+/// The whole chain in order (for verification and exports).
+pub(crate) async fn chain<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq"))
+        .bind(patient_id.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+pub(crate) async fn head<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE patient_id = $1").bind(patient_id.to_string()).fetch_optional(ex).await
+}
+
+pub(crate) async fn heads<'e, E: Executor<'e, Database = Any>>(ex: E) -> sqlx::Result<Vec<(String, i64, String)>> {
+    sqlx::query_as("SELECT patient_id, seq, hash FROM audit_heads WHERE seq > 0 ORDER BY patient_id").fetch_all(ex).await
+}
+
+/// Filters for the access log page; empty strings mean "any".
+#[derive(Debug, Default)]
+pub(crate) struct AuditFilter {
+    pub actor_key: Option<String>,
+    pub organisation: Option<String>,
+    pub action: Option<String>,
+    /// Matches rows whose labels JSON holds this label.
+    pub label: Option<String>,
+    pub from_ms: Option<i64>,
+    pub before_ms: Option<i64>,
+    /// Rows whose entries JSON holds this entry id.
+    pub entry: Option<String>,
+    /// Cursor: rows with seq below this.
+    pub before_seq: Option<i64>,
+}
+
+pub(crate) async fn events_page(conn: &mut AnyConnection, patient_id: &str, f: &AuditFilter, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1");
+    let mut args: Vec<String> = Vec::new();
+    let mut n = 1;
+    let mut text = |sql: &mut String, clause: &str, v: String| {
+        n += 1;
+        sql.push_str(&clause.replace("$?", &format!("${n}")));
+        args.push(v);
+    };
+    if let Some(v) = &f.actor_key {
+        text(&mut sql, " AND actor_key = $?", v.clone());
+    }
+    if let Some(v) = &f.organisation {
+        text(&mut sql, " AND actor_org = $?", v.clone());
+    }
+    if let Some(v) = &f.action {
+        text(&mut sql, " AND action = $?", v.clone());
+    }
+    if let Some(v) = &f.label {
+        text(&mut sql, " AND labels LIKE $?", format!("%\"{v}\"%"));
+    }
+    if let Some(v) = &f.entry {
+        text(&mut sql, " AND entries LIKE $?", format!("%\"{v}\"%"));
+    }
+    let mut ints: Vec<i64> = Vec::new();
+    for (clause, v) in [(" AND at >= $?", f.from_ms), (" AND at < $?", f.before_ms), (" AND seq < $?", f.before_seq)] {
+        if let Some(v) = v {
+            n += 1;
+            sql.push_str(&clause.replace("$?", &format!("${n}")));
+            ints.push(v);
+        }
+    }
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", limit.max(1)));
+    let mut q = sqlx::query_as::<_, AuditRow>(&sql).bind(patient_id.to_string());
+    for a in args {
+        q = q.bind(a);
+    }
+    for i in ints {
+        q = q.bind(i);
+    }
+    q.fetch_all(conn).await
+}
+
+/// Everyone who appears in the log, and every organisation, for the filters.
+pub(crate) async fn people(conn: &mut AnyConnection, patient_id: &str) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    sqlx::query_as(
+        "SELECT actor_key, MAX(actor_name), MAX(actor_role), MAX(actor_org) FROM audit_events WHERE patient_id = $1 \
+         GROUP BY actor_key ORDER BY MAX(actor_name)",
+    )
+    .bind(patient_id.to_string())
+    .fetch_all(conn)
+    .await
+}
+
+/// Records that `user_id` read the log up to `seq`; returns the seq they had
+/// seen before (0 the first time).
+pub(crate) async fn touch_log_visit(conn: &mut AnyConnection, patient_id: &str, user_id: &str, seq: i64) -> sqlx::Result<i64> {
+    let before: Option<i64> = sqlx::query_scalar("SELECT seen_seq FROM audit_log_visits WHERE patient_id = $1 AND user_id = $2")
+        .bind(patient_id.to_string())
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO audit_log_visits (patient_id, user_id, seen_seq, previous_seq) VALUES ($1, $2, $3, 0) \
+         ON CONFLICT (patient_id, user_id) DO UPDATE SET previous_seq = audit_log_visits.seen_seq, seen_seq = $3",
+    )
+    .bind(patient_id.to_string())
+    .bind(user_id.to_string())
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(before.unwrap_or(0))
+}
+
+#[derive(Debug, FromRow)]
+pub(crate) struct CheckpointRow {
+    pub patient_id: String,
+    pub seq: i64,
+    pub hash: String,
+    pub signed_at: i64,
+    pub public_key: String,
+    pub signature: String,
+}
+
+pub(crate) async fn insert_checkpoint<'e, E: Executor<'e, Database = Any>>(ex: E, c: &CheckpointRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (patient_id, seq, hash, signed_at, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (patient_id, seq) DO NOTHING",
+    )
+    .bind(c.patient_id.clone())
+    .bind(c.seq)
+    .bind(c.hash.clone())
+    .bind(c.signed_at)
+    .bind(c.public_key.clone())
+    .bind(c.signature.clone())
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub(crate) async fn checkpoints<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<CheckpointRow>> {
+    sqlx::query_as("SELECT patient_id, seq, hash, signed_at, public_key, signature FROM audit_checkpoints WHERE patient_id = $1 ORDER BY seq")
+        .bind(patient_id.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+pub(crate) async fn last_checkpoint_seq<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_checkpoints WHERE patient_id = $1").bind(patient_id.to_string()).fetch_one(ex).await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// Every patient id (for `kith audit verify` over all chains).
+pub(crate) async fn all_patients<'e, E: Executor<'e, Database = Any>>(ex: E) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT id, nhs_number FROM patients ORDER BY nhs_number").fetch_all(ex).await
+}
+
+// ---- break-glass ----
+
+pub(crate) async fn insert_break_glass<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient_id: &str,
+    id: &str,
+    user_id: &str,
+    reason: &str,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO break_glass (patient_id, id, user_id, reason, started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(patient_id.to_string())
+        .bind(id.to_string())
+        .bind(user_id.to_string())
+        .bind(reason.to_string())
+        .bind(now)
+        .bind(expires_at)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The user's current emergency access to this record: (id, reason).
+pub(crate) async fn active_break_glass<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, user_id: &str, now: i64) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as(
+        "SELECT id, reason FROM break_glass WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(patient_id.to_string())
+    .bind(user_id.to_string())
+    .bind(now)
+    .fetch_optional(ex)
+    .await
+}

@@ -1,0 +1,276 @@
+//! The access log: what each access writes, that the chain catches changes
+//! and deletions, that concurrent views keep one chain, checkpoints, and
+//! emergency access. On SQLite and PostgreSQL.
+
+use kith_core::policy::{Origin, Principal, Right, Scope};
+use kith_core::sharing::{GrantInput, LinkInput};
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser, Settings};
+use kith_types::audit::AccessLogQuery;
+use kith_types::record::TimelineQuery;
+use kith_types::{AppError, NhsNumber};
+
+async fn user(k: &Kith, name: &str, email: &str, role: &str, org: &str) -> Actor {
+    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: org.into(), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
+    matches!(r, Err(CoreError::User(AppError::NotFound)))
+}
+
+struct World {
+    owner: Actor,
+    patient_id: String,
+}
+
+async fn world(k: &Kith) -> World {
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.9.0.1").await.unwrap();
+    let access = k.own_record(&owner, Right::Manage).await.unwrap();
+    World { owner, patient_id: access.patient_id().to_string() }
+}
+
+async fn share(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool) {
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.create_grant(&owner, &w.owner, GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute: false, act_for, expires_in_days: None }).await.unwrap();
+}
+
+async fn views_say_who_how_and_what(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let before = db.log(&w.patient_id).await;
+    assert_eq!(before.last().unwrap().action, "sign-in", "the patient's own sign-in is logged");
+    assert_eq!(before.last().unwrap().address, "10.9.0.1");
+
+    // The owner's summary: one row, their own account, the entries shown.
+    let owner = k.own_record(&w.owner, Right::Read).await.unwrap().from_origin(Origin { address: "10.9.0.1".into(), user_agent: "Test/1".into() });
+    let summary = k.summary(&owner).await.unwrap();
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.len(), before.len() + 1);
+    let row = log.last().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.actor_name.as_str()), ("view", "summary", "own", "Margaret Jones"));
+    assert!(row.entries.contains(&summary.allergies[0].id), "the entries shown are named");
+    assert!(row.labels.contains("general"));
+
+    // A clinician with the mental-health entries only: labels say so, and the
+    // patient is told the first time, not the second.
+    let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
+    share(k, &w, "mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, false).await;
+    let mh = k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await.unwrap();
+    let page = k.timeline(&mh, &TimelineQuery::default()).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.actor_org.as_str()), ("view", "timeline", "grant", "Leeds Mental Health Trust"));
+    assert_eq!(row.labels, r#"["mental-health"]"#);
+    let entry_id = page.days[0].1[0].id.clone();
+    k.entry(&mh, &entry_id).await.unwrap();
+    let owner_manage = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let firsts = k.notifications(&owner_manage).await.unwrap().into_iter().filter(|(m, _)| m.contains("Dr Mind") && m.contains("first time")).count();
+    assert_eq!(firsts, 1, "told once, on the first view");
+    let seen = k.seen_by(&owner_manage, &entry_id).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].who, "Dr Mind");
+    assert_eq!(seen[0].times, 2, "the timeline and the entry page");
+
+    // A carer acting for the patient: "carer X for patient Y".
+    let carer = user(k, "David Act", "act@example.com", "carer", "").await;
+    share(k, &w, "act@example.com", "carer", Scope::whole(), true).await;
+    let acting = k.open_patient(&Principal::User(carer), &w.patient_id, Right::Read).await.unwrap();
+    k.results(&acting).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.via.as_str(), row.on_behalf_of.as_deref()), ("act-for", Some("Margaret Jones")));
+
+    // A link viewer: the name and organisation they gave.
+    let made = k
+        .create_link(&owner_manage, &w.owner, LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false }, "http://kith.test")
+        .await
+        .unwrap();
+    let token = made.url.rsplit('/').next().unwrap().to_string();
+    assert!(k.open_link(&token, "0000", "Pat Medic", "Paramedic", "Yorkshire Ambulance Service", &Origin::default()).await.is_err());
+    let failed = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((failed.action.as_str(), failed.actor_name.as_str()), ("passcode-failed", "Pat Medic"));
+    let v = k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Yorkshire Ambulance Service", &Origin::default()).await.unwrap();
+    let link = k.open_patient(&Principal::LinkViewer(v), &w.patient_id, Right::Read).await.unwrap();
+    k.summary(&link).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.via.as_str(), row.actor_name.as_str(), row.actor_org.as_str()), ("link", "Pat Medic", "Yorkshire Ambulance Service"));
+
+    // Failed sign-ins of the patient's own account are in their log.
+    assert!(k.sign_in("margaret@demo.kith.example", "wrong password here", "10.9.0.9").await.is_err());
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.address.as_str()), ("sign-in-failed", "10.9.0.9"));
+
+    // The page: filters, "new since", and the chain checks.
+    let view = k.access_log(&owner_manage, &AccessLogQuery { organisation: "Leeds Mental Health Trust".into(), ..Default::default() }).await.unwrap();
+    assert!(view.check.ok(), "{:?}", view.check);
+    assert!(!view.events.is_empty() && view.events.iter().all(|e| e.organisation == "Leeds Mental Health Trust"));
+    assert!(view.events.windows(2).all(|p| p[0].seq > p[1].seq), "newest first");
+    let everyone = k.access_log(&owner_manage, &AccessLogQuery::default()).await.unwrap();
+    assert_eq!(everyone.new_count, 0, "nothing is new since the last look a moment ago");
+    k.summary(&link).await.unwrap();
+    let again = k.access_log(&owner_manage, &AccessLogQuery::default()).await.unwrap();
+    // Only the link view: the patient's own looks at the log are never news.
+    assert_eq!(again.new_count, 1, "{:?}", again.events.iter().take(3).collect::<Vec<_>>());
+    assert!(again.events[0].is_new && again.events[0].who == "Pat Medic");
+    // Only the owner (or a carer acting for them) reads the log.
+    assert!(not_found(k.access_log(&mh, &AccessLogQuery::default()).await));
+    assert!(not_found(k.audit_csv(&mh).await));
+}
+
+async fn changes_and_deletions_are_caught(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    for _ in 0..5 {
+        k.summary(&owner).await.unwrap();
+    }
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+    let n = db.log(&w.patient_id).await.len() as i64;
+
+    // The app's own connection cannot change or delete a row.
+    let refused = db.tamper(&format!("UPDATE audit_events SET actor_name = 'Nobody' WHERE patient_id = '{}' AND seq = 3", w.patient_id)).await;
+    assert!(refused.is_some_and(|e| e.contains("append-only")), "the app could change the log");
+    let check = k.verify_chain(&w.patient_id).await.unwrap();
+    assert_eq!(check.broken_at.as_ref().map(|b| b.0), Some(3), "{check:?}");
+    assert!(check.broken_at.unwrap().1.contains("changed"));
+
+    // Deleting the newest row is caught too (the head remembers it).
+    let db2 = TestDb::sqlite().await;
+    let k2 = &db2.kith;
+    let w2 = world(k2).await;
+    let o2 = k2.own_record(&w2.owner, Right::Read).await.unwrap();
+    k2.summary(&o2).await.unwrap();
+    k2.summary(&o2).await.unwrap();
+    let last = db2.log(&w2.patient_id).await.len();
+    db2.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq = {last}", w2.patient_id)).await;
+    assert_eq!(k2.verify_chain(&w2.patient_id).await.unwrap().broken_at.map(|b| b.0), Some(last as i64));
+    // And a row from the middle.
+    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq = {}", w.patient_id, n - 1)).await;
+    let all = k.verify_all().await.unwrap();
+    let mine = all.iter().find(|(nhs, _)| nhs == "9434765919").unwrap();
+    assert_eq!(mine.1.broken_at.as_ref().map(|b| b.0), Some(3), "the first broken record is named");
+}
+
+async fn checkpoints_catch_a_rewritten_history(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.summary(&owner).await.unwrap();
+    assert!(k.checkpoint().await.unwrap() >= 1);
+    assert_eq!(k.checkpoint().await.unwrap(), 0, "nothing moved since");
+    let check = k.verify_chain(&w.patient_id).await.unwrap();
+    assert!(check.ok() && check.checkpoints == 1, "{check:?}");
+    let cps = k.audit_checkpoints_json(&owner).await.unwrap();
+    assert_eq!(cps["server_public_key"], k.audit_public_key());
+    assert_eq!(cps["checkpoints"].as_array().unwrap().len(), 1);
+
+    // Someone with the database rewrites the whole chain consistently: every
+    // hash recomputed, the head moved. Only the signed checkpoint shows it.
+    let log = db.log(&w.patient_id).await;
+    let forged_first = log.len() as i64;
+    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq = {forged_first}", w.patient_id)).await;
+    db.tamper(&format!("UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'", forged_first - 1, w.patient_id, forged_first - 1, w.patient_id)).await;
+    let check = k.verify_chain(&w.patient_id).await.unwrap();
+    assert_eq!(check.broken_at.as_ref().map(|b| b.0), Some(forged_first), "{check:?}");
+}
+
+async fn concurrent_views_keep_one_chain(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let dr = user(k, "Dr Whole", "whole@example.com", "clinician", "St James's").await;
+    share(k, &w, "whole@example.com", "clinician", Scope::whole(), false).await;
+    let before = db.log(&w.patient_id).await.len();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let k = k.clone();
+        let (owner, dr, pid) = (w.owner.clone(), dr.clone(), w.patient_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let who = if i % 2 == 0 { Principal::User(owner) } else { Principal::User(dr) };
+            let a = k.open_patient(&who, &pid, Right::Read).await.unwrap();
+            match i % 3 {
+                0 => drop(k.summary(&a).await.unwrap()),
+                1 => drop(k.timeline(&a, &TimelineQuery::default()).await.unwrap()),
+                _ => drop(k.results(&a).await.unwrap()),
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.len(), before + 24, "every view logged once");
+    assert!(log.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1), "no gaps or forks");
+    let check = k.verify_chain(&w.patient_id).await.unwrap();
+    assert!(check.ok(), "{check:?}");
+}
+
+async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
+    let k = &db.kith;
+    world(k).await;
+    let dr = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    let nhs = NhsNumber::parse("9434765919").unwrap();
+    assert!(not_found(k.break_glass(&dr, &nhs, "Unconscious, needs medicines list", &Origin::default()).await), "off unless the deployment says");
+
+    let on = same_kind(db, Settings { break_glass: true, ..kith_core::testing::fast_settings() }).await;
+    let k = &on.kith;
+    let w = world(k).await;
+    let dr = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    let carer = user(k, "Not A Doctor", "carer@example.com", "carer", "").await;
+    assert!(not_found(k.break_glass(&carer, &nhs, "I would like to look please", &Origin::default()).await), "clinicians only");
+    assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await), "no access before");
+    let short = k.break_glass(&dr, &nhs, "urgent", &Origin::default()).await;
+    assert!(matches!(short, Err(CoreError::User(AppError::Validation { .. }))), "a reason is required");
+    let pid = k.break_glass(&dr, &nhs, "Unconscious in A&E, needs medicines and allergies", &Origin { address: "10.1.1.1".into(), user_agent: String::new() }).await.unwrap();
+    assert_eq!(pid, w.patient_id);
+    let a = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
+    let s = k.summary(&a).await.unwrap();
+    assert!(!s.allergies.is_empty(), "the clinician sees what care needs");
+    assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &pid, Right::Manage).await), "but does not manage the record");
+    let log = on.log(&pid).await;
+    let glass: Vec<_> = log.iter().filter(|r| r.via == "break-glass").collect();
+    assert_eq!(glass.len(), 2, "the opening and the view");
+    assert_eq!(glass[0].action, "break-glass");
+    assert_eq!(glass[0].reason.as_deref(), Some("Unconscious in A&E, needs medicines and allergies"));
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("Emergency access") && m.contains("Dr Urgent")));
+    let page = k.access_log(&owner, &AccessLogQuery { action: "break-glass".into(), ..Default::default() }).await.unwrap();
+    assert!(page.events.len() == 1 && page.events[0].stands_out);
+    // Private entries stay hidden even in an emergency.
+    let ids: Vec<String> = k.timeline(&a, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.label.clone())).collect();
+    assert!(ids.iter().all(|l| l != "private"));
+}
+
+async fn exports_cover_the_whole_log(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.summary(&owner).await.unwrap();
+    let n = db.log(&w.patient_id).await.len();
+    let bundle = k.audit_events_bundle(&owner).await.unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let entries = bundle["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), n, "every event before the export");
+    assert!(entries.iter().all(|e| e["resource"]["resourceType"] == "AuditEvent" && e["resource"]["agent"][0]["requestor"] == true));
+    let csv = k.audit_csv(&owner).await.unwrap();
+    assert_eq!(csv.lines().count(), n + 2, "a header, the events, and the FHIR export just made");
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.last().unwrap().action, "export");
+}
+
+/// A second database of the same kind as `db`, with other settings.
+async fn same_kind(db: &TestDb, settings: Settings) -> TestDb {
+    match db.kith.db.backend() {
+        kith_core::Backend::Sqlite => TestDb::sqlite_with(settings).await,
+        kith_core::Backend::Postgres => TestDb::postgres_with(settings).await,
+    }
+}
+
+backend_tests!(
+    views_say_who_how_and_what,
+    changes_and_deletions_are_caught,
+    checkpoints_catch_a_rewritten_history,
+    concurrent_views_keep_one_chain,
+    emergency_access_is_off_by_default_and_stands_out,
+    exports_cover_the_whole_log,
+);
