@@ -3,12 +3,12 @@
 //! each resolves the record exactly as server functions do and goes through
 //! the same policy (owner, or a carer acting for them).
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use kith_core::policy::{Origin, RecordAccess, Right};
 use kith_core::Kith;
 use kith_types::AppError;
@@ -23,11 +23,14 @@ pub fn routes(kith: Kith) -> Router {
         .with_state(kith)
 }
 
-async fn access(kith: &Kith, session: &Session, addr: Option<ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Result<RecordAccess, Response> {
-    let origin = Origin {
-        address: addr.map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|| "unknown".into()),
-        user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
-    };
+fn origin(req: &Request) -> Origin {
+    Origin {
+        address: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|| "unknown".into()),
+        user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+    }
+}
+
+async fn access(kith: &Kith, session: &Session, origin: Origin) -> Result<RecordAccess, Response> {
     app::api::ssr::resolve_record(kith, session, origin, Right::Manage).await.map_err(|e| match e {
         AppError::Unauthenticated => axum::response::Redirect::to("/sign-in").into_response(),
         _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
@@ -45,8 +48,8 @@ fn failed(e: kith_core::CoreError) -> Response {
     }
 }
 
-async fn csv(State(kith): State<Kith>, session: Session, addr: Option<ConnectInfo<SocketAddr>>, headers: HeaderMap) -> Response {
-    let a = match access(&kith, &session, addr, &headers).await {
+async fn csv(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access(&kith, &session, origin(&req)).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -56,8 +59,8 @@ async fn csv(State(kith): State<Kith>, session: Session, addr: Option<ConnectInf
     }
 }
 
-async fn fhir(State(kith): State<Kith>, session: Session, addr: Option<ConnectInfo<SocketAddr>>, headers: HeaderMap) -> Response {
-    let a = match access(&kith, &session, addr, &headers).await {
+async fn fhir(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access(&kith, &session, origin(&req)).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -67,8 +70,8 @@ async fn fhir(State(kith): State<Kith>, session: Session, addr: Option<ConnectIn
     }
 }
 
-async fn checkpoints(State(kith): State<Kith>, session: Session, addr: Option<ConnectInfo<SocketAddr>>, headers: HeaderMap) -> Response {
-    let a = match access(&kith, &session, addr, &headers).await {
+async fn checkpoints(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access(&kith, &session, origin(&req)).await {
         Ok(a) => a,
         Err(r) => return r,
     };

@@ -209,6 +209,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/sharing/link_prompt",
         "/api/sharing/open_link",
         "/api/sharing/close_record",
+        // Answers an empty list to anyone who does not manage a record.
+        "/api/sharing/notifications",
     ];
     // Well-formed arguments for each private server function, so the call gets
     // past argument parsing and reaches the session check. A new server
@@ -232,6 +234,9 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/sharing/create_link", "name=x&scope=all"),
         ("/api/sharing/revoke_link", "id=x"),
         ("/api/sharing/relabel_entry", "entry_id=x&label=general"),
+        ("/api/record/seen_by", "id=x"),
+        ("/api/record/access_log", "query[person]="),
+        ("/api/record/break_glass", "nhs_number=9434765919&reason=unconscious+in+A%26E"),
     ];
     let app = app(db);
     let mut checked = 0;
@@ -409,6 +414,7 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             ("/api/sharing/preview", format!("id={id}")),
             ("/api/record/confirm_held", format!("id={id}")),
             ("/api/record/reject_held", format!("id={id}")),
+            ("/api/record/seen_by", format!("id={id}")),
         ] {
             let body = call(path, body).await;
             let err: kith_types::AppError = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
@@ -420,7 +426,38 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
     assert!(db.kith.record(&access).await.unwrap().iter().all(|e| e.label != "private"));
 }
 
+/// The access-log downloads: signed-out visitors go to sign in; a patient
+/// gets their own log, which names the browser that viewed the record.
+async fn access_log_downloads(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let res = get(&app, "/access-log/export.csv", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+    let (_, cookie) = sign_in(&app, None).await;
+    let req = Request::get("/").header(header::ACCEPT, "text/html").header(header::COOKIE, &cookie).header(header::USER_AGENT, "KithTest/1.0").body(Body::empty()).unwrap();
+    assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    let res = get(&app, "/access-log/export.csv", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().contains("attachment"));
+    let csv = text(res).await;
+    assert!(csv.starts_with("seq,time,action"), "{csv}");
+    assert!(csv.contains("\"sign-in\""), "{csv}");
+    assert!(csv.lines().any(|l| l.contains("\"summary\"") && l.contains("KithTest/1.0")), "{csv}");
+    let res = get(&app, "/access-log/export.fhir.json", Some(&cookie)).await;
+    let bundle: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "AuditEvent");
+    let res = get(&app, "/access-log/checkpoints.json", Some(&cookie)).await;
+    let cps: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(cps["algorithm"], "ed25519");
+    // The page shows the log, checked.
+    let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
+    assert!(page.contains("Checked: nothing in this log has been changed or removed"), "{page}");
+}
+
 backend_tests!(
+    access_log_downloads,
     another_patients_ids_are_not_found_anywhere,
     unknown_links_are_not_found,
     upload_without_a_session_is_refused,

@@ -94,11 +94,12 @@ pub async fn sign_up(
     role: String,
     #[server(default)] nhs_number: String,
     #[server(default)] birth_date: String,
+    #[server(default)] organisation: String,
 ) -> Result<(), AppError> {
     let kith = super::ssr::kith()?;
     let session = session().await?;
     let actor = kith
-        .create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date })
+        .create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date, organisation })
         .await
         .map_err(core)?;
     start_session(&session, &actor).await?;

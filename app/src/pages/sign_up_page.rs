@@ -50,6 +50,11 @@ pub fn SignUpPage() -> impl IntoView {
                         error=error/>
                     <TextField name="birth_date" label="Date of birth" input_type="date" autocomplete="bday" error=error/>
                 </fieldset>
+                <fieldset class="mb-5 card">
+                    <legend class="font-bold">"Clinicians: where you work (optional)"</legend>
+                    <p class="mb-3">"Patients see this beside your name in their access log."</p>
+                    <TextField name="organisation" label="Organisation" autocomplete="organization" error=error/>
+                </fieldset>
                 <SubmitButton label="Create account"/>
             </ActionForm>
             <p class="mt-6">"Already have an account? "<a href="/sign-in">"Sign in"</a></p>

@@ -462,6 +462,9 @@ impl Kith {
             return Ok(vec![]);
         }
         let mut conn = self.db.pool.acquire().await?;
+        if store::entry_by_id(&mut *conn, access.patient_id(), entry_id, access.scope()).await?.is_none() {
+            return Err(AppError::NotFound.into());
+        }
         let f = AuditFilter { action: Some("view".into()), entry: Some(entry_id.to_string()), ..Default::default() };
         let rows = sql::events_page(&mut conn, access.patient_id(), &f, 2000).await?;
         let mut by: HashMap<String, SeenBy> = HashMap::new();

@@ -80,9 +80,22 @@ async fn the_matrix(db: &TestDb) {
     grant(k, &w, "gone@example.com", "clinician", Scope::whole(), false, None).await;
     let owner_access = k.own_record(&w.owner, Right::Manage).await.unwrap();
     let gone_id = k.sharing_view(&owner_access).await.unwrap().grants.into_iter().find(|g| g.email == "gone@example.com").unwrap().id;
-    k.revoke_grant(&owner_access, &gone_id).await.unwrap();
 
     let pid = w.patient_id.clone();
+    // Each cell of the matrix leaves exactly these new rows in the patient's
+    // access log: (action, how).
+    macro_rules! cell {
+        ($call:expr, [$(($action:expr, $via:expr)),*]) => {{
+            let before = db.log(&pid).await.len();
+            let result = $call;
+            let after = db.log(&pid).await;
+            let new: Vec<(&str, &str)> = after[before..].iter().map(|e| (e.action.as_str(), e.via.as_str())).collect();
+            let expected: Vec<(&str, &str)> = vec![$(($action, $via)),*];
+            assert_eq!(new, expected, "log rows left by {}", stringify!($call));
+            result
+        }};
+    }
+    cell!(k.revoke_grant(&owner_access, &gone_id).await.unwrap(), [("revoke", "own")]);
     let open = |a: &Actor, r: Right| {
         let (a, pid) = (a.clone(), pid.clone());
         async move { k.open_patient(&Principal::User(a), &pid, r).await }
@@ -91,68 +104,81 @@ async fn the_matrix(db: &TestDb) {
     // Owner: everything, private included.
     let owner_ids = visible_ids(k, &owner_access).await;
     assert!(owner_ids.iter().any(|(id, _)| *id == w.private_entry));
-    assert!(k.export_bundle(&owner_access).await.is_ok());
-    assert!(k.sources_view(&owner_access).await.is_ok());
+    assert!(cell!(k.export_bundle(&owner_access).await, [("export", "own")]).is_ok());
+    assert!(cell!(k.sources_view(&owner_access).await, [("view", "own")]).is_ok());
+    assert!(cell!(k.entry(&owner_access, &w.private_entry).await, [("view", "own")]).is_ok());
 
     // Mental-health clinician: exactly the mental-health entries, nothing else anywhere.
     let mh = open(&mh_clinician, Right::Read).await.unwrap();
     let ids = visible_ids(k, &mh).await;
     assert!(!ids.is_empty() && ids.iter().all(|(_, l)| l == "mental-health"), "{ids:?}");
     assert_eq!(ids.len(), owner_ids.iter().filter(|(_, l)| l == "mental-health").count());
-    assert!(k.entry(&mh, &w.mental_entry).await.is_ok());
-    assert!(not_found(k.entry(&mh, &w.general_entry).await), "out of scope is not found");
-    assert!(not_found(k.entry(&mh, &w.private_entry).await));
-    let summary = k.summary(&mh).await.unwrap();
+    assert!(cell!(k.entry(&mh, &w.mental_entry).await, [("view", "grant")]).is_ok());
+    assert!(not_found(cell!(k.entry(&mh, &w.general_entry).await, [])), "out of scope is not found");
+    assert!(not_found(cell!(k.entry(&mh, &w.private_entry).await, [])));
+    let summary = cell!(k.summary(&mh).await.unwrap(), [("view", "grant")]);
     assert!(summary.allergies.is_empty() && summary.medications.is_empty(), "summary leaks out-of-scope entries");
     assert_eq!(summary.total_entries as usize, ids.len(), "counts leak");
-    assert!(k.results(&mh).await.unwrap().charts.is_empty(), "charts leak");
-    let search = k.timeline(&mh, &TimelineQuery { q: "ramipril".into(), ..Default::default() }).await.unwrap();
+    assert!(cell!(k.results(&mh).await.unwrap(), [("view", "grant")]).charts.is_empty(), "charts leak");
+    let search = cell!(k.timeline(&mh, &TimelineQuery { q: "ramipril".into(), ..Default::default() }).await.unwrap(), [("view", "grant")]);
     assert!(search.days.is_empty(), "search leaks");
-    assert!(not_found(k.sources_view(&mh).await));
-    assert!(not_found(k.export_bundle(&mh).await));
-    assert!(not_found(open(&mh_clinician, Right::Contribute).await), "no contribute right");
-    assert!(open(&mh_clinician, Right::Comment).await.is_ok(), "comment right given");
-    assert!(not_found(open(&mh_clinician, Right::Manage).await));
+    assert!(not_found(cell!(k.sources_view(&mh).await, [])));
+    assert!(not_found(cell!(k.export_bundle(&mh).await, [])));
+    assert!(not_found(cell!(k.access_log(&mh, &Default::default()).await, [])));
+    assert!(not_found(cell!(open(&mh_clinician, Right::Contribute).await, [])), "no contribute right");
+    assert!(cell!(open(&mh_clinician, Right::Comment).await, []).is_ok(), "comment right given");
+    assert!(not_found(cell!(open(&mh_clinician, Right::Manage).await, [])));
 
     // The owner previews the mental-health grant: exactly what Dr Mind sees.
     let mind_grant = k.sharing_view(&owner_access).await.unwrap().grants.into_iter().find(|g| g.email == "mind@example.com").unwrap().id;
     let preview = k.preview(&owner_access, &mind_grant).await.unwrap();
     assert_eq!(visible_ids(k, &preview).await, visible_ids(k, &mh).await);
-    assert!(not_found(k.sharing_view(&preview).await), "a preview is read only");
+    assert!(not_found(cell!(k.sharing_view(&preview).await, [])), "a preview is read only");
+    cell!(k.summary(&preview).await.unwrap(), [("view", "preview")]);
     assert!(not_found(k.preview(&mh, &mind_grant).await), "only the owner previews");
 
     // Whole-record clinician: everything but private.
     let whole = open(&gp, Right::Read).await.unwrap();
     let ids = visible_ids(k, &whole).await;
     assert_eq!(ids.len(), owner_ids.len() - 1);
-    assert!(not_found(k.entry(&whole, &w.private_entry).await), "private is never shared");
+    assert!(not_found(cell!(k.entry(&whole, &w.private_entry).await, [])), "private is never shared");
+    assert!(cell!(k.entry(&whole, &w.general_entry).await, [("view", "grant")]).is_ok());
 
     // Carer acting for the patient: manages sharing, but not private entries
     // and cannot pass act-for on.
     let acting = open(&carer, Right::Manage).await.unwrap();
     assert!(k.sharing_view(&acting).await.is_ok());
-    assert!(not_found(k.entry(&acting, &w.private_entry).await));
-    let onward = k
+    assert!(not_found(cell!(k.entry(&acting, &w.private_entry).await, [])));
+    assert!(cell!(k.export_bundle(&acting).await, [("export", "act-for")]).is_ok());
+    assert!(cell!(k.access_log(&acting, &Default::default()).await, [("view", "act-for")]).is_ok());
+    let onward = cell!(k
         .create_grant(&acting, &carer, GrantInput { email: "x@example.com".into(), role: "carer".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: true, expires_in_days: None })
-        .await;
+        .await, []);
+    cell!(k
+        .create_grant(&acting, &carer, GrantInput { email: "gp2@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None })
+        .await
+        .unwrap(), [("share", "act-for")]);
+    assert_eq!(db.log(&pid).await.last().unwrap().on_behalf_of.as_deref(), Some("Margaret Jones"), "carer X for patient Y");
     assert!(matches!(onward, Err(CoreError::User(AppError::Validation { .. }))), "{onward:?}");
 
     // Carer without act-for: only medicines and allergies, cannot manage.
     let view = open(&viewer_carer, Right::Read).await.unwrap();
     let ids = visible_ids(k, &view).await;
+    assert!(not_found(cell!(k.export_bundle(&view).await, [])));
     let kinds: std::collections::HashSet<String> = k.timeline(&view, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.kind.clone())).collect();
     assert!(!ids.is_empty() && kinds.iter().all(|k| k == "medication" || k == "allergy"), "{kinds:?}");
     assert!(not_found(open(&viewer_carer, Right::Manage).await));
 
     // Revoked grant, stranger, another patient: not found.
-    assert!(not_found(open(&revoked, Right::Read).await));
-    assert!(not_found(open(&stranger, Right::Read).await));
-    assert!(not_found(open(&other_patient, Right::Read).await));
+    assert!(not_found(cell!(open(&revoked, Right::Read).await, [])));
+    assert!(not_found(cell!(open(&stranger, Right::Read).await, [])));
+    assert!(not_found(cell!(open(&other_patient, Right::Read).await, [])));
     // Another patient's own record does not open Margaret's entries (IDOR).
     let bob = k.own_record(&other_patient, Right::Read).await.unwrap();
     for (id, _) in &owner_ids {
-        assert!(not_found(k.entry(&bob, id).await), "entry {id} reachable from another record");
+        assert!(not_found(cell!(k.entry(&bob, id).await, [])), "entry {id} reachable from another record");
     }
+    assert!(k.verify_chain(&pid).await.unwrap().ok());
 }
 
 async fn expired_grants_stop_working(db: &TestDb) {
