@@ -38,7 +38,8 @@ export default defineConfig({
       `${kith} import --nhs-number 9992649690 --source-kind gp ${ray}/01-*.json`,
       `${kith} import --nhs-number 9992649690 --source-kind hospital ${ray}/02-*.json`,
       `${kith} import --nhs-number 9992649690 --source-kind community ${ray}/03-*.json`,
-      `exec ${kith} serve --addr 127.0.0.1:${port} --public-url ${baseURL}`,
+      // Emergency access is off by default; this deployment turns it on to test it.
+      `exec ${kith} serve --addr 127.0.0.1:${port} --public-url ${baseURL} --break-glass true`,
     ].join(' && '),
     cwd: '..',
     url: `${baseURL}/sign-in`,

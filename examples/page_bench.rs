@@ -52,6 +52,9 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 const TARGET_RATIO: f64 = 1.5;
+/// A page with the access log written may cost at most this much more than
+/// the same page with logging off.
+const AUDIT_TARGET_RATIO: f64 = 1.10;
 const PASSWORD: &str = "kettle orange stairs";
 const SMALL: usize = 100;
 const LARGE: usize = 10_000;
@@ -179,6 +182,26 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
         }
     }
 
+    // What the access log costs: the same pages, interleaved, through a
+    // router whose services write no log (a switch only this benchmark has).
+    let app_off = kith::server::router(db.kith.clone().without_access_log_for_benchmark(), &ServeOptions::default());
+    let mut audit_times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); 8];
+    for i in 0..warmup + iterations {
+        for (pi, path) in pages.iter().enumerate() {
+            for (si, p) in [&small, &large].into_iter().enumerate() {
+                for (oi, router) in [&app, &app_off].into_iter().enumerate() {
+                    let t = Instant::now();
+                    let (status, _) = get(router, path, &p.cookie).await;
+                    let d = t.elapsed();
+                    assert_eq!(status, StatusCode::OK);
+                    if i >= warmup {
+                        audit_times[(pi * 2 + si) * 2 + oi].push(d);
+                    }
+                }
+            }
+        }
+    }
+
     // The service calls alone, for diagnosis.
     let query = TimelineQuery::default();
     let mut service: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); 4];
@@ -220,6 +243,19 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
         let pass = ratio <= TARGET_RATIO;
         missed |= !pass;
         println!("| `{path}` | {:.2} | {:.2} | {} |", ratio, b.p95 / a.p95, if pass { "PASS" } else { "MISS" });
+    }
+    println!("\nAccess log cost: the same page with logging on / off (medians; target at most {AUDIT_TARGET_RATIO}):\n");
+    println!("| page | entries | logging on | logging off | ratio | result |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for (pi, path) in pages.iter().enumerate() {
+        for (si, p) in [&small, &large].into_iter().enumerate() {
+            let on = stats(&mut audit_times[(pi * 2 + si) * 2]);
+            let off = stats(&mut audit_times[(pi * 2 + si) * 2 + 1]);
+            let ratio = on.median / off.median;
+            let pass = ratio <= AUDIT_TARGET_RATIO;
+            missed |= !pass;
+            println!("| `{path}` | {} | {:.2} | {:.2} | {:.3} | {} |", p.entries, on.median, off.median, ratio, if pass { "PASS" } else { "MISS" });
+        }
     }
     println!("\nService calls alone (Kith::summary / Kith::timeline, no HTTP or HTML), milliseconds:\n");
     println!("| call | entries | median | p95 | ratio (medians) |");

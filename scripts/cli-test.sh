@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 kith=./target/debug/kith
 fixtures=../shared/fixtures/multiprovider/ray
 dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
-export KITH_DATABASE_URL="sqlite://$dir/kith.db" KITH_LOG=warn
+export KITH_DATABASE_URL="sqlite://$dir/kith.db" KITH_AUDIT_KEY_FILE="$dir/audit.key" KITH_LOG=warn
 
 fail() { echo "cli-test: $*" >&2; exit 1; }
 
@@ -44,3 +44,34 @@ $kith export --nhs-number 9992649690 > "$dir/export.json"
 out="$(fhirkit validate "$dir/export.json" 2>&1)" || fail "export does not validate: $out"
 case "$out" in *error*) fail "export has errors: $out" ;; esac
 echo "CLI tests passed ($(python3 -c "import json;print(len(json.load(open('$dir/export.json'))['entry']))") resources exported, valid R4)"
+
+# The access log: every import and read above is in it, as AuditEvents that
+# validate; the chain checks; a changed row is named by `kith audit verify`.
+$kith audit checkpoint | grep -q "Signed 1 chain heads" || fail "audit checkpoint did not sign the chain head"
+[ "$(stat -c %a "$dir/audit.key")" = 600 ] || fail "the audit signing key is readable by others"
+$kith audit export --nhs-number 9992649690 > "$dir/audit.json"
+out="$(fhirkit validate "$dir/audit.json" 2>&1)" || fail "AuditEvent export does not validate: $out"
+case "$out" in *error*) fail "AuditEvent export has errors: $out" ;; esac
+python3 - "$dir/audit.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+actions = [e["resource"]["subtype"][0]["code"] for e in b["entry"]]
+assert actions.count("import") == 4 and "view" in actions and "export" in actions, actions
+PY
+$kith audit export --nhs-number 9992649690 --format csv | head -1 | grep -q '^seq,time,action' || fail "CSV export has no header"
+$kith audit verify | grep -q "9992649690: ok" || fail "a fresh chain does not verify"
+python3 - "$dir/kith.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+try:
+    db.execute("UPDATE audit_events SET actor_name = 'Nobody' WHERE seq = 2")
+    raise SystemExit("the access log accepted an UPDATE")
+except sqlite3.DatabaseError as e:
+    assert "append-only" in str(e), e
+db.execute("DROP TRIGGER audit_events_append_only_update")
+db.execute("UPDATE audit_events SET actor_name = 'Nobody' WHERE seq = 2")
+db.commit()
+PY
+if out="$($kith audit verify --nhs-number 9992649690)"; then fail "verify passed a changed log: $out"; fi
+case "$out" in *"BROKEN at record 2"*) ;; *) fail "verify did not name record 2: $out" ;; esac
+echo "CLI access-log tests passed"

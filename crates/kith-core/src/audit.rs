@@ -648,11 +648,16 @@ fn audit_bundle(nhs: &NhsNumber, rows: &[AuditRow]) -> serde_json::Value {
             if r.via == "break-glass" {
                 agent["purposeOfUse"] = json!([{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT", "display": "Emergency Treatment" }], "text": r.reason }]);
             }
-            let mut entity = vec![json!({
+            let mut record = json!({
                 "what": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs.as_str() } },
                 "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person" },
                 "description": r.what,
-            })];
+            });
+            // The privacy labels of what was disclosed (FHIR leaves out empty arrays).
+            if !labels.is_empty() {
+                record["securityLabel"] = json!(labels.iter().map(|l| json!({ "system": "https://kith.example/fhir/privacy-label", "code": l })).collect::<Vec<_>>());
+            }
+            let mut entity = vec![record];
             for id in disclosed {
                 entity.push(json!({
                     "what": { "identifier": { "system": "urn:kith:entry", "value": id } },
@@ -668,7 +673,6 @@ fn audit_bundle(nhs: &NhsNumber, rows: &[AuditRow]) -> serde_json::Value {
                 "recorded": fhir_instant(r.at),
                 "outcome": outcome,
                 "outcomeDesc": format!("chain record {} hash {} previous {}", r.seq, r.hash, if r.prev_hash.is_empty() { "none" } else { &r.prev_hash }),
-                "purposeOfEvent": labels.iter().map(|l| json!({ "text": format!("label: {l}") })).collect::<Vec<_>>(),
                 "agent": [agent],
                 "source": { "site": "Kith", "observer": { "display": "Kith personal health record" } },
                 "entity": entity,

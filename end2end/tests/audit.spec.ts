@@ -1,0 +1,118 @@
+import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
+import { expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+
+// Ray's record (imported from the shared multiprovider fixtures) is used here,
+// so these tests leave Margaret's demo record as the other specs expect it.
+const ray = { email: 'ray@example.com', password: 'kettle orange stairs', nhs: '999 264 9690' };
+
+async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  return ctx.newPage();
+}
+
+/** A new clinician account, with the organisation patients will see. */
+async function signUpClinician(page: Page, info: TestInfo, name: string, organisation: string): Promise<string> {
+  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill(name);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel('A clinician or care professional').check();
+  await page.getByLabel('Organisation').fill(organisation);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
+  return email;
+}
+
+test('the patient sees who viewed their record, and the log checks out', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const drName = `Dr Log ${info.project.name}`;
+  const dr = await freshPage(browser, info);
+  const drEmail = await signUpClinician(dr, info, drName, 'Leeds General Infirmary');
+
+  // Ray shares the whole record with the new clinician.
+  await signIn(page, info, ray.email, ray.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(drEmail);
+  await share.getByLabel('A clinician or care professional').check();
+  await share.getByLabel('My whole record (except private entries)').check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  await expect(page.getByTestId('grant').filter({ hasText: drEmail })).toBeVisible();
+
+  // The clinician opens the record and one entry.
+  await dr.goto('/');
+  await ready(dr, info);
+  await dr.getByRole('button', { name: "Open Ray Lindgren's record" }).click();
+  await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
+  await dr.goto('/timeline');
+  await ready(dr, info);
+  const first = dr.locator('.entry-item a').first();
+  const entryName = (await first.textContent())!.trim();
+  await first.click();
+  await expect(dr.getByRole('heading', { level: 1 })).toHaveText(entryName);
+  const entryPath = new URL(dr.url()).pathname;
+  await dr.context().close();
+
+  // Ray is told, and the log names the clinician, their organisation and what they saw.
+  await page.goto('/');
+  await ready(page, info);
+  await expect(page.getByTestId('messages')).toContainText(`${drName} (clinician, Leeds General Infirmary) viewed your record for the first time.`);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access log' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Access log');
+  await ready(page, info);
+  await expect(page.getByTestId('chain-status')).toContainText('Checked: nothing in this log has been changed or removed');
+  const theirs = page.getByTestId('access-event').filter({ hasText: drName });
+  await expect(theirs.filter({ hasText: 'Summary page' }).first()).toContainText('Leeds General Infirmary');
+  await expect(theirs.filter({ hasText: 'An entry, with its original FHIR' }).first()).toContainText('Shared with them');
+  await expect(theirs.first()).toContainText('New');
+  await expectAccessible(page, info);
+
+  // Filtering by person leaves only theirs.
+  await page.getByLabel('Person').selectOption({ label: `${drName} (clinician)` });
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page.getByTestId('access-event').first()).toContainText(drName);
+  for (const text of await page.getByTestId('access-event').allTextContents()) expect(text).toContain(drName);
+
+  // The entry says who has seen it.
+  await page.goto(entryPath);
+  await ready(page, info);
+  await expect(page.getByTestId('seen-by')).toContainText(drName);
+  await expectAccessible(page, info);
+
+  // The downloads are there for anyone who wants to check.
+  const csv = await page.request.get('/access-log/export.csv');
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toContain(drName);
+});
+
+test('emergency access: a clinician opens a record with a reason, and the patient is told', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const drName = `Dr Urgent ${info.project.name}`;
+  const dr = await freshPage(browser, info);
+  await signUpClinician(dr, info, drName, 'Out-of-area A&E');
+  const form = dr.locator('section', { has: dr.getByRole('heading', { name: 'Emergency access' }) });
+  await expectAccessible(dr, info);
+  // A reason is required.
+  await form.getByLabel("The patient's NHS Number").fill(ray.nhs);
+  await form.getByLabel('Why you need the record now').fill('urgent');
+  await form.getByRole('button', { name: 'Open the record in an emergency' }).click();
+  await expect(dr.getByRole('alert')).toContainText('Say why you need this record now');
+  await dr.getByLabel('Why you need the record now').fill('Unconscious in A&E, needs medicines and allergies');
+  await dr.getByRole('button', { name: 'Open the record in an emergency' }).click();
+  await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
+  await expect(dr.getByRole('region', { name: 'Whose record' })).toContainText('through emergency access');
+  await dr.context().close();
+
+  await signIn(page, info, ray.email, ray.password);
+  await expect(page.getByTestId('messages')).toContainText(`Emergency access: ${drName} of Out-of-area A&E opened your record.`);
+  await page.goto('/access-log?action=break-glass');
+  await ready(page, info);
+  const event = page.getByTestId('access-event').filter({ hasText: drName });
+  await expect(event).toContainText('Emergency access');
+  await expect(event).toContainText('Unconscious in A&E, needs medicines and allergies');
+  await expect(event).toHaveClass(/border-red-700/);
+});
