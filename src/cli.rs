@@ -137,7 +137,7 @@ pub async fn record(kith: &Kith, opts: RecordOptions) -> anyhow::Result<()> {
 
 pub async fn export(kith: &Kith, opts: ExportOptions) -> anyhow::Result<()> {
     let access = kith.open_record(&Principal::Operator, &nhs(&opts.nhs_number)?, Right::Read).await.map_err(user_facing)?;
-    let bundle = kith.export_bundle(&access).await.map_err(user_facing)?;
+    let bundle = if opts.care_plan { kith.care_plan_fhir(&access).await } else { kith.export_bundle(&access).await }.map_err(user_facing)?;
     println!("{}", serde_json::to_string(&bundle)?);
     Ok(())
 }

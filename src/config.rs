@@ -113,6 +113,9 @@ pub struct RecordOptions {
 pub struct ExportOptions {
     #[arg(long)]
     pub nhs_number: String,
+    /// Write the care plan (a CarePlan and its Goals) instead of the whole record.
+    #[arg(long)]
+    pub care_plan: bool,
 }
 
 #[derive(Subcommand, Debug)]

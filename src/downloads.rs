@@ -20,6 +20,7 @@ pub fn routes(kith: Kith) -> Router {
         .route("/access-log/export.csv", get(csv))
         .route("/access-log/export.fhir.json", get(fhir))
         .route("/access-log/checkpoints.json", get(checkpoints))
+        .route("/care-plan/export.fhir.json", get(care_plan))
         .with_state(kith)
 }
 
@@ -31,7 +32,11 @@ fn origin(req: &Request) -> Origin {
 }
 
 async fn access(kith: &Kith, session: &Session, origin: Origin) -> Result<RecordAccess, Response> {
-    app::api::ssr::resolve_record(kith, session, origin, Right::Manage).await.map_err(|e| match e {
+    access_with(kith, session, origin, Right::Manage).await
+}
+
+async fn access_with(kith: &Kith, session: &Session, origin: Origin, right: Right) -> Result<RecordAccess, Response> {
+    app::api::ssr::resolve_record(kith, session, origin, right).await.map_err(|e| match e {
         AppError::Unauthenticated => axum::response::Redirect::to("/sign-in").into_response(),
         _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
     })
@@ -77,6 +82,18 @@ async fn checkpoints(State(kith): State<Kith>, session: Session, req: Request) -
     };
     match kith.audit_checkpoints_json(&a).await {
         Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-checkpoints-{}.json", a.nhs_number().as_str())),
+        Err(e) => failed(e),
+    }
+}
+
+/// The care plan as FHIR (CarePlan and Goals), for anyone who may read it.
+async fn care_plan(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access_with(&kith, &session, origin(&req), Right::Read).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match kith.care_plan_fhir(&a).await {
+        Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/fhir+json", &format!("kith-care-plan-{}.json", a.nhs_number().as_str())),
         Err(e) => failed(e),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod downloads;
+pub mod events;
 pub mod config;
 pub mod server;
 pub mod upload;

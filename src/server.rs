@@ -57,6 +57,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .with_state(options)
         .merge(crate::upload::routes(kith.clone(), opts.max_upload_mb as usize * 1024 * 1024))
         .merge(crate::downloads::routes(kith.clone()))
+        .merge(crate::events::routes(kith.clone()))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())

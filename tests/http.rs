@@ -237,6 +237,15 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/seen_by", "id=x"),
         ("/api/record/access_log", "query[person]="),
         ("/api/record/break_glass", "nhs_number=9434765919&reason=unconscious+in+A%26E"),
+        ("/api/together/comments", "entry_id=x"),
+        ("/api/together/add_comment", "entry_id=x&body=hello"),
+        ("/api/together/edit_comment", "id=x&body=hello"),
+        ("/api/together/hide_comment", "id=x&hidden=true"),
+        ("/api/together/care_plan", ""),
+        ("/api/together/add_plan_item", "section=needs&item[text]=x"),
+        ("/api/together/update_plan_item", "id=x&version=1&item[text]=x"),
+        ("/api/together/remove_plan_item", "id=x"),
+        ("/api/together/review_care_plan", "next_review=2030-01-01"),
     ];
     let app = app(db);
     let mut checked = 0;
@@ -415,6 +424,12 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             ("/api/record/confirm_held", format!("id={id}")),
             ("/api/record/reject_held", format!("id={id}")),
             ("/api/record/seen_by", format!("id={id}")),
+            ("/api/together/comments", format!("entry_id={id}")),
+            ("/api/together/add_comment", format!("entry_id={id}&body=hello")),
+            ("/api/together/edit_comment", format!("id={id}&body=hello")),
+            ("/api/together/hide_comment", format!("id={id}&hidden=true")),
+            ("/api/together/update_plan_item", format!("id={id}&version=1&item[text]=x")),
+            ("/api/together/remove_plan_item", format!("id={id}")),
         ] {
             let body = call(path, body).await;
             let err: kith_types::AppError = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));

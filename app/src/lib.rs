@@ -11,7 +11,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    access_log_page::AccessLogPage, account_page::AccountPage, entry_page::EntryPage, home_page::HomePage,
+    access_log_page::AccessLogPage, account_page::AccountPage, care_plan_page::CarePlanPage, entry_page::EntryPage, home_page::HomePage,
     not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_page::SignInPage,
     sign_up_page::SignUpPage, sources_page::SourcesPage, sharing_page::SharingPage, link_page::LinkPage, timeline_page::TimelinePage,
 };
@@ -39,6 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    components::live::provide_live();
     view! {
         <Stylesheet id="kith" href="/pkg/kith.css"/>
         <Title text="Kith"/>
@@ -56,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
                 <Route path=path!("/sharing") view=SharingPage ssr=SsrMode::Async/>
                 <Route path=path!("/access-log") view=AccessLogPage ssr=SsrMode::Async/>
+                <Route path=path!("/care-plan") view=CarePlanPage ssr=SsrMode::Async/>
                 <Route path=path!("/l/:token") view=LinkPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -6,9 +6,11 @@
 mod auth;
 mod record;
 mod sharing;
+mod together;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub use auth::*;
 pub use record::*;
 pub use sharing::*;
+pub use together::*;

@@ -16,6 +16,7 @@ const NAV: &[(&str, &str, bool)] = &[
     ("Summary", "/", false),
     ("Timeline", "/timeline", false),
     ("Results", "/results", false),
+    ("Care plan", "/care-plan", false),
     ("Sharing", "/sharing", true),
     ("Access log", "/access-log", true),
     ("Sources", "/sources", true),

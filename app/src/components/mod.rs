@@ -2,6 +2,7 @@ pub mod chart;
 pub mod form;
 pub mod idle_warning;
 pub mod layout;
+pub mod live;
 pub mod record;
 
 /// Percent-encodes a query-string value (for "next page" links).

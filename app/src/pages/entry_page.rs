@@ -13,18 +13,36 @@ pub fn EntryPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let detail = Resource::new(id, get_entry);
     let seen = Resource::new(id, crate::api::get_seen_by);
-    view! { <Title text="Entry – Kith"/><Authed render=move |me| entry(me, detail, seen)/> }
+    let live = crate::components::live::live_version();
+    let talk = Talk { add: ServerAction::new(), edit: ServerAction::new(), hide: ServerAction::new() };
+    let comments = Resource::new(
+        move || (id(), live.get(), talk.add.version().get(), talk.edit.version().get(), talk.hide.version().get()),
+        |(id, ..)| crate::api::get_comments(id),
+    );
+    view! { <Title text="Entry – Kith"/><Authed render=move |me| entry(me, detail, seen, comments, talk)/> }
 }
+
+#[derive(Clone, Copy)]
+struct Talk {
+    add: ServerAction<crate::api::AddComment>,
+    edit: ServerAction<crate::api::EditComment>,
+    hide: ServerAction<crate::api::HideComment>,
+}
+
+type CommentsResource = Resource<Result<kith_types::together::CommentsView, kith_types::AppError>>;
 
 type SeenResource = Resource<Result<Vec<kith_types::audit::SeenBy>, kith_types::AppError>>;
 
-fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, seen: SeenResource) -> impl IntoView {
+fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, seen: SeenResource, comments: CommentsResource, talk: Talk) -> impl IntoView {
     let can_manage = (me.patient.is_some() && me.viewing.is_none()) || me.viewing.as_ref().is_some_and(|v| v.can_manage);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <EntryView d can_manage/>{can_manage.then(|| view! { <SeenBy seen/> })} }.into_any(),
+                    Ok(d) => {
+                        let entry_id = d.card.id.clone();
+                        view! { <EntryView d can_manage/><Comments comments talk entry_id/>{can_manage.then(|| view! { <SeenBy seen/> })} }.into_any()
+                    }
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         if e == kith_types::AppError::NotFound {
@@ -153,6 +171,96 @@ fn SeenBy(seen: SeenResource) -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </section>
+    }
+}
+
+/// Comments on the entry: by the patient, carers and clinicians, shown to
+/// exactly those who can see the entry; new ones appear live.
+#[component]
+fn Comments(comments: CommentsResource, talk: Talk, entry_id: String) -> impl IntoView {
+    use crate::components::form::{error_of, ErrorSummary};
+    let add_error = error_of(talk.add.value());
+    let typed = move || add_error.get().and_then(|e| e.value("body")).unwrap_or_default();
+    let edit_error = error_of(talk.edit.value());
+    view! {
+        <crate::components::live::Live/>
+        <section class="card mt-6" aria-labelledby="comments-heading" id="comments" data-testid="comments">
+            <h2 id="comments-heading" class="text-xl font-bold mb-2">"Comments"</h2>
+            <ErrorSummary error=add_error/>
+            <ErrorSummary error=edit_error/>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let entry_id = entry_id.clone();
+                    Suspend::new(async move {
+                        match comments.await {
+                            Ok(v) => {
+                                let can_hide = v.can_hide;
+                                let list = if v.comments.is_empty() {
+                                    view! { <p>"No comments yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ol class="entry-list">
+                                            {v.comments.into_iter().map(|c| {
+                                                let hide_value = if c.hidden { "false" } else { "true" };
+                                                let edit = c.mine.then(|| {
+                                                    let (id, field_id, body) = (c.id.clone(), format!("edit-{}", c.id), c.body.clone());
+                                                    view! {
+                                                        <details><summary class="cursor-pointer underline">"Edit"</summary>
+                                                            <ActionForm action=talk.edit>
+                                                                <input type="hidden" name="id" value=id/>
+                                                                <label for=field_id.clone() class="block font-bold">"Your comment"</label>
+                                                                <textarea id=field_id name="body" rows="3" class="field w-full">{body}</textarea>
+                                                                <button type="submit" class="btn-secondary mt-1">"Save"</button>
+                                                            </ActionForm>
+                                                        </details>
+                                                    }
+                                                });
+                                                let hide = can_hide.then(|| {
+                                                    let id = c.id.clone();
+                                                    view! {
+                                                        <ActionForm action=talk.hide>
+                                                            <input type="hidden" name="id" value=id/>
+                                                            <input type="hidden" name="hidden" value=hide_value/>
+                                                            <button type="submit" class="btn-secondary mt-1">{if c.hidden { "Show to others again" } else { "Hide from others" }}</button>
+                                                        </ActionForm>
+                                                    }
+                                                });
+                                                view! {
+                                                    <li class="entry-item" data-testid="comment">
+                                                        <p class="font-bold">{c.author.clone()}</p>
+                                                        {c.hidden.then(|| view! { <p class="badge-warn">"Hidden by the patient: only they and its author see it"</p> })}
+                                                        <p class="whitespace-pre-wrap">{c.body.clone()}</p>
+                                                        <p class="text-gray-700 text-sm">{c.when.clone()}{c.edited.clone().map(|e| format!(" · edited {e}"))}</p>
+                                                        {(!c.history.is_empty()).then(|| view! {
+                                                            <details><summary class="cursor-pointer underline">{format!("Earlier versions ({})", c.history.len())}</summary>
+                                                                <ol class="list-decimal ml-6">{c.history.iter().map(|(b, at)| view! { <li>{format!("{at}: {b}")}</li> }).collect::<Vec<_>>()}</ol>
+                                                            </details>
+                                                        })}
+                                                        {edit}
+                                                        {hide}
+                                                    </li>
+                                                }
+                                            }).collect::<Vec<_>>()}
+                                        </ol>
+                                    }.into_any()
+                                };
+                                let form = v.can_comment.then(|| view! {
+                                    <ActionForm action=talk.add attr:class="mt-3">
+                                        <input type="hidden" name="entry_id" value=entry_id.clone()/>
+                                        <label for="comment-body" class="block font-bold">"Add a comment"</label>
+                                        <p id="comment-hint" class="text-gray-700">"Everyone who can see this entry will see your comment, with your name."</p>
+                                        <textarea id="comment-body" name="body" rows="3" class="field w-full" aria-describedby="comment-hint" prop:value=typed>{typed()}</textarea>
+                                        <button type="submit" class="btn-primary mt-1">"Add comment"</button>
+                                    </ActionForm>
+                                });
+                                view! { {list}{form} }.into_any()
+                            }
+                            Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
         </section>
     }
 }

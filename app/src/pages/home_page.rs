@@ -132,6 +132,19 @@ fn SummaryView(s: Summary) -> impl IntoView {
                 <dt class="font-bold">"Date of birth"</dt><dd data-testid="birth-date">{s.birth_date}</dd>
             </dl>
         </section>
+        {(!s.crisis_plan.is_empty()).then(|| view! {
+            <section class="card border-l-8 border-red-700" aria-labelledby="crisis-heading" data-testid="crisis-plan">
+                <h2 id="crisis-heading" class="text-xl font-bold mb-1">"Crisis plan"</h2>
+                <ul class="list-disc ml-6">{s.crisis_plan.iter().map(|c| view! { <li class="whitespace-pre-wrap">{c.clone()}</li> }).collect::<Vec<_>>()}</ul>
+                <p class="mt-1"><a href="/care-plan#contingency">"The whole care plan"</a></p>
+            </section>
+        })}
+        {s.plan_review.clone().map(|(date, due)| view! {
+            <p class=if due { "notice-warn" } else { "card" } data-testid="plan-review">
+                {if due { format!("The care plan review is due (planned for {date}). ") } else { format!("Next care plan review: {date}. ") }}
+                <a href="/care-plan#review-heading">"Open the care plan"</a>
+            </p>
+        })}
         {allergy_box}
         {(!s.new_since_last_visit.is_empty()).then(|| {
             let n = s.new_since_last_visit.len();

@@ -93,6 +93,21 @@ fn who(access: &RecordAccess) -> Who {
     Who { key, name, role, org, via, via_id, reason, on_behalf_of }
 }
 
+/// Who is writing something into the record (a comment, a care plan item),
+/// named the way the access log names them.
+pub(crate) struct Author {
+    pub key: String,
+    pub name: String,
+    pub role: String,
+    pub org: String,
+    pub on_behalf_of: Option<String>,
+}
+
+pub(crate) fn author(access: &RecordAccess) -> Author {
+    let w = who(access);
+    Author { key: w.key, name: w.name, role: w.role, org: w.org, on_behalf_of: w.on_behalf_of }
+}
+
 fn who_of_actor(actor: &Actor) -> Who {
     Who {
         key: format!("user:{}", actor.user_id),

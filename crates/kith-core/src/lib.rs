@@ -13,6 +13,7 @@ pub mod record;
 pub mod password;
 pub mod session_store;
 pub mod sharing;
+pub mod together;
 mod qr;
 mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -55,6 +56,8 @@ pub struct Kith {
     audit_key: std::sync::Arc<ed25519_dalek::SigningKey>,
     /// False only in the benchmark that measures what logging costs.
     log_accesses: bool,
+    /// Changes to records (comments, care plan) for pages that show them live.
+    changes: tokio::sync::broadcast::Sender<together::Change>,
 }
 
 impl Kith {
@@ -62,7 +65,8 @@ impl Kith {
     /// key instead (`with_audit_key`).
     pub fn new(db: Db, settings: Settings) -> Self {
         let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true }
+        let (changes, _) = tokio::sync::broadcast::channel(256);
+        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true, changes }
     }
 
     pub fn with_audit_key(mut self, key: ed25519_dalek::SigningKey) -> Self {

@@ -124,6 +124,7 @@ impl Kith {
             None => vec![],
         };
         let total_entries = store::count_entries(&mut *conn, patient, access.scope()).await?;
+        let (crisis_plan, plan_review) = crate::together::summary_parts(conn, access).await?;
         let summary = Summary {
             patient_name: info.name,
             nhs_number: NhsNumber::parse(&info.nhs_number).map(|n| n.formatted()).unwrap_or(info.nhs_number),
@@ -136,6 +137,8 @@ impl Kith {
             new_since_last_visit: cards(conn, patient, &new, previous).await?,
             last_visit: previous.map(ms_to_uk),
             total_entries,
+            crisis_plan,
+            plan_review,
         };
         let s = &summary;
         let d = Disclosure::new("view", "summary").with(shown(&[&s.allergies, &s.problems, &s.medications, &s.latest_results, &s.encounters, &s.new_since_last_visit]));

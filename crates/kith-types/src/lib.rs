@@ -8,6 +8,7 @@ mod nhs_number;
 pub mod record;
 mod role;
 pub mod sharing;
+pub mod together;
 
 pub use email::{Email, EmailError};
 pub use error::{AppError, FieldError};

@@ -35,6 +35,12 @@ pub struct Summary {
     pub new_since_last_visit: Vec<EntryCard>,
     pub last_visit: Option<String>,
     pub total_entries: i64,
+    /// The care plan's crisis plan, shown on the summary (when shared).
+    #[serde(default)]
+    pub crisis_plan: Vec<String>,
+    /// The care plan's next review (UK date) and whether it is due.
+    #[serde(default)]
+    pub plan_review: Option<(String, bool)>,
 }
 
 /// Timeline filters, as they appear in the page's query string.

@@ -287,6 +287,7 @@ pub(crate) mod audit;
 mod bulk;
 mod record;
 mod sharing;
+pub(crate) mod together;
 mod views;
 pub(crate) use sharing::*;
 pub(crate) use views::*;

@@ -1,0 +1,109 @@
+//! Comments on entries and the shared care plan. Every right is checked by
+//! the services; the forms here are only the way in.
+
+use kith_types::together::{CarePlanView, CommentsView, PlanFields};
+use kith_types::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::record::record;
+#[cfg(feature = "ssr")]
+use super::ssr::core;
+#[cfg(feature = "ssr")]
+use kith_core::policy::Right;
+
+#[server(endpoint = "together/comments")]
+pub async fn get_comments(entry_id: String) -> Result<CommentsView, AppError> {
+    let (kith, _, access) = record(Right::Read).await?;
+    kith.comments(&access, &entry_id).await.map_err(core)
+}
+
+#[server(endpoint = "together/add_comment")]
+pub async fn add_comment(entry_id: String, body: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Comment).await?;
+    kith.add_comment(&access, &entry_id, &body).await.map_err(|e| core(e).with_values(vec![("body".into(), body.clone())]))?;
+    Ok(())
+}
+
+#[server(endpoint = "together/edit_comment")]
+pub async fn edit_comment(id: String, body: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Comment).await?;
+    kith.edit_comment(&access, &id, &body).await.map_err(core)
+}
+
+/// `hidden` is "true" to hide, anything else to show again.
+#[server(endpoint = "together/hide_comment")]
+pub async fn hide_comment(id: String, hidden: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Manage).await?;
+    kith.set_comment_hidden(&access, &id, hidden == "true").await.map_err(core)
+}
+
+#[server(endpoint = "together/care_plan")]
+pub async fn get_care_plan() -> Result<CarePlanView, AppError> {
+    let (kith, _, access) = record(Right::Read).await?;
+    kith.care_plan(&access).await.map_err(core)
+}
+
+/// One item's fields as a form sends them (a checkbox sends "on" or nothing).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub target_date: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub who: String,
+    #[serde(default)]
+    pub by_when: String,
+    #[serde(default)]
+    pub done: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub contact: String,
+    #[serde(default)]
+    pub entry_id: String,
+}
+
+impl From<PlanForm> for PlanFields {
+    fn from(f: PlanForm) -> Self {
+        PlanFields {
+            text: f.text,
+            target_date: f.target_date,
+            status: f.status,
+            who: f.who,
+            by_when: f.by_when,
+            done: f.done == "on" || f.done == "true",
+            role: f.role,
+            contact: f.contact,
+            entry_id: f.entry_id,
+        }
+    }
+}
+
+#[server(endpoint = "together/add_plan_item")]
+pub async fn add_plan_item(section: String, item: PlanForm) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Contribute).await?;
+    kith.add_plan_item(&access, &section, item.into()).await.map_err(core)?;
+    Ok(())
+}
+
+#[server(endpoint = "together/update_plan_item")]
+pub async fn update_plan_item(id: String, version: i64, item: PlanForm) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Contribute).await?;
+    kith.update_plan_item(&access, &id, version, item.into()).await.map_err(core)
+}
+
+#[server(endpoint = "together/remove_plan_item")]
+pub async fn remove_plan_item(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Contribute).await?;
+    kith.remove_plan_item(&access, &id).await.map_err(core)
+}
+
+#[server(endpoint = "together/review_care_plan")]
+pub async fn review_care_plan(next_review: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(Right::Contribute).await?;
+    kith.review_care_plan(&access, &next_review).await.map_err(core)
+}

@@ -1,0 +1,198 @@
+//! Comments and the shared care plan: rights checked on the server, history
+//! kept, the review diff, live announcements. On SQLite and PostgreSQL.
+
+use kith_core::policy::{Principal, RecordAccess, Right, Scope};
+use kith_core::sharing::GrantInput;
+use kith_core::testing::TestDb;
+use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
+use kith_types::record::TimelineQuery;
+use kith_types::together::PlanFields;
+use kith_types::AppError;
+
+async fn user(k: &Kith, name: &str, email: &str, role: &str) -> Actor {
+    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: "Riverside Surgery".into(), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
+    matches!(r, Err(CoreError::User(AppError::NotFound)))
+}
+
+struct People {
+    patient: RecordAccess,
+    carer: RecordAccess,
+    clinician: RecordAccess,
+    viewer: RecordAccess,
+    mind: RecordAccess,
+    general_entry: String,
+    mental_entry: String,
+}
+
+/// Margaret with a carer acting for her, a clinician who may comment and
+/// contribute, a view-only clinician, and one who sees mental health only.
+async fn people(k: &Kith) -> People {
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.0.0.1").await.unwrap();
+    let patient = k.own_record(&owner, Right::Manage).await.unwrap();
+    let grant = |email: &str, role: &str, scope: Scope, comment: bool, contribute: bool, act_for: bool| GrantInput {
+        email: email.into(),
+        role: role.into(),
+        scope,
+        comment,
+        contribute,
+        act_for,
+        expires_in_days: None,
+    };
+    let carer = user(k, "David Jones", "dj@example.com", "carer").await;
+    let dr = user(k, "Dr Priya Shah", "ps@example.com", "clinician").await;
+    let viewer = user(k, "Dr View Only", "vo@example.com", "clinician").await;
+    let mind = user(k, "Dr Mind", "mind@example.com", "clinician").await;
+    k.create_grant(&patient, &owner, grant("dj@example.com", "carer", Scope::whole(), false, false, true)).await.unwrap();
+    k.create_grant(&patient, &owner, grant("ps@example.com", "clinician", Scope::whole(), true, true, false)).await.unwrap();
+    k.create_grant(&patient, &owner, grant("vo@example.com", "clinician", Scope::whole(), false, false, false)).await.unwrap();
+    k.create_grant(&patient, &owner, grant("mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, true, true, false)).await.unwrap();
+    let pid = patient.patient_id().to_string();
+    let open = |a: Actor, r: Right| {
+        let pid = pid.clone();
+        async move { k.open_patient(&Principal::User(a), &pid, r).await.unwrap() }
+    };
+    let page = k.timeline(&patient, &TimelineQuery::default()).await.unwrap();
+    let cards: Vec<_> = page.days.iter().flat_map(|(_, c)| c.iter()).collect();
+    let general_entry = cards.iter().find(|c| c.label == "general").unwrap().id.clone();
+    let mental_entry = cards.iter().find(|c| c.label == "mental-health").map(|c| c.id.clone()).unwrap_or_default();
+    People {
+        carer: open(carer, Right::Manage).await,
+        clinician: open(dr, Right::Contribute).await,
+        viewer: open(viewer, Right::Read).await,
+        mind: open(mind, Right::Contribute).await,
+        patient,
+        general_entry,
+        mental_entry,
+    }
+}
+
+async fn comments_are_shared_kept_and_hidden_not_deleted(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let e = &p.general_entry;
+    let mut live = k.subscribe();
+    let mine = k.add_comment(&p.patient, e, "I stopped this in March.").await.unwrap();
+    let change = tokio::time::timeout(std::time::Duration::from_secs(2), live.recv()).await.expect("announced within 2 s").unwrap();
+    assert_eq!(change.topic, format!("comments:{e}"));
+    k.add_comment(&p.carer, e, "Mum finds the tablets hard to swallow.").await.unwrap();
+    let drs = k.add_comment(&p.clinician, e, "Noted; switching to liquid.").await.unwrap();
+    // A view-only clinician cannot comment (the server refuses, not only the UI).
+    assert!(not_found(k.add_comment(&p.viewer, e, "sneaky").await));
+    // Someone who cannot see the entry cannot see or add its comments.
+    assert!(not_found(k.comments(&p.mind, e).await));
+    assert!(not_found(k.add_comment(&p.mind, e, "hello").await));
+    assert!(matches!(k.add_comment(&p.clinician, e, "   ").await, Err(CoreError::User(AppError::Validation { .. }))));
+
+    let seen = k.comments(&p.viewer, e).await.unwrap();
+    assert_eq!(seen.comments.len(), 3);
+    assert!(!seen.can_comment && !seen.can_hide);
+    assert_eq!(seen.comments[1].author, "David Jones (carer, Riverside Surgery) for Margaret Jones");
+    assert_eq!(seen.comments[2].author, "Dr Priya Shah (clinician, Riverside Surgery)");
+
+    // Edits keep their history; only the author edits.
+    k.edit_comment(&p.clinician, &drs, "Noted; switching to the liquid form.").await.unwrap();
+    assert!(not_found(k.edit_comment(&p.patient, &drs, "changed by someone else").await));
+    let c = k.comments(&p.patient, e).await.unwrap().comments.into_iter().find(|c| c.id == drs).unwrap();
+    assert_eq!(c.body, "Noted; switching to the liquid form.");
+    assert_eq!(c.history.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["Noted; switching to liquid."]);
+    assert!(c.edited.is_some());
+
+    // The patient hides a comment: gone for others, kept for the patient and its author.
+    assert!(not_found(k.set_comment_hidden(&p.clinician, &mine, true).await), "only the patient hides");
+    k.set_comment_hidden(&p.patient, &drs, true).await.unwrap();
+    assert_eq!(k.comments(&p.viewer, e).await.unwrap().comments.len(), 2);
+    let own = k.comments(&p.patient, e).await.unwrap();
+    assert!(own.can_hide && own.comments.iter().any(|c| c.id == drs && c.hidden));
+    assert!(k.comments(&p.clinician, e).await.unwrap().comments.iter().any(|c| c.id == drs && c.hidden), "its author still sees it");
+
+    // In the access log.
+    let log = db.log(p.patient.patient_id()).await;
+    assert_eq!(log.iter().filter(|r| r.action == "comment").count(), 3);
+    assert!(log.iter().any(|r| r.what == "comment hidden"));
+}
+
+async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let text = |t: &str| PlanFields { text: t.into(), ..Default::default() };
+    let about = k.add_plan_item(&p.patient, "about-me", text("I was a teacher; I like mornings.")).await.unwrap();
+    let goal = k
+        .add_plan_item(&p.clinician, "goals", PlanFields { text: "Walk to the shop".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let action = k
+        .add_plan_item(&p.carer, "actions", PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), ..Default::default() })
+        .await
+        .unwrap();
+    k.add_plan_item(&p.clinician, "contingency", text("If breathless at rest, call 999.")).await.unwrap();
+    // View-only: the server refuses.
+    assert!(not_found(k.add_plan_item(&p.viewer, "needs", text("x")).await));
+    // Mental-health-only clinician does not see the plan at all.
+    assert!(not_found(k.care_plan(&p.mind).await));
+    assert!(matches!(k.add_plan_item(&p.patient, "goals", PlanFields { text: "x".into(), target_date: "soon".into(), ..Default::default() }).await, Err(CoreError::User(AppError::Validation { .. }))));
+    assert!(matches!(k.add_plan_item(&p.patient, "nonsense", text("x")).await, Err(CoreError::User(AppError::Validation { .. }))));
+
+    let plan = k.care_plan(&p.viewer).await.unwrap();
+    assert!(!plan.can_contribute);
+    let section = |key: &str| plan.sections.iter().find(|s| s.key == key).unwrap().items.clone();
+    assert_eq!(section("about-me")[0].author, "Margaret Jones (patient)");
+    assert_eq!(section("goals")[0].fields.target_date, "2027-03-01");
+    assert_eq!(section("actions")[0].author, "David Jones (carer, Riverside Surgery) for Margaret Jones");
+    assert_eq!(plan.sections.iter().map(|s| s.key.as_str()).collect::<Vec<_>>()[0], "about-me", "PRSB order");
+
+    // Review, then change: the diff shows exactly what changed since.
+    k.review_care_plan(&p.patient, "2027-06-01").await.unwrap();
+    assert!(matches!(k.review_care_plan(&p.patient, "2020-01-01").await, Err(CoreError::User(AppError::Validation { .. }))));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    k.update_plan_item(&p.carer, &action, 1, PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), done: true, ..Default::default() }).await.unwrap();
+    k.remove_plan_item(&p.patient, &about).await.unwrap();
+    let needs = k.add_plan_item(&p.clinician, "needs", text("Help with the stairs")).await.unwrap();
+    k.update_plan_item(&p.clinician, &goal, 1, PlanFields { text: "Walk to the shop and back".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() }).await.unwrap();
+    // A stale edit (made to version 1 after version 2 was saved) is refused, not lost silently.
+    let stale = k.update_plan_item(&p.patient, &goal, 1, PlanFields { text: "Walk to the park".into(), ..Default::default() }).await;
+    assert!(matches!(stale, Err(CoreError::User(AppError::Conflict(_)))), "{stale:?}");
+    let plan = k.care_plan(&p.patient).await.unwrap();
+    assert_eq!(plan.next_review.as_ref().map(|n| n.0.as_str()), Some("2027-06-01"));
+    assert!(!plan.review_due);
+    let changes: Vec<(&str, &str)> = plan.changes_since_review.iter().map(|c| (c.section.as_str(), c.change.as_str())).collect();
+    assert!(changes.contains(&("Actions and activities", "changed")), "{changes:?}");
+    assert!(changes.contains(&("About me", "removed")), "{changes:?}");
+    assert!(changes.contains(&("My needs", "added")), "{changes:?}");
+    assert!(changes.contains(&("Goals", "changed")), "{changes:?}");
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    let done = plan.changes_since_review.iter().find(|c| c.section == "Actions and activities").unwrap();
+    assert!(done.after.as_deref().unwrap().ends_with("done") && !done.before.as_deref().unwrap().ends_with("done"));
+    assert!(plan.sections.iter().find(|s| s.key == "about-me").unwrap().items.is_empty(), "removed from the plan");
+    assert_eq!(plan.sections.iter().find(|s| s.key == "goals").unwrap().items[0].version, 2);
+    let _ = needs;
+
+    // Every change is in the access log.
+    let log = db.log(p.patient.patient_id()).await;
+    assert!(log.iter().filter(|r| r.what.starts_with("care plan:")).count() >= 8);
+
+    // FHIR: a CarePlan and a Goal.
+    let bundle = k.care_plan_fhir(&p.patient).await.unwrap();
+    let types: Vec<&str> = bundle["entry"].as_array().unwrap().iter().map(|e| e["resource"]["resourceType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["CarePlan", "Goal"]);
+    assert_eq!(bundle["entry"][0]["resource"]["activity"][0]["detail"]["status"], "completed");
+}
+
+async fn changes_are_announced_to_open_pages(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let mut live = k.subscribe();
+    let t = std::time::Instant::now();
+    k.add_plan_item(&p.carer, "strengths", PlanFields { text: "Loves her garden".into(), ..Default::default() }).await.unwrap();
+    let c = tokio::time::timeout(std::time::Duration::from_secs(2), live.recv()).await.expect("within 2 s").unwrap();
+    assert_eq!((c.patient_id.as_str(), c.topic.as_str()), (p.patient.patient_id(), "care-plan"));
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    let _ = p.mental_entry;
+}
+
+backend_tests!(comments_are_shared_kept_and_hidden_not_deleted, the_care_plan_is_written_together_with_versions_and_a_review_diff, changes_are_announced_to_open_pages);

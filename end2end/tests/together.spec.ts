@@ -1,0 +1,140 @@
+import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
+import { expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+
+// Ray's record (from the shared multiprovider fixtures): the patient, a family
+// carer acting for him and a clinician who may contribute write the care plan
+// together, each in their own browser.
+const ray = { email: 'ray@example.com', password: 'kettle orange stairs' };
+
+async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  return ctx.newPage();
+}
+
+async function signUp(page: Page, info: TestInfo, name: string, role: string, organisation = ''): Promise<string> {
+  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill(name);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel(role).check();
+  if (organisation) await page.getByLabel('Organisation').fill(organisation);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
+  return email;
+}
+
+async function share(page: Page, email: string, carer: boolean) {
+  await page.goto('/sharing');
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await form.getByLabel('Their email address').fill(email);
+  if (carer) {
+    await form.getByLabel(/A family carer/).check();
+    await form.getByLabel(/Act for you/).check();
+  } else {
+    await form.getByLabel('A clinician or care professional').check();
+    await form.getByLabel('Comment on entries').check();
+    await form.getByLabel('Add to your record and care plan').check();
+  }
+  await form.getByRole('button', { name: 'Share' }).click();
+  await expect(page.getByTestId('grant').filter({ hasText: email })).toBeVisible();
+}
+
+async function openRaysPlan(page: Page, info: TestInfo) {
+  await page.goto('/');
+  await ready(page, info);
+  await page.getByRole('button', { name: "Open Ray Lindgren's record" }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
+  await page.goto('/care-plan');
+  await ready(page, info);
+}
+
+async function add(page: Page, section: string, title: string, text: string) {
+  const s = page.getByTestId(`section-${section}`);
+  await s.getByText(`Add to ${title}`).click();
+  await s.getByRole('textbox').first().fill(text);
+  await s.getByRole('button', { name: 'Add', exact: true }).click();
+}
+
+/** Sees `text` in `section`: at once with JavaScript (live), after a reload without. */
+async function sees(page: Page, info: TestInfo, section: string, text: string) {
+  const item = page.getByTestId(`section-${section}`).getByTestId('plan-item').filter({ hasText: text });
+  if (info.project.name === 'js') {
+    await expect(item).toBeVisible({ timeout: 2_000 });
+  } else {
+    await page.reload();
+    await expect(item).toBeVisible();
+  }
+}
+
+test('patient, carer and clinician write the care plan together and see each other\'s changes', async ({ page, browser }, info) => {
+  test.setTimeout(150_000);
+  const tag = info.project.name;
+  const carer = await freshPage(browser, info);
+  const carerEmail = await signUp(carer, info, `Sam Carer ${tag}`, 'A family carer, helping someone I care for');
+  const dr = await freshPage(browser, info);
+  const drEmail = await signUp(dr, info, `Dr Plan ${tag}`, 'A clinician or care professional', 'Leeds Community Healthcare');
+
+  await signIn(page, info, ray.email, ray.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await share(page, carerEmail, true);
+  await share(page, drEmail, false);
+
+  await page.goto('/care-plan');
+  await ready(page, info);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Care plan');
+  await openRaysPlan(carer, info);
+  await openRaysPlan(dr, info);
+  await expectAccessible(page, info);
+
+  // Each adds to the plan; the other two see it within 2 seconds.
+  await add(page, 'about-me', 'About me', `I am Ray; I like early walks (${tag})`);
+  await sees(carer, info, 'about-me', `I like early walks (${tag})`);
+  await sees(dr, info, 'about-me', `I like early walks (${tag})`);
+
+  await add(carer, 'needs', 'My needs', `Help with shopping on Fridays (${tag})`);
+  await sees(page, info, 'needs', `Help with shopping on Fridays (${tag})`);
+  await sees(dr, info, 'needs', `Help with shopping on Fridays (${tag})`);
+  await expect(page.getByTestId('section-needs').getByTestId('plan-item').filter({ hasText: `(${tag})` })).toContainText(`Sam Carer ${tag} (carer) for Ray Lindgren`);
+
+  await add(dr, 'contingency', 'Contingency and crisis plan', `If chest pain, call 999 (${tag})`);
+  await sees(page, info, 'contingency', `If chest pain, call 999 (${tag})`);
+  await sees(carer, info, 'contingency', `If chest pain, call 999 (${tag})`);
+  await expect(page.getByTestId('section-contingency').getByTestId('plan-item').filter({ hasText: `(${tag})` })).toContainText('Leeds Community Healthcare');
+
+  // The crisis plan is on the summary.
+  await page.goto('/');
+  await expect(page.getByTestId('crisis-plan')).toContainText(`If chest pain, call 999 (${tag})`);
+
+  // Comments on an entry appear for the others too.
+  await page.goto('/timeline');
+  await ready(page, info);
+  await page.locator('.entry-item a').first().click();
+  await ready(page, info);
+  const entryPath = new URL(page.url()).pathname;
+  await dr.goto(entryPath);
+  await ready(dr, info);
+  await page.getByLabel('Add a comment').fill(`Is this still right? (${tag})`);
+  await page.getByRole('button', { name: 'Add comment' }).click();
+  const comment = dr.getByTestId('comment').filter({ hasText: `Is this still right? (${tag})` });
+  if (tag === 'js') {
+    await expect(comment).toBeVisible({ timeout: 2_000 });
+  } else {
+    await dr.reload();
+    await expect(comment).toBeVisible();
+  }
+  await expect(comment).toContainText('Ray Lindgren (patient)');
+  await expectAccessible(dr, info);
+
+  // On paper: no navigation or forms.
+  await page.goto('/care-plan');
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.getByRole('navigation', { name: 'Main' })).toBeHidden();
+  await expect(page.getByRole('button', { name: 'Mark as reviewed today' })).toBeHidden();
+  await expect(page.getByTestId('section-contingency')).toBeVisible();
+  await page.emulateMedia({ media: 'screen' });
+
+  await carer.context().close();
+  await dr.context().close();
+});

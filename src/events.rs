@@ -1,0 +1,50 @@
+//! `GET /events`: server-sent events telling an open page that the record it
+//! shows has changed (a comment, the care plan), so it fetches again. The
+//! events carry only a topic, never health data: what the page then fetches
+//! goes through the policy as usual, so a revoked grant sees nothing new.
+//! One process's changes only; several servers would relay them through the
+//! database (PostgreSQL LISTEN/NOTIFY), which Kith does not do yet.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::header::USER_AGENT;
+use http::StatusCode;
+use kith_core::policy::{Origin, Right};
+use kith_core::Kith;
+use std::net::SocketAddr;
+use tokio::sync::broadcast::error::RecvError;
+use tower_sessions::Session;
+
+pub fn routes(kith: Kith) -> Router {
+    Router::new().route("/events", get(events)).with_state(kith)
+}
+
+async fn events(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let origin = Origin {
+        address: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|| "unknown".into()),
+        user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+    };
+    let Ok(access) = app::api::ssr::resolve_record(&kith, &session, origin, Right::Read).await else {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    };
+    let patient = access.patient_id().to_string();
+    let rx = kith.subscribe();
+    let stream = futures::stream::unfold((rx, patient), |(mut rx, patient)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(c) if c.patient_id == patient => return Some((Ok::<_, Infallible>(Event::default().event("change").data(c.topic)), (rx, patient))),
+                Ok(_) => continue,
+                // Missed some: tell the page to fetch everything again.
+                Err(RecvError::Lagged(_)) => return Some((Ok(Event::default().event("change").data("all")), (rx, patient))),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response()
+}
