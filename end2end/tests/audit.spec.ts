@@ -104,7 +104,7 @@ test('emergency access: a clinician opens a record with a reason, and the patien
   await dr.getByLabel('Why you need the record now').fill('Unconscious in A&E, needs medicines and allergies');
   await dr.getByRole('button', { name: 'Open the record in an emergency' }).click();
   await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
-  await expect(dr.getByRole('region', { name: 'Whose record' })).toContainText('through emergency access');
+  await expect(dr.getByRole('banner').getByRole('region', { name: 'Whose record' })).toContainText('through emergency access');
   await dr.context().close();
 
   await signIn(page, info, ray.email, ray.password);

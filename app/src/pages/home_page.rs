@@ -188,11 +188,12 @@ fn EmergencyAccess() -> impl IntoView {
             <h2 id="emergency-heading" class="text-xl font-bold mb-2">"Emergency access"</h2>
             <p class="mb-3">"If a patient needs care now and has not shared their record with you, you can open it here. The patient is told at once, and your name, organisation and reason stand out in their access log. Private entries stay hidden."</p>
             <ErrorSummary error/>
-            <ActionForm action=action>
+            // A plain form: opening another record reloads the whole page.
+            <form method="post" action="/api/record/break_glass">
                 <TextField name="nhs_number" label="The patient's NHS Number" inputmode="numeric" autocomplete="off" required=true error/>
                 <TextField name="reason" label="Why you need the record now" hint="For example: unconscious in A&E, needs medicines and allergies" required=true error/>
                 <SubmitButton label="Open the record in an emergency"/>
-            </ActionForm>
+            </form>
         </section>
     }
 }

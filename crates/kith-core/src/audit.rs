@@ -564,7 +564,9 @@ fn event_view(r: &AuditRow, me: Option<&str>, seen_before: i64) -> AccessEvent {
         entry_count: entries.len(),
         address: r.address.clone(),
         user_agent: r.user_agent.clone(),
-        is_new: r.seq > seen_before && seen_before > 0,
+        // Others' actions since this person last read the log (all of them
+        // the first time); their own are never news.
+        is_new: r.seq > seen_before && me != Some(r.actor_key.as_str()),
         stands_out: r.via == "break-glass" || r.action.ends_with("-failed"),
         is_me: me == Some(r.actor_key.as_str()),
     }

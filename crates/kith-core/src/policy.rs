@@ -113,6 +113,8 @@ pub struct RecordAccess {
     patient_name: String,
     origin: Origin,
     right: Right,
+    /// Every right the actor holds on this record (the page may offer them).
+    rights: Vec<Right>,
     principal: Principal,
     via: Via,
     /// None: the whole record, private entries included (owner, operator,
@@ -141,6 +143,12 @@ impl RecordAccess {
     }
     pub fn right(&self) -> Right {
         self.right
+    }
+    /// Whether the actor holds `right` on this record, whatever this access
+    /// was opened for (to decide which forms a page offers; the server
+    /// checks again when they are used).
+    pub fn may(&self, right: Right) -> bool {
+        self.rights.contains(&right)
     }
     pub fn principal(&self) -> &Principal {
         &self.principal
@@ -262,7 +270,7 @@ impl Kith {
             Principal::Operator => Origin::command_line(),
             _ => Origin::default(),
         };
-        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, principal: principal.clone(), via: d.via, scope: d.scope })
+        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, rights: d.rights, principal: principal.clone(), via: d.via, scope: d.scope })
     }
 
     /// Opens the record with this NHS Number for `principal`, or NotFound.
@@ -319,6 +327,7 @@ impl Kith {
             patient_name: owner.patient_name.clone(),
             origin: owner.origin.clone(),
             right: Right::Read,
+            rights: vec![Right::Read],
             principal: owner.principal.clone(),
             via: Via::Preview { share_id: share_id.to_string() },
             scope: Some(scope),

@@ -133,7 +133,7 @@ impl Kith {
             return Err(AppError::NotFound.into());
         }
         let me = author(access).key;
-        let can_hide = require(access, Right::Manage).is_ok() && require_whole(access).is_ok();
+        let can_hide = access.may(Right::Manage) && require_whole(access).is_ok();
         let rows = sql::comments_on(&mut conn, access.patient_id(), entry_id).await?;
         let mut history: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for (id, _, body, at) in sql::comment_versions(&mut conn, access.patient_id(), entry_id).await? {
@@ -157,7 +157,7 @@ impl Kith {
                 }
             })
             .collect();
-        Ok(CommentsView { comments, can_comment: require(access, Right::Comment).is_ok(), can_hide })
+        Ok(CommentsView { comments, can_comment: access.may(Right::Comment), can_hide })
     }
 
     pub async fn add_comment(&self, access: &RecordAccess, entry_id: &str, body: &str) -> CoreResult<String> {
@@ -263,7 +263,7 @@ impl Kith {
         Ok(CarePlanView {
             patient_name: access.patient_name().to_string(),
             sections,
-            can_contribute: require(access, Right::Contribute).is_ok(),
+            can_contribute: access.may(Right::Contribute),
             last_review: review.as_ref().map(|(at, by, _)| format!("{} by {by}", ms_to_uk(*at))),
             next_review,
             review_due,

@@ -140,6 +140,9 @@ async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &
 
     let plan = k.care_plan(&p.viewer).await.unwrap();
     assert!(!plan.can_contribute);
+    // The owner reading the plan is offered the forms (opened for Read, may Contribute).
+    let owner_read = k.open_patient(&Principal::User(k.actor(p.patient.user_id().unwrap()).await.unwrap().unwrap()), p.patient.patient_id(), Right::Read).await.unwrap();
+    assert!(k.care_plan(&owner_read).await.unwrap().can_contribute);
     let section = |key: &str| plan.sections.iter().find(|s| s.key == key).unwrap().items.clone();
     assert_eq!(section("about-me")[0].author, "Margaret Jones (patient)");
     assert_eq!(section("goals")[0].fields.target_date, "2027-03-01");
