@@ -104,3 +104,35 @@ test('a passcode link opens in a fresh browser, and five wrong passcodes lock it
   await page.goto('/sharing');
   await expect(page.getByTestId('link').filter({ hasText: `A&E ${info.project.name}` })).toContainText('locked');
 });
+
+test('a patient shares one chosen entry by link, and the clinician sees only that entry', async ({ page, browser }, info) => {
+  test.setTimeout(90_000);
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/timeline');
+  await ready(page, info);
+  const first = page.locator('.entry-item a').first();
+  const title = (await first.textContent())!.trim();
+  await first.click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(title);
+  await page.getByRole('link', { name: 'Share only this entry' }).click();
+  await ready(page, info);
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
+  await expect(form.getByLabel(`Only this entry: ${title}`)).toBeChecked();
+  await form.getByLabel('A name to recognise it by').fill(`One entry ${info.project.name}`);
+  await form.getByRole('button', { name: 'Make link' }).click();
+  const url = await page.getByTestId('link-url').first().textContent();
+  const medic = await freshPage(browser, info);
+  await medic.goto(new URL(url!).pathname);
+  await ready(medic, info);
+  await medic.getByLabel('Your name').fill('Pat Medic');
+  await medic.getByLabel('Your role').fill('Paramedic');
+  await medic.getByLabel('Your organisation').fill('Yorkshire Ambulance Service');
+  await medic.getByRole('button', { name: 'Open the record' }).click();
+  await expect(medic.getByRole('heading', { level: 1 })).toContainText("Margaret Jones's record");
+  await medic.goto('/timeline');
+  await ready(medic, info);
+  await expect(medic.locator('.entry-item')).toHaveCount(1);
+  await expect(medic.locator('.entry-item')).toContainText(title);
+  await medic.context().close();
+});

@@ -8,8 +8,14 @@ use leptos::prelude::*;
 use super::ssr::{core, internal, require_actor, session, CURRENT_RECORD_KEY, LINK_VIEWER_KEY, PREVIEW_KEY};
 
 #[cfg(feature = "ssr")]
-fn scope_from(all: &str, labels: Vec<String>, kinds: Vec<String>) -> kith_core::policy::Scope {
-    kith_core::policy::Scope { all: all == "all", labels: if all == "all" { vec![] } else { labels }, kinds: if all == "all" { vec![] } else { kinds }, entries: vec![] }
+fn scope_from(choice: &str, labels: Vec<String>, kinds: Vec<String>, entries: Vec<String>) -> kith_core::policy::Scope {
+    use kith_core::policy::Scope;
+    match choice {
+        "all" => Scope::whole(),
+        // One chosen entry (from an entry page's "Share only this entry").
+        "entries" => Scope { entries, ..Default::default() },
+        _ => Scope { labels, kinds, ..Default::default() },
+    }
 }
 
 #[server(endpoint = "sharing/shared_with_me")]
@@ -82,6 +88,7 @@ pub async fn create_grant(
     scope: String,
     #[server(default)] labels: Vec<String>,
     #[server(default)] kinds: Vec<String>,
+    #[server(default)] entries: Vec<String>,
     #[server(default)] comment: Option<String>,
     #[server(default)] contribute: Option<String>,
     #[server(default)] act_for: Option<String>,
@@ -94,7 +101,7 @@ pub async fn create_grant(
     let input = kith_core::sharing::GrantInput {
         email,
         role,
-        scope: scope_from(&scope, labels, kinds),
+        scope: scope_from(&scope, labels, kinds, entries),
         comment: comment.is_some(),
         contribute: contribute.is_some(),
         act_for: act_for.is_some(),
@@ -119,6 +126,7 @@ pub async fn create_link(
     scope: String,
     #[server(default)] labels: Vec<String>,
     #[server(default)] kinds: Vec<String>,
+    #[server(default)] entries: Vec<String>,
     #[server(default)] expires_in_hours: String,
     #[server(default)] passcode: String,
     #[server(default)] single_use: Option<String>,
@@ -128,7 +136,7 @@ pub async fn create_link(
     let hours = expires_in_hours.trim();
     let hours = if hours.is_empty() { None } else { Some(hours.parse::<i64>().map_err(|_| AppError::field("expires_in_hours", "Enter a number of hours"))?) };
     let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
-    let input = kith_core::sharing::LinkInput { name, scope: scope_from(&scope, labels, kinds), expires_in_hours: hours, passcode: Some(passcode), single_use: single_use.is_some() };
+    let input = kith_core::sharing::LinkInput { name, scope: scope_from(&scope, labels, kinds, entries), expires_in_hours: hours, passcode: Some(passcode), single_use: single_use.is_some() };
     let made = kith.create_link(&access, &actor, input, &public_url).await.map_err(core)?;
     if super::ssr::accepts_html().await {
         let session = session().await?;

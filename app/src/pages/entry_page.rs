@@ -64,6 +64,7 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
     let relabel = can_manage.then(|| {
         let action = ServerAction::<crate::api::RelabelEntry>::new();
         let current = c.label.clone();
+        let share_href = format!("/sharing?entry={}", c.id);
         view! {
             <ActionForm action=action attr:class="card">
                 <input type="hidden" name="entry_id" value=c.id.clone()/>
@@ -76,6 +77,7 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
                     <button type="submit" class="btn-secondary">"Change label"</button>
                 </div>
             </ActionForm>
+            <p class="mt-2"><a href=share_href>"Share only this entry"</a></p>
         }
     });
     view! {

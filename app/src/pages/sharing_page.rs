@@ -21,8 +21,21 @@ pub fn SharingPage() -> impl IntoView {
         move || (actions.grant.version().get(), actions.link.version().get(), actions.revoke_grant.version().get(), actions.revoke_link.version().get()),
         |_| get_sharing(),
     );
-    view! { <Title text="Sharing – Kith"/><Authed render=move |me| sharing(me, data, actions)/> }
+    // "Share only this entry" from an entry page: /sharing?entry=ID.
+    let query = leptos_router::hooks::use_query_map();
+    let chosen = Resource::new(
+        move || query.with(|q| q.get("entry").unwrap_or_default()),
+        |id| async move {
+            if id.is_empty() {
+                return None;
+            }
+            crate::api::get_entry(id).await.ok().map(|d| (d.card.id, d.card.text))
+        },
+    );
+    view! { <Title text="Sharing – Kith"/><Authed render=move |me| sharing(me, data, actions, chosen)/> }
 }
+
+type Chosen = Resource<Option<(String, String)>>;
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -32,7 +45,7 @@ struct Actions {
     revoke_link: ServerAction<RevokeLink>,
 }
 
-fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Actions) -> impl IntoView {
+fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Actions, chosen: Chosen) -> impl IntoView {
     let (grant, link) = (actions.grant, actions.link);
     let grant_error = error_of(grant.value());
     let link_error = error_of(link.value());
@@ -59,7 +72,7 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
                     <div class="flex gap-2 items-center"><input type="radio" id="role-clinician" name="role" value="clinician" checked=true class="w-6 h-6"/><label for="role-clinician">"A clinician or care professional"</label></div>
                     <div class="flex gap-2 items-center"><input type="radio" id="role-carer" name="role" value="carer" class="w-6 h-6"/><label for="role-carer">"A family carer (access lasts 12 months unless you choose otherwise)"</label></div>
                 </fieldset>
-                <ScopeFields prefix="grant" error=grant_error/>
+                <ScopeFields prefix="grant" error=grant_error chosen/>
                 <fieldset class="mb-4">
                     <legend class="font-bold">"They may also"</legend>
                     <div class="flex gap-2 items-center"><input type="checkbox" id="grant-comment" name="comment" value="on" class="w-6 h-6"/><label for="grant-comment">"Comment on entries"</label></div>
@@ -84,7 +97,7 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
             <ActionForm action=link>
 
                 <TextField name="name" label="A name to recognise it by" hint="For example: A&E visit, paramedic" error=link_error/>
-                <ScopeFields prefix="link" error=link_error/>
+                <ScopeFields prefix="link" error=link_error chosen/>
                 <TextField name="expires_in_hours" label="Works for this many hours" hint="24 if left blank; at most 720 (30 days)." inputmode="numeric" error=link_error/>
                 <TextField name="passcode" label="Passcode (optional)" hint="Tell them this separately, for example on the phone." error=link_error/>
                 <div class="flex gap-2 items-center mb-4"><input type="checkbox" id="link-single" name="single_use" value="on" class="w-6 h-6"/><label for="link-single">"Can be opened only once"</label></div>
@@ -106,10 +119,24 @@ fn NewLinkBox(l: kith_types::sharing::NewLink) -> impl IntoView {
     }
 }
 
-/// Whole record, or chosen labels and kinds.
+/// Whole record, chosen labels and kinds, or one chosen entry.
 #[component]
-fn ScopeFields(prefix: &'static str, error: FormResult) -> impl IntoView {
+fn ScopeFields(prefix: &'static str, error: FormResult, chosen: Chosen) -> impl IntoView {
     let message = move || error.get().and_then(|e| e.field_error("scope"));
+    let one = move || {
+        Suspend::new(async move {
+            chosen.await.map(|(id, text)| {
+                let radio = format!("{prefix}-entry");
+                view! {
+                    <div class="flex gap-2 items-center">
+                        <input type="radio" id=radio.clone() name="scope" value="entries" checked=true class="w-6 h-6"/>
+                        <label for=radio>"Only this entry: "<span class="font-bold">{text}</span></label>
+                        <input type="hidden" name="entries[0]" value=id/>
+                    </div>
+                }
+            })
+        })
+    };
     view! {
         <fieldset class="mb-4" id="scope">
             <legend class="font-bold">"What to share"</legend>
@@ -132,6 +159,8 @@ fn ScopeFields(prefix: &'static str, error: FormResult) -> impl IntoView {
                     }).collect::<Vec<_>>()}
                 </fieldset>
             </div>
+            // Last, so that when present its "checked" wins over the whole record's.
+            <Suspense fallback=|| ()>{one}</Suspense>
         </fieldset>
     }
 }

@@ -90,6 +90,17 @@ fn validate_scope(s: &Scope, field: &str) -> Result<(), AppError> {
 }
 
 impl Kith {
+    /// Chosen entries must be this record's, and never private ones.
+    async fn check_chosen_entries(&self, access: &RecordAccess, scope: &Scope, errors: &mut Vec<FieldError>) -> CoreResult<()> {
+        for id in &scope.entries {
+            if store::entry_by_id(&self.db.pool, access.patient_id(), id, Some(&Scope::whole())).await?.is_none() {
+                errors.push(FieldError { field: "scope".into(), message: "That entry cannot be shared (it is private, or not in your record)".into() });
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Shares the record with a person by email.
     pub async fn create_grant(&self, access: &RecordAccess, by: &Actor, input: GrantInput) -> CoreResult<()> {
         require(access, Right::Manage)?;
@@ -112,6 +123,7 @@ impl Kith {
         if let Err(AppError::Validation { errors: e, .. }) = validate_scope(&input.scope, "scope") {
             errors.extend(e);
         }
+        self.check_chosen_entries(access, &input.scope, &mut errors).await?;
         // Only the patient may let someone act for them; a carer acting for
         // the patient cannot pass that on.
         let owner = matches!(access.via(), Via::Owner);
@@ -169,6 +181,7 @@ impl Kith {
         if let Err(AppError::Validation { errors: e, .. }) = validate_scope(&input.scope, "scope") {
             errors.extend(e);
         }
+        self.check_chosen_entries(access, &input.scope, &mut errors).await?;
         let hours = input.expires_in_hours.unwrap_or(24);
         if !(1..=30 * 24).contains(&hours) {
             errors.push(FieldError { field: "expires_in_hours".into(), message: "A link lasts between 1 hour and 30 days".into() });

@@ -245,4 +245,22 @@ async fn single_use_and_revoked_links(db: &TestDb) {
     assert!(matches!(too_long, Err(CoreError::User(AppError::Validation { .. }))));
 }
 
-backend_tests!(the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);
+async fn one_chosen_entry_only(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let dr = user(k, "Dr One", "one@example.com", "clinician").await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    // A private entry cannot be chosen.
+    let private = k
+        .create_grant(&owner, &w.owner, GrantInput { email: "one@example.com".into(), role: "clinician".into(), scope: Scope { entries: vec![w.private_entry.clone()], ..Default::default() }, comment: false, contribute: false, act_for: false, expires_in_days: None })
+        .await;
+    assert!(matches!(private, Err(CoreError::User(AppError::Validation { .. }))), "{private:?}");
+    grant(k, &w, "one@example.com", "clinician", Scope { entries: vec![w.general_entry.clone()], ..Default::default() }, false, None).await;
+    let a = k.open_patient(&Principal::User(dr), &w.patient_id, Right::Read).await.unwrap();
+    let ids: Vec<String> = visible_ids(k, &a).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec![w.general_entry.clone()]);
+    assert!(not_found(k.entry(&a, &w.mental_entry).await));
+    assert_eq!(k.summary(&a).await.unwrap().total_entries, 1);
+}
+
+backend_tests!(one_chosen_entry_only, the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);
