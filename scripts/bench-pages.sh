@@ -68,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 
 export KITH_DATABASE_URL="sqlite://$work/kith.db" KITH_ADDR="127.0.0.1:$port" KITH_PUBLIC_URL="$base" \
-  KITH_SITE_ROOT="$site" KITH_LOG=warn
+  KITH_SITE_ROOT="$site" KITH_AUDIT_KEY_FILE="$work/audit.key" KITH_LOG=warn
 say "Loading the demo people into a fresh SQLite database"
 "$bin" demo >/dev/null
 say "Starting kith serve on $base"

@@ -21,6 +21,7 @@ pub fn routes(kith: Kith) -> Router {
         .route("/access-log/export.fhir.json", get(fhir))
         .route("/access-log/checkpoints.json", get(checkpoints))
         .route("/care-plan/export.fhir.json", get(care_plan))
+        .route("/record/export.fhir.json", get(record))
         .with_state(kith)
 }
 
@@ -94,6 +95,19 @@ async fn care_plan(State(kith): State<Kith>, session: Session, req: Request) -> 
     };
     match kith.care_plan_fhir(&a).await {
         Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/fhir+json", &format!("kith-care-plan-{}.json", a.nhs_number().as_str())),
+        Err(e) => failed(e),
+    }
+}
+
+/// The record as FHIR: all of it for the patient, only what was shared for
+/// anyone else.
+async fn record(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access_with(&kith, &session, origin(&req), Right::Read).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match kith.export_bundle(&a).await {
+        Ok(v) => file(v.to_string(), "application/fhir+json", &format!("kith-record-{}.json", a.nhs_number().as_str())),
         Err(e) => failed(e),
     }
 }

@@ -120,6 +120,15 @@ pub async fn revoke_grant(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The patient renews a family carer's access for another 12 months.
+#[server(endpoint = "sharing/renew_grant")]
+pub async fn renew_grant(id: String) -> Result<(), AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    kith.renew_carer_grant(&access, &id).await.map_err(core)?;
+    leptos_axum::redirect("/sharing?done=renewed");
+    Ok(())
+}
+
 #[server(endpoint = "sharing/create_link")]
 pub async fn create_link(
     name: String,

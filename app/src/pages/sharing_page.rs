@@ -183,6 +183,21 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
                                     <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
                                     <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
+                                    {(!g.has_account && g.status == "active").then(|| view! {
+                                        <p class="text-sm" data-testid="invitation">{format!("Invitation: {} has no Kith account yet. Ask them to create one with this email address; your record appears for them when they sign in.", g.email)}</p>
+                                    })}
+                                    {(g.review_due && g.status != "revoked").then(|| {
+                                        let id = g.id.clone();
+                                        view! {
+                                            <div class="notice-warn" data-testid="review-due">
+                                                <p>"Time to review this family carer's access. Renew it for another 12 months, or let it end."</p>
+                                                <form method="post" action="/api/sharing/renew_grant">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <button type="submit" class="btn-secondary mt-1">"Renew for 12 months"</button>
+                                                </form>
+                                            </div>
+                                        }
+                                    })}
                                     {active.then(|| view! {
                                         <div class="flex flex-wrap gap-3">
                                             <form method="post" action="/api/sharing/preview">

@@ -114,18 +114,24 @@ impl Kith {
         Ok(out)
     }
 
-    /// The whole record as a FHIR R4 Bundle (type collection): every source's
+    /// The record as a FHIR R4 Bundle (type collection): every source's
     /// current resources as received, plus one Provenance per source naming
-    /// the organisation and the resources it sent.
+    /// the organisation and the resources it sent. For someone the record is
+    /// shared with, only the resources behind the entries shared with them.
     pub async fn export_bundle(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
         use serde_json::{json, Value};
         require(access, Right::Read)?;
-        require_whole(access)?;
         let patient = access.patient_id();
         let mut audited = self.audited(access).await?;
         let sources = store::sources_of(audited.conn(), patient).await?;
-        let resources = store::current_resources_of(audited.conn(), patient).await?;
-        audited.commit(access, Disclosure::new("export", "whole record as FHIR")).await?;
+        let (resources, d) = match (require_whole(access), access.scope()) {
+            (Ok(()), _) | (_, None) => (store::current_resources_of(audited.conn(), patient).await?, Disclosure::new("export", "whole record as FHIR")),
+            (Err(_), Some(scope)) => {
+                let d = Disclosure { labels: scope.labels.clone(), ..Disclosure::new("export", "what was shared, as FHIR") };
+                (store::scoped_resources_of(audited.conn(), patient, scope).await?, d)
+            }
+        };
+        audited.commit(access, d).await?;
         let mut entries: Vec<Value> = Vec::with_capacity(resources.len() + sources.len());
         let mut targets: HashMap<&str, Vec<Value>> = HashMap::new();
         for r in &resources {

@@ -12,6 +12,10 @@ use crate::audit::Disclosure;
 use crate::policy::{require, require_whole, LinkViewer, Origin, RecordAccess, Right, Scope, Via};
 use crate::{new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
 
+/// How long before a family carer's access ends that the patient is asked
+/// to review it.
+const CARER_REVIEW_NOTICE_MS: i64 = 30 * 24 * 3_600_000;
+
 /// Wrong passcodes before a link locks.
 pub const LINK_PASSCODE_LIMIT: i64 = 5;
 const HOUR_MS: i64 = 3_600_000;
@@ -310,10 +314,18 @@ impl Kith {
         require_whole(access)?;
         let now = now_ms();
         let scope_of = |s: &str| serde_json::from_str::<Scope>(s).map(|s| describe_scope(&s)).unwrap_or_default();
-        let grants = store::grants_of(&self.db.pool, access.patient_id())
-            .await?
+        let rows = store::grants_of(&self.db.pool, access.patient_id()).await?;
+        let mut accounts = std::collections::HashSet::new();
+        for g in &rows {
+            if store::user_by_email(&self.db.pool, &g.grantee_email).await?.is_some() {
+                accounts.insert(g.grantee_email.clone());
+            }
+        }
+        let grants = rows
             .into_iter()
             .map(|g| GrantInfo {
+                review_due: g.grantee_role == "carer" && g.revoked_at.is_none() && g.expires_at.is_some_and(|e| e <= now + CARER_REVIEW_NOTICE_MS),
+                has_account: accounts.contains(&g.grantee_email),
                 status: if g.revoked_at.is_some() {
                     "revoked"
                 } else if g.expires_at.is_some_and(|e| e <= now) {
@@ -405,11 +417,36 @@ impl Kith {
         Ok(n)
     }
 
-    /// Messages for the patient (a link locked, ...), newest first.
+    /// Messages for the patient (a link locked, ...), newest first, after
+    /// reminders of family carers' access that is due for review.
     pub async fn notifications(&self, access: &RecordAccess) -> CoreResult<Vec<(String, String)>> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        Ok(store::notifications_of(&self.db.pool, access.patient_id()).await?.into_iter().map(|(m, t)| (m, ms_to_uk(t))).collect())
+        let now = now_ms();
+        let mut out: Vec<(String, String)> = store::grants_of(&self.db.pool, access.patient_id())
+            .await?
+            .into_iter()
+            .filter(|g| g.grantee_role == "carer" && g.revoked_at.is_none())
+            .filter_map(|g| g.expires_at.filter(|e| *e <= now + CARER_REVIEW_NOTICE_MS).map(|e| (g.grantee_email, e)))
+            .map(|(email, e)| {
+                let verb = if e <= now { "ended" } else { "ends" };
+                (format!("Review your family carer {email}'s access: it {verb} on {}. Renew it or let it end on the Sharing page.", ms_to_uk(e)), ms_to_uk(now))
+            })
+            .collect();
+        out.extend(store::notifications_of(&self.db.pool, access.patient_id()).await?.into_iter().map(|(m, t)| (m, ms_to_uk(t))));
+        Ok(out)
+    }
+
+    /// The patient renews a family carer's access for another 12 months.
+    pub async fn renew_carer_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let mut audited = self.audited(access).await?;
+        if store::renew_carer_grant(audited.conn(), access.patient_id(), grant_id, now_ms() + 365 * DAY_MS).await? == 0 {
+            return Err(AppError::NotFound.into());
+        }
+        audited.commit(access, Disclosure::new("share", format!("carer access {grant_id} renewed for 12 months"))).await?;
+        Ok(())
     }
 }
 

@@ -123,10 +123,20 @@ async fn the_matrix(db: &TestDb) {
     let search = cell!(k.timeline(&mh, &TimelineQuery { q: "ramipril".into(), ..Default::default() }).await.unwrap(), [("view", "grant")]);
     assert!(search.days.is_empty(), "search leaks");
     assert!(not_found(cell!(k.sources_view(&mh).await, [])));
-    assert!(not_found(cell!(k.export_bundle(&mh).await, [])));
+    // A recipient's export holds only what was shared with them.
+    let export = cell!(k.export_bundle(&mh).await.unwrap(), [("export", "grant")]);
+    let full = k.export_bundle(&owner_access).await.unwrap();
+    let n = |b: &serde_json::Value| b["entry"].as_array().unwrap().iter().filter(|e| e["resource"]["resourceType"] != "Provenance").count();
+    assert!(n(&export) > 0 && n(&export) < n(&full) / 4, "scoped export {} of {}", n(&export), n(&full));
+    assert!(!export.to_string().to_lowercase().contains("ramipril"), "export leaks out-of-scope entries");
     assert!(not_found(cell!(k.access_log(&mh, &Default::default()).await, [])));
     assert!(not_found(cell!(open(&mh_clinician, Right::Contribute).await, [])), "no contribute right");
     assert!(cell!(open(&mh_clinician, Right::Comment).await, []).is_ok(), "comment right given");
+    // Comment where the entry is in scope; elsewhere it does not exist.
+    let mh_comment = open(&mh_clinician, Right::Comment).await.unwrap();
+    assert!(cell!(k.add_comment(&mh_comment, &w.mental_entry, "Seen in clinic today.").await, [("comment", "grant")]).is_ok());
+    assert!(not_found(cell!(k.add_comment(&mh_comment, &w.general_entry, "Not mine to see.").await, [])));
+    assert!(not_found(cell!(k.care_plan(&mh).await, [])), "the care plan is not in a mental-health-only scope");
     assert!(not_found(cell!(open(&mh_clinician, Right::Manage).await, [])));
 
     // The owner previews the mental-health grant: exactly what Dr Mind sees.
@@ -137,8 +147,11 @@ async fn the_matrix(db: &TestDb) {
     cell!(k.summary(&preview).await.unwrap(), [("view", "preview")]);
     assert!(not_found(k.preview(&mh, &mind_grant).await), "only the owner previews");
 
-    // Whole-record clinician: everything but private.
+    // Whole-record clinician: everything but private; may comment, not contribute.
     let whole = open(&gp, Right::Read).await.unwrap();
+    assert!(cell!(k.care_plan(&whole).await, [("view", "grant")]).is_ok());
+    assert!(not_found(cell!(open(&gp, Right::Contribute).await, [])));
+    assert!(matches!(cell!(k.add_plan_item(&whole, "needs", Default::default()).await, []), Err(CoreError::User(AppError::NotFound))), "view access cannot contribute");
     let ids = visible_ids(k, &whole).await;
     assert_eq!(ids.len(), owner_ids.len() - 1);
     assert!(not_found(cell!(k.entry(&whole, &w.private_entry).await, [])), "private is never shared");
@@ -150,6 +163,8 @@ async fn the_matrix(db: &TestDb) {
     assert!(k.sharing_view(&acting).await.is_ok());
     assert!(not_found(cell!(k.entry(&acting, &w.private_entry).await, [])));
     assert!(cell!(k.export_bundle(&acting).await, [("export", "act-for")]).is_ok());
+    let plan_item = kith_types::together::PlanFields { text: "Pick up prescriptions on Mondays".into(), ..Default::default() };
+    assert!(cell!(k.add_plan_item(&acting, "actions", plan_item).await, [("create", "act-for")]).is_ok());
     assert!(cell!(k.access_log(&acting, &Default::default()).await, [("view", "act-for")]).is_ok());
     let onward = cell!(k
         .create_grant(&acting, &carer, GrantInput { email: "x@example.com".into(), role: "carer".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: true, expires_in_days: None })
@@ -164,7 +179,7 @@ async fn the_matrix(db: &TestDb) {
     // Carer without act-for: only medicines and allergies, cannot manage.
     let view = open(&viewer_carer, Right::Read).await.unwrap();
     let ids = visible_ids(k, &view).await;
-    assert!(not_found(cell!(k.export_bundle(&view).await, [])));
+    assert!(cell!(k.export_bundle(&view).await, [("export", "grant")]).is_ok());
     let kinds: std::collections::HashSet<String> = k.timeline(&view, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.kind.clone())).collect();
     assert!(!ids.is_empty() && kinds.iter().all(|k| k == "medication" || k == "allergy"), "{kinds:?}");
     assert!(not_found(open(&viewer_carer, Right::Manage).await));
@@ -179,6 +194,23 @@ async fn the_matrix(db: &TestDb) {
         assert!(not_found(cell!(k.entry(&bob, id).await, [])), "entry {id} reachable from another record");
     }
     assert!(k.verify_chain(&pid).await.unwrap().ok());
+}
+
+async fn carers_access_is_reviewed_and_renewed(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    grant(k, &w, "carer@example.com", "carer", Scope::whole(), false, Some(20)).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
+    assert!(g.review_due, "ends within 30 days");
+    assert!(!g.has_account, "no account yet: an invitation is pending");
+    assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("Review your family carer carer@example.com")));
+    k.renew_carer_grant(&owner, &g.id).await.unwrap();
+    let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
+    assert!(!g.review_due, "renewed for 12 months");
+    assert_eq!(db.log(&w.patient_id).await.last().unwrap().action, "share");
+    user(k, "Sam Carer", "carer@example.com", "carer").await;
+    assert!(k.sharing_view(&owner).await.unwrap().grants.iter().any(|g| g.email == "carer@example.com" && g.has_account));
 }
 
 async fn expired_grants_stop_working(db: &TestDb) {
@@ -263,4 +295,4 @@ async fn one_chosen_entry_only(db: &TestDb) {
     assert_eq!(k.summary(&a).await.unwrap().total_entries, 1);
 }
 
-backend_tests!(one_chosen_entry_only, the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);
+backend_tests!(carers_access_is_reviewed_and_renewed, one_chosen_entry_only, the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);

@@ -26,6 +26,13 @@ pub struct GrantInfo {
     /// active, expired or revoked
     pub status: String,
     pub created: String,
+    /// A family carer's access ends within 30 days (or has ended): time to
+    /// review it.
+    #[serde(default)]
+    pub review_due: bool,
+    /// Whether the person has a Kith account yet (if not, they need inviting).
+    #[serde(default)]
+    pub has_account: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -199,6 +199,23 @@ pub(crate) async fn current_resources_of<'e, E: Executor<'e, Database = Any>>(ex
         .await
 }
 
+/// The current resources behind the entries a scope shows (a recipient's
+/// export): nothing else, so what was not shared is absent here too.
+pub(crate) async fn scoped_resources_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: &crate::policy::Scope) -> sqlx::Result<Vec<StoredResource>> {
+    let mut args = vec![patient.to_string()];
+    let clause = super::scope_clause(Some(scope), &mut args, "e");
+    let sql = format!(
+        "SELECT r.id, r.source_id, r.json FROM resources r WHERE r.patient_id = $1 AND r.current = 1 AND r.id IN (\
+         SELECT es.resource_id FROM entry_sources es JOIN entries e ON e.patient_id = es.patient_id AND e.id = es.entry_id \
+         WHERE es.patient_id = $1{clause}) ORDER BY r.source_id, r.id"
+    );
+    let mut q = sqlx::query_as(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    q.fetch_all(ex).await
+}
+
 /// Rows per table for one patient, to prove a refused import changed nothing.
 pub(crate) async fn row_counts(conn: &mut AnyConnection, patient: &str) -> sqlx::Result<Vec<(String, i64)>> {
     let mut out = Vec::new();

@@ -39,6 +39,17 @@ pub(crate) fn scope_clause(scope: Option<&Scope>, args: &mut Vec<String>, table:
     sql
 }
 
+/// A family carer's access continues for another period (not if revoked).
+pub(crate) async fn renew_carer_grant<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, expires_at: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE grants SET expires_at = $1 WHERE patient_id = $2 AND id = $3 AND revoked_at IS NULL AND grantee_role = 'carer'")
+        .bind(expires_at)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 #[derive(Debug, FromRow)]
 pub(crate) struct GrantRow {
     pub id: String,
