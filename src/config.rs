@@ -171,6 +171,10 @@ pub struct ServeOptions {
     #[arg(long, env = "KITH_BREAK_GLASS", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub break_glass: bool,
 
+    /// Roles that must use two-step verification before opening records, e.g. `clinician,carer`.
+    #[arg(long, env = "KITH_REQUIRE_TWO_STEP", default_value = "", value_parser = parse_roles)]
+    pub require_two_step: String,
+
     /// Minutes between signed checkpoints of the access-log chains.
     #[arg(long, env = "KITH_AUDIT_CHECKPOINT_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
     pub audit_checkpoint_minutes: u64,
@@ -185,6 +189,7 @@ impl Default for ServeOptions {
             site_root: "target/site".into(),
             max_upload_mb: 50,
             break_glass: false,
+            require_two_step: String::new(),
             audit_checkpoint_minutes: 60,
         }
     }
@@ -194,6 +199,12 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| {
         format!("KITH_ADDR / --addr: {s:?} is not an address to listen on; write it like 127.0.0.1:3000")
     })
+}
+
+fn parse_roles(s: &str) -> Result<String, String> {
+    kith_core::two_step::parse_roles(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("KITH_REQUIRE_TWO_STEP / --require-two-step: {e}; write roles like clinician,carer"))
 }
 
 fn parse_public_url(s: &str) -> Result<String, String> {

@@ -25,7 +25,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => ServeOptions::default(),
     };
     let db = Db::connect(&cli.global.database_url).await?;
-    let settings = Settings { session_idle_minutes: serve_opts.session_idle_minutes, break_glass: serve_opts.break_glass, ..Settings::default() };
+    let settings = Settings {
+        session_idle_minutes: serve_opts.session_idle_minutes,
+        break_glass: serve_opts.break_glass,
+        two_step_roles: kith_core::two_step::parse_roles(&serve_opts.require_two_step).unwrap_or_default(),
+        ..Settings::default()
+    };
     let key = kith_core::audit::load_or_create_key(&cli.global.audit_key_file)
         .map_err(|e| anyhow::anyhow!("KITH_AUDIT_KEY_FILE / --audit-key-file {}: {e}", cli.global.audit_key_file.display()))?;
     let kith = Kith::new(db, settings).with_audit_key(key);

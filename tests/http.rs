@@ -209,6 +209,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/sharing/link_prompt",
         "/api/sharing/open_link",
         "/api/sharing/close_record",
+        // The second step of signing in: answers only a session that gave the right password.
+        "/api/sign_in_code",
         // Answers an empty list to anyone who does not manage a record.
         "/api/sharing/notifications",
     ];
@@ -247,6 +249,10 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/together/update_plan_item", "id=x&version=1&item[text]=x"),
         ("/api/together/remove_plan_item", "id=x"),
         ("/api/together/review_care_plan", "next_review=2030-01-01"),
+        ("/api/two_step/status", ""),
+        ("/api/two_step/begin", ""),
+        ("/api/two_step/confirm", "code=123456"),
+        ("/api/two_step/disable", "password=x"),
     ];
     let app = app(db);
     let mut checked = 0;

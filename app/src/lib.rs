@@ -12,7 +12,7 @@ use leptos_router::{path, SsrMode};
 
 use pages::{
     access_log_page::AccessLogPage, account_page::AccountPage, care_plan_page::CarePlanPage, entry_page::EntryPage, home_page::HomePage,
-    not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_page::SignInPage,
+    not_found_page::NotFoundPage, results_page::ResultsPage, sign_in_code_page::SignInCodePage, sign_in_page::SignInPage,
     sign_up_page::SignUpPage, sources_page::SourcesPage, sharing_page::SharingPage, link_page::LinkPage, timeline_page::TimelinePage,
 };
 
@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in/code") view=SignInCodePage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>

@@ -97,3 +97,66 @@ test('with JavaScript, forms submit without a full page load', async ({ page }, 
   await expect(page.getByRole('alert')).toContainText('not right');
   expect(documents.filter((u) => u.includes('/api/'))).toEqual([]);
 });
+
+/** The code an authenticator app shows for a base32 secret, `ahead` steps from now. */
+function totp(secret: string, ahead = 0): string {
+  const { createHmac } = require('node:crypto');
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secret.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const bytes = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const step = Math.floor(Date.now() / 1000 / 30) + ahead;
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const h = createHmac('sha1', bytes).update(msg).digest();
+  const o = h[19] & 0x0f;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1_000_000).padStart(6, '0');
+}
+
+test('two-step verification: set up with an authenticator app, then sign in with a code', async ({ page }, info) => {
+  test.setTimeout(90_000);
+  const email = uniqueEmail(info, 'tessa');
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill('Tessa Two');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel('A family carer, helping someone I care for').check();
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Tessa Two');
+
+  await page.goto('/account');
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+  const secret = (await page.getByTestId('two-step-secret').textContent())!.trim();
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  await expectAccessible(page, info);
+  await page.getByLabel('Code from the app').fill(totp(secret));
+  await page.getByRole('button', { name: 'Switch on two-step verification' }).click();
+  await expect(page.getByTestId('two-step-status')).toContainText('Two-step verification is on. 10 recovery codes left.');
+  const codes = await page.getByTestId('recovery-codes').locator('li').allTextContents();
+  expect(codes).toHaveLength(10);
+
+  // Signing in now asks for a code after the password.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, info, email, 'copper kettle hills');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Enter your code');
+  await ready(page, info);
+  await page.getByLabel('Code').fill('000000');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('alert')).toContainText('not right');
+  // The next step's code (the current one was spent switching it on).
+  await page.getByLabel('Code').fill(totp(secret, 1));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Tessa Two');
+
+  // A recovery code works too, once.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, info, email, 'copper kettle hills');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Enter your code');
+  await ready(page, info);
+  await page.getByLabel('Code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Tessa Two');
+});

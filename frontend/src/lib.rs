@@ -1,5 +1,9 @@
 //! The browser entry point: hydrates the server-rendered page.
 
+// The release build's optimiser walks the deep view types of the larger
+// pages (the care plan); the default limit of 128 is not enough there.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

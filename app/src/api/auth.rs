@@ -1,4 +1,4 @@
-use kith_types::{AppError, Me};
+use kith_types::{AppError, Me, TwoStepView};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -81,8 +81,100 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let session = session().await?;
     let origin = super::ssr::origin().await;
     let actor = kith.sign_in_from(&email, &password, &origin).await.map_err(core)?;
+    if kith.two_step_enabled(&actor.user_id).await.map_err(core)? {
+        // The password was right; the session belongs to nobody until the
+        // second step is done too.
+        session.cycle_id().await.map_err(|e| internal(&format!("session cycle: {e}")))?;
+        session.insert(PENDING_TWO_STEP_KEY, (actor.user_id.clone(), 0u32)).await.map_err(|e| internal(&format!("session write: {e}")))?;
+        leptos_axum::redirect("/sign-in/code");
+        return Ok(());
+    }
     start_session(&session, &actor).await?;
     leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Session key: (user id, wrong codes so far) of someone who gave the right
+/// password and still owes the second step.
+#[cfg(feature = "ssr")]
+const PENDING_TWO_STEP_KEY: &str = "pending_two_step";
+
+/// Wrong codes before the password must be given again.
+#[cfg(feature = "ssr")]
+const CODE_ATTEMPTS: u32 = 5;
+
+/// The second step of signing in: a code from the authenticator app, or a
+/// recovery code.
+#[server(endpoint = "sign_in_code")]
+pub async fn sign_in_code(code: String) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let Some((user_id, wrong)) = session.get::<(String, u32)>(PENDING_TWO_STEP_KEY).await.ok().flatten() else {
+        return Err(AppError::Conflict("Sign in with your email address and password first.".into()));
+    };
+    match kith.verify_second_step(&user_id, &code).await {
+        Ok(()) => {
+            let _ = session.remove::<(String, u32)>(PENDING_TWO_STEP_KEY).await;
+            let actor = kith.actor(&user_id).await.map_err(core)?.ok_or(AppError::Unauthenticated)?;
+            start_session(&session, &actor).await?;
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        Err(e) => {
+            if wrong + 1 >= CODE_ATTEMPTS {
+                let _ = session.remove::<(String, u32)>(PENDING_TWO_STEP_KEY).await;
+                return Err(AppError::Conflict("Too many wrong codes. Sign in with your password again.".into()));
+            }
+            let _ = session.insert(PENDING_TWO_STEP_KEY, (user_id, wrong + 1)).await;
+            Err(core(e))
+        }
+    }
+}
+
+/// The Account page's two-step section. Recovery codes just made are shown
+/// once: taken out of the session as they are shown.
+#[server(endpoint = "two_step/status")]
+pub async fn get_two_step() -> Result<TwoStepView, AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let me = kith.me(&actor).await.map_err(core)?;
+    let enabled = kith.two_step_enabled(&actor.user_id).await.map_err(core)?;
+    Ok(TwoStepView {
+        enabled,
+        required: kith.two_step_required(&actor),
+        pending: if enabled { None } else { kith.pending_totp(&actor, &me.email).await.map_err(core)? },
+        codes_left: if enabled { kith.recovery_codes_left(&actor.user_id).await.map_err(core)? } else { 0 },
+        new_codes: session.remove(NEW_CODES_KEY).await.ok().flatten().unwrap_or_default(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+const NEW_CODES_KEY: &str = "new_recovery_codes";
+
+/// Starts set-up: a secret (and QR code) for an authenticator app.
+#[server(endpoint = "two_step/begin")]
+pub async fn begin_two_step() -> Result<(), AppError> {
+    let (kith, _, actor) = require_actor().await?;
+    let me = kith.me(&actor).await.map_err(core)?;
+    kith.begin_totp(&actor, &me.email).await.map_err(core)?;
+    leptos_axum::redirect("/account#two-step");
+    Ok(())
+}
+
+/// Finishes set-up with a code from the app; the recovery codes are shown next.
+#[server(endpoint = "two_step/confirm")]
+pub async fn confirm_two_step(code: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let codes = kith.confirm_totp(&actor, &code).await.map_err(core)?;
+    session.insert(NEW_CODES_KEY, codes).await.map_err(|e| internal(&format!("session write: {e}")))?;
+    leptos_axum::redirect("/account#two-step");
+    Ok(())
+}
+
+#[server(endpoint = "two_step/disable")]
+pub async fn disable_two_step(password: String) -> Result<(), AppError> {
+    let (kith, _, actor) = require_actor().await?;
+    kith.disable_totp(&actor, &password).await.map_err(core)?;
+    leptos_axum::redirect("/account#two-step");
     Ok(())
 }
 

@@ -71,6 +71,9 @@ pub async fn resolve_record(
         None => None,
     };
     let Some(actor) = actor else { return Err(AppError::Unauthenticated) };
+    if kith.two_step_required(&actor) && !kith.two_step_enabled(&actor.user_id).await.map_err(core)? {
+        return Err(AppError::Conflict("Set up two-step verification on your Account page before opening records.".into()));
+    }
     let chosen: Option<String> = session.get(CURRENT_RECORD_KEY).await.ok().flatten();
     let access = match chosen {
         Some(patient) => kith.open_patient(&Principal::User(actor.clone()), &patient, right).await,

@@ -14,6 +14,7 @@ pub mod password;
 pub mod session_store;
 pub mod sharing;
 pub mod together;
+pub mod two_step;
 mod qr;
 mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -37,11 +38,13 @@ pub struct Settings {
     pub break_glass: bool,
     /// How long one emergency access lasts.
     pub break_glass_hours: i64,
+    /// Roles that must use two-step verification (KITH_REQUIRE_TWO_STEP).
+    pub two_step_roles: Vec<kith_types::Role>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4 }
+        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4, two_step_roles: vec![] }
     }
 }
 

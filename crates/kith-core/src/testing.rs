@@ -185,3 +185,10 @@ impl TestDb {
         as_app
     }
 }
+
+impl TestDb {
+    /// Rows of `table` whose `column` equals `value` (to check what is stored).
+    pub async fn count_where(&self, table: &str, column: &str, value: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1")).bind(value.to_string()).fetch_one(&self.kith.db.pool).await.unwrap()
+    }
+}

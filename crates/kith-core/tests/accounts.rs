@@ -2,7 +2,7 @@
 //! on a fresh SQLite file and on a fresh PostgreSQL database.
 
 use kith_core::testing::TestDb;
-use kith_core::{backend_tests, NewUser};
+use kith_core::{backend_tests, CoreError, NewUser};
 use kith_types::{AppError, Role};
 use std::time::Instant;
 
@@ -165,7 +165,57 @@ async fn demo_loads_three_people_once(db: &TestDb) {
     assert!(disagreements.iter().any(|d| d.contains("Penicillin")), "{disagreements:?}");
 }
 
-backend_tests!(
+async fn two_step_verification(db: &TestDb) {
+    let k = &db.kith;
+    let actor = k.create_user(margaret()).await.unwrap();
+    assert!(!k.two_step_enabled(&actor.user_id).await.unwrap());
+    let setup = k.begin_totp(&actor, "margaret@example.com").await.unwrap();
+    assert!(setup.uri.starts_with("otpauth://totp/Kith:") && setup.qr_svg.contains("<svg"));
+    // A wrong code does not switch it on.
+    let wrong = if kith_core::two_step::current_code(&setup.secret) == "000000" { "111111" } else { "000000" };
+    assert!(matches!(k.confirm_totp(&actor, wrong).await, Err(CoreError::User(AppError::Validation { .. }))));
+    assert!(!k.two_step_enabled(&actor.user_id).await.unwrap());
+    let code = kith_core::two_step::current_code(&setup.secret);
+    let recovery = k.confirm_totp(&actor, &code).await.unwrap();
+    assert_eq!(recovery.len(), 10);
+    assert!(k.two_step_enabled(&actor.user_id).await.unwrap());
+    // The code that switched it on cannot be used again (each step once).
+    assert!(k.verify_second_step(&actor.user_id, &code).await.is_err());
+    assert!(k.verify_second_step(&actor.user_id, "not a code").await.is_err());
+    // A recovery code works once, however it is typed.
+    k.verify_second_step(&actor.user_id, &recovery[0].to_uppercase().replace('-', " ")).await.unwrap();
+    assert!(k.verify_second_step(&actor.user_id, &recovery[0]).await.is_err(), "used up");
+    assert_eq!(k.recovery_codes_left(&actor.user_id).await.unwrap(), 9);
+    // The recovery codes are stored hashed.
+    let stored: i64 = sqlx_count(db, &recovery[1]).await;
+    assert_eq!(stored, 0, "a recovery code is stored in the clear");
+    // Switching off needs the password.
+    assert!(k.disable_totp(&actor, "wrong password").await.is_err());
+    k.disable_totp(&actor, "kettle orange stairs").await.unwrap();
+    assert!(!k.two_step_enabled(&actor.user_id).await.unwrap());
+}
+
+async fn sqlx_count(db: &TestDb, needle: &str) -> i64 {
+    db.count_where("recovery_codes", "code_hash", needle).await
+}
+
+async fn two_step_required_for_clinicians(same_kind: &TestDb) {
+    let settings = kith_core::Settings { two_step_roles: vec![Role::Clinician], ..kith_core::testing::fast_settings() };
+    let db = match same_kind.kith.db.backend() {
+        kith_core::Backend::Sqlite => TestDb::sqlite_with(settings).await,
+        kith_core::Backend::Postgres => TestDb::postgres_with(settings).await,
+    };
+    let k = &db.kith;
+    let dr = k.create_user(NewUser { name: "Dr Two".into(), email: "two@example.com".into(), password: "kettle orange stairs".into(), role: "clinician".into(), ..Default::default() }).await.unwrap();
+    assert!(k.two_step_required(&dr));
+    let patient = k.create_user(margaret()).await.unwrap();
+    assert!(!k.two_step_required(&patient));
+    let setup = k.begin_totp(&dr, "two@example.com").await.unwrap();
+    k.confirm_totp(&dr, &kith_core::two_step::current_code(&setup.secret)).await.unwrap();
+    assert!(matches!(k.disable_totp(&dr, "kettle orange stairs").await, Err(CoreError::User(AppError::Conflict(_)))), "required: it stays on");
+}
+
+backend_tests!(two_step_verification, two_step_required_for_clinicians, 
     sign_up_creates_account_and_record,
     duplicate_email_and_nhs_number_refused,
     sign_in_checks_password_and_gives_one_message,

@@ -59,3 +59,25 @@ mod tests {
         assert_eq!(uk_date(d), "1 Nov 2026");
     }
 }
+
+/// Set-up of two-step verification: the secret for an authenticator app, as
+/// text and as a QR code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoStepSetup {
+    pub secret: String,
+    pub uri: String,
+    pub qr_svg: String,
+}
+
+/// The Account page's two-step verification section.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoStepView {
+    pub enabled: bool,
+    /// This deployment requires it for the person's role.
+    pub required: bool,
+    /// Set-up begun: the secret to add to an app.
+    pub pending: Option<TwoStepSetup>,
+    pub codes_left: i64,
+    /// Recovery codes just made: shown once.
+    pub new_codes: Vec<String>,
+}

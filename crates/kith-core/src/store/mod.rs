@@ -288,6 +288,7 @@ mod bulk;
 mod record;
 mod sharing;
 pub(crate) mod together;
+pub(crate) mod two_step;
 mod views;
 pub(crate) use sharing::*;
 pub(crate) use views::*;
