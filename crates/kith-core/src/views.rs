@@ -107,17 +107,29 @@ impl Kith {
         let mut medicines = store::entries_page(conn, patient, &page(&["medication"], &NOT_CURRENT_MEDICINE), 50).await?;
         // A medicine one source calls stopped and another active is shown
         // (flagged) whatever status the entry carries.
-        let disputed = store::entries_page(conn, patient, &page(&["medication"], &[]), 500).await?;
-        for d in disputed.into_iter().filter(|d| d.disagreement != 0) {
+        let disputed = store::entries_page(conn, patient, &EntryFilter { disputed_only: true, ..page(&["medication"], &[]) }, 50).await?;
+        for d in disputed {
             if !medicines.iter().any(|m| m.id == d.id) {
                 medicines.push(d);
             }
         }
         medicines.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
         // Latest of each test or measurement.
-        let recent = store::entries_page(conn, patient, &page(&["result", "vital-sign"], &[]), 400).await?;
+        // Read in small pages until eight different tests are found (or at
+        // most 400 rows), so a record of thousands of readings costs the same.
         let mut seen = std::collections::HashSet::new();
-        let latest: Vec<EntryRowView> = recent.into_iter().filter(|r| seen.insert(r.text.to_lowercase())).take(8).collect();
+        let mut latest: Vec<EntryRowView> = Vec::new();
+        let mut f = page(&["result", "vital-sign"], &[]);
+        for _ in 0..8 {
+            let rows = store::entries_page(conn, patient, &f, 50).await?;
+            let full = rows.len() == 50;
+            f.after = rows.last().map(|r| (r.date.clone(), r.id.clone()));
+            latest.extend(rows.into_iter().filter(|r| seen.insert(r.text.to_lowercase())));
+            if latest.len() >= 8 || !full {
+                break;
+            }
+        }
+        latest.truncate(8);
         let encounters = store::entries_page(conn, patient, &page(&["encounter"], &[]), 5).await?;
         let new = match previous {
             Some(t) => store::entries_page(conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,

@@ -35,7 +35,7 @@ pub(crate) struct LinkView {
 }
 
 /// Filters for a page of entries; every field optional.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub(crate) struct EntryFilter {
     pub kinds: Vec<String>,
     pub label: Option<String>,
@@ -51,10 +51,26 @@ pub(crate) struct EntryFilter {
     pub created_after: Option<i64>,
     /// What the viewer may see; None is the whole record.
     pub scope: Option<crate::policy::Scope>,
+    /// Only entries whose sources disagree.
+    pub disputed_only: bool,
 }
 
 /// Entries newest first by (date, id), filtered, at most `limit`.
+///
+/// Several kinds are read one kind at a time and merged: each single-kind
+/// query walks the (patient, kind, date, id) index in order and stops at the
+/// limit, so the cost follows the page size, not the size of the record.
 pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &EntryFilter, limit: i64) -> sqlx::Result<Vec<EntryRowView>> {
+    if f.kinds.len() > 1 {
+        let mut all = Vec::new();
+        for k in &f.kinds {
+            let one = EntryFilter { kinds: vec![k.clone()], ..f.clone() };
+            all.extend(Box::pin(entries_page(conn, patient, &one, limit)).await?);
+        }
+        all.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+        all.truncate(limit.max(1) as usize);
+        return Ok(all);
+    }
     let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1");
     let mut args: Vec<String> = vec![patient.to_string()];
     let next = |args: &mut Vec<String>, v: String| {
@@ -95,6 +111,9 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
         sql.push_str(&format!(" AND (date < {pd} OR (date = {pd} AND id < {pid}))"));
     }
     sql.push_str(&super::scope_clause(f.scope.as_ref(), &mut args, ""));
+    if f.disputed_only {
+        sql.push_str(" AND disagreement = 1");
+    }
     let created = f.created_after;
     if created.is_some() {
         sql.push_str(&format!(" AND created_at > ${}", args.len() + 1));
@@ -141,9 +160,12 @@ pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, pa
 pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "e");
+    // EXISTS stops at each source's first visible entry: the cost follows
+    // the number of sources, not of entries.
     let sql = format!(
-        "SELECT DISTINCT s.id, s.name FROM sources s JOIN entry_sources l ON l.patient_id = s.patient_id AND l.source_id = s.id \
-         JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id WHERE s.patient_id = $1{clause} ORDER BY s.name"
+        "SELECT s.id, s.name FROM sources s WHERE s.patient_id = $1 AND EXISTS (SELECT 1 FROM entry_sources l \
+         JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
+         WHERE l.patient_id = s.patient_id AND l.source_id = s.id{clause}) ORDER BY s.name"
     );
     let mut q = sqlx::query_as(&sql);
     for a in args {
