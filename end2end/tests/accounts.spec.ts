@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { demoPatient, expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+import { demoPatient, expectAccessible, ready, signIn, signUp, uniqueEmail } from './helpers';
 
 test('the demo patient signs in and sees their home page', async ({ page }, info) => {
   await signIn(page, info, demoPatient.email, demoPatient.password);
@@ -116,15 +116,7 @@ function totp(secret: string, ahead = 0): string {
 
 test('two-step verification: set up with an authenticator app, then sign in with a code', async ({ page }, info) => {
   test.setTimeout(90_000);
-  const email = uniqueEmail(info, 'tessa');
-  await page.goto('/sign-up');
-  await ready(page, info);
-  await page.getByLabel('Full name').fill('Tessa Two');
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Create a password').fill('copper kettle hills');
-  await page.getByLabel('A family carer, helping someone I care for').check();
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Tessa Two');
+  const email = await signUp(page, info, 'Tessa Two', 'A family carer, helping someone I care for');
 
   await page.goto('/account');
   await ready(page, info);

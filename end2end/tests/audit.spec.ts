@@ -1,35 +1,15 @@
-import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
-import { expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+import { expect, test } from '@playwright/test';
+import { expectAccessible, freshPage, ready, signIn, signUp } from './helpers';
 
 // Ray's record (imported from the shared multiprovider fixtures) is used here,
 // so these tests leave Margaret's demo record as the other specs expect it.
 const ray = { email: 'ray@example.com', password: 'kettle orange stairs', nhs: '999 264 9690' };
 
-async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
-  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
-  return ctx.newPage();
-}
-
-/** A new clinician account, with the organisation patients will see. */
-async function signUpClinician(page: Page, info: TestInfo, name: string, organisation: string): Promise<string> {
-  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
-  await page.goto('/sign-up');
-  await ready(page, info);
-  await page.getByLabel('Full name').fill(name);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Create a password').fill('copper kettle hills');
-  await page.getByLabel('A clinician or care professional').check();
-  await page.getByLabel('Organisation').fill(organisation);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
-  return email;
-}
-
 test('the patient sees who viewed their record, and the log checks out', async ({ page, browser }, info) => {
   test.setTimeout(120_000);
   const drName = `Dr Log ${info.project.name}`;
   const dr = await freshPage(browser, info);
-  const drEmail = await signUpClinician(dr, info, drName, 'Leeds General Infirmary');
+  const drEmail = await signUp(dr, info, drName, 'A clinician or care professional', 'Leeds General Infirmary');
 
   // Ray shares the whole record with the new clinician.
   await signIn(page, info, ray.email, ray.password);
@@ -93,7 +73,7 @@ test('emergency access: a clinician opens a record with a reason, and the patien
   test.setTimeout(120_000);
   const drName = `Dr Urgent ${info.project.name}`;
   const dr = await freshPage(browser, info);
-  await signUpClinician(dr, info, drName, 'Out-of-area A&E');
+  await signUp(dr, info, drName, 'A clinician or care professional', 'Out-of-area A&E');
   const form = dr.locator('section', { has: dr.getByRole('heading', { name: 'Emergency access' }) });
   await expectAccessible(dr, info);
   // A reason is required.

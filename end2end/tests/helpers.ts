@@ -1,4 +1,4 @@
-import { expect, Page, TestInfo } from '@playwright/test';
+import { Browser, expect, Page, TestInfo } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -37,4 +37,25 @@ export async function expectAccessible(page: Page, info: TestInfo) {
     return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n: any) => n.target.join(' ')) }));
   });
   expect(results, JSON.stringify(results, null, 2)).toEqual([]);
+}
+
+/** A second person's browser: a fresh context, JavaScript as in this project. */
+export async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
+  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
+  return ctx.newPage();
+}
+
+/** Creates an account through the sign-up page and returns its email. */
+export async function signUp(page: Page, info: TestInfo, name: string, role: string, organisation = ''): Promise<string> {
+  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill(name);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel(role).check();
+  if (organisation) await page.getByLabel('Organisation').fill(organisation);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
+  return email;
 }

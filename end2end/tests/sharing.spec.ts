@@ -1,12 +1,7 @@
-import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
-import { demoPatient, expectAccessible, ready, signIn } from './helpers';
+import { expect, test } from '@playwright/test';
+import { demoPatient, expectAccessible, freshPage, ready, signIn } from './helpers';
 
 const clinician = { email: 'priya.shah@demo.kith.example', password: 'stethoscope maple' };
-
-async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
-  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
-  return ctx.newPage();
-}
 
 test('a patient shares only mental-health entries, then revokes', async ({ page, browser }, info) => {
   test.setTimeout(90_000);

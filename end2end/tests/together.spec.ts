@@ -1,29 +1,10 @@
-import { Browser, expect, Page, test, TestInfo } from '@playwright/test';
-import { expectAccessible, ready, signIn, uniqueEmail } from './helpers';
+import { expect, Page, test, TestInfo } from '@playwright/test';
+import { expectAccessible, freshPage, ready, signIn, signUp } from './helpers';
 
 // Ray's record (from the shared multiprovider fixtures): the patient, a family
 // carer acting for him and a clinician who may contribute write the care plan
 // together, each in their own browser.
 const ray = { email: 'ray@example.com', password: 'kettle orange stairs' };
-
-async function freshPage(browser: Browser, info: TestInfo): Promise<Page> {
-  const ctx = await browser.newContext({ baseURL: info.project.use.baseURL, javaScriptEnabled: info.project.use.javaScriptEnabled });
-  return ctx.newPage();
-}
-
-async function signUp(page: Page, info: TestInfo, name: string, role: string, organisation = ''): Promise<string> {
-  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
-  await page.goto('/sign-up');
-  await ready(page, info);
-  await page.getByLabel('Full name').fill(name);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Create a password').fill('copper kettle hills');
-  await page.getByLabel(role).check();
-  if (organisation) await page.getByLabel('Organisation').fill(organisation);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
-  return email;
-}
 
 async function share(page: Page, email: string, carer: boolean) {
   await page.goto('/sharing');

@@ -192,3 +192,15 @@ impl TestDb {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1")).bind(value.to_string()).fetch_one(&self.kith.db.pool).await.unwrap()
     }
 }
+
+/// Whether a result is the refusal every unseen record gets: not found.
+pub fn not_found<T: std::fmt::Debug>(r: Result<T, crate::CoreError>) -> bool {
+    matches!(r, Err(crate::CoreError::User(kith_types::AppError::NotFound)))
+}
+
+/// A new account with the test password ("kettle orange stairs").
+pub async fn user(k: &Kith, name: &str, email: &str, role: &str, organisation: &str) -> crate::Actor {
+    k.create_user(crate::NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: organisation.into(), ..Default::default() })
+        .await
+        .unwrap()
+}

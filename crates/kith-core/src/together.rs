@@ -288,28 +288,26 @@ impl Kith {
     /// version the person was looking at: if someone changed it since, the
     /// change is refused rather than silently overwriting theirs.
     pub async fn update_plan_item(&self, access: &RecordAccess, id: &str, seen_version: i64, fields: PlanFields) -> CoreResult<()> {
-        require(access, Right::Contribute)?;
-        if !sees_care_plan(access) {
-            return Err(AppError::NotFound.into());
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let row = sql::plan_item(&mut conn, access.patient_id(), id).await?.filter(|r| r.removed_at.is_none()).ok_or(AppError::NotFound)?;
-        drop(conn);
+        let row = self.live_plan_item(access, id).await?;
         let fields = check_fields(&row.section, fields)?;
         self.write_plan(access, id, &row.section, &fields, seen_version + 1, false, "update").await
     }
 
     /// Takes an item off the plan (kept in its history).
     pub async fn remove_plan_item(&self, access: &RecordAccess, id: &str) -> CoreResult<()> {
+        let row = self.live_plan_item(access, id).await?;
+        let fields: PlanFields = serde_json::from_str(&row.fields).map_err(|e| CoreError::Internal(e.to_string()))?;
+        self.write_plan(access, id, &row.section, &fields, row.version + 1, true, "update").await
+    }
+
+    /// An item still on the plan, for someone who may change the plan.
+    async fn live_plan_item(&self, access: &RecordAccess, id: &str) -> CoreResult<sql::PlanRow> {
         require(access, Right::Contribute)?;
         if !sees_care_plan(access) {
             return Err(AppError::NotFound.into());
         }
         let mut conn = self.db.pool.acquire().await?;
-        let row = sql::plan_item(&mut conn, access.patient_id(), id).await?.filter(|r| r.removed_at.is_none()).ok_or(AppError::NotFound)?;
-        drop(conn);
-        let fields: PlanFields = serde_json::from_str(&row.fields).map_err(|e| CoreError::Internal(e.to_string()))?;
-        self.write_plan(access, id, &row.section, &fields, row.version + 1, true, "update").await
+        Ok(sql::plan_item(&mut conn, access.patient_id(), id).await?.filter(|r| r.removed_at.is_none()).ok_or(AppError::NotFound)?)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -4,21 +4,11 @@
 
 use kith_core::policy::{Origin, Principal, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
-use kith_core::testing::TestDb;
-use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser, Settings};
+use kith_core::testing::{not_found, user, TestDb};
+use kith_core::{backend_tests, Actor, CoreError, Kith, Settings};
 use kith_types::audit::AccessLogQuery;
 use kith_types::record::TimelineQuery;
 use kith_types::{AppError, NhsNumber};
-
-async fn user(k: &Kith, name: &str, email: &str, role: &str, org: &str) -> Actor {
-    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: org.into(), ..Default::default() })
-        .await
-        .unwrap()
-}
-
-fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
-    matches!(r, Err(CoreError::User(AppError::NotFound)))
-}
 
 struct World {
     owner: Actor,

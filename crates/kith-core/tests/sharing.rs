@@ -3,20 +3,10 @@
 
 use kith_core::policy::{Origin, Principal, RecordAccess, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
-use kith_core::testing::TestDb;
+use kith_core::testing::{not_found, user, TestDb};
 use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
 use kith_types::record::TimelineQuery;
 use kith_types::AppError;
-
-async fn user(k: &Kith, name: &str, email: &str, role: &str) -> Actor {
-    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), ..Default::default() })
-        .await
-        .unwrap()
-}
-
-fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
-    matches!(r, Err(CoreError::User(AppError::NotFound)))
-}
 
 struct World {
     owner: Actor,
@@ -62,12 +52,12 @@ async fn grant(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_f
 async fn the_matrix(db: &TestDb) {
     let k = &db.kith;
     let w = world(k).await;
-    let mh_clinician = user(k, "Dr Mind", "mind@example.com", "clinician").await;
-    let gp = user(k, "Dr Whole", "whole@example.com", "clinician").await;
-    let carer = user(k, "David Act", "act@example.com", "carer").await;
-    let viewer_carer = user(k, "Sam View", "view@example.com", "carer").await;
-    let revoked = user(k, "Dr Gone", "gone@example.com", "clinician").await;
-    let stranger = user(k, "Eve Stranger", "eve@example.com", "clinician").await;
+    let mh_clinician = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
+    let gp = user(k, "Dr Whole", "whole@example.com", "clinician", "").await;
+    let carer = user(k, "David Act", "act@example.com", "carer", "").await;
+    let viewer_carer = user(k, "Sam View", "view@example.com", "carer", "").await;
+    let revoked = user(k, "Dr Gone", "gone@example.com", "clinician", "").await;
+    let stranger = user(k, "Eve Stranger", "eve@example.com", "clinician", "").await;
     let other_patient = k
         .create_user(NewUser { name: "Bob Other".into(), email: "bob@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9000000009".into(), birth_date: "1950-01-01".into(), ..Default::default() })
         .await
@@ -209,14 +199,14 @@ async fn carers_access_is_reviewed_and_renewed(db: &TestDb) {
     let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
     assert!(!g.review_due, "renewed for 12 months");
     assert_eq!(db.log(&w.patient_id).await.last().unwrap().action, "share");
-    user(k, "Sam Carer", "carer@example.com", "carer").await;
+    user(k, "Sam Carer", "carer@example.com", "carer", "").await;
     assert!(k.sharing_view(&owner).await.unwrap().grants.iter().any(|g| g.email == "carer@example.com" && g.has_account));
 }
 
 async fn expired_grants_stop_working(db: &TestDb) {
     let k = &db.kith;
     let w = world(k).await;
-    let dr = user(k, "Dr Soon", "soon@example.com", "clinician").await;
+    let dr = user(k, "Dr Soon", "soon@example.com", "clinician", "").await;
     grant(k, &w, "soon@example.com", "clinician", Scope::whole(), false, Some(1)).await;
     assert!(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await.is_ok());
     // Move the expiry into the past, as time would.
@@ -280,7 +270,7 @@ async fn single_use_and_revoked_links(db: &TestDb) {
 async fn one_chosen_entry_only(db: &TestDb) {
     let k = &db.kith;
     let w = world(k).await;
-    let dr = user(k, "Dr One", "one@example.com", "clinician").await;
+    let dr = user(k, "Dr One", "one@example.com", "clinician", "").await;
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
     // A private entry cannot be chosen.
     let private = k

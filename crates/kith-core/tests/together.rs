@@ -3,21 +3,11 @@
 
 use kith_core::policy::{Principal, RecordAccess, Right, Scope};
 use kith_core::sharing::GrantInput;
-use kith_core::testing::TestDb;
-use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
+use kith_core::testing::{not_found, user, TestDb};
+use kith_core::{backend_tests, Actor, CoreError, Kith};
 use kith_types::record::TimelineQuery;
 use kith_types::together::PlanFields;
 use kith_types::AppError;
-
-async fn user(k: &Kith, name: &str, email: &str, role: &str) -> Actor {
-    k.create_user(NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: "Riverside Surgery".into(), ..Default::default() })
-        .await
-        .unwrap()
-}
-
-fn not_found<T: std::fmt::Debug>(r: Result<T, CoreError>) -> bool {
-    matches!(r, Err(CoreError::User(AppError::NotFound)))
-}
 
 struct People {
     patient: RecordAccess,
@@ -44,10 +34,10 @@ async fn people(k: &Kith) -> People {
         act_for,
         expires_in_days: None,
     };
-    let carer = user(k, "David Jones", "dj@example.com", "carer").await;
-    let dr = user(k, "Dr Priya Shah", "ps@example.com", "clinician").await;
-    let viewer = user(k, "Dr View Only", "vo@example.com", "clinician").await;
-    let mind = user(k, "Dr Mind", "mind@example.com", "clinician").await;
+    let carer = user(k, "David Jones", "dj@example.com", "carer", "Riverside Surgery").await;
+    let dr = user(k, "Dr Priya Shah", "ps@example.com", "clinician", "Riverside Surgery").await;
+    let viewer = user(k, "Dr View Only", "vo@example.com", "clinician", "Riverside Surgery").await;
+    let mind = user(k, "Dr Mind", "mind@example.com", "clinician", "Riverside Surgery").await;
     k.create_grant(&patient, &owner, grant("dj@example.com", "carer", Scope::whole(), false, false, true)).await.unwrap();
     k.create_grant(&patient, &owner, grant("ps@example.com", "clinician", Scope::whole(), true, true, false)).await.unwrap();
     k.create_grant(&patient, &owner, grant("vo@example.com", "clinician", Scope::whole(), false, false, false)).await.unwrap();
