@@ -116,6 +116,19 @@ test('patient, carer and clinician write the care plan together and see each oth
   await expect(page.getByTestId('section-contingency')).toBeVisible();
   await page.emulateMedia({ media: 'screen' });
 
+  // The plan as FHIR: a CarePlan and its Goals that validate as R4.
+  const fhir = await page.request.get('/care-plan/export.fhir.json');
+  expect(fhir.status()).toBe(200);
+  const bundle = await fhir.json();
+  expect(bundle.entry[0].resource.resourceType).toBe('CarePlan');
+  const { writeFileSync, mkdtempSync } = require('node:fs');
+  const { join } = require('node:path');
+  const { tmpdir } = require('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'kith-careplan-')), 'care-plan.json');
+  writeFileSync(file, JSON.stringify(bundle));
+  const out = require('node:child_process').execFileSync('fhirkit', ['validate', file], { encoding: 'utf8' });
+  expect(out).not.toContain('error');
+
   await carer.context().close();
   await dr.context().close();
 });
