@@ -173,7 +173,7 @@ fn SummaryView(s: Summary) -> impl IntoView {
         <Section title="Recent appointments and stays" id="encounters">
             <EntryList cards=s.encounters empty="No appointments recorded."/>
         </Section>
-        <p class="mt-4">{s.total_entries}" entries in your record. "<a href="/timeline">"See them all on the timeline"</a>", or "<a href="/record/export.fhir.json" rel="external" download="">"download them as FHIR"</a>"."</p>
+        <p class="mt-4">{if s.total_entries > 1000 { "More than 1,000".to_string() } else { s.total_entries.to_string() }}" entries in your record. "<a href="/timeline">"See them all on the timeline"</a>", or "<a href="/record/export.fhir.json" rel="external" download="">"download them as FHIR"</a>"."</p>
     }
 }
 

@@ -19,6 +19,8 @@ fn shown<'a>(lists: &[&'a [EntryCard]]) -> Vec<(&'a str, &'a str)> {
     lists.iter().flat_map(|l| l.iter().map(|c| (c.id.as_str(), c.label.as_str()))).collect()
 }
 
+/// The summary counts entries exactly up to this many, then says "more than".
+pub const SUMMARY_COUNT_CAP: i64 = 1000;
 /// Entries per timeline page.
 pub const PAGE_SIZE: i64 = 50;
 /// Visits closer together than this are one visit.
@@ -135,7 +137,7 @@ impl Kith {
             Some(t) => store::entries_page(conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,
             None => vec![],
         };
-        let total_entries = store::count_entries(&mut *conn, patient, access.scope()).await?;
+        let total_entries = store::count_entries(&mut *conn, patient, access.scope(), SUMMARY_COUNT_CAP + 1).await?;
         let (crisis_plan, plan_review) = crate::together::summary_parts(conn, access).await?;
         let summary = Summary {
             patient_name: info.name,

@@ -34,6 +34,7 @@ pub struct Summary {
     /// Entries added since this person's previous visit.
     pub new_since_last_visit: Vec<EntryCard>,
     pub last_visit: Option<String>,
+    /// Exact up to 1,000; 1,001 means more than 1,000.
     pub total_entries: i64,
     /// The care plan's crisis plan, shown on the summary (when shared).
     #[serde(default)]

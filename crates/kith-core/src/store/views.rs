@@ -145,10 +145,12 @@ pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(
     q.fetch_optional(ex).await
 }
 
-pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<i64> {
+/// Entries visible, counted up to `cap` (a page needs "over 1,000", not a
+/// count that costs as much as the record is big).
+pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>, cap: i64) -> sqlx::Result<i64> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "");
-    let sql = format!("SELECT COUNT(*) FROM entries WHERE patient_id = $1{clause}");
+    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE patient_id = $1{clause} LIMIT {}) counted", cap.max(1));
     let mut q = sqlx::query_scalar(&sql);
     for a in args {
         q = q.bind(a);
@@ -161,7 +163,17 @@ pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(ex: E, 
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "e");
     // EXISTS stops at each source's first visible entry: the cost follows
-    // the number of sources, not of entries.
+    // the number of sources, not of entries. Seeing the whole record, any
+    // statement from a source will do (no entry needs checking).
+    if scope.is_none() {
+        return sqlx::query_as(
+            "SELECT s.id, s.name FROM sources s WHERE s.patient_id = $1 AND EXISTS \
+             (SELECT 1 FROM entry_sources l WHERE l.patient_id = s.patient_id AND l.source_id = s.id) ORDER BY s.name",
+        )
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await;
+    }
     let sql = format!(
         "SELECT s.id, s.name FROM sources s WHERE s.patient_id = $1 AND EXISTS (SELECT 1 FROM entry_sources l \
          JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
