@@ -321,9 +321,11 @@ impl Kith {
                 accounts.insert(g.grantee_email.clone());
             }
         }
+        let last_use: std::collections::HashMap<String, i64> = store::audit::last_use_by_share(&self.db.pool, access.patient_id()).await?.into_iter().collect();
         let grants = rows
             .into_iter()
             .map(|g| GrantInfo {
+                last_used: last_use.get(&g.id).copied().map(ms_to_uk),
                 review_due: g.grantee_role == "carer" && g.revoked_at.is_none() && g.expires_at.is_some_and(|e| e <= now + CARER_REVIEW_NOTICE_MS),
                 has_account: accounts.contains(&g.grantee_email),
                 status: if g.revoked_at.is_some() {

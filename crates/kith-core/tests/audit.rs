@@ -52,6 +52,9 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     let page = k.timeline(&mh, &TimelineQuery::default()).await.unwrap();
     let row = db.log(&w.patient_id).await.pop().unwrap();
     assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.actor_org.as_str()), ("view", "timeline", "grant", "Leeds Mental Health Trust"));
+    let owner_view = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let g = k.sharing_view(&owner_view).await.unwrap().grants.into_iter().find(|g| g.email == "mind@example.com").unwrap();
+    assert!(g.last_used.is_some(), "the Sharing page shows when a grant was last used");
     assert_eq!(row.labels, r#"["mental-health"]"#);
     let entry_id = page.days[0].1[0].id.clone();
     k.entry(&mh, &entry_id).await.unwrap();

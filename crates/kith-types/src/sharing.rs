@@ -33,6 +33,9 @@ pub struct GrantInfo {
     /// Whether the person has a Kith account yet (if not, they need inviting).
     #[serde(default)]
     pub has_account: bool,
+    /// When they last looked at or added to the record (from the access log).
+    #[serde(default)]
+    pub last_used: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -237,6 +237,16 @@ pub(crate) async fn all_patients<'e, E: Executor<'e, Database = Any>>(ex: E) -> 
     sqlx::query_as("SELECT id, nhs_number FROM patients ORDER BY nhs_number").fetch_all(ex).await
 }
 
+/// When each grant or link was last used, from the log: (grant or link id, time).
+pub(crate) async fn last_use_by_share<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT via_id, MAX(at) FROM audit_events WHERE patient_id = $1 AND via IN ('grant', 'act-for', 'link') AND via_id IS NOT NULL GROUP BY via_id",
+    )
+    .bind(patient_id.to_string())
+    .fetch_all(ex)
+    .await
+}
+
 // ---- break-glass ----
 
 pub(crate) async fn insert_break_glass<'e, E: Executor<'e, Database = Any>>(
