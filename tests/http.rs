@@ -479,7 +479,16 @@ async fn access_log_downloads(db: &TestDb) {
     assert!(page.contains("Checked: nothing in this log has been changed or removed"), "{page}");
 }
 
+/// An invitation link fills in the sign-up form.
+async fn invitation_links_fill_in_sign_up(db: &TestDb) {
+    let app = app(db);
+    let page = text(get(&app, "/sign-up?email=new.person%40example.com&role=clinician", None).await).await;
+    assert!(page.contains(r#"value="new.person@example.com""#), "{page}");
+    assert!(page.contains(r#"value="clinician" checked"#) || page.contains(r#"checked value="clinician""#) || page.contains("id=\"role-clinician\" value=\"clinician\" checked"), "the role is chosen");
+}
+
 backend_tests!(
+    invitation_links_fill_in_sign_up,
     access_log_downloads,
     another_patients_ids_are_not_found_anywhere,
     unknown_links_are_not_found,

@@ -131,3 +131,38 @@ test('a patient shares one chosen entry by link, and the clinician sees only tha
   await expect(medic.locator('.entry-item')).toContainText(title);
   await medic.context().close();
 });
+
+test('someone without an account is invited by link, signs up, and finds the record shared with them', async ({ page, browser }, info) => {
+  test.setTimeout(90_000);
+  const email = `invited.${info.project.name}.${Date.now()}@example.com`;
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(email);
+  await share.getByLabel('A clinician or care professional').check();
+  await share.getByLabel('Only what I tick below').check();
+  await share.getByLabel('Mental health').check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  const invitation = page.getByTestId('grant').filter({ hasText: email }).getByTestId('invitation');
+  await expect(invitation).toContainText('has no Kith account yet');
+  const link = await invitation.getByRole('link').getAttribute('href');
+
+  const invited = await freshPage(browser, info);
+  await invited.goto(new URL(link!).pathname + new URL(link!).search);
+  await ready(invited, info);
+  await expect(invited.getByLabel('Email address')).toHaveValue(email);
+  await expect(invited.getByLabel('A clinician or care professional')).toBeChecked();
+  await invited.getByLabel('Full name').fill('Dr New Person');
+  await invited.getByLabel('Create a password').fill('copper kettle hills');
+  await invited.getByRole('button', { name: 'Create account' }).click();
+  await expect(invited.getByRole('button', { name: "Open Margaret Jones's record" })).toBeVisible();
+  await invited.context().close();
+
+  // Tidy: stop sharing, so later tests see Margaret's sharing as before.
+  await page.goto('/sharing');
+  await ready(page, info);
+  await page.getByRole('button', { name: `Stop sharing with ${email}` }).click();
+  await expect(page.getByRole('button', { name: `Stop sharing with ${email}` })).toHaveCount(0);
+});

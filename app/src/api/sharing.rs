@@ -69,6 +69,13 @@ pub async fn close_shared_record() -> Result<(), AppError> {
 pub async fn get_sharing() -> Result<SharingView, AppError> {
     let (kith, session, access) = super::record::record(kith_core::policy::Right::Manage).await?;
     let mut view = kith.sharing_view(&access).await.map_err(core)?;
+    // Invitations for people without an account: the patient sends the link
+    // (Kith has no mail sender of its own yet).
+    let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    for g in view.grants.iter_mut().filter(|g| !g.has_account && g.status == "active") {
+        let email: String = g.email.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        g.invite_url = Some(format!("{public_url}/sign-up?email={email}&role={}", g.role));
+    }
     // Shown once: taken out of the session as it is shown.
     view.new_link = session.remove(NEW_LINK_KEY).await.ok().flatten();
     Ok(view)

@@ -51,10 +51,12 @@ pub fn TextField(
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(optional)] required: bool,
     #[prop(optional)] inputmode: Option<&'static str>,
+    /// What the field holds before anything is typed (an invitation's email).
+    #[prop(optional, into)] initial: Option<Signal<Option<String>>>,
     error: FormResult,
 ) -> impl IntoView {
     let message = move || error.get().and_then(|e| e.field_error(name));
-    let value = move || error.get().and_then(|e| e.value(name));
+    let value = move || error.get().and_then(|e| e.value(name)).or_else(|| initial.and_then(|i| i.get()));
     let hint_id = format!("{name}-hint");
     let error_id = format!("{name}-error");
     let described = {

@@ -183,8 +183,9 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
                                     <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
                                     <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}{g.last_used.clone().map(|u| format!(" · last used {u}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
-                                    {(!g.has_account && g.status == "active").then(|| view! {
-                                        <p class="text-sm" data-testid="invitation">{format!("Invitation: {} has no Kith account yet. Ask them to create one with this email address; your record appears for them when they sign in.", g.email)}</p>
+                                    {g.invite_url.clone().map(|url| view! {
+                                        <p class="text-sm" data-testid="invitation">{format!("Invitation: {} has no Kith account yet. Send them this link to create one; your record appears for them when they sign in: ", g.email)}
+                                            <a href=url.clone() class="break-all">{url.clone()}</a></p>
                                     })}
                                     {(g.review_due && g.status != "revoked").then(|| {
                                         let id = g.id.clone();

@@ -10,7 +10,11 @@ use crate::components::layout::PublicPage;
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = error_of(action.value());
-    let chosen_role = move || error.get().and_then(|e| e.value("role")).unwrap_or_else(|| "patient".into());
+    // An invitation link (from the Sharing page) fills in the email and role.
+    let query = leptos_router::hooks::use_query_map();
+    let invited_email = Signal::derive(move || query.with(|q| q.get("email")));
+    let invited_role = move || query.with(|q| q.get("role")).filter(|r| r == "clinician" || r == "carer");
+    let chosen_role = move || error.get().and_then(|e| e.value("role")).or_else(invited_role).unwrap_or_else(|| "patient".into());
     let role_error = move || error.get().and_then(|e| e.field_error("role"));
     view! {
         <Title text="Create an account – Kith"/>
@@ -19,7 +23,7 @@ pub fn SignUpPage() -> impl IntoView {
             <ErrorSummary error=error/>
             <ActionForm action=action>
                 <TextField name="name" label="Full name" autocomplete="name" required=true error=error/>
-                <TextField name="email" label="Email address" input_type="email" autocomplete="email" required=true error=error/>
+                <TextField name="email" label="Email address" input_type="email" autocomplete="email" required=true initial=invited_email error=error/>
                 <TextField name="password" label="Create a password" input_type="password" autocomplete="new-password"
                     hint="At least 10 characters. Three random words make a strong password you can remember."
                     required=true error=error/>

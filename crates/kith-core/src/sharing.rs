@@ -326,6 +326,7 @@ impl Kith {
             .into_iter()
             .map(|g| GrantInfo {
                 last_used: last_use.get(&g.id).copied().map(ms_to_uk),
+                invite_url: None,
                 review_due: g.grantee_role == "carer" && g.revoked_at.is_none() && g.expires_at.is_some_and(|e| e <= now + CARER_REVIEW_NOTICE_MS),
                 has_account: accounts.contains(&g.grantee_email),
                 status: if g.revoked_at.is_some() {

@@ -36,6 +36,10 @@ pub struct GrantInfo {
     /// When they last looked at or added to the record (from the access log).
     #[serde(default)]
     pub last_used: Option<String>,
+    /// For someone without an account: the link that invites them to make
+    /// one (it fills in their email and role).
+    #[serde(default)]
+    pub invite_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
