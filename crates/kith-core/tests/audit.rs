@@ -220,9 +220,20 @@ async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     let s = k.summary(&a).await.unwrap();
     assert!(!s.allergies.is_empty(), "the clinician sees what care needs");
     assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &pid, Right::Manage).await), "but does not manage the record");
+    // The rest of the break-glass row of the sharing matrix: entry pages with
+    // their original FHIR, an export of what it shows, comments; no care plan
+    // changes (no contribute right), no sharing settings.
+    let first = s.allergies[0].id.clone();
+    assert!(!k.entry(&a, &first).await.unwrap().sources[0].json.is_empty(), "raw FHIR shown");
+    let export = k.export_bundle(&a).await.unwrap();
+    assert!(!export["entry"].as_array().unwrap().is_empty());
+    let commenting = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Comment).await.unwrap();
+    assert!(k.add_comment(&commenting, &first, "Seen in A&E; allergy confirmed with patient.").await.is_ok());
+    assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &pid, Right::Contribute).await));
+    assert!(not_found(k.sharing_view(&a).await));
     let log = on.log(&pid).await;
     let glass: Vec<_> = log.iter().filter(|r| r.via == "break-glass").collect();
-    assert_eq!(glass.len(), 2, "the opening and the view");
+    assert_eq!(glass.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["break-glass", "view", "view", "export", "comment"], "the opening, then every use");
     assert_eq!(glass[0].action, "break-glass");
     assert_eq!(glass[0].reason.as_deref(), Some("Unconscious in A&E, needs medicines and allergies"));
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
