@@ -24,7 +24,11 @@ case "${1:-}" in
     scripts/install-tools.sh test
     export KITH_TEST_POSTGRES_URL="${KITH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
     echo "==> Rust tests (SQLite and PostgreSQL)"
-    cargo test -p kith -p kith-core -p kith-types -p kith-fhir
+    cargo test -p kith-core -p kith-types -p kith-fhir
+    # The HTTP tests one at a time: run in parallel, each building the whole
+    # Leptos router, they now and then stop making progress (not yet
+    # understood; see the session notes), and one at a time they take 15 s.
+    cargo test -p kith -- --test-threads=1
     echo "==> Building the site"
     build_site
     echo "==> Command-line tools"

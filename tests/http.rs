@@ -439,7 +439,10 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             ("/api/together/update_plan_item", format!("id={id}&version=1&item[text]=x")),
             ("/api/together/remove_plan_item", format!("id={id}")),
         ] {
-            let body = call(path, body).await;
+            let body = match tokio::time::timeout(std::time::Duration::from_secs(15), call(path, body)).await {
+                Ok(b) => b,
+                Err(_) => panic!("{path} for {id} did not answer within 15 s"),
+            };
             let err: kith_types::AppError = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
             assert_eq!(err, kith_types::AppError::NotFound, "{path} for {id}");
         }

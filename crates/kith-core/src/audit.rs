@@ -203,6 +203,15 @@ impl Audited<'_> {
         &mut self.tx
     }
 
+    /// Gives up: rolls back at once and returns `err`. An audited
+    /// transaction must never just be dropped: sqlx only queues the rollback
+    /// until the connection is next used, and meanwhile the idle connection
+    /// keeps the chain head locked, so the next access to this record waits.
+    pub(crate) async fn fail<T>(self, err: impl Into<crate::CoreError>) -> CoreResult<T> {
+        self.tx.rollback().await?;
+        Err(err.into())
+    }
+
     /// Appends the log row for this access and commits both together.
     pub(crate) async fn commit(mut self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
         if self.head.is_some() {

@@ -637,7 +637,7 @@ impl Kith {
         crate::policy::require_whole(access)?;
         let mut audited = self.audited(access).await?;
         if store::delete_held_feed(audited.conn(), access.patient_id(), held_id).await? == 0 {
-            return Err(kith_types::AppError::NotFound.into());
+            return audited.fail(kith_types::AppError::NotFound).await;
         }
         audited.commit(access, Disclosure::new("update", "discarded a held file that was not the patient's")).await?;
         Ok(())

@@ -171,7 +171,7 @@ impl Kith {
         require_whole(access)?;
         let mut audited = self.audited(access).await?;
         if store::revoke_grant(audited.conn(), access.patient_id(), grant_id, now_ms()).await? == 0 {
-            return Err(AppError::NotFound.into());
+            return audited.fail(AppError::NotFound).await;
         }
         audited.commit(access, Disclosure::new("revoke", format!("grant {grant_id}"))).await?;
         Ok(())
@@ -236,7 +236,7 @@ impl Kith {
         require_whole(access)?;
         let mut audited = self.audited(access).await?;
         if store::revoke_share_link(audited.conn(), access.patient_id(), link_id, now_ms()).await? == 0 {
-            return Err(AppError::NotFound.into());
+            return audited.fail(AppError::NotFound).await;
         }
         audited.commit(access, Disclosure::new("revoke", format!("link {link_id}"))).await?;
         Ok(())
@@ -401,7 +401,7 @@ impl Kith {
         check_label(label)?;
         let mut audited = self.audited(access).await?;
         let Some(entry) = store::entry_by_id(audited.conn(), access.patient_id(), entry_id, access.scope()).await? else {
-            return Err(AppError::NotFound.into());
+            return audited.fail(AppError::NotFound).await;
         };
         store::set_entry_label(audited.conn(), access.patient_id(), entry_id, label, now_ms()).await?;
         let d = Disclosure::new("update", format!("label of an entry: {} to {}", label_title(&entry.label), label_title(label))).with([(entry_id, label)]);
@@ -446,7 +446,7 @@ impl Kith {
         require_whole(access)?;
         let mut audited = self.audited(access).await?;
         if store::renew_carer_grant(audited.conn(), access.patient_id(), grant_id, now_ms() + 365 * DAY_MS).await? == 0 {
-            return Err(AppError::NotFound.into());
+            return audited.fail(AppError::NotFound).await;
         }
         audited.commit(access, Disclosure::new("share", format!("carer access {grant_id} renewed for 12 months"))).await?;
         Ok(())

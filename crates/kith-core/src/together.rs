@@ -165,7 +165,7 @@ impl Kith {
         let body = check_text("body", body, "your comment")?;
         let mut a = self.audited(access).await?;
         let Some(entry) = store::entry_by_id(a.conn(), access.patient_id(), entry_id, access.scope()).await? else {
-            return Err(AppError::NotFound.into());
+            return a.fail(AppError::NotFound).await;
         };
         let who = author(access);
         let id = new_id();
@@ -191,10 +191,11 @@ impl Kith {
         require(access, Right::Comment)?;
         let body = check_text("body", body, "your comment")?;
         let mut a = self.audited(access).await?;
-        let c = self.visible_comment(&mut a, access, comment_id).await?;
-        if c.author_key != author(access).key {
-            return Err(AppError::NotFound.into());
-        }
+        let c = match self.visible_comment(&mut a, access, comment_id).await {
+            Ok(c) if c.author_key == author(access).key => c,
+            Ok(_) => return a.fail(AppError::NotFound).await,
+            Err(e) => return a.fail(e).await,
+        };
         sql::edit_comment(a.conn(), access.patient_id(), comment_id, c.version + 1, &body, now_ms()).await?;
         a.commit(access, Disclosure::new("update", "comment edited").with([(c.entry_id.as_str(), "")]).without_labels()).await?;
         self.announce(access.patient_id(), format!("comments:{}", c.entry_id));
@@ -206,7 +207,10 @@ impl Kith {
         require(access, Right::Manage)?;
         require_whole(access)?;
         let mut a = self.audited(access).await?;
-        let c = self.visible_comment(&mut a, access, comment_id).await?;
+        let c = match self.visible_comment(&mut a, access, comment_id).await {
+            Ok(c) => c,
+            Err(e) => return a.fail(e).await,
+        };
         sql::set_comment_hidden(a.conn(), access.patient_id(), comment_id, hidden.then(now_ms), &author(access).key).await?;
         let what = if hidden { "comment hidden" } else { "comment shown again" };
         a.commit(access, Disclosure::new("update", what).with([(c.entry_id.as_str(), "")]).without_labels()).await?;
@@ -317,9 +321,11 @@ impl Kith {
         let mut a = self.audited(access).await?;
         // Two people saving the same item at once: the second is told.
         if version > 1 {
-            let current = sql::plan_item(a.conn(), access.patient_id(), id).await?.ok_or(AppError::NotFound)?;
+            let Some(current) = sql::plan_item(a.conn(), access.patient_id(), id).await? else {
+                return a.fail(AppError::NotFound).await;
+            };
             if current.version != version - 1 {
-                return Err(AppError::Conflict("Someone else changed this item a moment ago. Look at it again and make your change.".into()).into());
+                return a.fail(AppError::Conflict("Someone else changed this item a moment ago. Look at it again and make your change.".into())).await;
             }
         }
         let w = PlanWrite {

@@ -218,9 +218,11 @@ impl Kith {
         let patient = access.patient_id();
         let mut audited = self.audited(access).await?;
         let conn = audited.conn();
-        // Not found is not an access: nothing to log, and the transaction
-        // is rolled back when dropped.
-        let row = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await?.ok_or(kith_types::AppError::NotFound)?;
+        // Not found is not an access: nothing to log.
+        let Some(row) = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await? else {
+            return audited.fail(kith_types::AppError::NotFound).await;
+        };
+        let conn = audited.conn();
         let card = cards(conn, patient, std::slice::from_ref(&row), None).await?.remove(0);
         let codes: Vec<StoredCode> = serde_json::from_str(&row.codes).map_err(|e| CoreError::Internal(e.to_string()))?;
         let links = store::links_for(conn, patient, &[row.id.clone()]).await?;
