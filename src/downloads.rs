@@ -25,7 +25,8 @@ pub fn routes(kith: Kith) -> Router {
         .with_state(kith)
 }
 
-fn origin(req: &Request) -> Origin {
+/// Where a plain (non server-function) request came from, for the access log.
+pub(crate) fn origin(req: &Request) -> Origin {
     Origin {
         address: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|| "unknown".into()),
         user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),

@@ -8,16 +8,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::header::USER_AGENT;
 use http::StatusCode;
-use kith_core::policy::{Origin, Right};
+use kith_core::policy::Right;
 use kith_core::Kith;
-use std::net::SocketAddr;
 use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 
@@ -26,11 +24,7 @@ pub fn routes(kith: Kith) -> Router {
 }
 
 async fn events(State(kith): State<Kith>, session: Session, req: Request) -> Response {
-    let origin = Origin {
-        address: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip().to_string()).unwrap_or_else(|| "unknown".into()),
-        user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
-    };
-    let Ok(access) = app::api::ssr::resolve_record(&kith, &session, origin, Right::Read).await else {
+    let Ok(access) = app::api::ssr::resolve_record(&kith, &session, crate::downloads::origin(&req), Right::Read).await else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };
     let patient = access.patient_id().to_string();

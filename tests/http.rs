@@ -474,6 +474,10 @@ async fn access_log_downloads(db: &TestDb) {
     let res = get(&app, "/access-log/export.fhir.json", Some(&cookie)).await;
     let bundle: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
     assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "AuditEvent");
+    let res = get(&app, "/record/export.fhir.json", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let record: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
+    assert_eq!(record["resourceType"], "Bundle");
     let res = get(&app, "/access-log/checkpoints.json", Some(&cookie)).await;
     let cps: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
     assert_eq!(cps["algorithm"], "ed25519");

@@ -42,6 +42,11 @@ impl Disclosure {
     pub fn new(action: &'static str, what: impl Into<String>) -> Self {
         Disclosure { action, what: what.into(), ..Default::default() }
     }
+    /// Adds one entry a change was about (its label not listed).
+    pub fn about(mut self, entry_id: &str) -> Self {
+        self.entries.push(entry_id.to_string());
+        self
+    }
     /// Adds entries (with their labels) that were shown or changed.
     pub fn with<'a>(mut self, items: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         for (id, label) in items {
@@ -272,7 +277,7 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-fn ms_to_uk(ms: i64) -> String {
+fn ms_to_uk_seconds(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M:%S").to_string()).unwrap_or_default()
 }
 
@@ -501,7 +506,7 @@ impl Kith {
                     role: r.actor_role.clone(),
                     organisation: r.actor_org.clone(),
                     how: how_title(&r.via).into(),
-                    last_seen: ms_to_uk(r.at),
+                    last_seen: ms_to_uk_seconds(r.at),
                     times: 0,
                 }
             });
@@ -561,7 +566,7 @@ fn event_view(r: &AuditRow, me: Option<&str>, seen_before: i64) -> AccessEvent {
     let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
     AccessEvent {
         seq: r.seq,
-        when: ms_to_uk(r.at),
+        when: ms_to_uk_seconds(r.at),
         who: display_who(r),
         role: r.actor_role.clone(),
         organisation: r.actor_org.clone(),
@@ -622,14 +627,14 @@ fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[Ch
                 break;
             }
             if hashes.get(&c.seq) != Some(&c.hash.as_str()) {
-                broken = Some((c.seq, format!("record {} differs from what was signed at {}", c.seq, ms_to_uk(c.signed_at))));
+                broken = Some((c.seq, format!("record {} differs from what was signed at {}", c.seq, ms_to_uk_seconds(c.signed_at))));
                 break;
             }
         }
     }
     let verified_up_to = match &broken {
-        None => rows.last().map(|r| ms_to_uk(r.at)),
-        Some((seq, _)) => rows.iter().take_while(|r| r.seq < *seq).last().map(|r| ms_to_uk(r.at)),
+        None => rows.last().map(|r| ms_to_uk_seconds(r.at)),
+        Some((seq, _)) => rows.iter().take_while(|r| r.seq < *seq).last().map(|r| ms_to_uk_seconds(r.at)),
     };
     ChainCheck { records: rows.len() as i64, verified_up_to, broken_at: broken, checkpoints: checkpoints.len() }
 }

@@ -94,6 +94,11 @@ impl Kith {
     }
 }
 
+/// A stored time for people to read: `22 Nov 2026 09:30`.
+pub(crate) fn ms_to_uk(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M").to_string()).unwrap_or_default()
+}
+
 /// Milliseconds since the Unix epoch: how every timestamp is stored.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::Disclosure;
 use crate::policy::{require, require_whole, LinkViewer, Origin, RecordAccess, Right, Scope, Via};
-use crate::{new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
+use crate::{ms_to_uk, new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
 
 /// How long before a family carer's access ends that the patient is asked
 /// to review it.
@@ -40,10 +40,6 @@ pub struct LinkInput {
     pub expires_in_hours: Option<i64>,
     pub passcode: Option<String>,
     pub single_use: bool,
-}
-
-fn ms_to_uk(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M").to_string()).unwrap_or_default()
 }
 
 fn token_hash(token: &str) -> String {

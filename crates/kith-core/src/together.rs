@@ -16,7 +16,7 @@ use crate::audit::{author, Disclosure};
 use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::store::together::{self as sql, NewComment, PlanWrite};
 use crate::store::{self, EntryFilter};
-use crate::{new_id, now_ms, CoreError, CoreResult, Kith};
+use crate::{ms_to_uk, new_id, now_ms, CoreError, CoreResult, Kith};
 
 /// Longest comment or care plan text, in characters.
 const MAX_TEXT: usize = 5000;
@@ -27,10 +27,6 @@ pub struct Change {
     pub patient_id: String,
     /// "care-plan", or "comments:<entry id>"
     pub topic: String,
-}
-
-fn ms_to_uk(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%-d %b %Y %H:%M").to_string()).unwrap_or_default()
 }
 
 fn byline(name: &str, role: &str, org: &str, on_behalf_of: Option<&str>) -> String {
@@ -197,7 +193,7 @@ impl Kith {
             Err(e) => return a.fail(e).await,
         };
         sql::edit_comment(a.conn(), access.patient_id(), comment_id, c.version + 1, &body, now_ms()).await?;
-        a.commit(access, Disclosure::new("update", "comment edited").with([(c.entry_id.as_str(), "")]).without_labels()).await?;
+        a.commit(access, Disclosure::new("update", "comment edited").about(&c.entry_id)).await?;
         self.announce(access.patient_id(), format!("comments:{}", c.entry_id));
         Ok(())
     }
@@ -213,7 +209,7 @@ impl Kith {
         };
         sql::set_comment_hidden(a.conn(), access.patient_id(), comment_id, hidden.then(now_ms), &author(access).key).await?;
         let what = if hidden { "comment hidden" } else { "comment shown again" };
-        a.commit(access, Disclosure::new("update", what).with([(c.entry_id.as_str(), "")]).without_labels()).await?;
+        a.commit(access, Disclosure::new("update", what).about(&c.entry_id)).await?;
         self.announce(access.patient_id(), format!("comments:{}", c.entry_id));
         Ok(())
     }
@@ -228,6 +224,10 @@ impl Kith {
 
     /// The care plan under its headings, with what changed since the last review.
     pub async fn care_plan(&self, access: &RecordAccess) -> CoreResult<CarePlanView> {
+        self.read_care_plan(access, Disclosure::new("view", "care plan")).await
+    }
+
+    async fn read_care_plan(&self, access: &RecordAccess, d: Disclosure) -> CoreResult<CarePlanView> {
         require(access, Right::Read)?;
         if !sees_care_plan(access) {
             return Err(AppError::NotFound.into());
@@ -239,7 +239,7 @@ impl Kith {
         let review = sql::last_review(a.conn(), patient).await?;
         let f = EntryFilter { kinds: vec!["condition".into()], scope: access.scope().cloned(), ..Default::default() };
         let conditions: Vec<(String, String)> = store::entries_page(a.conn(), patient, &f, 200).await?.into_iter().map(|e| (e.id, e.text)).collect();
-        a.commit(access, Disclosure::new("view", "care plan")).await?;
+        a.commit(access, d).await?;
 
         let mut sections: Vec<PlanSection> = SECTIONS
             .iter()
@@ -374,16 +374,8 @@ impl Kith {
     /// The care plan as FHIR R4: one CarePlan and a Goal per goal, in a
     /// collection Bundle.
     pub async fn care_plan_fhir(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
-        let plan = self.care_plan(access).await?;
+        let plan = self.read_care_plan(access, Disclosure::new("export", "care plan as FHIR")).await?;
         Ok(care_plan_bundle(access, &plan))
-    }
-}
-
-impl Disclosure {
-    /// For changes whose labels are not worth listing.
-    fn without_labels(mut self) -> Self {
-        self.labels.retain(|l| !l.is_empty());
-        self
     }
 }
 

@@ -57,6 +57,12 @@ fn new_recovery_code() -> String {
     format!("{}-{}-{}", &s[0..4], &s[4..8], &s[8..12])
 }
 
+/// What an authenticator app needs: the secret, as an otpauth URI and QR code.
+fn setup(email: &str, secret: String) -> TotpSetup {
+    let uri = format!("otpauth://totp/Kith:{}?secret={secret}&issuer=Kith&algorithm=SHA1&digits=6&period=30", email.replace('@', "%40"));
+    TotpSetup { qr_svg: crate::qr::svg(&uri), secret, uri }
+}
+
 const WRONG_CODE: &str = "That code is not right. Type the 6 digits your authenticator app shows now, or a recovery code.";
 
 impl Kith {
@@ -79,8 +85,7 @@ impl Kith {
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let b32 = BASE32_NOPAD.encode(&secret);
         crate::store::two_step::set_pending(&self.db.pool, &actor.user_id, &b32).await?;
-        let uri = format!("otpauth://totp/Kith:{}?secret={b32}&issuer=Kith&algorithm=SHA1&digits=6&period=30", email.replace('@', "%40"));
-        Ok(TotpSetup { qr_svg: crate::qr::svg(&uri), secret: b32, uri })
+        Ok(setup(email, b32))
     }
 
     /// The pending secret (to show again after a wrong code).
@@ -89,8 +94,7 @@ impl Kith {
         if s.enabled_at.is_some() {
             return Ok(None);
         }
-        let uri = format!("otpauth://totp/Kith:{}?secret={}&issuer=Kith&algorithm=SHA1&digits=6&period=30", email.replace('@', "%40"), s.secret);
-        Ok(Some(TotpSetup { qr_svg: crate::qr::svg(&uri), secret: s.secret, uri }))
+        Ok(Some(setup(email, s.secret)))
     }
 
     /// Switches two-step verification on once the person types a code their

@@ -11,7 +11,7 @@ use crate::import::{SourceFact, StoredCode};
 use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::store::{self, EntryFilter, EntryRowView, LinkView};
 use crate::audit::Disclosure;
-use crate::{now_ms, CoreError, CoreResult, Kith};
+use crate::{ms_to_uk, now_ms, CoreError, CoreResult, Kith};
 use sqlx::AnyConnection;
 
 /// Cards shown, as (id, label) for the access log.
@@ -33,12 +33,6 @@ pub fn display_date(iso: &str) -> Option<String> {
     }
     let day = iso.get(..10).unwrap_or(iso);
     Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").map(uk_date).unwrap_or_else(|_| iso.to_string()))
-}
-
-fn ms_to_uk(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%-d %b %Y %H:%M").to_string())
-        .unwrap_or_default()
 }
 
 fn parse_fact(s: &str) -> CoreResult<SourceFact> {

@@ -104,7 +104,7 @@ async fn comments_are_shared_kept_and_hidden_not_deleted(db: &TestDb) {
     // In the access log.
     let log = db.log(p.patient.patient_id()).await;
     assert_eq!(log.iter().filter(|r| r.action == "comment").count(), 3);
-    assert!(log.iter().any(|r| r.what == "comment hidden"));
+    assert!(log.iter().any(|r| r.what == "comment hidden" && r.entries.contains(e.as_str()) && r.labels == "[]"));
 }
 
 async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &TestDb) {
@@ -173,6 +173,8 @@ async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &
     let bundle = k.care_plan_fhir(&p.patient).await.unwrap();
     let types: Vec<&str> = bundle["entry"].as_array().unwrap().iter().map(|e| e["resource"]["resourceType"].as_str().unwrap()).collect();
     assert_eq!(types, ["CarePlan", "Goal"]);
+    let last = db.log(p.patient.patient_id()).await.pop().unwrap();
+    assert_eq!((last.action.as_str(), last.what.as_str()), ("export", "care plan as FHIR"));
     assert_eq!(bundle["entry"][0]["resource"]["activity"][0]["detail"]["status"], "completed");
 }
 
