@@ -166,3 +166,30 @@ test('someone without an account is invited by link, signs up, and finds the rec
   await page.getByRole('button', { name: `Stop sharing with ${email}` }).click();
   await expect(page.getByRole('button', { name: `Stop sharing with ${email}` })).toHaveCount(0);
 });
+
+test("a family carer's access near its end is flagged for review, and the patient renews it", async ({ page }, info) => {
+  test.setTimeout(60_000);
+  const email = `carer.${info.project.name}.${Date.now()}@example.com`;
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(email);
+  await share.getByLabel(/A family carer/).check();
+  await share.getByLabel('Only what I tick below').check();
+  await share.getByLabel('Medicines').check();
+  await share.getByLabel('Ends after this many days (optional)').fill('20');
+  await share.getByRole('button', { name: 'Share' }).click();
+  const grant = page.getByTestId('grant').filter({ hasText: email });
+  await expect(grant.getByTestId('review-due')).toContainText("Time to review this family carer's access");
+  await page.goto('/');
+  await expect(page.getByTestId('messages')).toContainText(`Review your family carer ${email}'s access`);
+  await page.goto('/sharing');
+  await ready(page, info);
+  await page.getByTestId('grant').filter({ hasText: email }).getByRole('button', { name: 'Renew for 12 months' }).click();
+  await expect(page.getByTestId('grant').filter({ hasText: email })).toBeVisible();
+  await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('review-due')).toHaveCount(0);
+  await page.getByRole('button', { name: `Stop sharing with ${email}` }).click();
+  await expect(page.getByRole('button', { name: `Stop sharing with ${email}` })).toHaveCount(0);
+});
