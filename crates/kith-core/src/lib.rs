@@ -7,6 +7,7 @@ pub mod audit;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod identity;
 pub mod import;
 pub mod policy;
 pub mod record;

@@ -84,3 +84,20 @@ impl SessionStore for DbSessionStore {
         store::session_delete(&self.db.pool, &id.to_string()).await.map_err(backend)
     }
 }
+
+/// The session key that records how and where the session was signed in,
+/// for the Account page's list of sessions.
+pub const SESSION_INFO_KEY: &str = "signed_in";
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    pub at_ms: i64,
+    /// "Password", or the provider's name.
+    pub how: String,
+    /// Whether the person signed in through a provider (which does its own
+    /// second step, so Kith's two-step requirement is for passwords only).
+    #[serde(default)]
+    pub provider: bool,
+    pub user_agent: String,
+    pub address: String,
+}

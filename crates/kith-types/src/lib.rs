@@ -81,3 +81,46 @@ pub struct TwoStepView {
     /// Recovery codes just made: shown once.
     pub new_codes: Vec<String>,
 }
+
+/// A way of signing in to an account, as the Account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInMethod {
+    /// Empty for the password.
+    pub id: String,
+    /// "Password", or the provider's name.
+    pub kind: String,
+    /// The email address the provider knows the person by.
+    pub label: String,
+    pub linked: String,
+    pub last_used: Option<String>,
+}
+
+/// A browser signed in to the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub signed_in: String,
+    pub last_active: String,
+    /// "Password" or the provider's name.
+    pub how: String,
+    pub device: String,
+    pub address: String,
+    pub this_one: bool,
+}
+
+/// A provider the sign-in page offers ("Sign in with {name}").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInProvider {
+    pub id: String,
+    pub name: String,
+    /// For staff: "Staff sign-in".
+    pub for_staff: bool,
+}
+
+/// The Account page's "How you sign in" section.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInMethodsView {
+    pub methods: Vec<SignInMethod>,
+    /// Providers this account could still link.
+    pub can_link: Vec<SignInProvider>,
+    pub sessions: Vec<SessionView>,
+}

@@ -289,6 +289,7 @@ mod record;
 mod sharing;
 pub(crate) mod together;
 pub(crate) mod two_step;
+pub(crate) mod identity;
 mod views;
 pub(crate) use sharing::*;
 pub(crate) use views::*;
