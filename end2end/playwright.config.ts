@@ -7,6 +7,9 @@ const port = process.env.KITH_E2E_PORT ?? '3111';
 const baseURL = `http://127.0.0.1:${port}`;
 const kith = process.env.KITH_E2E_BIN ?? 'target/debug/kith';
 const ray = '../shared/fixtures/multiprovider/ray';
+// Real OpenID Connect providers (end2end/oidc/providers.mjs) on loopback.
+const oidcPort = process.env.KITH_E2E_OIDC_PORT ?? '3190';
+const staffOidcPort = process.env.KITH_E2E_STAFF_OIDC_PORT ?? '3191';
 
 export default defineConfig({
   testDir: './tests',
@@ -29,7 +32,7 @@ export default defineConfig({
     { name: 'js', use: { javaScriptEnabled: true } },
     { name: 'no-js', use: { javaScriptEnabled: false } },
   ],
-  webServer: {
+  webServer: [{
     // A fresh database each run (the caller sets KITH_DATABASE_URL), with the demo people.
     // Ray's record from the shared multiprovider fixtures, imported by the CLI.
     command: [
@@ -47,5 +50,26 @@ export default defineConfig({
     timeout: 60_000,
     stdout: 'ignore',
     stderr: 'pipe',
-  },
+    env: {
+      ...process.env as Record<string, string>,
+      // NHS login style: private_key_jwt with a test-only key, nhs_number at P9.
+      KITH_OIDC_ISSUER: `http://127.0.0.1:${oidcPort}`,
+      KITH_OIDC_CLIENT_ID: 'kith',
+      KITH_OIDC_PRIVATE_KEY_FILE: 'end2end/oidc/kith-client-key.pem',
+      KITH_OIDC_NAME: 'NHS login',
+      KITH_STAFF_OIDC_ISSUER: `http://127.0.0.1:${staffOidcPort}`,
+      KITH_STAFF_OIDC_CLIENT_ID: 'kith-staff',
+      KITH_STAFF_OIDC_CLIENT_SECRET: 'staff-secret',
+      KITH_STAFF_OIDC_NAME: 'Hilltop Hospital',
+    },
+  }, {
+    command: 'node end2end/oidc/providers.mjs',
+    cwd: '..',
+    url: `http://127.0.0.1:${oidcPort}/.well-known/openid-configuration`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { ...process.env as Record<string, string>, OIDC_PORT: oidcPort, STAFF_OIDC_PORT: staffOidcPort, KITH_URL: baseURL },
+  }],
 });

@@ -67,6 +67,12 @@ pub enum AuditCommand {
     },
     /// Sign every chain head that moved since its last checkpoint.
     Checkpoint,
+    /// Print recent failed sign-ins through identity providers (refused
+    /// tokens, wrong state, provider down), newest first, as JSON lines.
+    SignInFailures {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Write a record's access log to standard output.
     Export {
         #[arg(long)]
@@ -178,6 +184,115 @@ pub struct ServeOptions {
     /// Minutes between signed checkpoints of the access-log chains.
     #[arg(long, env = "KITH_AUDIT_CHECKPOINT_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10080))]
     pub audit_checkpoint_minutes: u64,
+
+    #[command(flatten)]
+    pub oidc: OidcOptions,
+}
+
+/// Signing in through OpenID Connect providers: NHS login (or another
+/// patients' provider) and a staff provider, each by environment alone, and
+/// any number more from a JSON file. The redirect URI to register with each
+/// is `{KITH_PUBLIC_URL}/auth/oidc/callback`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OidcOptions {
+    /// Issuer URL of the patients' provider (its discovery document is at
+    /// `{issuer}/.well-known/openid-configuration`). Unset: no such button.
+    #[arg(long, env = "KITH_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "KITH_OIDC_CLIENT_ID", default_value = "kith")]
+    pub oidc_client_id: String,
+    #[arg(long, env = "KITH_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// RSA private key (PKCS#1 PEM) for `private_key_jwt`, which NHS login requires, instead of a secret.
+    #[arg(long, env = "KITH_OIDC_PRIVATE_KEY_FILE")]
+    pub oidc_private_key_file: Option<std::path::PathBuf>,
+    /// The button says "Sign in with {name}".
+    #[arg(long, env = "KITH_OIDC_NAME", default_value = "NHS login")]
+    pub oidc_name: String,
+    #[arg(long, env = "KITH_OIDC_SCOPES", default_value = "openid profile email nhs_number")]
+    pub oidc_scopes: String,
+    /// The identity proofing level at which the provider's `nhs_number` claim attaches a record.
+    #[arg(long, env = "KITH_OIDC_PROOFING_LEVEL", default_value = "P9")]
+    pub oidc_proofing_level: String,
+
+    /// Issuer URL of the staff provider: its users sign in as clinicians.
+    #[arg(long, env = "KITH_STAFF_OIDC_ISSUER")]
+    pub staff_oidc_issuer: Option<String>,
+    #[arg(long, env = "KITH_STAFF_OIDC_CLIENT_ID", default_value = "kith")]
+    pub staff_oidc_client_id: String,
+    #[arg(long, env = "KITH_STAFF_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub staff_oidc_client_secret: Option<String>,
+    #[arg(long, env = "KITH_STAFF_OIDC_NAME", default_value = "your organisation")]
+    pub staff_oidc_name: String,
+    #[arg(long, env = "KITH_STAFF_OIDC_SCOPES", default_value = "openid profile email")]
+    pub staff_oidc_scopes: String,
+    /// The claim that names a staff member's organisation.
+    #[arg(long, env = "KITH_STAFF_OIDC_ORGANISATION_CLAIM", default_value = "organisation")]
+    pub staff_oidc_organisation_claim: String,
+
+    /// A JSON file listing further providers: `[{"id", "name", "issuer",
+    /// "client_id", "client_secret" or "private_key_pem", "scopes",
+    /// "audience": "patient"|"clinician", "proofing_level", "organisation_claim"}]`.
+    #[arg(long, env = "KITH_OIDC_PROVIDERS_FILE")]
+    pub oidc_providers_file: Option<std::path::PathBuf>,
+}
+
+impl OidcOptions {
+    /// Every configured provider, checked (but not yet contacted: discovery
+    /// happens at first use, so Kith starts while a provider is down).
+    pub fn providers(&self) -> anyhow::Result<Vec<kith_oidc::ProviderConfig>> {
+        use kith_oidc::{Audience, ProviderConfig};
+        let words = |s: &str| s.split([' ', ',']).filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let mut out = Vec::new();
+        if let Some(issuer) = &self.oidc_issuer {
+            let private_key_pem = match &self.oidc_private_key_file {
+                Some(f) => Some(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("KITH_OIDC_PRIVATE_KEY_FILE {}: {e}", f.display()))?),
+                None => None,
+            };
+            out.push(ProviderConfig {
+                id: "patient".into(),
+                name: self.oidc_name.clone(),
+                issuer: issuer.clone(),
+                client_id: self.oidc_client_id.clone(),
+                client_secret: self.oidc_client_secret.clone(),
+                private_key_pem,
+                scopes: words(&self.oidc_scopes),
+                audience: Audience::Patient,
+                proofing_level: self.oidc_proofing_level.clone(),
+                organisation_claim: kith_oidc::default_organisation_claim(),
+            });
+        }
+        if let Some(issuer) = &self.staff_oidc_issuer {
+            out.push(ProviderConfig {
+                id: "staff".into(),
+                name: self.staff_oidc_name.clone(),
+                issuer: issuer.clone(),
+                client_id: self.staff_oidc_client_id.clone(),
+                client_secret: self.staff_oidc_client_secret.clone(),
+                private_key_pem: None,
+                scopes: words(&self.staff_oidc_scopes),
+                audience: Audience::Clinician,
+                proofing_level: kith_oidc::default_proofing_level(),
+                organisation_claim: self.staff_oidc_organisation_claim.clone(),
+            });
+        }
+        if let Some(f) = &self.oidc_providers_file {
+            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("KITH_OIDC_PROVIDERS_FILE {}: {e}", f.display()))?;
+            let more: Vec<ProviderConfig> =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("KITH_OIDC_PROVIDERS_FILE {}: {e}", f.display()))?;
+            out.extend(more);
+        }
+        let mut ids = std::collections::HashSet::new();
+        for p in &out {
+            if !ids.insert(p.id.clone()) {
+                anyhow::bail!("two sign-in providers have the id {:?}; give each its own", p.id);
+            }
+            if p.id.is_empty() || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                anyhow::bail!("sign-in provider id {:?}: use letters, digits, - and _", p.id);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Default for ServeOptions {
@@ -191,6 +306,7 @@ impl Default for ServeOptions {
             break_glass: false,
             require_two_step: String::new(),
             audit_checkpoint_minutes: 60,
+            oidc: OidcOptions::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod downloads;
 pub mod events;
+pub mod oidc;
 pub mod config;
 pub mod server;
 pub mod upload;

@@ -46,6 +46,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(o)) => kith::cli::export(&kith, o).await,
         Some(Command::Audit(AuditCommand::Verify { nhs_number })) => kith::cli::audit_verify(&kith, nhs_number).await,
         Some(Command::Audit(AuditCommand::Checkpoint)) => kith::cli::audit_checkpoint(&kith).await,
+        Some(Command::Audit(AuditCommand::SignInFailures { limit })) => {
+            for f in kith.sign_in_failures(limit).await.map_err(|e| anyhow::anyhow!("{}", e.into_app_error()))? {
+                println!("{f}");
+            }
+            Ok(())
+        }
         Some(Command::Audit(AuditCommand::Export { nhs_number, format })) => kith::cli::audit_export(&kith, &nhs_number, &format).await,
     }
 }

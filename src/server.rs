@@ -40,12 +40,16 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .with_secure(opts.public_url.starts_with("https://"))
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(opts.session_idle_minutes)));
 
+    // Checked (with a clear error) in `serve` before the router is built.
+    let providers = providers(opts).unwrap_or_default();
     let context = {
         let kith = kith.clone();
         let public_url = app::api::PublicUrl(opts.public_url.clone());
+        let offered = crate::oidc::offered(&providers);
         move || {
             provide_context(kith.clone());
             provide_context(public_url.clone());
+            provide_context(offered.clone());
         }
     };
     Router::new()
@@ -58,9 +62,19 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .merge(crate::upload::routes(kith.clone(), opts.max_upload_mb as usize * 1024 * 1024))
         .merge(crate::downloads::routes(kith.clone()))
         .merge(crate::events::routes(kith.clone()))
+        .merge(crate::oidc::routes(kith.clone(), providers, &opts.public_url))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
+}
+
+/// The configured identity providers, ready to use (none are contacted yet).
+pub fn providers(opts: &ServeOptions) -> anyhow::Result<Vec<kith_oidc::Provider>> {
+    opts.oidc
+        .providers()?
+        .into_iter()
+        .map(|c| kith_oidc::Provider::new(c).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect()
 }
 
 /// Private pages must not be cached anywhere but in memory; static assets may.
@@ -117,6 +131,10 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
                 }
             }
         });
+    }
+    let offered = providers(&opts)?;
+    for p in &offered {
+        tracing::info!(provider = %p.config.id, issuer = %p.config.issuer, "sign-in provider configured");
     }
     let app = router(kith, &opts);
     let listener = tokio::net::TcpListener::bind(opts.addr)

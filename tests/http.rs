@@ -205,6 +205,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/current_user",
         "/api/sign_in",
         "/api/sign_up",
+        // The sign-in page's provider buttons: offered to everyone.
+        "/api/sign_in_options",
         "/api/sign_out",
         "/api/sharing/link_prompt",
         "/api/sharing/open_link",
@@ -220,6 +222,9 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
     const SAMPLE_ARGS: &[(&str, &str)] = &[
         ("/api/change_password", "current_password=a&new_password=b&confirm_password=b"),
         ("/api/keep_alive", ""),
+        ("/api/sign_in_methods", ""),
+        ("/api/sign_in_methods/remove", "method="),
+        ("/api/sign_out_everywhere", ""),
         ("/api/record/summary", ""),
         ("/api/record/timeline", "query[q]=asthma"),
         ("/api/record/entry", "id=anything"),

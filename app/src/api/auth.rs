@@ -89,8 +89,8 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         leptos_axum::redirect("/sign-in/code");
         return Ok(());
     }
-    start_session(&session, &actor).await?;
-    leptos_axum::redirect("/");
+    let next = super::ssr::finish_password_sign_in(&kith, &session, &actor).await?;
+    leptos_axum::redirect(next);
     Ok(())
 }
 
@@ -116,8 +116,8 @@ pub async fn sign_in_code(code: String) -> Result<(), AppError> {
         Ok(()) => {
             let _ = session.remove::<(String, u32)>(PENDING_TWO_STEP_KEY).await;
             let actor = kith.actor(&user_id).await.map_err(core)?.ok_or(AppError::Unauthenticated)?;
-            start_session(&session, &actor).await?;
-            leptos_axum::redirect("/");
+            let next = super::ssr::finish_password_sign_in(&kith, &session, &actor).await?;
+            leptos_axum::redirect(next);
             Ok(())
         }
         Err(e) => {
@@ -237,4 +237,57 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
+}
+
+/// The identity providers this deployment offers (the server provides it).
+#[derive(Clone, Debug, Default)]
+pub struct SignInProviders(pub Vec<kith_types::SignInProvider>);
+
+/// What the sign-in page shows besides the form: a button per provider, and
+/// the message a provider sign-in left (shown once).
+#[server(endpoint = "sign_in_options")]
+pub async fn sign_in_options() -> Result<kith_types::SignInOptions, AppError> {
+    let session = session().await?;
+    let providers = use_context::<SignInProviders>().unwrap_or_default().0;
+    let notice = session.remove::<String>(super::ssr::SIGN_IN_NOTICE_KEY).await.ok().flatten();
+    Ok(kith_types::SignInOptions { providers, notice })
+}
+
+/// The Account page's "How you sign in": methods, what could be linked, and
+/// the browsers signed in.
+#[server(endpoint = "sign_in_methods")]
+pub async fn get_sign_in_methods() -> Result<kith_types::SignInMethodsView, AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let providers = use_context::<SignInProviders>().unwrap_or_default().0;
+    let mut methods = kith.sign_in_methods(&actor).await.map_err(core)?;
+    for m in methods.iter_mut().filter(|m| !m.id.is_empty()) {
+        if let Some(p) = providers.iter().find(|p| p.id == m.kind) {
+            m.kind = p.name.clone();
+        }
+    }
+    let linked: Vec<String> = kith.sign_in_methods(&actor).await.map_err(core)?.into_iter().map(|m| m.kind).collect();
+    let staff = actor.role == kith_types::Role::Clinician;
+    let can_link = providers.into_iter().filter(|p| p.for_staff == staff && !linked.contains(&p.id)).collect();
+    let current = session.id().map(|id| id.to_string()).unwrap_or_default();
+    let sessions = kith.sessions(&actor, &current).await.map_err(core)?;
+    let notice = session.remove::<String>(super::ssr::SIGN_IN_NOTICE_KEY).await.ok().flatten();
+    Ok(kith_types::SignInMethodsView { methods, can_link, sessions, notice })
+}
+
+#[server(endpoint = "sign_in_methods/remove")]
+pub async fn remove_sign_in_method(method: String) -> Result<(), AppError> {
+    let (kith, _, actor) = require_actor().await?;
+    kith.remove_sign_in_method(&actor, &method).await.map_err(core)?;
+    leptos_axum::redirect("/account#sign-in-methods");
+    Ok(())
+}
+
+/// Ends every session of this account, this one too.
+#[server(endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    kith.sign_out_everywhere(&actor).await.map_err(core)?;
+    session.flush().await.map_err(|e| internal(&format!("session flush: {e}")))?;
+    leptos_axum::redirect("/sign-in?signed_out=everywhere");
+    Ok(())
 }

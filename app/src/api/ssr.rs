@@ -71,7 +71,7 @@ pub async fn resolve_record(
         None => None,
     };
     let Some(actor) = actor else { return Err(AppError::Unauthenticated) };
-    if kith.two_step_required(&actor) && !kith.two_step_enabled(&actor.user_id).await.map_err(core)? {
+    if kith.two_step_required(&actor) && !signed_in_via_provider(session).await && !kith.two_step_enabled(&actor.user_id).await.map_err(core)? {
         return Err(AppError::Conflict("Set up two-step verification on your Account page before opening records.".into()));
     }
     let chosen: Option<String> = session.get(CURRENT_RECORD_KEY).await.ok().flatten();
@@ -128,14 +128,68 @@ async fn refuse_status(status: StatusCode) {
     }
 }
 
-/// Makes the session belong to `actor`, with a fresh id (so a session id
-/// known before sign-in is useless after it).
+/// Makes the session belong to `actor`, signed in with their password.
 pub async fn start_session(session: &Session, actor: &Actor) -> Result<(), AppError> {
+    start_session_via(session, actor, "Password", false, &origin().await).await
+}
+
+/// Makes the session belong to `actor`, with a fresh id (so a session id
+/// known before sign-in is useless after it), noting how and from where for
+/// the Account page's list of sessions.
+pub async fn start_session_via(session: &Session, actor: &Actor, how: &str, provider: bool, from: &kith_core::policy::Origin) -> Result<(), AppError> {
+    use kith_core::session_store::{SessionInfo, SESSION_INFO_KEY};
     session.cycle_id().await.map_err(|e| internal(&format!("session cycle: {e}")))?;
+    let info = SessionInfo {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        how: how.to_string(),
+        provider,
+        user_agent: from.user_agent.chars().take(300).collect(),
+        address: from.address.clone(),
+    };
+    session.insert(SESSION_INFO_KEY, info).await.map_err(|e| internal(&format!("session write: {e}")))?;
     session
         .insert(USER_ID_KEY, actor.user_id.clone())
         .await
         .map_err(|e| internal(&format!("session write: {e}")))
+}
+
+/// Session key: a message for the next sign-in or Account page (how a
+/// provider sign-in ended).
+pub const SIGN_IN_NOTICE_KEY: &str = "sign_in_notice";
+/// Session key: a provider identity waiting for the person to prove, with
+/// their password, that the account with its email is theirs.
+pub const PENDING_LINK_KEY: &str = "pending_link";
+/// How long a pending link waits for the password.
+pub const PENDING_LINK_MINUTES: i64 = 15;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PendingLink {
+    pub identity: kith_core::identity::VerifiedIdentity,
+    pub started_ms: i64,
+}
+
+/// Signs in with a password (both steps done): starts the session and links
+/// a provider identity the person was proving this account for. Returns
+/// where to go next.
+pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Actor) -> Result<&'static str, AppError> {
+    start_session(session, actor).await?;
+    let pending: Option<PendingLink> = session.remove(PENDING_LINK_KEY).await.ok().flatten();
+    let Some(p) = pending.filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000) else {
+        return Ok("/");
+    };
+    let message = match kith.link_identity(actor, &p.identity).await {
+        Ok(note) => note.unwrap_or_else(|| format!("{} is linked: next time you can sign in with it.", p.identity.provider_name)),
+        Err(e) => core(e).to_string(),
+    };
+    let _ = session.insert(SIGN_IN_NOTICE_KEY, message).await;
+    Ok("/account#sign-in-methods")
+}
+
+/// Whether this session was signed in through a provider (which does its
+/// own second step).
+pub async fn signed_in_via_provider(session: &Session) -> bool {
+    use kith_core::session_store::{SessionInfo, SESSION_INFO_KEY};
+    session.get::<SessionInfo>(SESSION_INFO_KEY).await.ok().flatten().is_some_and(|i| i.provider)
 }
 
 pub fn core(e: CoreError) -> AppError {

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_two_step, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep};
+use crate::api::{get_sign_in_methods, get_two_step, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere};
 use kith_types::TwoStepView;
 use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
 use crate::components::layout::Authed;
@@ -49,6 +49,84 @@ fn account(me: Me, two: TwoStep) -> impl IntoView {
             <SubmitButton label="Change password"/>
         </ActionForm>
         <TwoStepSection two/>
+        <SignInMethodsSection/>
+    }
+}
+
+/// How this person signs in (password and linked providers: add, remove,
+/// never the last) and where they are signed in, with "sign out everywhere".
+#[component]
+fn SignInMethodsSection() -> impl IntoView {
+    let remove = ServerAction::<RemoveSignInMethod>::new();
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let remove_error = error_of(remove.value());
+    let data = Resource::new(move || remove.version().get(), |_| get_sign_in_methods());
+    view! {
+        <section class="card mt-8" id="sign-in-methods" aria-labelledby="sign-in-methods-heading">
+            <h2 id="sign-in-methods-heading" class="text-2xl font-bold mb-2">"How you sign in"</h2>
+            <ErrorSummary error=remove_error/>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let v = match data.await {
+                        Ok(v) => v,
+                        Err(e) => return view! { <p role="alert">{e.to_string()}</p> }.into_any(),
+                    };
+                    let only_one = v.methods.len() <= 1;
+                    view! {
+                        {v.notice.map(|n| view! { <p class="notice-ok" role="status" data-testid="account-notice">{n}</p> })}
+                        <ul class="divide-y" data-testid="sign-in-methods">
+                            {v.methods.into_iter().map(|m| {
+                                let label = format!("Remove {}", m.kind);
+                                view! {
+                                    <li class="py-2 flex flex-wrap gap-x-4 items-center">
+                                        <span class="font-bold">{m.kind.clone()}</span>
+                                        <span>{m.label}</span>
+                                        {(!m.linked.is_empty()).then(|| view! { <span class="text-sm">{format!("linked {}", m.linked)}</span> })}
+                                        {m.last_used.map(|u| view! { <span class="text-sm">{format!("last used {u}")}</span> })}
+                                        {if only_one {
+                                            view! { <span class="text-sm">"(your only way to sign in: add another before removing it)"</span> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ActionForm action=remove attr:class="inline">
+                                                    <input type="hidden" name="method" value=m.id/>
+                                                    <button type="submit" class="btn-secondary" aria-label=label.clone()>"Remove"</button>
+                                                </ActionForm>
+                                            }.into_any()
+                                        }}
+                                    </li>
+                                }
+                            }).collect::<Vec<_>>()}
+                        </ul>
+                        {(!v.can_link.is_empty()).then(|| view! {
+                            <p class="mt-4 mb-2">"Add a way to sign in:"</p>
+                            <ul class="space-y-2">
+                                {v.can_link.into_iter().map(|p| view! {
+                                    <li><a class="btn-secondary" rel="external" href=format!("/auth/oidc/start?provider={}&link=1", p.id)>{format!("Link {}", p.name)}</a></li>
+                                }).collect::<Vec<_>>()}
+                            </ul>
+                        })}
+                        <h3 class="text-xl font-bold mt-6 mb-2">"Where you are signed in"</h3>
+                        <table class="w-full text-left" data-testid="sessions">
+                            <thead><tr><th scope="col">"Device"</th><th scope="col">"Signed in"</th><th scope="col">"With"</th><th scope="col">"Last active"</th></tr></thead>
+                            <tbody>
+                                {v.sessions.into_iter().map(|s| view! {
+                                    <tr>
+                                        <td>{s.device}{s.this_one.then_some(" (this device)")}</td>
+                                        <td>{s.signed_in}</td>
+                                        <td>{s.how}</td>
+                                        <td>{s.last_active}</td>
+                                    </tr>
+                                }).collect::<Vec<_>>()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                })}
+            </Suspense>
+            <ActionForm action=everywhere attr:class="mt-4">
+                <button type="submit" class="btn-secondary">"Sign out everywhere"</button>
+            </ActionForm>
+            <p class="text-sm mt-1">"Ends every session on every device, this one too. Do this if you lost a phone or signed in on someone else's computer."</p>
+        </section>
     }
 }
 

@@ -123,4 +123,13 @@ pub struct SignInMethodsView {
     /// Providers this account could still link.
     pub can_link: Vec<SignInProvider>,
     pub sessions: Vec<SessionView>,
+    /// How linking a provider just ended (shown once).
+    pub notice: Option<String>,
+}
+
+/// The sign-in page's providers, and the message a provider sign-in left.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub providers: Vec<SignInProvider>,
+    pub notice: Option<String>,
 }
