@@ -499,7 +499,45 @@ async fn invitation_links_fill_in_sign_up(db: &TestDb) {
     assert!(page.contains(r#"value="clinician" checked"#) || page.contains(r#"checked value="clinician""#) || page.contains("id=\"role-clinician\" value=\"clinician\" checked"), "the role is chosen");
 }
 
+async fn sign_out_everywhere_ends_every_session(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, phone) = sign_in(&app, None).await;
+    let (_, laptop) = sign_in(&app, None).await;
+    let me = db.kith.sign_in("margaret@example.com", PASSWORD, "10.0.0.1").await.unwrap();
+    assert_eq!(db.kith.session_count(&me.user_id).await.unwrap(), 2);
+    // The Account page lists both.
+    let page = text(get(&app, "/account", Some(&laptop)).await).await;
+    assert!(page.contains("Where you are signed in"), "{page}");
+    let res = form_post(&app, "/api/sign_out_everywhere", "", Some(&laptop)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in?signed_out=everywhere");
+    assert_eq!(db.kith.session_count(&me.user_id).await.unwrap(), 0);
+    let res = get(&app, "/", Some(&phone)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in", "the other device is signed out too");
+}
+
+async fn provider_sign_in_refuses_what_this_browser_did_not_start(db: &TestDb) {
+    let app = app(db);
+    // No provider is configured here: starting is not found.
+    assert_eq!(get(&app, "/auth/oidc/start?provider=patient", None).await.status(), StatusCode::NOT_FOUND);
+    // A callback with no flow in the session: refused, shown, kept.
+    let res = get(&app, "/auth/oidc/callback?code=stolen&state=forged", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/sign-in");
+    let (cookie, _) = session_cookie(&res).expect("the notice is kept in a session");
+    let page = text(get(&app, "/sign-in", Some(&cookie)).await).await;
+    assert!(page.contains("was not started here"), "{page}");
+    let failures = db.kith.sign_in_failures(10).await.unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0]["reason"].as_str().unwrap().contains("state"));
+    // Shown once.
+    let again = text(get(&app, "/sign-in", Some(&cookie)).await).await;
+    assert!(!again.contains("was not started here"));
+}
+
 backend_tests!(
+    sign_out_everywhere_ends_every_session,
+    provider_sign_in_refuses_what_this_browser_did_not_start,
     invitation_links_fill_in_sign_up,
     access_log_downloads,
     another_patients_ids_are_not_found_anywhere,
