@@ -18,6 +18,8 @@
 //     tamper        the ID token in the token response has one character changed
 //     expired       ID tokens live 1 s and the token response is held back 2 s
 //     down          every connection is dropped
+//     token-down    connections to the token endpoint are dropped (the provider
+//                   fails between the person's sign-in there and Kith's exchange)
 //
 // The login page is oidc-provider's development one: any login id, any password.
 
@@ -88,9 +90,14 @@ function readBody(req) {
   });
 }
 
-// Changes one character of the ID token's payload: same length, broken signature.
+// Changes one character in the middle of the ID token's signature: the token
+// still parses, and only the signature check can catch it.
 function tamper(text) {
-  return text.replace(/("id_token":"[^".]+\.)([^".])/, (_, head, c) => head + (c === 'A' ? 'B' : 'A'));
+  return text.replace(/"id_token":"([^"]+)"/, (_, jwt) => {
+    const [h, p, sig] = jwt.split('.');
+    const i = Math.floor(sig.length / 2);
+    return `"id_token":"${h}.${p}.${sig.slice(0, i)}${sig[i] === 'A' ? 'B' : 'A'}${sig.slice(i + 1)}"`;
+  });
 }
 
 const server = http.createServer(async (req, res) => {
@@ -106,7 +113,7 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(204).end();
     return;
   }
-  if (mode === 'down') {
+  if (mode === 'down' || (mode === 'token-down' && url.pathname === '/token')) {
     req.socket.destroy();
     return;
   }

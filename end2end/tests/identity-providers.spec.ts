@@ -161,14 +161,12 @@ for (const [mode, why] of [
 test('refused: the provider down at the token exchange, and a forged state', async ({ page }, info) => {
   const id = await person(page, info, 'dana', { email: uniqueEmail(info, 'dana'), name: 'Dana Down' });
   // The provider goes down between the person's sign-in there and Kith's code exchange.
-  await page.route('**/auth/oidc/callback**', async (route) => {
-    await setMode(page, 'down');
-    await route.continue();
-  });
+  await setMode(page, 'token-down');
   await viaProvider(page, info, 'Sign in with NHS login', id);
   await expect(page.getByTestId('sign-in-notice')).toContainText('NHS login could not be reached just now');
-  await page.unroute('**/auth/oidc/callback**');
   await setMode(page, 'normal');
+  await page.goto('/account');
+  await expect(page).toHaveURL(/\/sign-in/);
 
   // A callback this browser did not start.
   await page.goto('/auth/oidc/callback?code=stolen&state=forged');
