@@ -115,7 +115,21 @@ test('an existing account is linked only after its password, and a method can be
   await page.getByRole('button', { name: 'Remove NHS login' }).click();
   await expect(methods.locator('li')).toHaveCount(1);
   await expect(methods).toContainText('your only way to sign in');
-  await expect(page.getByRole('link', { name: 'Link NHS login' })).toBeVisible();
+
+  // Adding it back from the Account page. This browser is still signed in at
+  // the provider, which may send it straight back without asking again.
+  await page.getByRole('link', { name: 'Link NHS login' }).click();
+  await page.waitForURL(/interaction|\/account/);
+  if (page.url().includes('/interaction/')) {
+    if (await page.locator('input[name=login]').count()) {
+      await page.locator('input[name=login]').fill(id);
+      await page.locator('input[name=password]').fill('any password');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+    }
+    await page.getByRole('button', { name: 'Continue' }).click();
+  }
+  await expect(page.getByTestId('account-notice')).toContainText('NHS login is linked');
+  await expect(methods.locator('li')).toHaveCount(2);
 });
 
 test('the staff provider signs in a clinician with the organisation from its claim', async ({ page }, info) => {
