@@ -25,7 +25,7 @@ test('sign up, sign out, sign in again', async ({ page }, info) => {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Nia Evans');
   await expect(page.getByText('Signed in as')).toContainText('Nia Evans');
 
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(page).toHaveURL(/\/sign-in/);
   await expect(page.getByRole('status')).toHaveText('You have signed out.');
   // Signed out means signed out: the home page sends us back to sign in.
@@ -84,7 +84,7 @@ test('the account page changes the password', async ({ page }, info) => {
   await page.getByRole('button', { name: 'Change password' }).click();
   await expect(page.getByRole('status')).toContainText('Your password has been changed');
 
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await signIn(page, info, email, 'amber window fjord');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Sam Okafor');
 });
@@ -131,7 +131,7 @@ test('two-step verification: set up with an authenticator app, then sign in with
   expect(codes).toHaveLength(10);
 
   // Signing in now asks for a code after the password.
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await signIn(page, info, email, 'copper kettle hills');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Enter your code');
   await ready(page, info);
@@ -144,7 +144,7 @@ test('two-step verification: set up with an authenticator app, then sign in with
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Tessa Two');
 
   // A recovery code works too, once.
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await signIn(page, info, email, 'copper kettle hills');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Enter your code');
   await ready(page, info);

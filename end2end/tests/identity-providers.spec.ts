@@ -93,7 +93,7 @@ test('an NHS Number below the required proofing level attaches no record', async
 
 test('an existing account is linked only after its password, and a method can be removed but not the last', async ({ page, browser }, info) => {
   const email = await signUp(page, info, 'Nina Link', 'A patient, setting up my own record');
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   const id = await person(page, info, 'nina', { email, name: 'Nina Link' });
   await viaProvider(page, info, 'Sign in with NHS login', id);
   await expect(page.getByTestId('sign-in-notice')).toContainText(`You already have a Kith account with ${email}`);
