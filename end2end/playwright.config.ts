@@ -10,6 +10,12 @@ const ray = '../shared/fixtures/multiprovider/ray';
 // Real OpenID Connect providers (end2end/oidc/providers.mjs) on loopback.
 const oidcPort = process.env.KITH_E2E_OIDC_PORT ?? '3190';
 const staffOidcPort = process.env.KITH_E2E_STAFF_OIDC_PORT ?? '3191';
+// A provider's FHIR API and its authorization server (end2end/smart/fhir-server.mjs).
+const smartAuthPort = process.env.KITH_E2E_SMART_AUTH_PORT ?? '3192';
+const smartFhirPort = process.env.KITH_E2E_SMART_FHIR_PORT ?? '3193';
+// Patients whose records the FHIR server holds: one per project, and one
+// that no Kith record matches (for the wrong-patient test).
+const smartNhsNumbers = '4000000004,4000000012,4000000020';
 
 export default defineConfig({
   testDir: './tests',
@@ -61,6 +67,11 @@ export default defineConfig({
       KITH_STAFF_OIDC_CLIENT_ID: 'kith-staff',
       KITH_STAFF_OIDC_CLIENT_SECRET: 'staff-secret',
       KITH_STAFF_OIDC_NAME: 'Hilltop Hospital',
+      KITH_SMART_NAME: 'Riverside Community Health',
+      KITH_SMART_KIND: 'community',
+      KITH_SMART_FHIR_BASE: `http://127.0.0.1:${smartFhirPort}/fhir`,
+      KITH_SMART_CLIENT_ID: 'kith-smart',
+      KITH_SMART_CLIENT_SECRET: 'smart-secret',
     },
   }, {
     command: 'node end2end/oidc/providers.mjs',
@@ -71,5 +82,14 @@ export default defineConfig({
     stdout: 'ignore',
     stderr: 'pipe',
     env: { ...process.env as Record<string, string>, OIDC_PORT: oidcPort, STAFF_OIDC_PORT: staffOidcPort, KITH_URL: baseURL },
+  }, {
+    command: 'node end2end/smart/fhir-server.mjs',
+    cwd: '..',
+    url: `http://127.0.0.1:${smartFhirPort}/fhir/.well-known/smart-configuration`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { ...process.env as Record<string, string>, SMART_AUTH_PORT: smartAuthPort, SMART_FHIR_PORT: smartFhirPort, SMART_NHS_NUMBERS: smartNhsNumbers, KITH_URL: baseURL },
   }],
 });

@@ -30,6 +30,10 @@ pub struct GlobalOptions {
     #[arg(long, env = "KITH_AUDIT_KEY_FILE", default_value = "data/audit-signing.key", global = true)]
     pub audit_key_file: std::path::PathBuf,
 
+    /// The key that encrypts provider tokens at rest (created on first run, mode 0600).
+    #[arg(long, env = "KITH_TOKEN_KEY_FILE", default_value = "data/token-encryption.key", global = true)]
+    pub token_key_file: std::path::PathBuf,
+
     /// What to log, as a tracing filter (health data and passwords are never logged).
     #[arg(long = "log", env = "KITH_LOG", default_value = "info,sqlx=warn,tower_sessions=warn", global = true)]
     pub log: String,
@@ -187,6 +191,57 @@ pub struct ServeOptions {
 
     #[command(flatten)]
     pub oidc: OidcOptions,
+
+    #[command(flatten)]
+    pub smart: SmartOptions,
+}
+
+/// A provider's FHIR API patients can connect (SMART on FHIR standalone
+/// launch). Its redirect URI is `{KITH_PUBLIC_URL}/sources/connect/callback`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SmartOptions {
+    /// The organisation's name, shown on the Sources page and as the source of what is pulled.
+    #[arg(long, env = "KITH_SMART_NAME")]
+    pub smart_name: Option<String>,
+    /// gp, hospital, mental-health, community, social-care, device or patient.
+    #[arg(long, env = "KITH_SMART_KIND", default_value = "hospital")]
+    pub smart_kind: String,
+    /// The FHIR server's base URL. Unset: no connection is offered.
+    #[arg(long, env = "KITH_SMART_FHIR_BASE")]
+    pub smart_fhir_base: Option<String>,
+    #[arg(long, env = "KITH_SMART_CLIENT_ID", default_value = "kith")]
+    pub smart_client_id: String,
+    #[arg(long, env = "KITH_SMART_CLIENT_SECRET", hide_env_values = true)]
+    pub smart_client_secret: Option<String>,
+    /// Where the server offers no `.well-known/smart-configuration`.
+    #[arg(long, env = "KITH_SMART_AUTHORIZE_URL")]
+    pub smart_authorize_url: Option<String>,
+    #[arg(long, env = "KITH_SMART_TOKEN_URL")]
+    pub smart_token_url: Option<String>,
+    #[arg(long, env = "KITH_SMART_SCOPES", default_value = "launch/patient openid fhirUser patient/*.rs offline_access")]
+    pub smart_scopes: String,
+    /// Hours between scheduled pulls of each connection.
+    #[arg(long, env = "KITH_SMART_REFRESH_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub smart_refresh_hours: u64,
+}
+
+impl SmartOptions {
+    pub fn connections(&self) -> anyhow::Result<Vec<kith_smart::SmartConfig>> {
+        let Some(base) = &self.smart_fhir_base else { return Ok(vec![]) };
+        if self.smart_kind.parse::<kith_fhir::SourceKind>().is_err() {
+            anyhow::bail!("KITH_SMART_KIND {:?}: use gp, hospital, mental-health, community, social-care, device or patient", self.smart_kind);
+        }
+        Ok(vec![kith_smart::SmartConfig {
+            name: self.smart_name.clone().ok_or_else(|| anyhow::anyhow!("KITH_SMART_NAME: name the organisation whose FHIR API KITH_SMART_FHIR_BASE is"))?,
+            kind: self.smart_kind.clone(),
+            fhir_base: base.clone(),
+            client_id: self.smart_client_id.clone(),
+            client_secret: self.smart_client_secret.clone(),
+            authorize_url: self.smart_authorize_url.clone(),
+            token_url: self.smart_token_url.clone(),
+            scopes: self.smart_scopes.split([' ', ',']).filter(|w| !w.is_empty()).map(str::to_string).collect(),
+        }])
+    }
 }
 
 /// Signing in through OpenID Connect providers: NHS login (or another
@@ -307,6 +362,7 @@ impl Default for ServeOptions {
             require_two_step: String::new(),
             audit_checkpoint_minutes: 60,
             oidc: OidcOptions::default(),
+            smart: SmartOptions { smart_refresh_hours: 24, ..Default::default() },
         }
     }
 }

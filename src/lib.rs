@@ -6,5 +6,6 @@ pub mod downloads;
 pub mod events;
 pub mod oidc;
 pub mod config;
+pub mod connect;
 pub mod server;
 pub mod upload;

@@ -33,7 +33,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let key = kith_core::audit::load_or_create_key(&cli.global.audit_key_file)
         .map_err(|e| anyhow::anyhow!("KITH_AUDIT_KEY_FILE / --audit-key-file {}: {e}", cli.global.audit_key_file.display()))?;
-    let kith = Kith::new(db, settings).with_audit_key(key);
+    let token_key = kith_core::keyfile::load_or_create(&cli.global.token_key_file, "token key")
+        .map_err(|e| anyhow::anyhow!("KITH_TOKEN_KEY_FILE / --token-key-file {}: {e}", cli.global.token_key_file.display()))?;
+    let kith = Kith::new(db, settings).with_audit_key(key).with_token_key(token_key);
     match cli.command {
         None | Some(Command::Serve(_)) => kith::server::serve(kith, serve_opts).await,
         Some(Command::Demo) => {

@@ -42,14 +42,17 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
 
     // Checked (with a clear error) in `serve` before the router is built.
     let providers = providers(opts).unwrap_or_default();
+    let connections = connections(kith.clone(), opts).unwrap_or_else(|_| connections_none(kith.clone(), opts));
     let context = {
         let kith = kith.clone();
         let public_url = app::api::PublicUrl(opts.public_url.clone());
         let offered = crate::oidc::offered(&providers);
+        let smart = connections.offered();
         move || {
             provide_context(kith.clone());
             provide_context(public_url.clone());
             provide_context(offered.clone());
+            provide_context(smart.clone());
         }
     };
     Router::new()
@@ -63,6 +66,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .merge(crate::downloads::routes(kith.clone()))
         .merge(crate::events::routes(kith.clone()))
         .merge(crate::oidc::routes(kith.clone(), providers, &opts.public_url))
+        .merge(connections.routes())
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
@@ -75,6 +79,15 @@ pub fn providers(opts: &ServeOptions) -> anyhow::Result<Vec<kith_oidc::Provider>
         .into_iter()
         .map(|c| kith_oidc::Provider::new(c).map_err(|e| anyhow::anyhow!("{e}")))
         .collect()
+}
+
+/// The providers' FHIR APIs patients can connect (SMART on FHIR).
+pub fn connections(kith: Kith, opts: &ServeOptions) -> anyhow::Result<crate::connect::Connections> {
+    crate::connect::Connections::new(kith, opts.smart.connections()?, &opts.public_url, opts.smart.smart_refresh_hours)
+}
+
+fn connections_none(kith: Kith, opts: &ServeOptions) -> crate::connect::Connections {
+    crate::connect::Connections::new(kith, vec![], &opts.public_url, opts.smart.smart_refresh_hours).expect("no providers cannot fail")
 }
 
 /// Private pages must not be cached anywhere but in memory; static assets may.
@@ -133,6 +146,9 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
         });
     }
     let offered = providers(&opts)?;
+    // Connections are pulled when due, in the background.
+    let puller = connections(kith.clone(), &opts)?;
+    tokio::spawn(puller.schedule());
     for p in &offered {
         tracing::info!(provider = %p.config.id, issuer = %p.config.issuer, "sign-in provider configured");
     }

@@ -223,6 +223,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/change_password", "current_password=a&new_password=b&confirm_password=b"),
         ("/api/keep_alive", ""),
         ("/api/sign_in_methods", ""),
+        ("/api/sources/connections", ""),
         ("/api/sign_in_methods/remove", "method="),
         ("/api/sign_out_everywhere", ""),
         ("/api/record/summary", ""),

@@ -28,6 +28,10 @@ import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
+// oidc-provider's warnings about its development-only defaults are expected here.
+const warn = console.warn;
+console.warn = (...a) => { if (!String(a[0]).startsWith('oidc-provider WARNING')) warn(...a); };
+
 const port = Number(process.env.OIDC_PORT ?? 3190);
 const staffPort = Number(process.env.STAFF_OIDC_PORT ?? 3191);
 const kithUrl = process.env.KITH_URL ?? 'http://127.0.0.1:3111';

@@ -115,3 +115,23 @@ pub async fn break_glass(nhs_number: String, reason: String) -> Result<(), AppEr
     leptos_axum::redirect("/");
     Ok(())
 }
+
+/// The providers' FHIR APIs this deployment can connect: (key, name). The
+/// server provides it.
+#[derive(Clone, Debug, Default)]
+pub struct SmartProviders(pub Vec<(String, String)>);
+
+/// The Sources page's connected services: each connection's status, last
+/// pull and errors, and what can be connected.
+#[server(endpoint = "sources/connections")]
+pub async fn get_connections() -> Result<kith_types::ConnectionsView, AppError> {
+    use kith_core::policy::Right;
+    let kith = super::ssr::kith()?;
+    let session = super::ssr::session().await?;
+    let access = super::ssr::resolve_record(&kith, &session, super::ssr::origin().await, Right::Read).await?;
+    let notice = session.remove::<String>(super::ssr::SOURCES_NOTICE_KEY).await.ok().flatten();
+    let can_manage = access.may(Right::Manage);
+    let connections = kith.connections(&access).await.map_err(super::ssr::core)?;
+    let offered = if can_manage { use_context::<SmartProviders>().unwrap_or_default().0 } else { vec![] };
+    Ok(kith_types::ConnectionsView { offered, connections, notice, can_manage })
+}

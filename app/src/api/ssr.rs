@@ -156,6 +156,9 @@ pub async fn start_session_via(session: &Session, actor: &Actor, how: &str, prov
 /// Session key: a message for the next sign-in or Account page (how a
 /// provider sign-in ended).
 pub const SIGN_IN_NOTICE_KEY: &str = "sign_in_notice";
+/// Session key: how the last connect, refresh or disconnect of a provider's
+/// FHIR API ended (shown once on the Sources page).
+pub const SOURCES_NOTICE_KEY: &str = "sources_notice";
 /// Session key: a provider identity waiting for the person to prove, with
 /// their password, that the account with its email is theirs.
 pub const PENDING_LINK_KEY: &str = "pending_link";

@@ -3,7 +3,7 @@ use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::get_sources;
+use crate::api::{get_connections, get_sources};
 use crate::components::layout::{Authed, ErrorPanel};
 
 /// Kinds a person can choose for an uploaded file's organisation.
@@ -24,13 +24,21 @@ pub fn SourcesPage() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let upload = move || query.with(|q| q.get("upload").unwrap_or_default());
     let data = Resource::new(upload, get_sources);
-    view! { <Title text="Sources – Kith"/><Authed render=move |me| sources(me, data)/> }
+    let connections = Resource::new(|| (), |_| get_connections());
+    view! { <Title text="Sources – Kith"/><Authed render=move |me| sources(me, data, connections)/> }
 }
 
-fn sources(_me: Me, data: Resource<Result<SourcesView, kith_types::AppError>>) -> impl IntoView {
+type ConnectionsResource = Resource<Result<kith_types::ConnectionsView, kith_types::AppError>>;
+
+fn sources(_me: Me, data: Resource<Result<SourcesView, kith_types::AppError>>, connections: ConnectionsResource) -> impl IntoView {
     view! {
         <h1 class="text-3xl font-bold mb-4">"Sources"</h1>
         <p class="mb-4">"Every organisation and device that has sent information to your record."</p>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                connections.await.ok().map(|v| view! { <Connections v/> })
+            })}
+        </Suspense>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -211,4 +219,67 @@ fn upload_with_progress(ev: leptos::ev::SubmitEvent) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = ev;
+}
+
+/// Connected services: providers' FHIR APIs that keep the record up to date.
+/// Plain forms (the refresh and disconnect routes), so they work without
+/// JavaScript.
+#[component]
+fn Connections(v: kith_types::ConnectionsView) -> impl IntoView {
+    if v.connections.is_empty() && v.offered.is_empty() && v.notice.is_none() {
+        return ().into_any();
+    }
+    let connected: Vec<String> = v.connections.iter().filter(|c| c.status != "disconnected").map(|c| c.provider.clone()).collect();
+    view! {
+        <section class="card" id="connections" aria-labelledby="connections-heading">
+            <h2 id="connections-heading" class="text-2xl font-bold mb-2">"Connected services"</h2>
+            {v.notice.map(|n| view! { <p class="notice-ok" role="status" data-testid="connections-notice">{n}</p> })}
+            <ul class="entry-list" data-testid="connections">
+                {v.connections.into_iter().map(|c| {
+                    let status = match c.status.as_str() {
+                        "connected" => "Connected: updates itself".to_string(),
+                        "needs-reconnect" => "Needs you to connect again".to_string(),
+                        "disconnected" => "Disconnected: Kith holds no access to it".to_string(),
+                        other => other.to_string(),
+                    };
+                    let live = c.status != "disconnected";
+                    let reconnect = (c.status == "needs-reconnect").then(|| c.provider.clone());
+                    view! {
+                        <li class="entry-item" data-testid="connection">
+                            <p class="font-bold text-lg">{c.name.clone()}</p>
+                            <p data-testid="connection-status">{status}</p>
+                            <p class="text-sm">{format!("Connected {}", c.connected)}
+                                {c.last_pull.map(|l| format!(" · last updated {l}"))}
+                                {c.next_pull.filter(|_| live).map(|n| format!(" · next update {n}"))}</p>
+                            {c.summary.map(|s| view! { <p data-testid="connection-summary">{format!("Last update: {s}")}</p> })}
+                            {c.error.map(|e| view! { <p class="notice-error" role="alert" data-testid="connection-error">{e}</p> })}
+                            <div class="flex flex-wrap gap-2 mt-2">
+                                {(c.status == "connected").then(|| view! {
+                                    <form method="post" action="/sources/connections/refresh">
+                                        <input type="hidden" name="id" value=c.id.clone()/>
+                                        <button type="submit" class="btn-secondary">{format!("Update from {} now", c.name)}</button>
+                                    </form>
+                                })}
+                                {reconnect.map(|p| view! {
+                                    <a class="btn-secondary" rel="external" href=format!("/sources/connect/start?provider={p}")>{format!("Connect {} again", c.name)}</a>
+                                })}
+                                {live.then(|| view! {
+                                    <form method="post" action="/sources/connections/disconnect">
+                                        <input type="hidden" name="id" value=c.id.clone()/>
+                                        <button type="submit" class="btn-secondary">{format!("Disconnect {}", c.name)}</button>
+                                    </form>
+                                })}
+                            </div>
+                        </li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+            {v.offered.into_iter().filter(|(k, _)| !connected.contains(k)).map(|(k, name)| view! {
+                <p class="mt-2">
+                    <a class="btn-primary inline-block" rel="external" href=format!("/sources/connect/start?provider={k}")>{format!("Connect {name}")}</a>
+                </p>
+                <p class="text-sm mt-1">{format!("You sign in at {name} and choose to share your record with Kith. Kith then keeps it up to date, and you can disconnect at any time.")}</p>
+            }).collect::<Vec<_>>()}
+        </section>
+    }.into_any()
 }

@@ -751,32 +751,7 @@ fn audit_csv(rows: &[AuditRow]) -> String {
 /// Reads the server's checkpoint-signing key from `path`, creating it (owner
 /// read/write only) the first time.
 pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<SigningKey> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let raw = unhex(text.trim()).filter(|b| b.len() == 32).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not a Kith audit key (64 hex digits)", path.display()))
-            })?;
-            Ok(SigningKey::from_bytes(&raw.try_into().expect("32 bytes")))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            use std::io::Write;
-            opts.open(path)?.write_all(hex(&key.to_bytes()).as_bytes())?;
-            Ok(key)
-        }
-        Err(e) => Err(e),
-    }
+    Ok(SigningKey::from_bytes(&crate::keyfile::load_or_create(path, "audit key")?))
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod import;
+pub mod keyfile;
+pub mod connections;
 pub mod policy;
 pub mod record;
 pub mod password;
@@ -62,6 +64,8 @@ pub struct Kith {
     log_accesses: bool,
     /// Changes to records (comments, care plan) for pages that show them live.
     changes: tokio::sync::broadcast::Sender<together::Change>,
+    /// Seals provider tokens at rest (`connections`).
+    token_key: std::sync::Arc<[u8; 32]>,
 }
 
 impl Kith {
@@ -70,7 +74,15 @@ impl Kith {
     pub fn new(db: Db, settings: Settings) -> Self {
         let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
         let (changes, _) = tokio::sync::broadcast::channel(256);
-        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true, changes }
+        let mut token_key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut token_key);
+        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true, changes, token_key: std::sync::Arc::new(token_key) }
+    }
+
+    /// The server's kept key for provider tokens (`KITH_TOKEN_KEY_FILE`).
+    pub fn with_token_key(mut self, key: [u8; 32]) -> Self {
+        self.token_key = std::sync::Arc::new(key);
+        self
     }
 
     pub fn with_audit_key(mut self, key: ed25519_dalek::SigningKey) -> Self {

@@ -133,3 +133,29 @@ pub struct SignInOptions {
     pub providers: Vec<SignInProvider>,
     pub notice: Option<String>,
 }
+
+/// A connection to a provider's FHIR API, as the Sources page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    /// connected | needs-reconnect | failed | disconnected
+    pub status: String,
+    pub connected: String,
+    pub last_pull: Option<String>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub next_pull: Option<String>,
+}
+
+/// The Sources page's "Connected services".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsView {
+    /// Providers this deployment can connect: (key, name).
+    pub offered: Vec<(String, String)>,
+    pub connections: Vec<ConnectionView>,
+    /// How the last connect or refresh ended (shown once).
+    pub notice: Option<String>,
+    pub can_manage: bool,
+}

@@ -290,6 +290,7 @@ mod sharing;
 pub(crate) mod together;
 pub(crate) mod two_step;
 pub(crate) mod identity;
+pub(crate) mod connections;
 mod views;
 pub(crate) use sharing::*;
 pub(crate) use views::*;
