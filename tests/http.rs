@@ -536,7 +536,33 @@ async fn provider_sign_in_refuses_what_this_browser_did_not_start(db: &TestDb) {
     assert!(!again.contains("was not started here"));
 }
 
+async fn connection_routes_answer_only_for_the_record(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    for path in ["/sources/connections/refresh", "/sources/connections/disconnect"] {
+        let res = form_post(&app, path, "id=whatever", None).await;
+        assert_eq!(res.headers()[header::LOCATION], "/sign-in", "{path} without a session");
+    }
+    let (_, cookie) = sign_in(&app, None).await;
+    // Ray's connection, seen from Margaret's session: not found.
+    db.kith
+        .create_user(NewUser { name: "Ray".into(), email: "ray@example.com".into(), password: PASSWORD.into(), role: "patient".into(), nhs_number: "9992649690".into(), birth_date: "1961-07-04".into(), organisation: String::new() })
+        .await
+        .unwrap();
+    let ray = db.kith.sign_in("ray@example.com", PASSWORD, "10.0.0.1").await.unwrap();
+    let rays = db.kith.own_record(&ray, kith_core::policy::Right::Manage).await.unwrap();
+    let id = db.kith.connect_provider(&rays, "smart", "Riverside", "{}").await.unwrap();
+    for path in ["/sources/connections/refresh", "/sources/connections/disconnect"] {
+        let res = form_post(&app, path, &format!("id={id}"), Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(db.kith.connections(&rays).await.unwrap()[0].status, "connected", "untouched");
+    // No provider is configured here.
+    assert_eq!(get(&app, "/sources/connect/start?provider=smart", Some(&cookie)).await.status(), StatusCode::NOT_FOUND);
+}
+
 backend_tests!(
+    connection_routes_answer_only_for_the_record,
     sign_out_everywhere_ends_every_session,
     provider_sign_in_refuses_what_this_browser_did_not_start,
     invitation_links_fill_in_sign_up,

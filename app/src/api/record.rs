@@ -126,9 +126,7 @@ pub struct SmartProviders(pub Vec<(String, String)>);
 #[server(endpoint = "sources/connections")]
 pub async fn get_connections() -> Result<kith_types::ConnectionsView, AppError> {
     use kith_core::policy::Right;
-    let kith = super::ssr::kith()?;
-    let session = super::ssr::session().await?;
-    let access = super::ssr::resolve_record(&kith, &session, super::ssr::origin().await, Right::Read).await?;
+    let (kith, session, access) = record(Right::Read).await?;
     let notice = session.remove::<String>(super::ssr::SOURCES_NOTICE_KEY).await.ok().flatten();
     let can_manage = access.may(Right::Manage);
     let connections = kith.connections(&access).await.map_err(super::ssr::core)?;

@@ -27,6 +27,13 @@ pub struct Pullable {
     pub tokens: String,
 }
 
+impl std::fmt::Debug for Pullable {
+    // Never the tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pullable").field("id", &self.id).field("provider", &self.provider).finish_non_exhaustive()
+    }
+}
+
 /// How a pull ended, for the Sources page.
 pub enum PullResult {
     Imported(String),

@@ -204,3 +204,19 @@ pub async fn user(k: &Kith, name: &str, email: &str, role: &str, organisation: &
         .await
         .unwrap()
 }
+
+impl TestDb {
+    /// The first column of the first row `sql` (one `$1` bind) returns, as text.
+    pub async fn query_text(&self, sql: &str, bind: &str) -> Option<String> {
+        sqlx::query_scalar::<_, Option<String>>(sql).bind(bind.to_string()).fetch_one(&self.kith.db.pool).await.unwrap()
+    }
+
+    /// Runs a statement with text binds (to set up what tests need).
+    pub async fn execute(&self, sql: &str, binds: &[&str]) {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(b.to_string());
+        }
+        q.execute(&self.kith.db.pool).await.unwrap();
+    }
+}
