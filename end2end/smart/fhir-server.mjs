@@ -18,6 +18,9 @@
 // Test controls (POST):
 //   /__test/change?nhs=N   changes one of that patient's Conditions (a new version)
 //   /__test/revoke         every token issued so far stops working
+//   /__test/mode?m=…       normal; page-fails (the second page of any search
+//                          answers 500); rate-limit (the next two requests
+//                          are answered 429 with Retry-After: 1)
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -39,6 +42,8 @@ const feedPath = process.env.SMART_FEED ?? new URL('../../../shared/fixtures/mul
 const issuer = `http://127.0.0.1:${authPort}`;
 const fhirBase = `http://127.0.0.1:${fhirPort}/fhir`;
 const PAGE = 5;
+let mode = 'normal';
+let limited = 0;
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
@@ -137,6 +142,19 @@ http.createServer(async (req, res) => {
   if (url.pathname === '/__test/revoke' && req.method === 'POST') {
     await Promise.all(issued.splice(0).map((t) => t.destroy()));
     return res.writeHead(204).end();
+  }
+  if (url.pathname === '/__test/mode' && req.method === 'POST') {
+    mode = url.searchParams.get('m') ?? 'normal';
+    limited = mode === 'rate-limit' ? 2 : 0;
+    return res.writeHead(204).end();
+  }
+  if (url.pathname.startsWith('/fhir/') && !url.pathname.includes('.well-known') && limited > 0) {
+    limited -= 1;
+    res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/fhir+json' }).end('{"resourceType":"OperationOutcome"}');
+    return;
+  }
+  if (mode === 'page-fails' && Number(url.searchParams.get('_offset') ?? 0) > 0) {
+    return send(res, 500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] });
   }
   if (url.pathname === '/__test/change' && req.method === 'POST') {
     const id = patientOf.get(url.searchParams.get('nhs'));

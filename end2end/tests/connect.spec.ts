@@ -27,6 +27,14 @@ async function newPatient(page: Page, info: TestInfo, name: string, nhs: string)
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
 }
 
+async function setMode(page: Page, mode: string) {
+  expect((await page.request.post(`${fhir}/__test/mode?m=${mode}`)).status()).toBe(204);
+}
+
+test.afterEach(async ({ page }) => {
+  await setMode(page, 'normal');
+});
+
 /** From the Sources page, through the provider's sign-in and consent, and back. */
 async function connectAs(page: Page, info: TestInfo, login: string) {
   await page.goto('/sources');
@@ -66,6 +74,20 @@ test('connect a provider, see its entries, refresh after a change, and lose noth
   // Nothing changed since: nothing new.
   await page.getByRole('button', { name: `Update from ${provider} now` }).click();
   await expect(page.getByTestId('connections-notice')).toContainText('0 new, 0 changed');
+
+  // A page that fails half way: nothing is imported, and it says so. (The
+  // change below would otherwise show as one changed resource.)
+  expect((await page.request.post(`${fhir}/__test/change?nhs=${nhs}`)).status()).toBe(204);
+  await setMode(page, 'page-fails');
+  await page.getByRole('button', { name: `Update from ${provider} now` }).click();
+  await expect(page.getByTestId('connections-notice')).toContainText('could not be reached just now');
+  await expect(connection.getByTestId('connection-error')).toContainText('could not be reached just now');
+  // The provider slowing Kith down: it waits and carries on, and the change
+  // the failed pull left behind arrives now, whole.
+  await setMode(page, 'rate-limit');
+  await page.getByRole('button', { name: `Update from ${provider} now` }).click();
+  await expect(page.getByTestId('connections-notice')).toContainText('0 new, 1 changed');
+  await setMode(page, 'normal');
 
   // Access revoked at the provider: a clear error, and nothing already imported is lost.
   expect((await page.request.post(`${fhir}/__test/revoke`)).status()).toBe(204);
