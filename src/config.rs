@@ -223,15 +223,48 @@ pub struct SmartOptions {
     /// Hours between scheduled pulls of each connection.
     #[arg(long, env = "KITH_SMART_REFRESH_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
     pub smart_refresh_hours: u64,
+    /// A JSON file listing further providers: `[{"id", "name", "kind",
+    /// "fhir_base", "client_id", "client_secret", "authorize_url",
+    /// "token_url", "scopes"}]`.
+    #[arg(long, env = "KITH_SMART_PROVIDERS_FILE")]
+    pub smart_providers_file: Option<std::path::PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct SmartFileEntry {
+    id: String,
+    #[serde(flatten)]
+    config: kith_smart::SmartConfig,
 }
 
 impl SmartOptions {
-    pub fn connections(&self) -> anyhow::Result<Vec<kith_smart::SmartConfig>> {
-        let Some(base) = &self.smart_fhir_base else { return Ok(vec![]) };
-        if self.smart_kind.parse::<kith_fhir::SourceKind>().is_err() {
-            anyhow::bail!("KITH_SMART_KIND {:?}: use gp, hospital, mental-health, community, social-care, device or patient", self.smart_kind);
+    /// Every configured provider as (key, settings); the one set by
+    /// environment is "smart".
+    pub fn connections(&self) -> anyhow::Result<Vec<(String, kith_smart::SmartConfig)>> {
+        let mut out = Vec::new();
+        if let Some(c) = self.from_env()? {
+            out.push(("smart".to_string(), c));
         }
-        Ok(vec![kith_smart::SmartConfig {
+        if let Some(f) = &self.smart_providers_file {
+            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("KITH_SMART_PROVIDERS_FILE {}: {e}", f.display()))?;
+            let more: Vec<SmartFileEntry> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("KITH_SMART_PROVIDERS_FILE {}: {e}", f.display()))?;
+            out.extend(more.into_iter().map(|e| (e.id, e.config)));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (id, c) in &out {
+            if !ids.insert(id.clone()) || id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+                anyhow::bail!("provider connection id {id:?}: give each its own, of letters, digits, - and _");
+            }
+            if c.kind.parse::<kith_fhir::SourceKind>().is_err() {
+                anyhow::bail!("provider connection {id}: kind {:?}: use gp, hospital, mental-health, community, social-care, device or patient", c.kind);
+            }
+        }
+        Ok(out)
+    }
+
+    fn from_env(&self) -> anyhow::Result<Option<kith_smart::SmartConfig>> {
+        let Some(base) = &self.smart_fhir_base else { return Ok(None) };
+        Ok(Some(kith_smart::SmartConfig {
             name: self.smart_name.clone().ok_or_else(|| anyhow::anyhow!("KITH_SMART_NAME: name the organisation whose FHIR API KITH_SMART_FHIR_BASE is"))?,
             kind: self.smart_kind.clone(),
             fhir_base: base.clone(),
@@ -240,7 +273,7 @@ impl SmartOptions {
             authorize_url: self.smart_authorize_url.clone(),
             token_url: self.smart_token_url.clone(),
             scopes: self.smart_scopes.split([' ', ',']).filter(|w| !w.is_empty()).map(str::to_string).collect(),
-        }])
+        }))
     }
 }
 
@@ -402,6 +435,23 @@ mod tests {
     fn bad_address_names_the_option() {
         let e = parse_addr("localhost").unwrap_err();
         assert!(e.contains("KITH_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn provider_files_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("kith-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("smart.json");
+        std::fs::write(&f, r#"[{"id": "gp", "name": "Riverside Surgery", "kind": "gp", "fhir_base": "https://fhir.example/r4", "client_id": "k"}]"#).unwrap();
+        let opts = SmartOptions { smart_providers_file: Some(f.clone()), smart_fhir_base: Some("https://h.example/fhir".into()), smart_name: Some("Hilltop".into()), smart_kind: "hospital".into(), ..Default::default() };
+        let got = opts.connections().unwrap();
+        assert_eq!(got.iter().map(|(k, c)| (k.as_str(), c.name.as_str())).collect::<Vec<_>>(), vec![("smart", "Hilltop"), ("gp", "Riverside Surgery")]);
+        assert_eq!(got[1].1.scopes, kith_smart::default_scopes(), "scopes default");
+        std::fs::write(&f, r#"[{"id": "smart", "name": "X", "kind": "gp", "fhir_base": "https://x", "client_id": "k"}]"#).unwrap();
+        assert!(opts.connections().unwrap_err().to_string().contains("give each its own"));
+        std::fs::write(&f, r#"[{"id": "x", "name": "X", "kind": "clinic", "fhir_base": "https://x", "client_id": "k"}]"#).unwrap();
+        assert!(opts.connections().unwrap_err().to_string().contains("kind"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -38,8 +38,8 @@ const MAX_PULL_BYTES: usize = 512 * 1024 * 1024;
 /// Refresh tokens this long before the access token expires.
 const EXPIRY_MARGIN_MS: i64 = 60_000;
 
-/// The configured connections, by key (the provider's position in the list
-/// for now: one provider is configured by environment as "smart").
+/// The configured providers' FHIR APIs, by key ("smart" for the one set by
+/// environment; the providers file names the rest).
 #[derive(Clone)]
 pub struct Connections {
     kith: Kith,
@@ -56,11 +56,10 @@ struct Flow {
 }
 
 impl Connections {
-    pub fn new(kith: Kith, configs: Vec<kith_smart::SmartConfig>, public_url: &str, refresh_hours: u64) -> anyhow::Result<Self> {
+    pub fn new(kith: Kith, configs: Vec<(String, kith_smart::SmartConfig)>, public_url: &str, refresh_hours: u64) -> anyhow::Result<Self> {
         let clients = configs
             .into_iter()
-            .enumerate()
-            .map(|(i, c)| SmartClient::new(c).map(|c| (if i == 0 { "smart".to_string() } else { format!("smart{i}") }, c)))
+            .map(|(key, c)| SmartClient::new(c).map(|c| (key, c)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self { kith, clients: Arc::new(clients), redirect_uri: format!("{public_url}/sources/connect/callback"), refresh_every_ms: refresh_hours as i64 * 3_600_000 })

@@ -23,10 +23,14 @@ pub struct SmartConfig {
     pub kind: String,
     pub fhir_base: String,
     pub client_id: String,
+    #[serde(default)]
     pub client_secret: Option<String>,
     /// Used when the server offers no `.well-known/smart-configuration`.
+    #[serde(default)]
     pub authorize_url: Option<String>,
+    #[serde(default)]
     pub token_url: Option<String>,
+    #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
 }
 
