@@ -245,9 +245,7 @@ async fn callback(State(c): State<Connections>, session: Session, Query(q): Quer
         Err(r) => return r,
     };
     let flow: Option<Flow> = session.remove(FLOW_KEY).await.ok().flatten();
-    let Some(flow) = flow.filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000).filter(|f| {
-        q.state.as_deref().is_some_and(|s| s.len() == f.pending.state.len() && s.bytes().zip(f.pending.state.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
-    }) else {
+    let Some(flow) = flow.filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000).filter(|f| q.state.as_deref().is_some_and(|s| crate::oidc::same_secret(s, &f.pending.state))) else {
         return notice(&session, "That connection link is out of date or was not started here. Start again from this page.").await;
     };
     let Some(client) = c.client(&flow.provider) else { return notice(&session, "That provider is no longer offered here.").await };
@@ -291,17 +289,23 @@ struct ConnectionForm {
     id: String,
 }
 
-async fn refresh(State(c): State<Connections>, session: Session, req: Request) -> Response {
+/// The record this session manages, and the connection the form names.
+async fn managed_connection(c: &Connections, session: &Session, req: Request) -> Result<(RecordAccess, String), Response> {
     let from = origin(&req);
     let form = Form::<ConnectionForm>::from_request(req, &()).await;
-    let access = manage(&c.kith, &session, from).await;
-    let (access, Ok(Form(form))) = (match access {
-        Ok(a) => a,
+    let access = manage(&c.kith, session, from).await?;
+    match form {
+        Ok(Form(f)) => Ok((access, f.id)),
+        Err(_) => Err((http::StatusCode::BAD_REQUEST, "Which connection?").into_response()),
+    }
+}
+
+async fn refresh(State(c): State<Connections>, session: Session, req: Request) -> Response {
+    let (access, id) = match managed_connection(&c, &session, req).await {
+        Ok(x) => x,
         Err(r) => return r,
-    }, form) else {
-        return (http::StatusCode::BAD_REQUEST, "Which connection?").into_response();
     };
-    let Ok(p) = c.kith.pullable(&access, &form.id).await else { return (http::StatusCode::NOT_FOUND, "Not found").into_response() };
+    let Ok(p) = c.kith.pullable(&access, &id).await else { return (http::StatusCode::NOT_FOUND, "Not found").into_response() };
     let result = c.pull(&access, &p).await;
     log_result(&p, &result);
     let text = message(&p.name, &result);
@@ -310,16 +314,11 @@ async fn refresh(State(c): State<Connections>, session: Session, req: Request) -
 }
 
 async fn disconnect(State(c): State<Connections>, session: Session, req: Request) -> Response {
-    let from = origin(&req);
-    let form = Form::<ConnectionForm>::from_request(req, &()).await;
-    let access = manage(&c.kith, &session, from).await;
-    let (access, Ok(Form(form))) = (match access {
-        Ok(a) => a,
+    let (access, id) = match managed_connection(&c, &session, req).await {
+        Ok(x) => x,
         Err(r) => return r,
-    }, form) else {
-        return (http::StatusCode::BAD_REQUEST, "Which connection?").into_response();
     };
-    match c.kith.disconnect_provider(&access, &form.id).await {
+    match c.kith.disconnect_provider(&access, &id).await {
         Ok(()) => notice(&session, "Disconnected. Kith no longer holds any access to it; what it already sent stays in your record, marked as from it.").await,
         Err(e) => match e.into_app_error() {
             kith_types::AppError::NotFound => (http::StatusCode::NOT_FOUND, "Not found").into_response(),

@@ -105,7 +105,7 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
     // One flow, one callback: taken out of the session whatever happens next.
     let flow: Option<Flow> = session.remove(FLOW_KEY).await.ok().flatten();
     let fresh = flow.filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000);
-    let Some(flow) = fresh.filter(|f| q.state.as_deref().is_some_and(|s| constant_time_eq(s, &f.pending.state))) else {
+    let Some(flow) = fresh.filter(|f| q.state.as_deref().is_some_and(|s| same_secret(s, &f.pending.state))) else {
         let _ = o.kith.record_sign_in_failure("OpenID Connect", "state missing, expired or not this session's", &from).await;
         return notice(&session, "That sign-in link is out of date or was not started here, so you have not been signed in. Start again.", "/sign-in").await;
     };
@@ -199,6 +199,8 @@ async fn notice(session: &Session, message: &str, to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Compares a secret from a request with the session's without leaking,
+/// through timing, how much of it matched.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
