@@ -223,6 +223,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/change_password", "current_password=a&new_password=b&confirm_password=b"),
         ("/api/keep_alive", ""),
         ("/api/sign_in_methods", ""),
+        ("/api/add_password", "added_password=a&added_password_again=a"),
         ("/api/sources/connections", ""),
         ("/api/sign_in_methods/remove", "method="),
         ("/api/sign_out_everywhere", ""),

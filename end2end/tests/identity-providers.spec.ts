@@ -73,6 +73,14 @@ test('NHS login: the first sign-in makes the account on the proved NHS Number\'s
   await expect(page.getByTestId('sessions').locator('tbody tr')).toHaveCount(2);
   await expect(page.getByTestId('sign-in-methods').locator('li')).toHaveCount(1);
 
+  // A password can be added to an account made through the provider.
+  await page.getByText('Add a password').click();
+  await page.getByLabel('Password to add').fill('violet canal drum');
+  await page.getByLabel('The same password again').fill('violet canal drum');
+  await page.getByRole('button', { name: 'Add this password' }).click();
+  await expect(page.getByTestId('sign-in-methods').locator('li')).toHaveCount(2);
+  await expect(page.getByTestId('sign-in-methods')).toContainText('Password');
+
   // Sign out everywhere from the second browser ends the first one too.
   await other.goto('/account');
   await ready(other, info);

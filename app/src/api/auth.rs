@@ -291,3 +291,13 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
     leptos_axum::redirect("/sign-in?signed_out=everywhere");
     Ok(())
 }
+
+/// Adds a password to an account that has only provider sign-ins.
+#[server(endpoint = "add_password")]
+pub async fn add_password(added_password: String, added_password_again: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    kith.add_password(&actor, &added_password, &added_password_again).await.map_err(core)?;
+    let _ = session.insert(super::ssr::SIGN_IN_NOTICE_KEY, "Your password is set: you can now sign in with your email address and it.".to_string()).await;
+    leptos_axum::redirect("/account#sign-in-methods");
+    Ok(())
+}

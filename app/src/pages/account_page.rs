@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_sign_in_methods, get_two_step, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere};
+use crate::api::{get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere};
 use kith_types::TwoStepView;
 use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
 use crate::components::layout::Authed;
@@ -58,9 +58,11 @@ fn account(me: Me, two: TwoStep) -> impl IntoView {
 #[component]
 fn SignInMethodsSection() -> impl IntoView {
     let remove = ServerAction::<RemoveSignInMethod>::new();
+    let add_password = ServerAction::<AddPassword>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let remove_error = error_of(remove.value());
-    let data = Resource::new(move || remove.version().get(), |_| get_sign_in_methods());
+    let password_error = error_of(add_password.value());
+    let data = Resource::new(move || (remove.version().get(), add_password.version().get()), |_| get_sign_in_methods());
     view! {
         <section class="card mt-8" id="sign-in-methods" aria-labelledby="sign-in-methods-heading">
             <h2 id="sign-in-methods-heading" class="text-2xl font-bold mb-2">"How you sign in"</h2>
@@ -72,6 +74,7 @@ fn SignInMethodsSection() -> impl IntoView {
                         Err(e) => return view! { <p role="alert">{e.to_string()}</p> }.into_any(),
                     };
                     let only_one = v.methods.len() <= 1;
+                    let has_password = v.methods.iter().any(|m| m.id.is_empty());
                     view! {
                         {v.notice.map(|n| view! { <p class="notice-ok" role="status" data-testid="account-notice">{n}</p> })}
                         <ul class="divide-y" data-testid="sign-in-methods">
@@ -97,6 +100,18 @@ fn SignInMethodsSection() -> impl IntoView {
                                 }
                             }).collect::<Vec<_>>()}
                         </ul>
+                        {(!has_password).then(|| view! {
+                            <details class="mt-4"><summary class="cursor-pointer underline">"Add a password"</summary>
+                                <p class="mt-2">"Then you can also sign in with your email address and this password."</p>
+                                <ErrorSummary error=password_error/>
+                                <ActionForm action=add_password>
+                                    <TextField name="added_password" label="Password to add" input_type="password" autocomplete="new-password"
+                                        hint="At least 10 characters." required=true error=password_error/>
+                                    <TextField name="added_password_again" label="The same password again" input_type="password" autocomplete="new-password" required=true error=password_error/>
+                                    <SubmitButton label="Add this password"/>
+                                </ActionForm>
+                            </details>
+                        })}
                         {(!v.can_link.is_empty()).then(|| view! {
                             <p class="mt-4 mb-2">"Add a way to sign in:"</p>
                             <ul class="space-y-2">

@@ -184,6 +184,29 @@ impl Kith {
         Ok(())
     }
 
+    /// Adds a password to an account that signs in only through providers
+    /// (one that has a password changes it on the Account page instead).
+    pub async fn add_password(&self, actor: &Actor, new: &str, confirm: &str) -> CoreResult<()> {
+        let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+        if user.password_hash.is_some() {
+            return Err(AppError::Conflict("You already have a password: change it above.".into()).into());
+        }
+        let mut errors = Vec::new();
+        if let Err(m) = crate::password::check_policy(new, &[&user.name, &user.email]) {
+            errors.push(kith_types::FieldError { field: "added_password".into(), message: m });
+        }
+        if new != confirm {
+            errors.push(kith_types::FieldError { field: "added_password_again".into(), message: "The two passwords do not match".into() });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation { errors, values: vec![] }.into());
+        }
+        let hash = crate::password::hash(new.to_string()).await?;
+        store::set_password_hash(&self.db.pool, &actor.user_id, &hash, now_ms()).await?;
+        tracing::info!(user_id = %actor.user_id, "password added");
+        Ok(())
+    }
+
     /// A provider sign-in that failed before anyone could be named.
     pub async fn record_sign_in_failure(&self, method: &str, reason: &str, origin: &Origin) -> CoreResult<()> {
         let reason: String = reason.chars().take(500).collect();

@@ -158,6 +158,20 @@ async fn no_email_no_account(db: &TestDb) {
     assert_eq!(db.count_where("linked_identities", "subject", "sub-7").await, 0);
 }
 
+async fn a_provider_only_account_can_add_a_password(db: &TestDb) {
+    let k = &db.kith;
+    let (ray, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-8", "ray@example.com", None), &origin()).await.unwrap());
+    let e = k.add_password(&ray, "short", "short").await.unwrap_err();
+    assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
+    let e = k.add_password(&ray, "violet canal drum", "violet canal drums").await.unwrap_err();
+    assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
+    k.add_password(&ray, "violet canal drum", "violet canal drum").await.unwrap();
+    assert_eq!(k.sign_in("ray@example.com", "violet canal drum", "10.0.0.9").await.unwrap().user_id, ray.user_id);
+    assert_eq!(k.sign_in_methods(&ray).await.unwrap().len(), 2);
+    // Only once: after that it is changed with the current one.
+    assert!(matches!(k.add_password(&ray, "amber window fjord", "amber window fjord").await, Err(CoreError::User(AppError::Conflict(_)))));
+}
+
 async fn failures_are_kept_without_secrets(db: &TestDb) {
     let k = &db.kith;
     k.record_sign_in_failure("NHS login", "refused: signature", &origin()).await.unwrap();
@@ -177,4 +191,5 @@ backend_tests!(
     staff_providers_make_clinicians_with_their_organisation,
     no_email_no_account,
     failures_are_kept_without_secrets,
+    a_provider_only_account_can_add_a_password,
 );

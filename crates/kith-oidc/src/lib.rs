@@ -196,6 +196,9 @@ impl Provider {
             // Following redirects would let a provider send Kith anywhere.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(HTTP_TIMEOUT)
+            // Below common servers' keep-alive (Node's is 5 s), so an idle
+            // connection is dropped here before the server closes it under us.
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .build()
             .map_err(|e| OidcError::Config(format!("HTTP client: {e}")))?;
         Ok(Self { config, http, discovered: Arc::new(Mutex::new(None)) })

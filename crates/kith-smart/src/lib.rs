@@ -155,6 +155,9 @@ impl SmartClient {
         let http = reqwest::ClientBuilder::new()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(HTTP_TIMEOUT)
+            // Below common servers' keep-alive (Node's is 5 s), so an idle
+            // connection is dropped here before the server closes it under us.
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .map_err(|e| SmartError::Config(config.name.clone(), e.to_string()))?;
         Ok(Self { config, http })
@@ -262,15 +265,21 @@ impl SmartClient {
     /// is waited out (Retry-After, at most a few times).
     async fn get_json(&self, url: &str, access: &str) -> Result<(reqwest::StatusCode, Value), SmartError> {
         let mut tries = 0;
+        let mut resent = false;
         loop {
-            let res = self
-                .http
-                .get(url)
-                .bearer_auth(access)
-                .header("accept", "application/fhir+json")
-                .send()
-                .await
-                .map_err(|e| self.unavailable(e))?;
+            let sent = self.http.get(url).bearer_auth(access).header("accept", "application/fhir+json").send().await;
+            let res = match sent {
+                Ok(r) => r,
+                // A GET is safe to send again once: a kept-alive connection
+                // the server had just closed fails like this.
+                Err(e) if !resent && !e.is_timeout() => {
+                    resent = true;
+                    tracing::debug!(error = %e, "FHIR request failed to send; trying once more");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Err(e) => return Err(self.unavailable(e)),
+            };
             let status = res.status();
             if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
                 tries += 1;
