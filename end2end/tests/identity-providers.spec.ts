@@ -62,6 +62,8 @@ test('NHS login: the first sign-in makes the account on the proved NHS Number\'s
   const methods = page.getByTestId('sign-in-methods');
   await expect(methods).toContainText('NHS login');
   await expect(methods).toContainText('your only way to sign in');
+  // No password to change: it can be added instead (below).
+  await expect(page.getByRole('heading', { name: 'Change your password' })).toHaveCount(0);
   await expect(page.getByTestId('sessions')).toContainText('NHS login');
   await expectAccessible(page, info);
 

@@ -21,10 +21,22 @@ pub fn AccountPage() -> impl IntoView {
     let (begin, confirm, disable) = (ServerAction::<BeginTwoStep>::new(), ServerAction::<ConfirmTwoStep>::new(), ServerAction::<DisableTwoStep>::new());
     let data = Resource::new(move || (begin.version().get(), confirm.version().get(), disable.version().get()), |_| get_two_step());
     let two = TwoStep { begin, confirm, disable, data };
-    view! { <Title text="Your account – Kith"/><Authed render=move |me| account(me, two)/> }
+    // Made here, not inside Authed's render, so the server fetches it once:
+    // the fetch takes the one-time notice out of the session.
+    let (remove, add_password) = (ServerAction::<RemoveSignInMethod>::new(), ServerAction::<AddPassword>::new());
+    let methods = Resource::new(move || (remove.version().get(), add_password.version().get()), |_| get_sign_in_methods());
+    let methods = Methods { remove, add_password, data: methods };
+    view! { <Title text="Your account – Kith"/><Authed render=move |me| account(me, two, methods)/> }
 }
 
-fn account(me: Me, two: TwoStep) -> impl IntoView {
+#[derive(Clone, Copy)]
+struct Methods {
+    remove: ServerAction<RemoveSignInMethod>,
+    add_password: ServerAction<AddPassword>,
+    data: Resource<Result<kith_types::SignInMethodsView, kith_types::AppError>>,
+}
+
+fn account(me: Me, two: TwoStep, methods: Methods) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = error_of(action.value());
     let query = use_query_map();
@@ -36,33 +48,40 @@ fn account(me: Me, two: TwoStep) -> impl IntoView {
             <dt class="font-bold">"Email"</dt><dd>{me.email}</dd>
             <dt class="font-bold">"Role"</dt><dd>{me.role.label()}</dd>
         </dl>
-        <h2 class="text-2xl font-bold mt-8 mb-4">"Change your password"</h2>
-        <Show when=changed>
-            <p class="card" role="status">"Your password has been changed. Any other devices signed in to your account have been signed out."</p>
-        </Show>
-        <ErrorSummary error=error/>
-        <ActionForm action=action>
-            <TextField name="current_password" label="Current password" input_type="password" autocomplete="current-password" required=true error=error/>
-            <TextField name="new_password" label="New password" input_type="password" autocomplete="new-password"
-                hint="At least 10 characters." required=true error=error/>
-            <TextField name="confirm_password" label="New password again" input_type="password" autocomplete="new-password" required=true error=error/>
-            <SubmitButton label="Change password"/>
-        </ActionForm>
+        // Only for accounts with a password; one made through a provider
+        // adds one under "How you sign in" instead.
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let has_password = methods.data.await.map(|v| v.methods.iter().any(|m| m.id.is_empty())).unwrap_or(true);
+                has_password.then(|| view! {
+                    <h2 class="text-2xl font-bold mt-8 mb-4">"Change your password"</h2>
+                    <Show when=changed>
+                        <p class="card" role="status">"Your password has been changed. Any other devices signed in to your account have been signed out."</p>
+                    </Show>
+                    <ErrorSummary error=error/>
+                    <ActionForm action=action>
+                        <TextField name="current_password" label="Current password" input_type="password" autocomplete="current-password" required=true error=error/>
+                        <TextField name="new_password" label="New password" input_type="password" autocomplete="new-password"
+                            hint="At least 10 characters." required=true error=error/>
+                        <TextField name="confirm_password" label="New password again" input_type="password" autocomplete="new-password" required=true error=error/>
+                        <SubmitButton label="Change password"/>
+                    </ActionForm>
+                })
+            })}
+        </Suspense>
         <TwoStepSection two/>
-        <SignInMethodsSection/>
+        <SignInMethodsSection methods/>
     }
 }
 
 /// How this person signs in (password and linked providers: add, remove,
 /// never the last) and where they are signed in, with "sign out everywhere".
 #[component]
-fn SignInMethodsSection() -> impl IntoView {
-    let remove = ServerAction::<RemoveSignInMethod>::new();
-    let add_password = ServerAction::<AddPassword>::new();
+fn SignInMethodsSection(methods: Methods) -> impl IntoView {
+    let Methods { remove, add_password, data } = methods;
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let remove_error = error_of(remove.value());
     let password_error = error_of(add_password.value());
-    let data = Resource::new(move || (remove.version().get(), add_password.version().get()), |_| get_sign_in_methods());
     view! {
         <section class="card mt-8" id="sign-in-methods" aria-labelledby="sign-in-methods-heading">
             <h2 id="sign-in-methods-heading" class="text-2xl font-bold mb-2">"How you sign in"</h2>
