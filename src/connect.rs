@@ -51,6 +51,8 @@ pub struct Connections {
 #[derive(Serialize, Deserialize)]
 struct Flow {
     provider: String,
+    /// The record it was started for: the tokens go to no other.
+    patient_id: String,
     pending: PendingConnect,
     started_ms: i64,
 }
@@ -120,7 +122,7 @@ impl Connections {
         match self.kith.import(access, req).await {
             Ok(ImportOutcome::Accepted(s)) => PullResult::Imported(format!("{} new, {} changed, {} unchanged", s.new, s.changed, s.unchanged)),
             Ok(ImportOutcome::Held { .. }) => PullResult::Failed(format!("{}'s record has no NHS Number: check it in “Files waiting for you” below before it is added.", client.config.name)),
-            Ok(ImportOutcome::Refused { reason, .. }) => PullResult::Failed(reason),
+            Ok(ImportOutcome::Refused { reason, .. }) => PullResult::Refused(reason),
             Err(e) => PullResult::Failed(e.into_app_error().to_string()),
         }
     }
@@ -155,7 +157,18 @@ impl Connections {
                 }
             };
             for id in due {
-                let Ok(Some(p)) = self.kith.pullable_by_id(&id).await else { continue };
+                let p = match self.kith.pullable_by_id(&id).await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        // Tokens that no longer open (the token key changed):
+                        // say so once, instead of retrying every minute.
+                        tracing::warn!(connection = %id, error = %e.into_app_error(), "stored access could not be opened");
+                        let why = PullResult::NeedsReconnect("Kith could not open the saved access. Connect again.".into());
+                        let _ = self.kith.record_pull(&id, why, None).await;
+                        continue;
+                    }
+                };
                 let Ok(access) = self.kith.open_patient(&Principal::Operator, &p.patient_id, Right::Manage).await else { continue };
                 let result = self.pull(&access, &p).await;
                 log_result(&p, &result);
@@ -177,6 +190,7 @@ fn log_result(p: &Pullable, r: &PullResult) {
     match r {
         PullResult::Imported(s) => tracing::info!(connection = %p.id, summary = %s, "pulled from a connected provider"),
         PullResult::NeedsReconnect(_) => tracing::warn!(connection = %p.id, "connection needs the patient to connect again"),
+        PullResult::Refused(_) => tracing::warn!(connection = %p.id, "the import refused what the provider sent"),
         PullResult::Failed(_) => tracing::warn!(connection = %p.id, "pull failed; will try again"),
     }
 }
@@ -184,7 +198,7 @@ fn log_result(p: &Pullable, r: &PullResult) {
 fn message(name: &str, r: &PullResult) -> String {
     match r {
         PullResult::Imported(s) => format!("Updated from {name}: {s}."),
-        PullResult::NeedsReconnect(e) | PullResult::Failed(e) => e.clone(),
+        PullResult::NeedsReconnect(e) | PullResult::Refused(e) | PullResult::Failed(e) => e.clone(),
     }
 }
 
@@ -209,13 +223,14 @@ async fn start(State(c): State<Connections>, session: Session, Query(q): Query<S
     let from = origin(&req);
     drop(req);
     let access = manage(&c.kith, &session, from).await;
-    if let Err(r) = access {
-        return r;
-    }
+    let access = match access {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let Some(client) = c.client(&q.provider) else { return (http::StatusCode::NOT_FOUND, "No such provider").into_response() };
     match client.start(&c.redirect_uri).await {
         Ok((url, pending)) => {
-            let flow = Flow { provider: q.provider.clone(), pending, started_ms: chrono::Utc::now().timestamp_millis() };
+            let flow = Flow { provider: q.provider.clone(), patient_id: access.patient_id().to_string(), pending, started_ms: chrono::Utc::now().timestamp_millis() };
             if session.insert(FLOW_KEY, flow).await.is_err() {
                 return (http::StatusCode::INTERNAL_SERVER_ERROR, "Could not start connecting").into_response();
             }
@@ -248,6 +263,9 @@ async fn callback(State(c): State<Connections>, session: Session, Query(q): Quer
     let Some(flow) = flow.filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000).filter(|f| q.state.as_deref().is_some_and(|s| crate::oidc::same_secret(s, &f.pending.state))) else {
         return notice(&session, "That connection link is out of date or was not started here. Start again from this page.").await;
     };
+    if flow.patient_id != access.patient_id() {
+        return notice(&session, "That connection was started for another record. Start again from this record's Sources page.").await;
+    }
     let Some(client) = c.client(&flow.provider) else { return notice(&session, "That provider is no longer offered here.").await };
     let name = client.config.name.clone();
     if let Some(e) = q.error {
@@ -274,8 +292,9 @@ async fn callback(State(c): State<Connections>, session: Session, Query(q): Quer
     let result = c.pull(&access, &p).await;
     log_result(&p, &result);
     // A first pull the import refused (another patient's NHS Number, say):
-    // nothing was stored, and the connection is not kept.
-    if let PullResult::Failed(reason) = &result {
+    // nothing was stored, and the connection is not kept. Other failures
+    // (the provider busy or down) keep it, to be tried again.
+    if let PullResult::Refused(reason) = &result {
         let _ = c.kith.disconnect_provider(&access, &id).await;
         return notice(&session, &format!("{name} was not connected: {reason}")).await;
     }

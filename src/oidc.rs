@@ -39,8 +39,8 @@ struct Oidc {
 #[derive(Serialize, Deserialize)]
 struct Flow {
     pending: Pending,
-    /// Linking to the signed-in account rather than signing in.
-    link: bool,
+    /// Linking to this signed-in account rather than signing in.
+    link_to: Option<String>,
     started_ms: i64,
 }
 
@@ -72,14 +72,19 @@ async fn start(State(o): State<Oidc>, session: Session, Query(q): Query<StartQue
     let Some(provider) = o.providers.iter().find(|p| p.config.id == q.provider) else {
         return (http::StatusCode::NOT_FOUND, "No such sign-in provider").into_response();
     };
-    let link = q.link.is_some();
-    if link && signed_in_user(&session).await.is_none() {
-        return Redirect::to("/sign-in").into_response();
-    }
-    let back = if link { "/account#sign-in-methods" } else { "/sign-in" };
+    let link_to = match q.link {
+        Some(_) => match signed_in_user(&session).await {
+            Some(u) => Some(u),
+            None => return Redirect::to("/sign-in").into_response(),
+        },
+        None => None,
+    };
+    let back = if link_to.is_some() { "/account#sign-in-methods" } else { "/sign-in" };
+    // A new flow replaces any identity still waiting for a password.
+    let _ = session.remove::<PendingLink>(PENDING_LINK_KEY).await;
     match provider.start(&o.redirect_uri).await {
         Ok((url, pending)) => {
-            let flow = Flow { pending, link, started_ms: chrono::Utc::now().timestamp_millis() };
+            let flow = Flow { pending, link_to, started_ms: chrono::Utc::now().timestamp_millis() };
             if session.insert(FLOW_KEY, flow).await.is_err() {
                 return (http::StatusCode::INTERNAL_SERVER_ERROR, "Could not start signing in").into_response();
             }
@@ -109,7 +114,7 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
         let _ = o.kith.record_sign_in_failure("OpenID Connect", "state missing, expired or not this session's", &from).await;
         return notice(&session, "That sign-in link is out of date or was not started here, so you have not been signed in. Start again.", "/sign-in").await;
     };
-    let back = if flow.link { "/account#sign-in-methods" } else { "/sign-in" };
+    let back = if flow.link_to.is_some() { "/account#sign-in-methods" } else { "/sign-in" };
     let Some(provider) = o.providers.iter().find(|p| p.config.id == flow.pending.provider) else {
         return notice(&session, "That sign-in provider is no longer offered here.", back).await;
     };
@@ -139,12 +144,14 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
         subject: identity.subject,
         name: identity.name,
         email: identity.email,
+        email_verified: identity.email_verified,
         birth_date: identity.birth_date,
         organisation: identity.organisation,
     };
 
-    if flow.link {
-        let Some(user_id) = signed_in_user(&session).await else { return Redirect::to("/sign-in").into_response() };
+    if let Some(link_to) = &flow.link_to {
+        // Still the same person who asked to link it.
+        let Some(user_id) = signed_in_user(&session).await.filter(|u| u == link_to) else { return Redirect::to("/sign-in").into_response() };
         let actor = match o.kith.actor(&user_id).await {
             Ok(Some(a)) => a,
             _ => return Redirect::to("/sign-in").into_response(),
@@ -165,8 +172,8 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
                 None => Redirect::to("/").into_response(),
             }
         }
-        Ok(IdentityOutcome::ProveAccount { email }) => {
-            let pending = PendingLink { identity: verified, started_ms: chrono::Utc::now().timestamp_millis() };
+        Ok(IdentityOutcome::ProveAccount { email, user_id }) => {
+            let pending = PendingLink { identity: verified, user_id, started_ms: chrono::Utc::now().timestamp_millis() };
             let _ = session.insert(PENDING_LINK_KEY, pending).await;
             notice(
                 &session,

@@ -142,6 +142,25 @@ test('an existing account is linked only after its password, and a method can be
   await expect(methods.locator('li')).toHaveCount(2);
 });
 
+test('a provider identity waiting for one account\'s password is not given to someone else signing in', async ({ page }, info) => {
+  const una = await signUp(page, info, 'Una Owner', 'A patient, setting up my own record');
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  const otto = await signUp(page, info, 'Otto Other', 'A patient, setting up my own record');
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  const id = await person(page, info, 'una', { email: una, name: 'Una Owner' });
+  await viaProvider(page, info, 'Sign in with NHS login', id);
+  await expect(page.getByTestId('sign-in-notice')).toContainText(`You already have a Kith account with ${una}`);
+  // Someone else signs in on this browser: nothing is linked to their account.
+  await page.getByLabel('Email address').fill(otto);
+  await page.getByLabel('Password').fill('copper kettle hills');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Otto Other');
+  await page.goto('/account');
+  await ready(page, info);
+  await expect(page.getByTestId('sign-in-methods').locator('li')).toHaveCount(1);
+  await expect(page.getByTestId('sign-in-methods')).not.toContainText('NHS login');
+});
+
 test('the staff provider signs in a clinician with the organisation from its claim', async ({ page }, info) => {
   const id = await person(page, info, 'drlee', { email: uniqueEmail(info, 'drlee'), name: 'Dr Lee Ward', organisation: 'Hilltop Hospital' });
   await viaProvider(page, info, 'Staff: sign in with Hilltop Hospital', id);

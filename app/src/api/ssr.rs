@@ -168,6 +168,8 @@ pub const PENDING_LINK_MINUTES: i64 = 15;
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PendingLink {
     pub identity: kith_core::identity::VerifiedIdentity,
+    /// The account whose email matched: only it may take the link.
+    pub user_id: String,
     pub started_ms: i64,
 }
 
@@ -177,7 +179,12 @@ pub struct PendingLink {
 pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Actor) -> Result<&'static str, AppError> {
     start_session(session, actor).await?;
     let pending: Option<PendingLink> = session.remove(PENDING_LINK_KEY).await.ok().flatten();
-    let Some(p) = pending.filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000) else {
+    // Only for the account it was waiting for: someone else signing in on
+    // the same browser must not gain the provider sign-in (nor its record).
+    let Some(p) = pending
+        .filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000)
+        .filter(|p| p.user_id == actor.user_id)
+    else {
         return Ok("/");
     };
     let message = match kith.link_identity(actor, &p.identity).await {

@@ -39,6 +39,9 @@ pub enum PullResult {
     Imported(String),
     /// The provider no longer accepts the tokens: the patient must connect again.
     NeedsReconnect(String),
+    /// The import refused what came (another patient's NHS Number, say):
+    /// nothing was stored.
+    Refused(String),
     /// Anything else; the next scheduled pull tries again.
     Failed(String),
 }
@@ -141,7 +144,7 @@ impl Kith {
         let (status, summary, error) = match &result {
             PullResult::Imported(s) => ("connected", Some(s.as_str()), None),
             PullResult::NeedsReconnect(e) => ("needs-reconnect", None, Some(e.as_str())),
-            PullResult::Failed(e) => ("connected", None, Some(e.as_str())),
+            PullResult::Refused(e) | PullResult::Failed(e) => ("connected", None, Some(e.as_str())),
         };
         let next = if matches!(result, PullResult::NeedsReconnect(_)) { None } else { next_pull_at };
         store::connections::record_pull(&self.db.pool, id, status, now, summary, error, next).await?;

@@ -15,7 +15,7 @@
 
 use kith_types::{AppError, Email, NhsNumber, Role, SessionView, SignInMethod};
 
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::policy::Origin;
 use crate::session_store::{SessionInfo, SESSION_INFO_KEY, USER_ID_KEY};
 use crate::{ms_to_uk, new_id, now_ms, store, Actor, Kith};
@@ -32,6 +32,8 @@ pub struct VerifiedIdentity {
     pub subject: String,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// Whether the provider says it checked the email address.
+    pub email_verified: bool,
     pub birth_date: Option<String>,
     /// Present only when the provider proved it to the required level.
     pub verified_nhs_number: Option<String>,
@@ -45,8 +47,9 @@ pub enum IdentityOutcome {
     /// example that their NHS Number's record belongs to another account).
     SignedIn { actor: Actor, note: Option<String> },
     /// An account with this email exists: the person must sign in with its
-    /// password once, after which the identity is linked.
-    ProveAccount { email: String },
+    /// password once, after which the identity is linked to that account
+    /// (and no other: `user_id` is the one that must sign in).
+    ProveAccount { email: String, user_id: String },
 }
 
 impl Kith {
@@ -73,8 +76,16 @@ impl Kith {
                 id.provider_name
             ))
         })?;
-        if store::user_by_email(&self.db.pool, email.as_str()).await?.is_some() {
-            return Ok(IdentityOutcome::ProveAccount { email: email.as_str().to_string() });
+        if let Some(existing) = store::user_by_email(&self.db.pool, email.as_str()).await? {
+            return Ok(IdentityOutcome::ProveAccount { email: email.as_str().to_string(), user_id: existing.id });
+        }
+        // A new account is keyed by its email: only one the provider checked.
+        if !id.email_verified {
+            return Err(AppError::Conflict(format!(
+                "{} has not confirmed your email address, so no account could be made. Confirm it there, or sign up with a password.",
+                id.provider_name
+            ))
+            .into());
         }
 
         let role = if id.staff { Role::Clinician } else { Role::Patient };
@@ -172,14 +183,24 @@ impl Kith {
         if !methods.iter().any(|m| m.id == method_id) {
             return Err(AppError::NotFound.into());
         }
+        let last = || CoreError::User(AppError::Conflict("This is the only way you can sign in, so it cannot be removed. Add another first.".into()));
         if methods.len() <= 1 {
-            return Err(AppError::Conflict("This is the only way you can sign in, so it cannot be removed. Add another first.".into()).into());
+            return Err(last());
         }
+        // Checked again inside one transaction that holds the user's row, so
+        // two removals at once cannot together remove every way in.
+        let mut tx = self.db.pool.begin().await?;
+        store::identity::touch_user(&mut *tx, &actor.user_id, now_ms()).await?;
         if method_id.is_empty() {
-            store::identity::clear_password(&self.db.pool, &actor.user_id, now_ms()).await?;
+            store::identity::clear_password(&mut *tx, &actor.user_id, now_ms()).await?;
         } else {
-            store::identity::delete_linked(&self.db.pool, &actor.user_id, method_id).await?;
+            store::identity::delete_linked(&mut *tx, &actor.user_id, method_id).await?;
         }
+        if store::identity::count_methods(&mut *tx, &actor.user_id).await? == 0 {
+            tx.rollback().await?;
+            return Err(last());
+        }
+        tx.commit().await?;
         tracing::info!(user_id = %actor.user_id, "sign-in method removed");
         Ok(())
     }

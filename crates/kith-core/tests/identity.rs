@@ -22,6 +22,7 @@ fn nhs_login(subject: &str, email: &str, nhs: Option<&str>) -> VerifiedIdentity 
         subject: subject.into(),
         name: Some("Ray Patel".into()),
         email: Some(email.into()),
+        email_verified: true,
         birth_date: Some("1961-07-04".into()),
         verified_nhs_number: nhs.map(str::to_string),
         organisation: None,
@@ -85,7 +86,7 @@ async fn an_existing_email_must_be_proved_with_the_password_before_linking(db: &
     let ray = user(k, "Ray Patel", "ray@example.com", "patient", "").await;
     let id = nhs_login("sub-4", "RAY@example.com", Some("9992649690"));
     match k.sign_in_with_identity(&id, &origin()).await.unwrap() {
-        IdentityOutcome::ProveAccount { email } => assert_eq!(email, "ray@example.com"),
+        IdentityOutcome::ProveAccount { email, user_id } => assert_eq!((email.as_str(), user_id.as_str()), ("ray@example.com", ray.user_id.as_str())),
         other => panic!("linked without proof: {other:?}"),
     }
     assert_eq!(db.count_where("linked_identities", "subject", "sub-4").await, 0);
@@ -139,6 +140,7 @@ async fn staff_providers_make_clinicians_with_their_organisation(db: &TestDb) {
         subject: "dr-1".into(),
         name: Some("Dr Priya Shah".into()),
         email: Some("priya@riverside.example".into()),
+        email_verified: true,
         birth_date: None,
         verified_nhs_number: Some("9434765919".into()),
         organisation: Some("Riverside Surgery".into()),
@@ -172,6 +174,13 @@ async fn a_provider_only_account_can_add_a_password(db: &TestDb) {
     assert!(matches!(k.add_password(&ray, "amber window fjord", "amber window fjord").await, Err(CoreError::User(AppError::Conflict(_)))));
 }
 
+async fn an_unconfirmed_email_makes_no_account(db: &TestDb) {
+    let k = &db.kith;
+    let id = VerifiedIdentity { email_verified: false, ..nhs_login("sub-9", "new@example.com", Some("9992649690")) };
+    assert!(matches!(k.sign_in_with_identity(&id, &origin()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("not confirmed")));
+    assert_eq!(db.count_where("users", "email", "new@example.com").await, 0);
+}
+
 async fn failures_are_kept_without_secrets(db: &TestDb) {
     let k = &db.kith;
     k.record_sign_in_failure("NHS login", "refused: signature", &origin()).await.unwrap();
@@ -192,4 +201,5 @@ backend_tests!(
     no_email_no_account,
     failures_are_kept_without_secrets,
     a_provider_only_account_can_add_a_password,
+    an_unconfirmed_email_makes_no_account,
 );

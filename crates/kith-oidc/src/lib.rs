@@ -185,6 +185,9 @@ impl std::fmt::Debug for Provider {
 impl Provider {
     pub fn new(config: ProviderConfig) -> Result<Self, OidcError> {
         IssuerUrl::new(config.issuer.clone()).map_err(|e| OidcError::Config(format!("issuer {}: {e}", config.issuer)))?;
+        if !["P0", "P5", "P9"].contains(&config.proofing_level.trim().to_ascii_uppercase().as_str()) {
+            return Err(OidcError::Config(format!("provider {}: proofing level {:?}: use P0, P5 or P9", config.id, config.proofing_level)));
+        }
         if config.client_secret.is_none() && config.private_key_pem.is_none() {
             return Err(OidcError::Config(format!("provider {} needs a client secret or a private key", config.id)));
         }

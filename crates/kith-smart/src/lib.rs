@@ -230,7 +230,12 @@ impl SmartClient {
     fn token_error<E: std::error::Error + 'static>(&self, e: RequestTokenError<E, BasicErrorResponse>) -> SmartError {
         match e {
             RequestTokenError::Request(e) => self.unavailable(e),
-            RequestTokenError::ServerResponse(r) => SmartError::Unauthorized(self.config.name.clone(), format!("token endpoint: {}", r.error())),
+            // Only a refused grant means the patient must connect again; a
+            // busy or failing server is tried again later.
+            RequestTokenError::ServerResponse(r) if *r.error() == oauth2::basic::BasicErrorResponseType::InvalidGrant => {
+                SmartError::Unauthorized(self.config.name.clone(), format!("token endpoint: {}", r.error()))
+            }
+            RequestTokenError::ServerResponse(r) => SmartError::Unavailable(self.config.name.clone(), format!("token endpoint: {}", r.error())),
             other => SmartError::Refused(self.config.name.clone(), format!("token endpoint: {other}")),
         }
     }
@@ -296,7 +301,8 @@ impl SmartClient {
                 tokio::time::sleep(Duration::from_secs(wait)).await;
                 continue;
             }
-            if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            // 403 is left to the caller: a search the scopes do not cover is skipped.
+            if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(SmartError::Unauthorized(self.config.name.clone(), format!("{status} from the FHIR server")));
             }
             if status.is_server_error() {
@@ -321,7 +327,12 @@ impl SmartClient {
             }
             let (status, bundle) = self.get_json(&url, access).await?;
             if !status.is_success() {
-                return Ok(false);
+                // The first page answering 400/403/404: the server does not
+                // offer this search. A later page failing: the whole pull fails.
+                if pages == 1 {
+                    return Ok(false);
+                }
+                return Err(self.unavailable(format!("{status} from page {pages} of a search")));
             }
             if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
                 return Err(SmartError::Refused(self.config.name.clone(), "a search did not return a Bundle".into()));
@@ -340,7 +351,10 @@ impl SmartClient {
                 .and_then(|l| l.get("url").and_then(Value::as_str))
                 .map(|u| base.join(u).map(|u| u.to_string()).unwrap_or_default());
             if let Some(n) = &next {
-                let same_server = url::Url::parse(n).ok().is_some_and(|u| u.origin() == base.origin() && u.path().starts_with(base.path().trim_end_matches('/')));
+                let root = base.path().trim_end_matches('/');
+                let same_server = url::Url::parse(n)
+                    .ok()
+                    .is_some_and(|u| u.origin() == base.origin() && (u.path() == root || u.path().starts_with(&format!("{root}/"))));
                 if !same_server {
                     return Err(SmartError::Refused(self.config.name.clone(), "a next link points away from the FHIR server".into()));
                 }
@@ -359,6 +373,9 @@ impl SmartClient {
             return Err(SmartError::Refused(self.config.name.clone(), "the patient id is not a FHIR id".into()));
         }
         let (status, patient) = self.get_json(&format!("{base}/Patient/{patient_id}"), &tokens.access).await?;
+        if status == reqwest::StatusCode::FORBIDDEN {
+            return Err(SmartError::Unauthorized(self.config.name.clone(), "403 reading the patient".into()));
+        }
         if !status.is_success() || patient.get("resourceType").and_then(Value::as_str) != Some("Patient") {
             return Err(SmartError::Refused(self.config.name.clone(), format!("reading the patient gave {status}")));
         }

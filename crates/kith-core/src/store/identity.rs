@@ -75,6 +75,23 @@ pub(crate) async fn delete_linked<'e, E: Executor<'e, Database = Any>>(ex: E, us
         .map(|r| r.rows_affected())
 }
 
+/// Takes the user's row for this transaction (serialising changes to how
+/// they sign in).
+pub(crate) async fn touch_user<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2").bind(now).bind(user_id.to_string()).execute(ex).await.map(|_| ())
+}
+
+/// Ways this user can sign in: a password counts as one, each linked identity as one.
+pub(crate) async fn count_methods<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL) \
+              + (SELECT COUNT(*) FROM linked_identities WHERE user_id = $1)",
+    )
+    .bind(user_id.to_string())
+    .fetch_one(ex)
+    .await
+}
+
 pub(crate) async fn clear_password<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $1 WHERE id = $2")
         .bind(now)
