@@ -198,7 +198,7 @@ pub struct ServeOptions {
 
 /// A provider's FHIR API patients can connect (SMART on FHIR standalone
 /// launch). Its redirect URI is `{KITH_PUBLIC_URL}/sources/connect/callback`.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub struct SmartOptions {
     /// The organisation's name, shown on the Sources page and as the source of what is pulled.
     #[arg(long, env = "KITH_SMART_NAME")]
@@ -235,6 +235,13 @@ struct SmartFileEntry {
     id: String,
     #[serde(flatten)]
     config: kith_smart::SmartConfig,
+}
+
+impl std::fmt::Debug for SmartOptions {
+    // Never the client secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartOptions").field("smart_fhir_base", &self.smart_fhir_base).finish_non_exhaustive()
+    }
 }
 
 impl SmartOptions {
@@ -281,7 +288,7 @@ impl SmartOptions {
 /// patients' provider) and a staff provider, each by environment alone, and
 /// any number more from a JSON file. The redirect URI to register with each
 /// is `{KITH_PUBLIC_URL}/auth/oidc/callback`.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Clone, Default)]
 pub struct OidcOptions {
     /// Issuer URL of the patients' provider (its discovery document is at
     /// `{issuer}/.well-known/openid-configuration`). Unset: no such button.
@@ -323,6 +330,13 @@ pub struct OidcOptions {
     /// "audience": "patient"|"clinician", "proofing_level", "organisation_claim"}]`.
     #[arg(long, env = "KITH_OIDC_PROVIDERS_FILE")]
     pub oidc_providers_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for OidcOptions {
+    // Never the client secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcOptions").field("oidc_issuer", &self.oidc_issuer).field("staff_oidc_issuer", &self.staff_oidc_issuer).finish_non_exhaustive()
+    }
 }
 
 impl OidcOptions {
@@ -452,6 +466,14 @@ mod tests {
         std::fs::write(&f, r#"[{"id": "x", "name": "X", "kind": "clinic", "fhir_base": "https://x", "client_id": "k"}]"#).unwrap();
         assert!(opts.connections().unwrap_err().to_string().contains("kind"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn debug_output_leaves_client_secrets_out() {
+        let o = OidcOptions { oidc_client_secret: Some("s3cret-oidc".into()), staff_oidc_client_secret: Some("s3cret-staff".into()), ..Default::default() };
+        let s = SmartOptions { smart_client_secret: Some("s3cret-smart".into()), smart_fhir_base: Some("https://x".into()), smart_name: Some("X".into()), smart_kind: "gp".into(), ..Default::default() };
+        let printed = format!("{o:?} {s:?} {:?}", s.connections().unwrap());
+        assert!(!printed.contains("s3cret"), "{printed}");
     }
 
     #[test]

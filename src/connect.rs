@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::downloads::origin;
+use crate::oidc::CallbackQuery;
 
 /// Session key: the connection flow under way.
 const FLOW_KEY: &str = "smart_flow";
@@ -241,14 +242,6 @@ async fn start(State(c): State<Connections>, session: Session, Query(q): Query<S
             notice(&session, &e.to_string()).await
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 async fn callback(State(c): State<Connections>, session: Session, Query(q): Query<CallbackQuery>, req: Request) -> Response {

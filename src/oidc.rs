@@ -94,14 +94,16 @@ async fn start(State(o): State<Oidc>, session: Session, Query(q): Query<StartQue
     }
 }
 
+/// What an OAuth 2.0 authorization server sends the browser back with (the
+/// provider sign-in and the SMART connection both read it).
 #[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+pub(crate) struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
     /// RFC 9207: which issuer sent the person back (guards against mix-up).
-    iss: Option<String>,
+    pub iss: Option<String>,
 }
 
 async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<CallbackQuery>, req: Request) -> Response {

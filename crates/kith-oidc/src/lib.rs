@@ -33,8 +33,8 @@ pub enum Audience {
     Clinician,
 }
 
-/// One configured identity provider.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One configured identity provider. (Debug leaves the secrets out.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ProviderConfig {
     /// A short name used in addresses: `/auth/oidc/start?provider={id}`.
     pub id: String,
@@ -59,6 +59,12 @@ pub struct ProviderConfig {
     /// For staff providers: the claim naming the person's organisation.
     #[serde(default = "default_organisation_claim")]
     pub organisation_claim: String,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig").field("id", &self.id).field("issuer", &self.issuer).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
 }
 
 pub fn default_scopes() -> Vec<String> {
@@ -142,12 +148,19 @@ impl OidcError {
 
 /// What Kith keeps in the session between sending the person to the
 /// provider and their coming back.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Pending {
     pub provider: String,
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for Pending {
+    // Never the state, nonce or PKCE verifier.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("provider", &self.provider).finish_non_exhaustive()
+    }
 }
 
 /// A person the provider vouched for, after every check passed.

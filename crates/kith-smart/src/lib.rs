@@ -14,8 +14,8 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One provider connection a deployment offers.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// One provider connection a deployment offers. (Debug leaves the secret out.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SmartConfig {
     /// The organisation's name (the record's source).
     pub name: String,
@@ -32,6 +32,12 @@ pub struct SmartConfig {
     pub token_url: Option<String>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for SmartConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartConfig").field("name", &self.name).field("fhir_base", &self.fhir_base).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
 }
 
 pub fn default_scopes() -> Vec<String> {
@@ -86,10 +92,17 @@ impl SmartError {
 }
 
 /// What is kept between sending the patient to the provider and their return.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PendingConnect {
     pub state: String,
     pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for PendingConnect {
+    // Never the state or PKCE verifier.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingConnect { .. }")
+    }
 }
 
 /// Tokens from the provider. Secrets: kept encrypted, never logged.
