@@ -7,6 +7,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use http::header::{CACHE_CONTROL, HeaderValue};
+use kith_core::audit::PendingLogCommits;
 use kith_core::Kith;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -62,6 +63,9 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options)
+        // Pages and server functions only: downloads commit their log rows
+        // in place, and live updates must stream.
+        .layer(middleware::from_fn(hold_until_logged))
         .merge(crate::upload::routes(kith.clone(), opts.max_upload_mb as usize * 1024 * 1024))
         .merge(crate::downloads::routes(kith.clone()))
         .merge(crate::events::routes(kith.clone()))
@@ -105,6 +109,39 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
     h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     res
+}
+
+/// Sends a page or server-function answer only once the access-log rows of
+/// what it shows are committed. Page views commit in the background while
+/// the page renders (`kith_core::audit::PendingLogCommits`), so the flush to
+/// disk overlaps the rendering instead of adding to it; here the whole body
+/// is rendered, then the commits are awaited, and if one failed the page is
+/// replaced by an error, so nothing is shown that is not in the log.
+async fn hold_until_logged(mut req: Request<Body>, next: Next) -> Response {
+    if req.uri().path().starts_with("/pkg/") {
+        return next.run(req).await;
+    }
+    let pending = PendingLogCommits::default();
+    req.extensions_mut().insert(pending.clone());
+    let (parts, body) = next.run(req).await.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await;
+    match (pending.settle().await, body) {
+        (Ok(()), Ok(bytes)) => Response::from_parts(parts, Body::from(bytes)),
+        (logged, body) => {
+            if let Err(e) = logged {
+                tracing::error!(error = %e, "an access-log commit failed: the response was withheld");
+            }
+            if let Err(e) = body {
+                tracing::error!(error = %e, "rendering the response failed");
+            }
+            let mut res = Response::new(Body::from(
+                "Something went wrong on our side, and nothing was shown. Please try again in a moment.",
+            ));
+            *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            res.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            res
+        }
+    }
 }
 
 /// Runs the server until it is stopped.

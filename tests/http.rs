@@ -562,7 +562,30 @@ async fn connection_routes_answer_only_for_the_record(db: &TestDb) {
     assert_eq!(get(&app, "/sources/connect/start?provider=smart", Some(&cookie)).await.status(), StatusCode::NOT_FOUND);
 }
 
+/// A page whose access-log row cannot be written is not shown: the page
+/// view's commit runs while the page renders, and the response waits for it.
+async fn a_page_that_cannot_be_logged_is_not_shown(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let res = get(&app, "/timeline", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(text(res).await.contains("Margaret Jones"));
+    let patient = db.query_text("SELECT id FROM patients WHERE nhs_number = $1", "9434765919").await.unwrap();
+    let before = db.log(&patient).await.len();
+    db.block_next_log_row(&patient).await;
+    for path in ["/", "/timeline"] {
+        let res = get(&app, path, Some(&cookie)).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        let body = text(res).await;
+        assert!(body.contains("nothing was shown"), "{path}: the server's own refusal: {body}");
+        assert!(!body.contains("Margaret") && !body.contains("9434765919") && !body.contains("943 476 5919"), "{path}: {body}");
+    }
+    assert_eq!(db.log(&patient).await.len(), before + 1, "only the blocking row");
+}
+
 backend_tests!(
+    a_page_that_cannot_be_logged_is_not_shown,
     connection_routes_answer_only_for_the_record,
     sign_out_everywhere_ends_every_session,
     provider_sign_in_refuses_what_this_browser_did_not_start,

@@ -60,6 +60,21 @@ pub async fn resolve_record(
     origin: kith_core::policy::Origin,
     right: kith_core::policy::Right,
 ) -> Result<kith_core::policy::RecordAccess, AppError> {
+    let access = open_record(kith, session, origin, right).await?;
+    // Pages and server functions: the server's `hold_until_logged` layer
+    // waits for page views' log commits before sending anything.
+    Ok(match leptos_axum::extract::<axum::Extension<kith_core::audit::PendingLogCommits>>().await {
+        Ok(axum::Extension(pending)) => access.with_pending_log_commits(pending),
+        Err(_) => access,
+    })
+}
+
+async fn open_record(
+    kith: &Kith,
+    session: &Session,
+    origin: kith_core::policy::Origin,
+    right: kith_core::policy::Right,
+) -> Result<kith_core::policy::RecordAccess, AppError> {
     use kith_core::policy::{LinkViewer, Principal, Right};
     if let Ok(Some(viewer)) = session.get::<LinkViewer>(LINK_VIEWER_KEY).await {
         let patient = viewer.patient_id.clone();

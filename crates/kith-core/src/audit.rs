@@ -25,7 +25,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::policy::{require, require_whole, Origin, Principal, RecordAccess, Right, Via};
 use crate::store::audit::{self as sql, AuditFilter, AuditRow, CheckpointRow};
-use crate::{new_id, now_ms, store, Actor, CoreResult, Kith};
+use crate::{new_id, now_ms, store, Actor, Backend, CoreResult, Kith};
 
 /// What an access showed or changed.
 #[derive(Clone, Debug, Default)]
@@ -137,9 +137,74 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// The hash a row must carry: SHA-256 (hex) of this JSON object, keys in
-/// this order, with the previous row's hash ("" for the first row).
+/// The hash a row must carry, by the row's `hash_version`.
+///
+/// Version 2 (every row written since 2026-12): SHA-256 (hex) of
+/// `{prev_hash}\n{seq}\n{content}`, where `content` is `content_digest`, so
+/// PostgreSQL can chain a row in the same statement that appends it (see
+/// `store::audit::append`). Version 1 (earlier rows): SHA-256 (hex) of one
+/// JSON object of every column and the previous hash.
 pub(crate) fn row_hash(r: &AuditRow) -> String {
+    match r.hash_version {
+        1 => row_hash_v1(r),
+        _ => chain_hash(&r.prev_hash, r.seq, &content_digest(r)),
+    }
+}
+
+/// Version 2's link: the previous hash, this row's place and its content.
+pub(crate) fn chain_hash(prev_hash: &str, seq: i64, content: &str) -> String {
+    hex(&Sha256::digest(format!("{prev_hash}\n{seq}\n{content}")))
+}
+
+/// SHA-256 (hex) of the row's content as this JSON object, keys in this
+/// order, as `serde_json` writes it: everything but its place in the chain
+/// (`seq`, `prev_hash`), which `chain_hash` adds.
+pub(crate) fn content_digest(r: &AuditRow) -> String {
+    #[derive(Serialize)]
+    struct Content<'a> {
+        v: u8,
+        patient_id: &'a str,
+        at: i64,
+        action: &'a str,
+        what: &'a str,
+        entries: &'a str,
+        labels: &'a str,
+        actor_key: &'a str,
+        actor_name: &'a str,
+        actor_role: &'a str,
+        actor_org: &'a str,
+        via: &'a str,
+        via_id: Option<&'a str>,
+        reason: Option<&'a str>,
+        on_behalf_of: Option<&'a str>,
+        address: &'a str,
+        user_agent: &'a str,
+    }
+    let c = Content {
+        v: 2,
+        patient_id: &r.patient_id,
+        at: r.at,
+        action: &r.action,
+        what: &r.what,
+        entries: &r.entries,
+        labels: &r.labels,
+        actor_key: &r.actor_key,
+        actor_name: &r.actor_name,
+        actor_role: &r.actor_role,
+        actor_org: &r.actor_org,
+        via: &r.via,
+        via_id: r.via_id.as_deref(),
+        reason: r.reason.as_deref(),
+        on_behalf_of: r.on_behalf_of.as_deref(),
+        address: &r.address,
+        user_agent: &r.user_agent,
+    };
+    hex(&Sha256::digest(serde_json::to_vec(&c).unwrap_or_default()))
+}
+
+/// Version 1: SHA-256 (hex) of this JSON object, keys in this order, with
+/// the previous row's hash ("" for the first row).
+fn row_hash_v1(r: &AuditRow) -> String {
     #[derive(Serialize)]
     struct Canonical<'a> {
         v: u8,
@@ -199,10 +264,58 @@ const MAX_LISTED_ENTRIES: usize = 1000;
 pub(crate) struct Audited<'c> {
     tx: Transaction<'c, Any>,
     patient_id: String,
+    /// The chain head as taken when the transaction began; None when the
+    /// access is not logged, or for a page view on PostgreSQL, whose append
+    /// takes the head itself (see `Kith::audited_view`).
     head: Option<(i64, String)>,
+    /// False only in the benchmark that measures what logging costs.
+    logging: bool,
+    backend: Backend,
 }
 
-impl Audited<'_> {
+/// Access-log commits of page views still running for one HTTP request.
+///
+/// A view's reads are done before its log row is committed, so the web
+/// layer can render the page while the commit (and its flush to disk)
+/// runs; it then sends nothing until `settle` says every commit succeeded.
+/// The row is still written in the same transaction as the reads, and
+/// nothing is shown unless it is committed. Where no `PendingLogCommits`
+/// is attached to the access (command line, tests, downloads), commits are
+/// awaited in place.
+#[derive(Clone, Default)]
+pub struct PendingLogCommits(std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<CoreResult<()>>>>>);
+
+impl std::fmt::Debug for PendingLogCommits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingLogCommits")
+    }
+}
+
+impl PendingLogCommits {
+    fn push(&self, job: tokio::task::JoinHandle<CoreResult<()>>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+    }
+
+    /// Waits for every commit started so far; an error if any failed, in
+    /// which case the response must show none of what was read.
+    pub async fn settle(&self) -> CoreResult<()> {
+        let mut outcome = Ok(());
+        loop {
+            let jobs = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if jobs.is_empty() {
+                return outcome;
+            }
+            for job in jobs {
+                let result = job.await.unwrap_or_else(|e| Err(crate::CoreError::Internal(format!("access-log commit did not finish: {e}"))));
+                if result.is_err() && outcome.is_ok() {
+                    outcome = result;
+                }
+            }
+        }
+    }
+}
+
+impl<'c> Audited<'c> {
     /// The connection to do the access's reads and writes on.
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
@@ -218,39 +331,77 @@ impl Audited<'_> {
     }
 
     /// Appends the log row for this access and commits both together.
-    pub(crate) async fn commit(mut self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
-        if self.head.is_some() {
-            let w = who(access);
-            self.append(&w, access.origin(), d, access).await?;
-        }
-        self.tx.commit().await?;
-        Ok(())
+    pub(crate) async fn commit(self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
+        self.finish(access, d).await
     }
 
-    async fn append(&mut self, w: &Who, origin: &Origin, d: Disclosure, access: &RecordAccess) -> CoreResult<()> {
-        let Some((seq, prev)) = self.head.clone() else { return Ok(()) };
+    /// The log row and the commit, as a future that owns everything it
+    /// needs (so a page view's can run while the page renders). Rolls back
+    /// at once if either fails.
+    fn finish(mut self, access: &RecordAccess, d: Disclosure) -> impl std::future::Future<Output = CoreResult<()>> + Send + 'c {
+        let w = who(access);
+        let origin = access.origin().clone();
         // The first time someone other than the patient views the record,
         // the patient is told.
         let outsider = !matches!(access.via(), Via::Owner | Via::Operator | Via::Preview { .. });
+        async move {
+            match self.append(&w, &origin, d, outsider).await {
+                Ok(()) => Ok(self.tx.commit().await?),
+                Err(e) => self.fail(e).await,
+            }
+        }
+    }
+
+    async fn append(&mut self, w: &Who, origin: &Origin, d: Disclosure, outsider: bool) -> CoreResult<()> {
+        if !self.logging {
+            return Ok(());
+        }
         if outsider && d.action == "view" && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
             let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
             let message = format!("{} ({}{org}) viewed your record for the first time.", w.name, w.role);
             store::insert_notification(&mut *self.tx, &self.patient_id, &new_id(), &message, now_ms()).await?;
         }
-        let row = make_row(&self.patient_id, seq + 1, &prev, w, origin, d);
-        sql::append(&mut self.tx, &row).await?;
+        self.append_row(w, origin, d).await
+    }
+
+    /// Appends one row to the chain (no notifications).
+    async fn append_row(&mut self, w: &Who, origin: &Origin, d: Disclosure) -> CoreResult<()> {
+        if !self.logging {
+            return Ok(());
+        }
+        let mut row = make_row(&self.patient_id, w, origin, d);
+        sql::append(&mut self.tx, self.backend, &mut row).await?;
         self.head = Some((row.seq, row.hash));
         Ok(())
     }
 }
 
-fn make_row(patient_id: &str, seq: i64, prev: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditRow {
+impl Audited<'static> {
+    /// Commits a page view: in place, or, when the request attached
+    /// `PendingLogCommits` to the access, in the background while the page
+    /// renders (the response waits for it; see `PendingLogCommits`).
+    pub(crate) async fn commit_view(self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
+        debug_assert_eq!(d.action, "view");
+        let job = self.finish(access, d);
+        match access.pending_log_commits() {
+            Some(pending) => {
+                pending.push(tokio::spawn(job));
+                Ok(())
+            }
+            None => job.await,
+        }
+    }
+}
+
+/// A row's content; `store::audit::append` gives it its place in the chain
+/// (`seq`, `prev_hash`, `hash`).
+fn make_row(patient_id: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditRow {
     let (entries, what) = if d.entries.len() > MAX_LISTED_ENTRIES { (Vec::new(), format!("{} ({} entries)", d.what, d.entries.len())) } else { (d.entries, d.what) };
     let mut labels = d.labels;
     labels.sort();
-    let mut row = AuditRow {
+    AuditRow {
         patient_id: patient_id.to_string(),
-        seq,
+        seq: 0,
         at: now_ms(),
         action: d.action.to_string(),
         what,
@@ -266,11 +417,10 @@ fn make_row(patient_id: &str, seq: i64, prev: &str, w: &Who, origin: &Origin, d:
         on_behalf_of: w.on_behalf_of.clone(),
         address: truncate(&origin.address, 100),
         user_agent: truncate(&origin.user_agent, 300),
-        prev_hash: prev.to_string(),
+        prev_hash: String::new(),
         hash: String::new(),
-    };
-    row.hash = row_hash(&row);
-    row
+        hash_version: 2,
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -330,16 +480,28 @@ impl Kith {
 
     async fn audited_in<'c>(&self, mut tx: Transaction<'c, Any>, patient_id: &str) -> CoreResult<Audited<'c>> {
         let head = if self.log_accesses { Some(sql::lock_head(&mut tx, patient_id).await?) } else { None };
-        Ok(Audited { tx, patient_id: patient_id.to_string(), head })
+        Ok(Audited { tx, patient_id: patient_id.to_string(), head, logging: self.log_accesses, backend: self.db.backend() })
+    }
+
+    /// Begins the transaction a page view happens in; commit it with
+    /// `commit_view`. On PostgreSQL the view's reads come first and its one
+    /// append statement takes (and locks) the chain head at commit, so views
+    /// of one record queue only for the append. SQLite takes the head first,
+    /// as every access does (see `lock_head`).
+    pub(crate) async fn audited_view(&self, access: &RecordAccess) -> CoreResult<Audited<'static>> {
+        let tx = self.db.pool.begin().await?;
+        if self.db.backend() == Backend::Postgres {
+            return Ok(Audited { tx, patient_id: access.patient_id().to_string(), head: None, logging: self.log_accesses, backend: Backend::Postgres });
+        }
+        self.audited_in(tx, access.patient_id()).await
     }
 
     /// Logs something a person did to their own account on their record
     /// (sign-in, failed sign-in) or, for a link, what the viewer typed.
     async fn log_about(&self, patient_id: &str, w: Who, origin: &Origin, d: Disclosure) -> CoreResult<()> {
         let mut a = self.audited_patient(patient_id).await?;
-        if let Some((seq, prev)) = a.head.clone() {
-            let row = make_row(patient_id, seq + 1, &prev, &w, origin, d);
-            sql::append(&mut a.tx, &row).await?;
+        if let Err(e) = a.append_row(&w, origin, d).await {
+            return a.fail(e).await;
         }
         a.tx.commit().await?;
         Ok(())
@@ -389,13 +551,12 @@ impl Kith {
         let org = if actor.organisation.is_empty() { String::new() } else { format!(" of {}", actor.organisation) };
         let message = format!("Emergency access: {}{org} opened your record. Reason given: \"{}\"", actor.name, truncate(reason, 1000));
         store::insert_notification(&mut *a.tx, &p.id, &new_id(), &message, now).await?;
-        if let Some((seq, prev)) = a.head.clone() {
-            let mut w = who_of_actor(actor);
-            w.via = "break-glass";
-            w.via_id = Some(id);
-            w.reason = Some(truncate(reason, 1000));
-            let row = make_row(&p.id, seq + 1, &prev, &w, origin, Disclosure::new("break-glass", "record"));
-            sql::append(&mut a.tx, &row).await?;
+        let mut w = who_of_actor(actor);
+        w.via = "break-glass";
+        w.via_id = Some(id);
+        w.reason = Some(truncate(reason, 1000));
+        if let Err(e) = a.append_row(&w, origin, Disclosure::new("break-glass", "record")).await {
+            return a.fail(e).await;
         }
         a.tx.commit().await?;
         Ok(p.id)
@@ -722,7 +883,7 @@ fn csv_field(s: &str) -> String {
 }
 
 fn audit_csv(rows: &[AuditRow]) -> String {
-    let mut out = String::from("seq,time,action,what,who,role,organisation,on_behalf_of,how,reason,labels,entries,address,user_agent,prev_hash,hash\n");
+    let mut out = String::from("seq,time,action,what,who,role,organisation,on_behalf_of,how,reason,labels,entries,address,user_agent,prev_hash,hash,hash_version\n");
     for r in rows {
         let cells = [
             r.seq.to_string(),
@@ -741,6 +902,7 @@ fn audit_csv(rows: &[AuditRow]) -> String {
             r.user_agent.clone(),
             r.prev_hash.clone(),
             r.hash.clone(),
+            r.hash_version.to_string(),
         ];
         out.push_str(&cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
         out.push('\n');
@@ -760,7 +922,11 @@ mod tests {
 
     fn row(seq: i64, prev: &str) -> AuditRow {
         let w = Who { key: "user:1".into(), name: "A".into(), role: "clinician".into(), org: "X".into(), via: "grant", via_id: None, reason: None, on_behalf_of: None };
-        make_row("p1", seq, prev, &w, &Origin::default(), Disclosure::new("view", "summary").with([("e1", "general")]))
+        let mut r = make_row("p1", &w, &Origin::default(), Disclosure::new("view", "summary").with([("e1", "general")]));
+        r.seq = seq;
+        r.prev_hash = prev.to_string();
+        r.hash = row_hash(&r);
+        r
     }
 
     #[test]
@@ -775,6 +941,22 @@ mod tests {
         assert_eq!(check_chain(&[a.clone(), changed, c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
         assert_eq!(check_chain(&[a.clone(), c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
         assert_eq!(check_chain(&[a.clone(), b.clone()], head, &[]).broken_at.unwrap().0, 3);
+    }
+
+    /// Rows written before version 2 keep verifying, and a version 2 row
+    /// follows them; changing a row's version breaks it.
+    #[test]
+    fn version_1_rows_still_verify_and_chain_into_version_2() {
+        let mut a = row(1, "");
+        a.hash_version = 1;
+        a.hash = row_hash(&a);
+        assert_ne!(a.hash, row(1, "").hash, "the two versions hash differently");
+        let b = row(2, &a.hash);
+        assert_eq!(b.hash, chain_hash(&a.hash, 2, &content_digest(&b)));
+        assert!(check_chain(&[a.clone(), b.clone()], Some((2, b.hash.clone())), &[]).ok());
+        let mut flipped = a.clone();
+        flipped.hash_version = 2;
+        assert_eq!(check_chain(&[flipped, b.clone()], Some((2, b.hash.clone())), &[]).broken_at.unwrap().0, 1);
     }
 
     #[test]

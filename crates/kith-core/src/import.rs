@@ -94,6 +94,8 @@ struct PreparedResource {
     json: String,
     hash: String,
     fact: Option<PreparedFact>,
+    /// References in it to resources not in the file.
+    unresolved: usize,
 }
 
 struct PreparedFact {
@@ -246,7 +248,7 @@ fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource,
             compare: f.compare,
         },
     });
-    PreparedResource { resource_type: res.resource_type.clone(), fhir_id: res.id.clone(), json, hash, fact }
+    PreparedResource { resource_type: res.resource_type.clone(), fhir_id: res.id.clone(), json, hash, fact, unresolved: refs.unresolved_in(&res.json) }
 }
 
 fn describe(e: &FeedError) -> String {
@@ -351,10 +353,7 @@ impl Kith {
 
         // Start preparing at once; the whole-file work runs beside it.
         let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
-        let whole = {
-            let feed = feed.clone();
-            tokio::task::spawn_blocking(move || (kith_fhir::unresolved(&feed).len(), hex(&Sha256::digest(bytes.as_slice())), bytes.len()))
-        };
+        let whole = tokio::task::spawn_blocking(move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
         let tx = audited.conn();
@@ -436,10 +435,11 @@ impl Kith {
         for p in preparers {
             p.await.map_err(task_failed)?;
         }
-        let (unresolved, sha256, byte_size) = whole.await.map_err(task_failed)?;
+        let (sha256, byte_size) = whole.await.map_err(task_failed)?;
         // Freeing the parsed feed (a large tree) need not hold up the rest.
         tokio::task::spawn_blocking(move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
+        let unresolved: usize = placed.iter().map(|p| p.res.unresolved).sum();
 
         store::bulk_mark_superseded(tx, backend, patient, &superseded).await?;
 

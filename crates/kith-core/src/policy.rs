@@ -9,6 +9,7 @@
 use kith_types::{AppError, NhsNumber, Role};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::PendingLogCommits;
 use crate::{now_ms, store, Actor, CoreError, CoreResult, Kith};
 
 /// Who is asking.
@@ -120,6 +121,8 @@ pub struct RecordAccess {
     /// None: the whole record, private entries included (owner, operator,
     /// a carer acting for the patient sees what the patient sees except private).
     scope: Option<Scope>,
+    /// Where page views' log commits go while the page renders (web only).
+    pending_log_commits: Option<PendingLogCommits>,
 }
 
 impl RecordAccess {
@@ -140,6 +143,15 @@ impl RecordAccess {
     pub fn from_origin(mut self, origin: Origin) -> Self {
         self.origin = origin;
         self
+    }
+    /// Lets page views through this access commit their log rows while the
+    /// page renders; the caller must `settle` before sending anything.
+    pub fn with_pending_log_commits(mut self, pending: PendingLogCommits) -> Self {
+        self.pending_log_commits = Some(pending);
+        self
+    }
+    pub(crate) fn pending_log_commits(&self) -> Option<&PendingLogCommits> {
+        self.pending_log_commits.as_ref()
     }
     pub fn right(&self) -> Right {
         self.right
@@ -270,7 +282,7 @@ impl Kith {
             Principal::Operator => Origin::command_line(),
             _ => Origin::default(),
         };
-        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, rights: d.rights, principal: principal.clone(), via: d.via, scope: d.scope })
+        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, rights: d.rights, principal: principal.clone(), via: d.via, scope: d.scope, pending_log_commits: None })
     }
 
     /// Opens the record with this NHS Number for `principal`, or NotFound.
@@ -331,6 +343,7 @@ impl Kith {
             principal: owner.principal.clone(),
             via: Via::Preview { share_id: share_id.to_string() },
             scope: Some(scope),
+            pending_log_commits: owner.pending_log_commits.clone(),
         })
     }
 }

@@ -219,4 +219,23 @@ impl TestDb {
         }
         q.execute(&self.kith.db.pool).await.unwrap();
     }
+
+    /// Takes the next place in a record's log chain behind the app's back,
+    /// so the next access's log row cannot be written (its insert conflicts).
+    pub async fn block_next_log_row(&self, patient_id: &str) {
+        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events WHERE patient_id = $1")
+            .bind(patient_id.to_string())
+            .fetch_one(&self.kith.db.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO audit_events (patient_id, seq, at, action, what, entries, labels, actor_key, actor_name, actor_role, actor_org, via, address, user_agent, prev_hash, hash) \
+             VALUES ($1, $2, 0, 'view', 'blocker', '[]', '[]', 'x', 'x', 'x', '', 'own', '', '', '', '')",
+        )
+        .bind(patient_id.to_string())
+        .bind(next)
+        .execute(&self.kith.db.pool)
+        .await
+        .unwrap();
+    }
 }

@@ -84,7 +84,7 @@ impl Kith {
     pub async fn summary(&self, access: &RecordAccess) -> CoreResult<Summary> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut audited = self.audited(access).await?;
+        let mut audited = self.audited_view(access).await?;
         let conn = audited.conn();
         let previous = match access.user_id() {
             Some(u) => store::touch_visit(conn, patient, u, now_ms(), VISIT_GAP_MS).await?,
@@ -151,7 +151,7 @@ impl Kith {
         };
         let s = &summary;
         let d = Disclosure::new("view", "summary").with(shown(&[&s.allergies, &s.problems, &s.medications, &s.latest_results, &s.encounters, &s.new_since_last_visit]));
-        audited.commit(access, d).await?;
+        audited.commit_view(access, d).await?;
         Ok(summary)
     }
 
@@ -182,7 +182,7 @@ impl Kith {
         if let Some((d, id)) = q.after.rsplit_once('~') {
             f.after = Some((d.to_string(), id.to_string()));
         }
-        let mut audited = self.audited(access).await?;
+        let mut audited = self.audited_view(access).await?;
         let conn = audited.conn();
         let mut rows = store::entries_page(conn, patient, &f, PAGE_SIZE + 1).await?;
         let next = if rows.len() as i64 > PAGE_SIZE {
@@ -193,7 +193,7 @@ impl Kith {
         };
         let sources = store::visible_sources(&mut *conn, patient, access.scope()).await?;
         let cards = cards(conn, patient, &rows, None).await?;
-        audited.commit(access, Disclosure::new("view", "timeline").with(shown(&[&cards]))).await?;
+        audited.commit_view(access, Disclosure::new("view", "timeline").with(shown(&[&cards]))).await?;
         let mut days: Vec<(String, Vec<EntryCard>)> = Vec::new();
         for c in cards {
             let heading = c.date.clone().unwrap_or_else(|| "Undated".into());
@@ -210,7 +210,7 @@ impl Kith {
     pub async fn entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<EntryDetail> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut audited = self.audited(access).await?;
+        let mut audited = self.audited_view(access).await?;
         let conn = audited.conn();
         // Not found is not an access: nothing to log.
         let Some(row) = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await? else {
@@ -246,7 +246,7 @@ impl Kith {
                 versions,
             });
         }
-        audited.commit(access, Disclosure::new("view", "entry").with([(card.id.as_str(), card.label.as_str())])).await?;
+        audited.commit_view(access, Disclosure::new("view", "entry").with([(card.id.as_str(), card.label.as_str())])).await?;
         Ok(EntryDetail {
             card,
             codes: codes.into_iter().map(code_view).collect(),
@@ -260,13 +260,13 @@ impl Kith {
     pub async fn results(&self, access: &RecordAccess) -> CoreResult<ResultsView> {
         require(access, Right::Read)?;
         let patient = access.patient_id();
-        let mut audited = self.audited(access).await?;
+        let mut audited = self.audited_view(access).await?;
         let conn = audited.conn();
         let f = EntryFilter { kinds: vec!["result".into(), "vital-sign".into()], scope: access.scope().cloned(), ..Default::default() };
         let rows = store::entries_page(conn, patient, &f, 100_000).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let links = store::links_for(conn, patient, &ids).await?;
-        audited.commit(access, Disclosure::new("view", "results").with(rows.iter().map(|r| (r.id.as_str(), r.label.as_str())))).await?;
+        audited.commit_view(access, Disclosure::new("view", "results").with(rows.iter().map(|r| (r.id.as_str(), r.label.as_str())))).await?;
         let mut facts: HashMap<&str, Vec<(&LinkView, SourceFact)>> = HashMap::new();
         for l in &links {
             facts.entry(l.entry_id.as_str()).or_default().push((l, parse_fact(&l.fact)?));
@@ -280,7 +280,7 @@ impl Kith {
         require(access, Right::Read)?;
         require_whole(access)?;
         let patient = access.patient_id();
-        let mut audited = self.audited(access).await?;
+        let mut audited = self.audited_view(access).await?;
         let conn = audited.conn();
         let info = store::patient_info(&mut *conn, patient).await?;
         let imports = store::imports_of(&mut *conn, patient).await?;
@@ -312,7 +312,7 @@ impl Kith {
                 }
             })
             .collect();
-        audited.commit(access, Disclosure::new("view", "sources")).await?;
+        audited.commit_view(access, Disclosure::new("view", "sources")).await?;
         let held = held_rows
             .into_iter()
             .map(|h| HeldFeedInfo {

@@ -2,6 +2,7 @@
 //! and deletions, that concurrent views keep one chain, checkpoints, and
 //! emergency access. On SQLite and PostgreSQL.
 
+use kith_core::audit::PendingLogCommits;
 use kith_core::policy::{Origin, Principal, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::{not_found, user, TestDb};
@@ -262,6 +263,60 @@ async fn exports_cover_the_whole_log(db: &TestDb) {
     assert_eq!(log.last().unwrap().action, "export");
 }
 
+/// Page views commit their log rows in the background while the web layer
+/// renders; the response waits on `settle`, which fails when a row could
+/// not be written (and then nothing may be shown).
+async fn background_view_commits_are_settled_before_anything_is_shown(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let before = db.log(&w.patient_id).await.len();
+    let pending = PendingLogCommits::default();
+    let owner = k.own_record(&w.owner, Right::Read).await.unwrap().with_pending_log_commits(pending.clone());
+    k.summary(&owner).await.unwrap();
+    k.timeline(&owner, &TimelineQuery::default()).await.unwrap();
+    pending.settle().await.unwrap();
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.len(), before + 2, "both views are in the log once settled");
+    assert_eq!((log[before].what.as_str(), log[before + 1].what.as_str()), ("summary", "timeline"));
+
+    // Many requests at once, each with its own pending commits: one chain.
+    let dr = user(k, "Dr Late", "late@example.com", "clinician", "St James's").await;
+    share(k, &w, "late@example.com", "clinician", Scope::whole(), false).await;
+    let before = db.log(&w.patient_id).await.len();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let k = k.clone();
+        let (owner, dr, pid) = (w.owner.clone(), dr.clone(), w.patient_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let who = if i % 2 == 0 { Principal::User(owner) } else { Principal::User(dr) };
+            let pending = PendingLogCommits::default();
+            let a = k.open_patient(&who, &pid, Right::Read).await.unwrap().with_pending_log_commits(pending.clone());
+            k.timeline(&a, &TimelineQuery::default()).await.unwrap();
+            pending.settle().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.len(), before + 16);
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+
+    // A log row that cannot be written (its place in the chain taken behind
+    // the app's back): the read returns, but settling fails, and no view row
+    // or moved head is left.
+    let next = log.len() + 1;
+    db.block_next_log_row(&w.patient_id).await;
+    let pending = PendingLogCommits::default();
+    let owner = k.own_record(&w.owner, Right::Read).await.unwrap().with_pending_log_commits(pending.clone());
+    assert!(k.summary(&owner).await.is_ok(), "the reads themselves succeed");
+    assert!(pending.settle().await.is_err(), "settling reports the log row that could not be written");
+    let after = db.log(&w.patient_id).await;
+    assert_eq!(after.len(), next, "only the blocking row was added");
+    // Without pending commits the same failure is the view's own error.
+    assert!(k.summary(&k.own_record(&w.owner, Right::Read).await.unwrap()).await.is_err());
+}
+
 /// A second database of the same kind as `db`, with other settings.
 async fn same_kind(db: &TestDb, settings: Settings) -> TestDb {
     match db.kith.db.backend() {
@@ -277,4 +332,5 @@ backend_tests!(
     concurrent_views_keep_one_chain,
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
+    background_view_commits_are_settled_before_anything_is_shown,
 );

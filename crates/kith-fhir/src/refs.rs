@@ -166,6 +166,27 @@ fn collect_references(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+impl RefIndex {
+    /// How many `reference` strings in `json` (anywhere in it, as
+    /// `references` finds them) point to nothing in this feed; contained
+    /// (`#…`) references are not counted. The same count as `unresolved`
+    /// gives for that resource, without copying any reference.
+    pub fn unresolved_in(&self, json: &Value) -> usize {
+        match json {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) if k == "reference" => usize::from(!s.starts_with('#') && self.target(s).is_none()),
+                    Value::Object(_) | Value::Array(_) => self.unresolved_in(v),
+                    _ => 0,
+                })
+                .sum(),
+            Value::Array(items) => items.iter().map(|i| self.unresolved_in(i)).sum(),
+            _ => 0,
+        }
+    }
+}
+
 /// References to resources that are not in the feed, as
 /// `(resource type, id, reference)` of the referring resource. Contained
 /// (`#…`) references are not reported.
@@ -186,6 +207,23 @@ pub fn unresolved(feed: &Feed) -> Vec<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unresolved_in_counts_what_unresolved_lists() {
+        let feed = crate::parse_feed(
+            br##"{"resourceType":"Bundle","type":"collection","entry":[
+              {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p"}},
+              {"resource":{"resourceType":"Condition","id":"c","subject":{"reference":"urn:uuid:1"},
+                "asserter":{"reference":"Practitioner/missing"},"contained":[{"resourceType":"Practitioner","id":"x"}],
+                "recorder":{"reference":"#x"},"evidence":[{"detail":[{"reference":"Observation/gone"},{"reference":"Patient/p"}]}]}}]}"##,
+            1 << 20,
+        )
+        .unwrap();
+        let ix = RefIndex::new(&feed);
+        let per_resource: usize = feed.resources.iter().map(|r| ix.unresolved_in(&r.json)).sum();
+        assert_eq!(per_resource, 2);
+        assert_eq!(per_resource, unresolved(&feed).len());
+    }
 
     #[test]
     fn tails() {

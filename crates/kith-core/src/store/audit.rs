@@ -2,6 +2,8 @@
 
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
+use crate::db::Backend;
+
 /// One row of `audit_events`, exactly as stored (the hash covers these).
 #[derive(Clone, Debug, FromRow)]
 pub(crate) struct AuditRow {
@@ -24,10 +26,12 @@ pub(crate) struct AuditRow {
     pub user_agent: String,
     pub prev_hash: String,
     pub hash: String,
+    /// How `hash` is computed (`crate::audit::row_hash`): 1 or 2.
+    pub hash_version: i64,
 }
 
 const COLUMNS: &str = "patient_id, seq, at, action, what, entries, labels, actor_key, actor_name, actor_role, actor_org, \
-                       via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash";
+                       via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash, hash_version";
 
 /// Takes the patient's chain head for this transaction (creating it for a
 /// record's first event). Must be the transaction's first statement: on
@@ -44,35 +48,87 @@ pub(crate) async fn lock_head(conn: &mut AnyConnection, patient_id: &str) -> sql
     .await
 }
 
-pub(crate) async fn append(conn: &mut AnyConnection, r: &AuditRow) -> sqlx::Result<()> {
+/// Appends `r` (its content made by `crate::audit`) at the end of its
+/// patient's chain, filling in `seq`, `prev_hash` and `hash` (version 2).
+///
+/// PostgreSQL does it in one statement: the upsert takes and locks the head
+/// row, computes the new hash from the old one (`sha256` in SQL, the same
+/// text as `crate::audit::chain_hash`) and the insert appends the row, so a
+/// page view's log costs one statement and the commit. On SQLite, whose
+/// transaction already holds the write lock, the head is read and the hash
+/// computed here.
+pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut AuditRow) -> sqlx::Result<()> {
+    let content = crate::audit::content_digest(r);
+    r.hash_version = 2;
+    if backend == Backend::Postgres {
+        let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as(
+            "WITH h AS ( \
+               INSERT INTO audit_heads AS a (patient_id, seq, prev_hash, hash) \
+               VALUES ($1, 1, '', encode(sha256(convert_to(E'\\n1\\n' || $2::text, 'UTF8')), 'hex')) \
+               ON CONFLICT (patient_id) DO UPDATE SET seq = a.seq + 1, prev_hash = a.hash, \
+                 hash = encode(sha256(convert_to(a.hash || E'\\n' || (a.seq + 1)::text || E'\\n' || $2::text, 'UTF8')), 'hex') \
+               RETURNING seq, prev_hash, hash) \
+             INSERT INTO audit_events (patient_id, seq, at, action, what, entries, labels, actor_key, actor_name, actor_role, actor_org, \
+               via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash, hash_version) \
+             SELECT $1, h.seq, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, h.prev_hash, h.hash, 2 FROM h \
+             RETURNING seq, prev_hash, hash",
+        )
+        .bind(&r.patient_id)
+        .bind(&content)
+        .bind(r.at)
+        .bind(&r.action)
+        .bind(&r.what)
+        .bind(&r.entries)
+        .bind(&r.labels)
+        .bind(&r.actor_key)
+        .bind(&r.actor_name)
+        .bind(&r.actor_role)
+        .bind(&r.actor_org)
+        .bind(&r.via)
+        .bind(r.via_id.as_deref())
+        .bind(r.reason.as_deref())
+        .bind(r.on_behalf_of.as_deref())
+        .bind(&r.address)
+        .bind(&r.user_agent)
+        .fetch_one(conn)
+        .await?;
+        (r.seq, r.prev_hash, r.hash) = (seq, prev_hash, hash);
+        return Ok(());
+    }
+    let (seq, prev) = lock_head(&mut *conn, &r.patient_id).await?;
+    r.seq = seq + 1;
+    r.hash = crate::audit::chain_hash(&prev, r.seq, &content);
+    r.prev_hash = prev;
     sqlx::query(&format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
-    .bind(r.patient_id.clone())
+    .bind(&r.patient_id)
     .bind(r.seq)
     .bind(r.at)
-    .bind(r.action.clone())
-    .bind(r.what.clone())
-    .bind(r.entries.clone())
-    .bind(r.labels.clone())
-    .bind(r.actor_key.clone())
-    .bind(r.actor_name.clone())
-    .bind(r.actor_role.clone())
-    .bind(r.actor_org.clone())
-    .bind(r.via.clone())
-    .bind(r.via_id.clone())
-    .bind(r.reason.clone())
-    .bind(r.on_behalf_of.clone())
-    .bind(r.address.clone())
-    .bind(r.user_agent.clone())
-    .bind(r.prev_hash.clone())
-    .bind(r.hash.clone())
+    .bind(&r.action)
+    .bind(&r.what)
+    .bind(&r.entries)
+    .bind(&r.labels)
+    .bind(&r.actor_key)
+    .bind(&r.actor_name)
+    .bind(&r.actor_role)
+    .bind(&r.actor_org)
+    .bind(&r.via)
+    .bind(r.via_id.as_deref())
+    .bind(r.reason.as_deref())
+    .bind(r.on_behalf_of.as_deref())
+    .bind(&r.address)
+    .bind(&r.user_agent)
+    .bind(&r.prev_hash)
+    .bind(&r.hash)
+    .bind(r.hash_version)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE patient_id = $1")
-        .bind(r.patient_id.clone())
+    sqlx::query("UPDATE audit_heads SET seq = $2, prev_hash = $3, hash = $4 WHERE patient_id = $1")
+        .bind(&r.patient_id)
         .bind(r.seq)
-        .bind(r.hash.clone())
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
         .execute(conn)
         .await
         .map(|_| ())
