@@ -83,14 +83,37 @@ pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
     let access = kith.open_record(&Principal::Operator, &nhs_number, Right::Contribute).await.map_err(user_facing)?;
     let mut refused = 0;
     let mut summaries = Vec::new();
-    for path in &opts.files {
+    // Each file is started (read, parsed and checked in the background)
+    // before the one before it is finished (stored), so parsing the next
+    // overlaps storing this one; files are still stored one at a time, in
+    // the order given.
+    let start = |path: &std::path::PathBuf| -> anyhow::Result<(String, Option<kith_core::import::StartedImport>, Option<ImportOutcome>)> {
         let file = path.display().to_string();
-        let outcome = match std::fs::read(path) {
-            Ok(bytes) => kith
-                .import(&access, ImportRequest { file_name: file.clone(), bytes, source_kind: kind, source_name: opts.source_name.clone(), max_bytes: opts.max_upload_mb * 1024 * 1024 })
-                .await
-                .map_err(user_facing)?,
-            Err(e) => ImportOutcome::Refused { file: file.clone(), reason: format!("cannot read the file: {e}") },
+        Ok(match std::fs::read(path) {
+            Ok(bytes) => {
+                let req = ImportRequest { file_name: file.clone(), bytes, source_kind: kind, source_name: opts.source_name.clone(), max_bytes: opts.max_upload_mb * 1024 * 1024 };
+                (file, Some(kith.start_import(&access, req).map_err(user_facing)?), None)
+            }
+            Err(e) => {
+                let reason = format!("cannot read the file: {e}");
+                (file.clone(), None, Some(ImportOutcome::Refused { file, reason }))
+            }
+        })
+    };
+    let mut next = match opts.files.first() {
+        Some(p) => Some(start(p)?),
+        None => None,
+    };
+    for i in 0..opts.files.len() {
+        let Some((file, started, unread)) = next.take() else { break };
+        next = match opts.files.get(i + 1) {
+            Some(p) => Some(start(p)?),
+            None => None,
+        };
+        let outcome = match (started, unread) {
+            (Some(s), _) => s.finish().await.map_err(user_facing)?,
+            (None, Some(o)) => o,
+            (None, None) => unreachable!("a file is either started or unreadable"),
         };
         if matches!(outcome, ImportOutcome::Refused { .. }) {
             refused += 1;

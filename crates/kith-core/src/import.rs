@@ -103,6 +103,10 @@ struct PreparedFact {
     merge_key: String,
     label: &'static str,
     stored: SourceFact,
+    /// `stored` as the link row keeps it, and its codes as an entry keeps
+    /// them: serialised by the workers, not by the one storing.
+    stored_json: String,
+    codes_json: String,
 }
 
 /// Consecutive prepared resources, `start` being the index of the first.
@@ -119,7 +123,9 @@ struct Placed {
 }
 
 enum Checked {
-    Ready(Box<Feed>, RefIndex),
+    /// `source`: the organisation's name (as asked for, else as the file
+    /// names it) and identifier.
+    Ready { feed: Box<Feed>, refs: RefIndex, source: (String, Option<String>) },
     Held { found_name: Option<String>, found_birth_date: Option<String>, source_name: Option<String> },
     Refused(String),
 }
@@ -146,7 +152,7 @@ fn task_failed(e: impl std::fmt::Display) -> CoreError {
 /// file that is the patient's, index its references too.
 /// `confirmed`: the patient has looked at a held feed (no NHS Number) and said
 /// it is theirs, so a missing number no longer holds it back.
-fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>, confirmed: bool) -> Checked {
+fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>, file_name: &str, confirmed: bool) -> Checked {
     let feed: Feed = match parse_feed(bytes, max_bytes) {
         Ok(f) => f,
         Err(e) => return Checked::Refused(describe(&e)),
@@ -154,7 +160,8 @@ fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, sourc
     match check_identity(&feed, expected) {
         Identity::Matches => {
             let refs = RefIndex::new(&feed);
-            Checked::Ready(Box::new(feed), refs)
+            let source = feed_source(&feed, source_name.as_deref(), file_name);
+            Checked::Ready { feed: Box::new(feed), refs, source }
         }
         Identity::Other { found } => {
             let found = kith_types::NhsNumber::parse(&found).map(|n| n.formatted()).unwrap_or(found);
@@ -168,7 +175,8 @@ fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, sourc
         )),
         Identity::Missing { .. } if confirmed => {
             let refs = RefIndex::new(&feed);
-            Checked::Ready(Box::new(feed), refs)
+            let source = feed_source(&feed, source_name.as_deref(), file_name);
+            Checked::Ready { feed: Box::new(feed), refs, source }
         }
         Identity::Missing { name, birth_date } => Checked::Held {
             found_name: name,
@@ -227,11 +235,8 @@ fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource,
     // tells a changed resource from a resent one is taken over.
     let json = serde_json::to_string(&res.json).unwrap_or_default();
     let hash = hex(&Sha256::digest(json.as_bytes()));
-    let fact = normalise_in(feed, refs, res, kind).map(|f| PreparedFact {
-        kind: f.kind.as_str(),
-        merge_key: f.merge_key,
-        label: f.label.as_str(),
-        stored: SourceFact {
+    let fact = normalise_in(feed, refs, res, kind).map(|f| {
+        let stored = SourceFact {
             text: f.text,
             date: f.date,
             status: f.status,
@@ -246,7 +251,15 @@ fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource,
             category: f.category,
             codes: f.codes.into_iter().map(|c| StoredCode { system: c.system, code: c.code, display: c.display }).collect(),
             compare: f.compare,
-        },
+        };
+        PreparedFact {
+            kind: f.kind.as_str(),
+            merge_key: f.merge_key,
+            label: f.label.as_str(),
+            stored_json: serde_json::to_string(&stored).unwrap_or_default(),
+            codes_json: serde_json::to_string(&stored.codes).unwrap_or_else(|_| "[]".into()),
+            stored,
+        }
     });
     PreparedResource { resource_type: res.resource_type.clone(), fhir_id: res.id.clone(), json, hash, fact, unresolved: refs.unresolved_in(&res.json) }
 }
@@ -272,19 +285,43 @@ impl Kith {
     }
 
     async fn import_checked(&self, access: &RecordAccess, req: ImportRequest, confirmed: bool) -> CoreResult<ImportOutcome> {
+        self.start_import_checked(access, req, confirmed)?.finish().await
+    }
+
+    /// Starts importing one file: checks who may, then parses and checks it
+    /// on the blocking pool while the caller goes on. `StartedImport::finish`
+    /// stores it. Starting the next file before finishing this one overlaps
+    /// the next file's parsing with this one's storing (`kith import` with
+    /// several files does); files are still stored one at a time, in the
+    /// order they are finished, each accepted or refused whole.
+    pub fn start_import(&self, access: &RecordAccess, req: ImportRequest) -> CoreResult<StartedImport> {
+        self.start_import_checked(access, req, false)
+    }
+
+    fn start_import_checked(&self, access: &RecordAccess, req: ImportRequest, confirmed: bool) -> CoreResult<StartedImport> {
         require(access, Right::Contribute)?;
-        let file = req.file_name.clone();
-        if req.bytes.len() > req.max_bytes {
-            return Ok(refused(&file, FeedError::TooLarge { size: req.bytes.len(), max: req.max_bytes }.to_string()));
-        }
-        let bytes = Arc::new(req.bytes);
-        let expected = access.nhs_number().clone();
-        let (b, max, name) = (bytes.clone(), req.max_bytes, req.source_name.clone());
-        let checked = tokio::task::spawn_blocking(move || check(&b, max, &expected, name, confirmed)).await.map_err(task_failed)?;
-        let (feed, refs) = match checked {
+        let ImportRequest { file_name, bytes, source_kind, source_name, max_bytes } = req;
+        let stage = if bytes.len() > max_bytes {
+            Stage::Done(refused(&file_name, FeedError::TooLarge { size: bytes.len(), max: max_bytes }.to_string()))
+        } else {
+            let bytes = Arc::new(bytes);
+            let (b, expected, file) = (bytes.clone(), access.nhs_number().clone(), file_name.clone());
+            Stage::Checking { task: tokio::task::spawn_blocking(move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
+        };
+        Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
+    }
+
+    /// Step 2 of an import: the checked file is held, refused, or stored.
+    async fn finish_import(&self, access: &RecordAccess, file: String, source_kind: Option<SourceKind>, stage: Stage) -> CoreResult<ImportOutcome> {
+        let (task, bytes) = match stage {
+            Stage::Done(outcome) => return Ok(outcome),
+            Stage::Checking { task, bytes } => (task, bytes),
+        };
+        let checked = task.await.map_err(task_failed)?;
+        let (feed, refs, (source_name, identifier)) = match checked {
             Checked::Refused(reason) => return Ok(refused(&file, reason)),
             Checked::Held { found_name, found_birth_date, source_name } => {
-                let kind = req.source_kind.map(|k| k.as_str()).unwrap_or("hospital");
+                let kind = source_kind.map(|k| k.as_str()).unwrap_or("hospital");
                 let id = new_id();
                 let body = String::from_utf8_lossy(&bytes).into_owned();
                 let mut audited = self.audited(access).await?;
@@ -292,14 +329,13 @@ impl Kith {
                 audited.commit(access, Disclosure::new("import", format!("{file}: held until the patient confirms it"))).await?;
                 return Ok(ImportOutcome::Held { held_id: id, file, found_name, found_birth_date });
             }
-            Checked::Ready(feed, refs) => (feed, refs),
+            Checked::Ready { feed, refs, source } => (feed, refs, source),
         };
 
         // Which source? An explicit kind wins; a known source keeps its kind;
         // a new source must be given one.
-        let (source_name, identifier) = feed_source(&feed, req.source_name.as_deref(), &file);
         let existing = store::source_by_name(&self.db.pool, access.patient_id(), &source_name).await?;
-        let kind = match (req.source_kind, &existing) {
+        let kind = match (source_kind, &existing) {
             (Some(k), _) => k,
             (None, Some(s)) => s.kind.parse().map_err(|e: String| CoreError::Internal(e))?,
             (None, None) => {
@@ -504,7 +540,7 @@ impl Kith {
                     date: f.stored.date.as_deref(),
                     status: f.stored.status.as_deref(),
                     label: f.label,
-                    codes: serde_json::to_string(&f.stored.codes).unwrap_or_else(|_| "[]".into()),
+                    codes: &f.codes_json,
                     value: f.stored.value.as_deref(),
                     numeric: f.stored.numeric.map(|n| n.to_string()),
                     unit: f.stored.unit.as_deref(),
@@ -521,7 +557,7 @@ impl Kith {
                     resource_type: &r.resource_type,
                     fhir_id: &r.fhir_id,
                     resource_id: row_id,
-                    fact: serde_json::to_string(&f.stored).map_err(|e| CoreError::Internal(e.to_string()))?,
+                    fact: &f.stored_json,
                 });
             }
             store::bulk_insert_entries(tx, backend, patient, now, &new_entries).await?;
@@ -567,6 +603,31 @@ impl Kith {
             unchanged,
             unresolved_references: unresolved,
         }))
+    }
+}
+
+/// A file being imported: parsed and checked in the background since
+/// `Kith::start_import`; `finish` stores it (or holds or refuses it).
+pub struct StartedImport {
+    kith: Kith,
+    access: RecordAccess,
+    file: String,
+    source_kind: Option<SourceKind>,
+    stage: Stage,
+}
+
+enum Stage {
+    /// Refused before parsing (too large).
+    Done(ImportOutcome),
+    Checking { task: tokio::task::JoinHandle<Checked>, bytes: Arc<Vec<u8>> },
+}
+
+impl StartedImport {
+    /// Stores the file in one transaction (after the checks finish), as
+    /// `Kith::import` does.
+    pub async fn finish(self) -> CoreResult<ImportOutcome> {
+        let StartedImport { kith, access, file, source_kind, stage } = self;
+        kith.finish_import(&access, file, source_kind, stage).await
     }
 }
 
@@ -643,3 +704,4 @@ impl Kith {
         Ok(())
     }
 }
+

@@ -206,6 +206,42 @@ async fn reimport_is_idempotent_and_changes_make_versions(db: &TestDb) {
     assert!(status.values.contains(&(gp["name"].as_str().unwrap().to_string(), "stopped".to_string())), "{status:?}");
 }
 
+/// Files started together (as `kith import` starts the next file before the
+/// current one is stored) are parsed in the background but stored one at a
+/// time in order: the same outcome as importing them one after another.
+async fn files_started_together_are_stored_in_order(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    let dir = fixtures().join("multiprovider/ray");
+    let mut started = Vec::new();
+    for s in m["sources"].as_array().unwrap() {
+        let kind: SourceKind = s["kind"].as_str().unwrap().parse().unwrap();
+        started.push(k.start_import(&access, request(&dir.join(s["file"].as_str().unwrap()), Some(kind), None)).unwrap());
+    }
+    // The GP feed again as NDJSON: unchanged only if the GP feed was stored first.
+    let gp = &m["sources"][0];
+    started.push(k.start_import(&access, request(&dir.join("extra-gp-bulk.ndjson"), None, gp["name"].as_str())).unwrap());
+    let other = fixtures().join("multiprovider/cathrine/bad-wrong-patient.json");
+    started.push(k.start_import(&access, request(&other, Some(SourceKind::Gp), None)).unwrap());
+    let mut outcomes = Vec::new();
+    for s in started {
+        outcomes.push(s.finish().await.unwrap());
+    }
+    for (s, outcome) in m["sources"].as_array().unwrap().iter().zip(&outcomes) {
+        let total: u64 = s["resource_counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        match outcome {
+            ImportOutcome::Accepted(sum) => assert_eq!((sum.source.as_str(), sum.new as u64), (s["name"].as_str().unwrap(), total)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let n = m["sources"].as_array().unwrap().len();
+    assert!(matches!(&outcomes[n], ImportOutcome::Accepted(s) if s.nothing_changed() && s.unchanged > 0), "{:?}", outcomes[n]);
+    assert!(matches!(&outcomes[n + 1], ImportOutcome::Refused { reason, .. } if reason.contains("this record is for")), "{:?}", outcomes[n + 1]);
+    let merged = k.record(&access).await.unwrap();
+    assert!(merged.iter().any(|e| e.sources.len() > 1), "facts from several sources merged");
+}
+
 async fn bad_files_are_refused_whole_and_change_nothing(db: &TestDb) {
     let k = &db.kith;
     let m = manifest("cathrine");
@@ -371,6 +407,7 @@ async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
 }
 
 backend_tests!(
+    files_started_together_are_stored_in_order,
     every_shared_example_is_accepted_held_or_refused,
     merged_view_matches_each_manifest,
     reimport_is_idempotent_and_changes_make_versions,

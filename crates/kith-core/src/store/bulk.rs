@@ -105,7 +105,7 @@ pub(crate) struct NewEntry<'a> {
     pub date: Option<&'a str>,
     pub status: Option<&'a str>,
     pub label: &'a str,
-    pub codes: String,
+    pub codes: &'a str,
     pub value: Option<&'a str>,
     /// As text: sqlx's Any driver cannot bind NULL floats for PostgreSQL.
     pub numeric: Option<String>,
@@ -119,7 +119,7 @@ pub(crate) struct NewLink<'a> {
     pub resource_type: &'a str,
     pub fhir_id: &'a str,
     pub resource_id: &'a str,
-    pub fact: String,
+    pub fact: &'a str,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -234,7 +234,7 @@ pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backe
                 .bind(r.date)
                 .bind(r.status)
                 .bind(r.label)
-                .bind(r.codes.as_str())
+                .bind(r.codes)
                 .bind(r.value)
                 .bind(r.numeric.as_deref())
                 .bind(r.unit)
@@ -260,7 +260,7 @@ pub(crate) async fn bulk_insert_links(conn: &mut AnyConnection, backend: Backend
                 .bind(r.resource_type)
                 .bind(r.fhir_id)
                 .bind(r.resource_id)
-                .bind(r.fact.as_str());
+                .bind(r.fact);
         }
         q.execute(&mut *conn).await?;
     }
