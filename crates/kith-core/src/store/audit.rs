@@ -1,6 +1,7 @@
 //! SQL for the access log (see `crate::audit` for what it means).
 
-use sqlx::{Any, AnyConnection, Executor, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AnyConnection, Arguments, Executor, FromRow};
 
 use crate::db::Backend;
 
@@ -61,7 +62,8 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut A
     let content = crate::audit::content_digest(r);
     r.hash_version = 2;
     if backend == Backend::Postgres {
-        let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as(
+        // $2 is the content digest; the head gives seq, prev_hash and hash.
+        let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as_with(
             "WITH h AS ( \
                INSERT INTO audit_heads AS a (patient_id, seq, prev_hash, hash) \
                VALUES ($1, 1, '', encode(sha256(convert_to(E'\\n1\\n' || $2::text, 'UTF8')), 'hex')) \
@@ -72,24 +74,8 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut A
                via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash, hash_version) \
              SELECT $1, h.seq, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, h.prev_hash, h.hash, 2 FROM h \
              RETURNING seq, prev_hash, hash",
+            row_args(r, content)?,
         )
-        .bind(&r.patient_id)
-        .bind(&content)
-        .bind(r.at)
-        .bind(&r.action)
-        .bind(&r.what)
-        .bind(&r.entries)
-        .bind(&r.labels)
-        .bind(&r.actor_key)
-        .bind(&r.actor_name)
-        .bind(&r.actor_role)
-        .bind(&r.actor_org)
-        .bind(&r.via)
-        .bind(r.via_id.as_deref())
-        .bind(r.reason.as_deref())
-        .bind(r.on_behalf_of.as_deref())
-        .bind(&r.address)
-        .bind(&r.user_agent)
         .fetch_one(conn)
         .await?;
         (r.seq, r.prev_hash, r.hash) = (seq, prev_hash, hash);
@@ -99,29 +85,16 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut A
     r.seq = seq + 1;
     r.hash = crate::audit::chain_hash(&prev, r.seq, &content);
     r.prev_hash = prev;
-    sqlx::query(&format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-    ))
-    .bind(&r.patient_id)
-    .bind(r.seq)
-    .bind(r.at)
-    .bind(&r.action)
-    .bind(&r.what)
-    .bind(&r.entries)
-    .bind(&r.labels)
-    .bind(&r.actor_key)
-    .bind(&r.actor_name)
-    .bind(&r.actor_role)
-    .bind(&r.actor_org)
-    .bind(&r.via)
-    .bind(r.via_id.as_deref())
-    .bind(r.reason.as_deref())
-    .bind(r.on_behalf_of.as_deref())
-    .bind(&r.address)
-    .bind(&r.user_agent)
-    .bind(&r.prev_hash)
-    .bind(&r.hash)
-    .bind(r.hash_version)
+    // $2 is seq; then the chain columns.
+    let mut args = row_args(r, r.seq)?;
+    for v in [&r.prev_hash, &r.hash] {
+        args.add(v.as_str()).map_err(sqlx::Error::Encode)?;
+    }
+    args.add(r.hash_version).map_err(sqlx::Error::Encode)?;
+    sqlx::query_with(
+        &format!("INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"),
+        args,
+    )
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE audit_heads SET seq = $2, prev_hash = $3, hash = $4 WHERE patient_id = $1")
@@ -132,6 +105,28 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut A
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// A row's patient, `second`, then its content columns from `at` to
+/// `user_agent`: $1 to $17 of both append statements.
+fn row_args<'q, T>(r: &'q AuditRow, second: T) -> sqlx::Result<AnyArguments<'q>>
+where
+    T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    let mut a = AnyArguments::default();
+    let enc = sqlx::Error::Encode;
+    a.add(r.patient_id.as_str()).map_err(enc)?;
+    a.add(second).map_err(enc)?;
+    a.add(r.at).map_err(enc)?;
+    for v in [&r.action, &r.what, &r.entries, &r.labels, &r.actor_key, &r.actor_name, &r.actor_role, &r.actor_org, &r.via] {
+        a.add(v.as_str()).map_err(enc)?;
+    }
+    for v in [&r.via_id, &r.reason, &r.on_behalf_of] {
+        a.add(v.as_deref()).map_err(enc)?;
+    }
+    a.add(r.address.as_str()).map_err(enc)?;
+    a.add(r.user_agent.as_str()).map_err(enc)?;
+    Ok(a)
 }
 
 /// Whether this actor has viewed the record before.
