@@ -356,7 +356,14 @@ impl<'c> Audited<'c> {
         if !self.logging {
             return Ok(());
         }
-        if outsider && d.action == "view" && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
+        let first_view_check = outsider && d.action == "view";
+        if first_view_check && self.head.is_none() {
+            // A page view on PostgreSQL has not taken the head yet: take it
+            // before asking, so two views by one outsider at once do not
+            // both count as the first.
+            self.head = Some(sql::lock_head(&mut self.tx, &self.patient_id).await?);
+        }
+        if first_view_check && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
             let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
             let message = format!("{} ({}{org}) viewed your record for the first time.", w.name, w.role);
             store::insert_notification(&mut *self.tx, &self.patient_id, &new_id(), &message, now_ms()).await?;

@@ -304,6 +304,9 @@ async fn background_view_commits_are_settled_before_anything_is_shown(db: &TestD
     let log = db.log(&w.patient_id).await;
     assert_eq!(log.len(), before + 16);
     assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+    let owner_manage = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let firsts = k.notifications(&owner_manage).await.unwrap().into_iter().filter(|(m, _)| m.contains("Dr Late") && m.contains("first time")).count();
+    assert_eq!(firsts, 1, "eight views at once by one clinician: the patient is told once");
 
     // A log row that cannot be written (its place in the chain taken behind
     // the app's back): the read returns, but settling fails, and no view row
