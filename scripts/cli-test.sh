@@ -30,6 +30,18 @@ grep -q "999 636 3430" "$dir/bad.json" && grep -q "999 264 9690" "$dir/bad.json"
 # Re-importing says nothing changed.
 $kith import --nhs-number 9992649690 "$fixtures"/01-*.json | grep -q "nothing new" || fail "re-import did not say nothing changed"
 
+# Several files in one command (each parsed while the one before is stored):
+# outcomes in the order given, a refusal among them makes the exit non-zero.
+if $kith import --nhs-number 9992649690 --json "$fixtures"/01-*.json "$fixtures/bad-wrong-patient.json" "$fixtures"/02-*.json > "$dir/many.json"; then
+  fail "a set with a refused file exited zero"
+fi
+python3 - "$dir/many.json" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+assert [o["outcome"] for o in out] == ["accepted", "refused", "accepted"], out
+assert "bad-wrong-patient.json" in out[1]["file"] and out[0]["new"] == 0 and out[2]["new"] == 0, out
+PY
+
 $kith record --nhs-number 9992649690 --json > "$dir/record.json"
 python3 - "$dir/record.json" <<'PY'
 import json, sys
@@ -55,8 +67,9 @@ case "$out" in *error*) fail "AuditEvent export has errors: $out" ;; esac
 python3 - "$dir/audit.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))
+# Four one-file imports, and the two accepted files of the set (the refused one left nothing).
 actions = [e["resource"]["subtype"][0]["code"] for e in b["entry"]]
-assert actions.count("import") == 4 and "view" in actions and "export" in actions, actions
+assert actions.count("import") == 6 and "view" in actions and "export" in actions, actions
 PY
 $kith audit export --nhs-number 9992649690 --format csv | head -1 | grep -q '^seq,time,action' || fail "CSV export has no header"
 $kith audit verify | grep -q "9992649690: ok" || fail "a fresh chain does not verify"

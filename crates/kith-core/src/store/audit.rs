@@ -35,10 +35,12 @@ const COLUMNS: &str = "patient_id, seq, at, action, what, entries, labels, actor
                        via, via_id, reason, on_behalf_of, address, user_agent, prev_hash, hash, hash_version";
 
 /// Takes the patient's chain head for this transaction (creating it for a
-/// record's first event). Must be the transaction's first statement: on
-/// SQLite it takes the write lock before anything is read, so the
-/// transaction never has to upgrade a stale read snapshot; on PostgreSQL it
-/// locks the head row, serialising appends to one chain.
+/// record's first event). On SQLite it must be the transaction's first
+/// statement: it takes the write lock before anything is read, so the
+/// transaction never has to upgrade a stale read snapshot. On PostgreSQL it
+/// locks the head row, serialising appends to one chain; writes take it
+/// first, page views only when they need it before their append (see
+/// `Kith::audited_view`).
 pub(crate) async fn lock_head(conn: &mut AnyConnection, patient_id: &str) -> sqlx::Result<(i64, String)> {
     sqlx::query_as(
         "INSERT INTO audit_heads (patient_id, seq, hash) VALUES ($1, 0, '') \
