@@ -12,6 +12,7 @@ use sqlx::AnyConnection;
 use tokio::sync::mpsc;
 
 use crate::audit::Disclosure;
+use crate::background::{self, Background};
 use crate::policy::{require, RecordAccess, Right};
 use crate::store;
 use crate::{new_id, now_ms, Backend, CoreError, CoreResult, Kith};
@@ -144,11 +145,7 @@ fn refused(file: &str, reason: impl Into<String>) -> ImportOutcome {
     ImportOutcome::Refused { file: file.to_string(), reason: reason.into() }
 }
 
-fn task_failed(e: impl std::fmt::Display) -> CoreError {
-    CoreError::Internal(format!("import task failed: {e}"))
-}
-
-/// Step 1, on the blocking pool: parse the file and check whose it is; for a
+/// Step 1, on a background thread: parse the file and check whose it is; for a
 /// file that is the patient's, index its references too.
 /// `confirmed`: the patient has looked at a held feed (no NHS Number) and said
 /// it is theirs, so a missing number no longer holds it back.
@@ -198,12 +195,12 @@ fn feed_source(feed: &Feed, requested: Option<&str>, file_name: &str) -> (String
     (name, org.and_then(|o| o.identifier))
 }
 
-/// Step 2, on the blocking pool: each resource's stored original, hash and
-/// normalised fact, made by one worker per core in chunks of
-/// [`store::BULK_ROWS`] and sent on as each chunk is ready, so the database
-/// stores the first chunks while the rest are being prepared. A worker stops
-/// early if the import is abandoned (the receiver is dropped).
-fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> (mpsc::Receiver<PreparedChunk>, Vec<tokio::task::JoinHandle<()>>) {
+/// Step 2, on background threads (see `crate::background`): each resource's
+/// stored original, hash and normalised fact, made by one worker per core in
+/// chunks of [`store::BULK_ROWS`] and sent on as each chunk is ready, so the
+/// database stores the first chunks while the rest are being prepared. A
+/// worker stops early if the import is abandoned (the receiver is dropped).
+fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> (mpsc::Receiver<PreparedChunk>, Vec<Background<()>>) {
     let total = feed.resources.len();
     let chunks = total.div_ceil(store::BULK_ROWS);
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(chunks.max(1));
@@ -213,7 +210,7 @@ fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> 
     let handles = (0..workers)
         .map(|_| {
             let (feed, refs, tx, next) = (feed.clone(), refs.clone(), tx.clone(), next.clone());
-            tokio::task::spawn_blocking(move || loop {
+            background::spawn("kith-import-prepare", move || loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= chunks {
                     return;
@@ -306,7 +303,7 @@ impl Kith {
         } else {
             let bytes = Arc::new(bytes);
             let (b, expected, file) = (bytes.clone(), access.nhs_number().clone(), file_name.clone());
-            Stage::Checking { task: tokio::task::spawn_blocking(move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
+            Stage::Checking { task: background::spawn("kith-import-parse", move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
         };
         Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
     }
@@ -317,7 +314,7 @@ impl Kith {
             Stage::Done(outcome) => return Ok(outcome),
             Stage::Checking { task, bytes } => (task, bytes),
         };
-        let checked = task.await.map_err(task_failed)?;
+        let checked = task.join().await?;
         let (feed, refs, (source_name, identifier)) = match checked {
             Checked::Refused(reason) => return Ok(refused(&file, reason)),
             Checked::Held { found_name, found_birth_date, source_name } => {
@@ -389,7 +386,7 @@ impl Kith {
 
         // Start preparing at once; the whole-file work runs beside it.
         let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
-        let whole = tokio::task::spawn_blocking(move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
+        let whole = background::spawn("kith-import-hash", move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
         let tx = audited.conn();
@@ -469,11 +466,11 @@ impl Kith {
         }
         // Every worker has finished (a panic in one surfaces here).
         for p in preparers {
-            p.await.map_err(task_failed)?;
+            p.join().await?;
         }
-        let (sha256, byte_size) = whole.await.map_err(task_failed)?;
+        let (sha256, byte_size) = whole.join().await?;
         // Freeing the parsed feed (a large tree) need not hold up the rest.
-        tokio::task::spawn_blocking(move || drop(feed));
+        background::spawn("kith-import-free", move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
         let unresolved: usize = placed.iter().map(|p| p.res.unresolved).sum();
 
@@ -619,7 +616,7 @@ pub struct StartedImport {
 enum Stage {
     /// Refused before parsing (too large).
     Done(ImportOutcome),
-    Checking { task: tokio::task::JoinHandle<Checked>, bytes: Arc<Vec<u8>> },
+    Checking { task: Background<Checked>, bytes: Arc<Vec<u8>> },
 }
 
 impl StartedImport {

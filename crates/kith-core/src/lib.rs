@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod background;
 pub mod db;
 pub mod demo;
 pub mod error;
