@@ -25,7 +25,8 @@ const NICE_STEP: i32 = 10;
 /// A job running on a background thread.
 pub(crate) struct Background<T>(oneshot::Receiver<T>);
 
-/// Runs `job` on a new low-priority thread called `name`.
+/// Runs `job` on a new low-priority thread called `name` (Linux shows at
+/// most 15 bytes of it).
 pub(crate) fn spawn<T: Send + 'static>(name: &str, job: impl FnOnce() -> T + Send + 'static) -> Background<T> {
     let (tx, rx) = oneshot::channel();
     let started = std::thread::Builder::new().name(name.to_string()).spawn(move || {

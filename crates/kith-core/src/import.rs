@@ -210,7 +210,7 @@ fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> 
     let handles = (0..workers)
         .map(|_| {
             let (feed, refs, tx, next) = (feed.clone(), refs.clone(), tx.clone(), next.clone());
-            background::spawn("kith-import-prepare", move || loop {
+            background::spawn("kith-prepare", move || loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= chunks {
                     return;
@@ -286,7 +286,7 @@ impl Kith {
     }
 
     /// Starts importing one file: checks who may, then parses and checks it
-    /// on the blocking pool while the caller goes on. `StartedImport::finish`
+    /// on a background thread while the caller goes on. `StartedImport::finish`
     /// stores it. Starting the next file before finishing this one overlaps
     /// the next file's parsing with this one's storing (`kith import` with
     /// several files does); files are still stored one at a time, in the
@@ -303,7 +303,7 @@ impl Kith {
         } else {
             let bytes = Arc::new(bytes);
             let (b, expected, file) = (bytes.clone(), access.nhs_number().clone(), file_name.clone());
-            Stage::Checking { task: background::spawn("kith-import-parse", move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
+            Stage::Checking { task: background::spawn("kith-parse", move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
         };
         Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
     }
@@ -386,7 +386,7 @@ impl Kith {
 
         // Start preparing at once; the whole-file work runs beside it.
         let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
-        let whole = background::spawn("kith-import-hash", move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
+        let whole = background::spawn("kith-hash", move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
         let tx = audited.conn();
@@ -470,7 +470,7 @@ impl Kith {
         }
         let (sha256, byte_size) = whole.join().await?;
         // Freeing the parsed feed (a large tree) need not hold up the rest.
-        background::spawn("kith-import-free", move || drop(feed));
+        background::spawn("kith-free", move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
         let unresolved: usize = placed.iter().map(|p| p.res.unresolved).sum();
 
