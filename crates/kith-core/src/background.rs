@@ -1,14 +1,16 @@
-//! CPU-heavy work of an import (parsing a file, preparing its rows, freeing
-//! the parsed tree) on threads of its own at a lower scheduling priority.
+//! CPU-heavy work of an import on threads of its own, and, for the work that
+//! nothing is waiting for yet, at a lower scheduling priority.
 //!
 //! What a person waits for is the storing (one connection, one thread at a
-//! time) and, on a server, everyone else's pages. On a small machine the
-//! import's parsing and preparing would otherwise take CPU from both: with
-//! the next file parsed while the current one is stored, a 2-core machine
-//! has more runnable threads than cores, and the storing thread was left
-//! waiting for a core. At a lower priority that work fills the gaps instead.
-//! Measured on 50 Synthea patients, the set stored about 7–11% faster
-//! (docs/benchmarks.md). Nothing here changes what is stored, or its order.
+//! time) and, on a server, everyone else's pages. With the next file parsed
+//! while the current one is stored, a 2-core machine has more runnable
+//! threads than cores, and the storing thread was left waiting for a core.
+//! So parsing and checking a file, and freeing a parsed tree afterwards,
+//! run at a lower priority ([`Priority::Low`]) and fill the gaps instead.
+//! Preparing rows and hashing the file stay at normal priority: the open
+//! transaction waits for them, and on SQLite it holds the database's write
+//! lock meanwhile, so starving them would hold up every other writer and
+//! page view. Nothing here changes what is stored, or its order.
 //!
 //! The threads are new for each job, not tokio's shared blocking pool: a
 //! thread's priority, once lowered, cannot be raised again without
@@ -18,48 +20,59 @@ use tokio::sync::oneshot;
 
 use crate::{CoreError, CoreResult};
 
-/// How much lower than the server's own priority (Linux nice steps; 19 is
-/// the lowest).
+/// How much lower than the server's own priority [`Priority::Low`] work
+/// runs (Linux nice steps; 19 is the lowest).
 const NICE_STEP: i32 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Priority {
+    /// The server's own: for work an open transaction is waiting for.
+    Normal,
+    /// Lower by [`NICE_STEP`]: for work nobody is waiting for yet.
+    Low,
+}
 
 /// A job running on a background thread.
 pub(crate) struct Background<T>(oneshot::Receiver<T>);
 
-/// Runs `job` on a new low-priority thread called `name` (Linux shows at
-/// most 15 bytes of it).
-pub(crate) fn spawn<T: Send + 'static>(name: &str, job: impl FnOnce() -> T + Send + 'static) -> Background<T> {
+/// Runs `job` on a new thread called `name` (Linux shows at most 15 bytes
+/// of it).
+pub(crate) fn spawn<T: Send + 'static>(name: &str, priority: Priority, job: impl FnOnce() -> T + Send + 'static) -> Background<T> {
     let (tx, rx) = oneshot::channel();
     let started = std::thread::Builder::new().name(name.to_string()).spawn(move || {
-        lower_priority();
-        // The receiver is gone only if the import was abandoned.
+        if priority == Priority::Low {
+            lower_priority();
+        }
+        // The receiver is gone only if nobody wants the result any more.
         let _ = tx.send(job());
     });
     if let Err(e) = started {
         // The job (and its sender) were dropped with the closure, so `join`
         // reports the failure.
-        tracing::error!(error = %e, "could not start an import thread");
+        tracing::error!(error = %e, thread = name, "could not start a background thread");
     }
     Background(rx)
 }
 
 impl<T> Background<T> {
-    /// The job's result; an error if it panicked or never started.
+    /// The job's result; an error if it panicked (its message went to
+    /// standard error) or never started.
     pub(crate) async fn join(self) -> CoreResult<T> {
-        self.0.await.map_err(|_| CoreError::Internal("an import thread failed before finishing its work".into()))
+        self.0.await.map_err(|_| CoreError::Internal("a background thread of the import failed before finishing its work".into()))
     }
 }
 
 /// Lowers the calling thread's priority by [`NICE_STEP`]. On Linux nice is
-/// per thread; elsewhere this does nothing. Failure is harmless (the thread
-/// just keeps its priority), so it is ignored.
+/// per thread, and `PRIO_PROCESS` with id 0 means the calling thread;
+/// elsewhere this does nothing. Failure is harmless (the thread just keeps
+/// its priority), so it is ignored.
 #[cfg(target_os = "linux")]
 fn lower_priority() {
-    // SAFETY: getpriority/setpriority only read and set a number for the
-    // calling thread's own id; no memory is shared with the kernel.
+    // SAFETY: getpriority/setpriority take and return plain integers about
+    // the calling thread; no memory is shared with the kernel.
     unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICE_STEP).min(19));
+        let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, (now + NICE_STEP).min(19));
     }
 }
 
@@ -72,21 +85,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_returns_its_result_and_a_panic_is_an_error() {
-        assert_eq!(spawn("kith-test", || 6 * 7).join().await.unwrap(), 42);
-        let failed = spawn("kith-test", || -> u8 { panic!("boom") }).join().await;
+        assert_eq!(spawn("kith-test", Priority::Low, || 6 * 7).join().await.unwrap(), 42);
+        let failed = spawn("kith-test", Priority::Normal, || -> u8 { panic!("boom") }).join().await;
         assert!(matches!(failed, Err(CoreError::Internal(_))));
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn a_job_runs_at_a_lower_priority_than_its_caller() {
+    async fn low_priority_jobs_run_below_their_caller_and_normal_ones_at_its_level() {
         fn nice() -> i32 {
             // SAFETY: as in `lower_priority`.
-            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
         }
         let caller = nice();
-        let job = spawn("kith-test", nice).join().await.unwrap();
-        assert_eq!(job, (caller + NICE_STEP).min(19));
+        assert_eq!(spawn("kith-test", Priority::Low, nice).join().await.unwrap(), (caller + NICE_STEP).min(19));
+        assert_eq!(spawn("kith-test", Priority::Normal, nice).join().await.unwrap(), caller);
         assert_eq!(nice(), caller, "the caller's own priority is unchanged");
     }
 }

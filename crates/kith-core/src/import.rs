@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use tokio::sync::mpsc;
 
 use crate::audit::Disclosure;
-use crate::background::{self, Background};
+use crate::background::{self, Background, Priority};
 use crate::policy::{require, RecordAccess, Right};
 use crate::store;
 use crate::{new_id, now_ms, Backend, CoreError, CoreResult, Kith};
@@ -145,8 +145,8 @@ fn refused(file: &str, reason: impl Into<String>) -> ImportOutcome {
     ImportOutcome::Refused { file: file.to_string(), reason: reason.into() }
 }
 
-/// Step 1, on a background thread: parse the file and check whose it is; for a
-/// file that is the patient's, index its references too.
+/// Step 1, on a low-priority background thread: parse the file and check
+/// whose it is; for a file that is the patient's, index its references too.
 /// `confirmed`: the patient has looked at a held feed (no NHS Number) and said
 /// it is theirs, so a missing number no longer holds it back.
 fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, source_name: Option<String>, file_name: &str, confirmed: bool) -> Checked {
@@ -195,9 +195,10 @@ fn feed_source(feed: &Feed, requested: Option<&str>, file_name: &str) -> (String
     (name, org.and_then(|o| o.identifier))
 }
 
-/// Step 2, on background threads (see `crate::background`): each resource's
-/// stored original, hash and normalised fact, made by one worker per core in
-/// chunks of [`store::BULK_ROWS`] and sent on as each chunk is ready, so the
+/// Step 2, on background threads at normal priority (the open transaction
+/// waits for them; see `crate::background`): each resource's stored
+/// original, hash and normalised fact, made by one worker per core in chunks
+/// of [`store::BULK_ROWS`] and sent on as each chunk is ready, so the
 /// database stores the first chunks while the rest are being prepared. A
 /// worker stops early if the import is abandoned (the receiver is dropped).
 fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> (mpsc::Receiver<PreparedChunk>, Vec<Background<()>>) {
@@ -210,7 +211,7 @@ fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> 
     let handles = (0..workers)
         .map(|_| {
             let (feed, refs, tx, next) = (feed.clone(), refs.clone(), tx.clone(), next.clone());
-            background::spawn("kith-prepare", move || loop {
+            background::spawn("kith-prepare", Priority::Normal, move || loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= chunks {
                     return;
@@ -303,7 +304,7 @@ impl Kith {
         } else {
             let bytes = Arc::new(bytes);
             let (b, expected, file) = (bytes.clone(), access.nhs_number().clone(), file_name.clone());
-            Stage::Checking { task: background::spawn("kith-parse", move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
+            Stage::Checking { task: background::spawn("kith-parse", Priority::Low, move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
         };
         Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
     }
@@ -386,7 +387,7 @@ impl Kith {
 
         // Start preparing at once; the whole-file work runs beside it.
         let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
-        let whole = background::spawn("kith-hash", move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
+        let whole = background::spawn("kith-hash", Priority::Normal, move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
         let tx = audited.conn();
@@ -470,7 +471,7 @@ impl Kith {
         }
         let (sha256, byte_size) = whole.join().await?;
         // Freeing the parsed feed (a large tree) need not hold up the rest.
-        background::spawn("kith-free", move || drop(feed));
+        background::spawn("kith-free", Priority::Low, move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
         let unresolved: usize = placed.iter().map(|p| p.res.unresolved).sum();
 
