@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use kith_core::import::{ImportOutcome, ImportRequest};
 use kith_core::policy::{Principal, RecordAccess, Right};
 use kith_core::testing::TestDb;
-use kith_core::{Kith, NewUser};
+use kith_core::{Backend, Kith, NewUser};
 use kith_fhir::{SourceKind, NHS_NUMBER_SYSTEM};
 use kith_types::NhsNumber;
 use serde_json::{json, Value};
@@ -45,12 +45,6 @@ enum Timed {
     ParseOnly,
     ParseFeed,
     Import(Backend, Mode),
-}
-
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 /// How the files go in.
