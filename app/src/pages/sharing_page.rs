@@ -232,7 +232,7 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                 <li class="entry-item" data-testid="link">
                                     <p class="font-bold">{l.name.clone()}</p>
                                     <p>{l.scope.clone()}{l.has_passcode.then_some(" · passcode")}{l.single_use.then_some(" · once only")}</p>
-                                    <p class="text-sm">"Until "{l.expires.clone()}{l.last_used.clone().map(|u| format!(" · last opened {u}"))}" · "<span class="font-bold">{l.status.clone()}</span></p>
+                                    <p class="text-sm">"Made "{l.created.clone()}" · until "{l.expires.clone()}{l.last_used.clone().map(|u| format!(" · last opened {u}"))}" · "<span class="font-bold">{l.status.clone()}</span></p>
                                     {active.then(|| view! {
                                         <div class="flex flex-wrap gap-3">
                                             <form method="post" action="/api/sharing/preview">

@@ -33,7 +33,11 @@ pub(crate) enum Priority {
 }
 
 /// A job running on a background thread.
-pub(crate) struct Background<T>(oneshot::Receiver<T>);
+pub(crate) struct Background<T> {
+    name: String,
+    /// The job's result, or what it panicked with.
+    result: oneshot::Receiver<Result<T, String>>,
+}
 
 /// Runs `job` on a new thread called `name` (Linux shows at most 15 bytes
 /// of it).
@@ -43,22 +47,33 @@ pub(crate) fn spawn<T: Send + 'static>(name: &str, priority: Priority, job: impl
         if priority == Priority::Low {
             lower_priority();
         }
+        // A panic becomes an error for whoever joins, with its message
+        // (tokio's blocking pool, used before, carried it the same way).
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).map_err(|p| panic_message(p.as_ref()));
         // The receiver is gone only if nobody wants the result any more.
-        let _ = tx.send(job());
+        let _ = tx.send(result);
     });
     if let Err(e) = started {
         // The job (and its sender) were dropped with the closure, so `join`
         // reports the failure.
         tracing::error!(error = %e, thread = name, "could not start a background thread");
     }
-    Background(rx)
+    Background { name: name.to_string(), result: rx }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "no message".into())
 }
 
 impl<T> Background<T> {
-    /// The job's result; an error if it panicked (its message went to
-    /// standard error) or never started.
+    /// The job's result; an error, naming the thread and what it panicked
+    /// with, if it panicked or never started.
     pub(crate) async fn join(self) -> CoreResult<T> {
-        self.0.await.map_err(|_| CoreError::Internal("a background thread of the import failed before finishing its work".into()))
+        match self.result.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(panic)) => Err(CoreError::Internal(format!("background thread {} panicked: {panic}", self.name))),
+            Err(_) => Err(CoreError::Internal(format!("background thread {} did not start", self.name))),
+        }
     }
 }
 
@@ -86,8 +101,11 @@ mod tests {
     #[tokio::test]
     async fn a_job_returns_its_result_and_a_panic_is_an_error() {
         assert_eq!(spawn("kith-test", Priority::Low, || 6 * 7).join().await.unwrap(), 42);
-        let failed = spawn("kith-test", Priority::Normal, || -> u8 { panic!("boom") }).join().await;
-        assert!(matches!(failed, Err(CoreError::Internal(_))));
+        let failed = spawn("kith-test", Priority::Normal, || -> u8 { panic!("boom {}", 7) }).join().await;
+        match failed {
+            Err(CoreError::Internal(m)) => assert_eq!(m, "background thread kith-test panicked: boom 7"),
+            other => panic!("expected the panic as an error, got {other:?}"),
+        }
     }
 
     #[cfg(target_os = "linux")]

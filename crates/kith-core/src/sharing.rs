@@ -359,6 +359,7 @@ impl Kith {
                 }
                 .into(),
                 scope: scope_of(&l.scope),
+                created: ms_to_uk(l.created_at),
                 expires: ms_to_uk(l.expires_at),
                 has_passcode: l.passcode_hash.is_some(),
                 single_use: l.single_use != 0,

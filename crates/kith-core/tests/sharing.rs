@@ -259,7 +259,11 @@ async fn single_use_and_revoked_links(db: &TestDb) {
     let v = k.open_link(&token, "", "A", "B", "C", &Origin::default()).await.unwrap();
     assert!(not_found(k.open_link(&token, "", "D", "E", "F", &Origin::default()).await), "used once");
     assert!(k.open_patient(&Principal::LinkViewer(v.clone()), &w.patient_id, Right::Read).await.is_ok(), "the first viewer keeps it");
-    let id = k.sharing_view(&owner).await.unwrap().links[0].id.clone();
+    let listed = k.sharing_view(&owner).await.unwrap().links[0].clone();
+    let today = chrono::Utc::now().format("%-d %b %Y ").to_string();
+    assert!(listed.created.starts_with(&today), "the Sharing page says when a link was made: {}", listed.created);
+    assert!(listed.last_used.is_some(), "and when it was last opened");
+    let id = listed.id;
     k.revoke_link(&owner, &id).await.unwrap();
     assert!(not_found(k.open_patient(&Principal::LinkViewer(v), &w.patient_id, Right::Read).await), "revocation applies to the next request");
     // Limits: at most 30 days.

@@ -47,6 +47,8 @@ pub struct LinkInfo {
     pub id: String,
     pub name: String,
     pub scope: String,
+    /// When the patient made it.
+    pub created: String,
     pub expires: String,
     /// active, expired, revoked, locked or used
     pub status: String,

@@ -63,10 +63,11 @@ pub(crate) struct GrantRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
-    pub last_used_at: Option<i64>,
 }
 
-const GRANT_COLUMNS: &str = "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at, last_used_at";
+// `grants.last_used_at` stays NULL: the Sharing page takes a grant's last
+// use from the access log, which cannot drift from what happened.
+const GRANT_COLUMNS: &str = "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at";
 
 pub(crate) async fn active_grants_for<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, email: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
     sqlx::query_as(&format!(
