@@ -30,6 +30,14 @@
 //! PostgreSQL picks without statistics. SQLite is measured as Kith runs it
 //! (Kith never runs `ANALYZE` there, so SQLite plans without statistics).
 //!
+//! Then, for comparison only (no target rides on it), the access log's cost
+//! under load: `--concurrency N` requests at a time (default 8) for
+//! `--load SECONDS` (default 2; 0 skips it) per page, size and router,
+//! logging on and off alternating over three rounds; reported as requests
+//! per second (the median round) and the ratio off / on. Under load,
+//! PostgreSQL flushes several commits together, so the log's flush is shared
+//! and what remains is the work of writing the rows.
+//!
 //! `--hold SECONDS` prints each database's URL after set-up and waits that
 //! long before timing, so its queries can be examined with `sqlite3` or
 //! `psql` (the databases are removed when the run ends).
@@ -60,7 +68,7 @@ const SMALL: usize = 100;
 const LARGE: usize = 10_000;
 
 fn usage() -> ! {
-    eprintln!("usage: page_bench [--iterations N] [--warmup N] [--no-sqlite] [--no-postgres] [--pg-fresh] [--hold SECONDS]");
+    eprintln!("usage: page_bench [--iterations N] [--warmup N] [--no-sqlite] [--no-postgres] [--pg-fresh] [--hold SECONDS] [--load SECONDS] [--concurrency N]");
     std::process::exit(2);
 }
 
@@ -71,6 +79,7 @@ async fn main() {
     let (mut sqlite, mut postgres) = (true, true);
     let mut hold = 0u64;
     let mut pg_analyze = true;
+    let mut load = Load { seconds: 2.0, concurrency: 8 };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or_else(|| usage()),
@@ -79,6 +88,8 @@ async fn main() {
             "--no-postgres" => postgres = false,
             "--pg-fresh" => pg_analyze = false,
             "--hold" => hold = args.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| usage()),
+            "--load" => load.seconds = args.next().and_then(|n| n.parse().ok()).filter(|s: &f64| *s >= 0.0).unwrap_or_else(|| usage()),
+            "--concurrency" => load.concurrency = args.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or_else(|| usage()),
             _ => usage(),
         }
     }
@@ -87,7 +98,7 @@ async fn main() {
     let mut missed = false;
     if sqlite {
         let db = TestDb::sqlite().await;
-        missed |= run_backend("SQLite", &db, iterations, warmup, hold, None).await;
+        missed |= run_backend("SQLite", &db, iterations, warmup, hold, None, load).await;
     }
     if postgres {
         let admin = kith_core::testing::postgres_admin_url();
@@ -95,7 +106,7 @@ async fn main() {
             let db = TestDb::postgres().await;
             let analyze = pg_analyze.then(|| db.url.clone());
             let name = if pg_analyze { "PostgreSQL" } else { "PostgreSQL (fresh, no ANALYZE)" };
-            missed |= run_backend(name, &db, iterations, warmup, hold, analyze).await;
+            missed |= run_backend(name, &db, iterations, warmup, hold, analyze, load).await;
         } else {
             println!("\nPostgreSQL: skipped, nothing listening at {} (set KITH_TEST_POSTGRES_URL)", host_port(&admin).unwrap_or_default());
         }
@@ -132,7 +143,14 @@ struct Patient {
     access: RecordAccess,
 }
 
-async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usize, hold: u64, analyze: Option<String>) -> bool {
+/// The load phase's settings (see the top of this file).
+#[derive(Clone, Copy)]
+struct Load {
+    seconds: f64,
+    concurrency: usize,
+}
+
+async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usize, hold: u64, analyze: Option<String>, load: Load) -> bool {
     println!("\n## {backend}\n");
     let t = Instant::now();
     let small = make_patient(&db.kith, SMALL, "9434765919", "Ada Small", "small@bench.kith.example").await;
@@ -266,7 +284,61 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
         println!("| {call} | {SMALL} | {:.2} | {:.2} | |", a.median, a.p95);
         println!("| {call} | {LARGE} | {:.2} | {:.2} | {:.2} |", b.median, b.p95, b.median / a.median);
     }
+    if load.seconds > 0.0 {
+        under_load(&[&app, &app_off], &[&small, &large], load).await;
+    }
     missed
+}
+
+/// The access log's cost under load: requests per second with logging on
+/// and off, alternating, so both see the same moments of the machine.
+async fn under_load(routers: &[&Router; 2], patients: &[&Patient; 2], load: Load) {
+    const ROUNDS: usize = 3;
+    println!("\nFor comparison, no target: the same pages under load, {} requests at a time for {} s a round, {ROUNDS} rounds, logging on and off alternating (requests per second, the median round):\n", load.concurrency, load.seconds);
+    println!("| page | entries | logging on | logging off | off / on |");
+    println!("|---|---:|---:|---:|---:|");
+    for path in ["/", "/timeline"] {
+        for p in patients {
+            let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            for _ in 0..ROUNDS {
+                for (oi, router) in routers.iter().enumerate() {
+                    rates[oi].push(requests_per_second(router, path, &p.cookie, load).await);
+                }
+            }
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let (on, off) = (median(&mut rates[0]), median(&mut rates[1]));
+            println!("| `{path}` | {} | {on:.0} | {off:.0} | {:.3} |", p.entries, off / on);
+        }
+    }
+}
+
+/// Requests completed per second by `load.concurrency` clients, each sending
+/// the next request as soon as the last one's body is in.
+async fn requests_per_second(app: &Router, path: &'static str, cookie: &str, load: Load) -> f64 {
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(load.seconds);
+    let clients: Vec<_> = (0..load.concurrency)
+        .map(|_| {
+            let (app, cookie) = (app.clone(), cookie.to_string());
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < until {
+                    let (status, _) = get(&app, path, &cookie).await;
+                    assert_eq!(status, StatusCode::OK);
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for c in clients {
+        total += c.await.expect("a load client failed");
+    }
+    total as f64 / start.elapsed().as_secs_f64()
 }
 
 struct Stats {

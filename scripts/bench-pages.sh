@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Page performance benchmarks (on demand; not part of the test suite).
-#   scripts/bench-pages.sh [page_bench options: --iterations N, --warmup N, --no-sqlite, --no-postgres]
+#   scripts/bench-pages.sh [page_bench options: --iterations N, --warmup N, --no-sqlite, --no-postgres,
+#                           --load SECONDS (0 skips the access log's cost under load), --concurrency N]
 # Environment: DURATION (wrk seconds, default 10), CONNECTIONS (default 4),
 # THREADS (wrk threads, default 2), SKIP_PAGE_BENCH=1 / SKIP_LOAD=1 to run a part.
 #
@@ -18,7 +19,7 @@
 # 4. Transfer size of the first page a patient opens (the sign-in page, and
 #    the summary once signed in) with the CSS it links, compressed (br and
 #    gzip). Target: at most 60 KB.
-# Exits 1 if a target is missed. Results and how to read them: docs/benchmarks-pages.md.
+# Exits 1 if a target is missed. Results and how to read them: docs/benchmarks.md, "Record pages and the access log's cost".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
