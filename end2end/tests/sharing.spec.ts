@@ -97,7 +97,10 @@ test('a passcode link opens in a fresh browser, and five wrong passcodes lock it
   await guesser.context().close();
 
   await page.goto('/sharing');
-  await expect(page.getByTestId('link').filter({ hasText: `A&E ${info.project.name}` })).toContainText('locked');
+  const listed = page.getByTestId('link').filter({ hasText: `A&E ${info.project.name}` });
+  await expect(listed).toContainText('locked');
+  // The list says when the link was made, and when it was last opened (by the paramedic).
+  await expect(listed).toContainText(/Made \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} · until .* · last opened \d{1,2} [A-Z][a-z]{2} \d{4}/);
 });
 
 test('a patient shares one chosen entry by link, and the clinician sees only that entry', async ({ page, browser }, info) => {
