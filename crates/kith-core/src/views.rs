@@ -75,8 +75,6 @@ async fn cards(conn: &mut AnyConnection, patient: &str, rows: &[EntryRowView], n
     Ok(out)
 }
 
-const INACTIVE: [&str; 6] = ["inactive", "resolved", "remission", "refuted", "entered-in-error", "cancelled"];
-const NOT_CURRENT_MEDICINE: [&str; 5] = ["stopped", "completed", "cancelled", "entered-in-error", "revoked"];
 
 impl Kith {
     /// The record's home page. Also records this visit, so the next one can
@@ -92,18 +90,18 @@ impl Kith {
         };
         let info = store::patient_info(&mut *conn, patient).await?;
         let scope = access.scope().cloned();
-        let page = |kinds: &[&str], not: &[&str]| EntryFilter {
+        let page = |kinds: &[&str], current_only: bool| EntryFilter {
             kinds: kinds.iter().map(|s| s.to_string()).collect(),
-            statuses_not: not.iter().map(|s| s.to_string()).collect(),
+            current_only,
             scope: scope.clone(),
             ..Default::default()
         };
-        let allergies = store::entries_page(conn, patient, &page(&["allergy"], &INACTIVE), 50).await?;
-        let problems = store::entries_page(conn, patient, &page(&["condition"], &INACTIVE), 50).await?;
-        let mut medicines = store::entries_page(conn, patient, &page(&["medication"], &NOT_CURRENT_MEDICINE), 50).await?;
+        let allergies = store::entries_page(conn, patient, &page(&["allergy"], true), 50).await?;
+        let problems = store::entries_page(conn, patient, &page(&["condition"], true), 50).await?;
+        let mut medicines = store::entries_page(conn, patient, &page(&["medication"], true), 50).await?;
         // A medicine one source calls stopped and another active is shown
         // (flagged) whatever status the entry carries.
-        let disputed = store::entries_page(conn, patient, &EntryFilter { disputed_only: true, ..page(&["medication"], &[]) }, 50).await?;
+        let disputed = store::entries_page(conn, patient, &EntryFilter { disputed_only: true, ..page(&["medication"], false) }, 50).await?;
         for d in disputed {
             if !medicines.iter().any(|m| m.id == d.id) {
                 medicines.push(d);
@@ -116,7 +114,7 @@ impl Kith {
         // readings costs the same as a small one.
         let mut seen = std::collections::HashSet::new();
         let mut latest: Vec<EntryRowView> = Vec::new();
-        let mut f = page(&["result", "vital-sign"], &[]);
+        let mut f = page(&["result", "vital-sign"], false);
         for _ in 0..2 {
             let rows = store::entries_page(conn, patient, &f, 50).await?;
             let full = rows.len() == 50;
@@ -127,7 +125,7 @@ impl Kith {
             }
         }
         latest.truncate(8);
-        let encounters = store::entries_page(conn, patient, &page(&["encounter"], &[]), 5).await?;
+        let encounters = store::entries_page(conn, patient, &page(&["encounter"], false), 5).await?;
         let new = match previous {
             Some(t) => store::entries_page(conn, patient, &EntryFilter { created_after: Some(t), scope: scope.clone(), ..Default::default() }, 20).await?,
             None => vec![],

@@ -34,6 +34,18 @@ pub(crate) struct LinkView {
     pub fact: String,
 }
 
+/// The condition "still current": not resolved, inactive or in remission
+/// (allergies, problems), not stopped or completed (medicines), not
+/// cancelled, refuted or entered in error. No kind's FHIR status codes use
+/// a word from another kind's list to mean current, so one list serves all.
+///
+/// Written out as literals, exactly as in the partial index
+/// `entries_current` (migration 0013), so that both databases' planners can
+/// use that index: then a long record's current medicines are found without
+/// walking past its hundreds of stopped ones. A test checks the two agree.
+pub(crate) const IS_CURRENT: &str = "COALESCE(status, '') NOT IN \
+     ('inactive', 'resolved', 'remission', 'refuted', 'entered-in-error', 'cancelled', 'stopped', 'completed', 'revoked')";
+
 /// Filters for a page of entries; every field optional.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct EntryFilter {
@@ -45,7 +57,8 @@ pub(crate) struct EntryFilter {
     pub before: Option<String>,
     /// Lower-cased search text.
     pub text: Option<String>,
-    pub statuses_not: Vec<String>,
+    /// Only entries that are still current (see `IS_CURRENT`).
+    pub current_only: bool,
     /// Cursor: (date, id) of the last entry already shown.
     pub after: Option<(String, String)>,
     pub created_after: Option<i64>,
@@ -71,6 +84,20 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
         all.truncate(limit.max(1) as usize);
         return Ok(all);
     }
+    let (sql, args, created) = entries_sql(patient, f, limit);
+    let mut q = sqlx::query_as::<_, EntryRowView>(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    if let Some(c) = created {
+        q = q.bind(c);
+    }
+    q.fetch_all(&mut *conn).await
+}
+
+/// The SQL of one single-kind `entries_page` query, its text arguments and
+/// the `created_after` bound (an integer, bound last).
+fn entries_sql(patient: &str, f: &EntryFilter, limit: i64) -> (String, Vec<String>, Option<i64>) {
     let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE patient_id = $1");
     let mut args: Vec<String> = vec![patient.to_string()];
     let next = |args: &mut Vec<String>, v: String| {
@@ -81,9 +108,9 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
         let ps: Vec<String> = f.kinds.iter().map(|k| next(&mut args, k.clone())).collect();
         sql.push_str(&format!(" AND kind IN ({})", ps.join(",")));
     }
-    if !f.statuses_not.is_empty() {
-        let ps: Vec<String> = f.statuses_not.iter().map(|k| next(&mut args, k.clone())).collect();
-        sql.push_str(&format!(" AND COALESCE(status, '') NOT IN ({})", ps.join(",")));
+    if f.current_only {
+        sql.push_str(" AND ");
+        sql.push_str(IS_CURRENT);
     }
     if let Some(l) = &f.label {
         let p = next(&mut args, l.clone());
@@ -119,14 +146,7 @@ pub(crate) async fn entries_page(conn: &mut AnyConnection, patient: &str, f: &En
         sql.push_str(&format!(" AND created_at > ${}", args.len() + 1));
     }
     sql.push_str(&format!(" ORDER BY date DESC, id DESC LIMIT {}", limit.max(1)));
-    let mut q = sqlx::query_as::<_, EntryRowView>(&sql);
-    for a in args {
-        q = q.bind(a);
-    }
-    if let Some(c) = created {
-        q = q.bind(c);
-    }
-    q.fetch_all(&mut *conn).await
+    (sql, args, created)
 }
 
 pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(
@@ -372,4 +392,57 @@ pub(crate) async fn delete_held_feed<'e, E: Executor<'e, Database = Any>>(ex: E,
         .execute(ex)
         .await
         .map(|r| r.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+    use crate::db::Backend;
+    use crate::policy::Scope;
+    use crate::testing::TestDb;
+
+    /// The summary's lists of current and of disputed entries can use the
+    /// partial indexes of migration 0013. Inside a transaction that is rolled
+    /// back, every other index that could serve them is dropped and
+    /// PostgreSQL is told to avoid table scans; then each query's plan must
+    /// name its partial index. This fails if `IS_CURRENT` and the migration's
+    /// condition drift apart, as a planner then cannot prove the index applies.
+    async fn summary_lists_can_use_their_partial_indexes(db: &TestDb) {
+        let backend = db.kith.db.backend();
+        let mut tx = db.kith.db.pool.begin().await.unwrap();
+        for index in ["entries_by_kind", "entries_by_date", "entries_by_created"] {
+            sqlx::query(&format!("DROP INDEX {index}")).execute(&mut *tx).await.unwrap();
+        }
+        if backend == Backend::Postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        }
+        let medicines = |current_only, disputed_only, scope| EntryFilter { kinds: vec!["medication".into()], current_only, disputed_only, scope, ..Default::default() };
+        let shared = Scope { labels: vec!["general".into()], ..Default::default() };
+        let cases = [
+            (medicines(true, false, None), "entries_current"),
+            (medicines(true, false, Some(shared.clone())), "entries_current"),
+            (medicines(false, true, None), "entries_disputed"),
+            (medicines(false, true, Some(shared)), "entries_disputed"),
+        ];
+        for (filter, index) in cases {
+            let (sql, args, created) = entries_sql("some-patient", &filter, 50);
+            assert!(created.is_none());
+            let explain = match backend {
+                Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+                Backend::Postgres => format!("EXPLAIN {sql}"),
+            };
+            let mut q = sqlx::query(&explain);
+            for a in args {
+                q = q.bind(a);
+            }
+            let column = if backend == Backend::Sqlite { "detail" } else { "QUERY PLAN" };
+            let plan: Vec<String> = q.fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect();
+            assert!(plan.iter().any(|line| line.contains(index)), "{backend:?} does not use {index} for {filter:?}:\n{}", plan.join("\n"));
+        }
+        tx.rollback().await.unwrap();
+    }
+
+    crate::backend_tests!(summary_lists_can_use_their_partial_indexes);
 }
