@@ -88,14 +88,16 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; foreign keys are
-                        // off by default in SQLite; wait rather than fail when busy.
+                        // off by default in SQLite; wait rather than fail when busy;
+                        // FULL flushes every commit, so nothing shown or saved is
+                        // lost in a power cut (docs/decisions.md, "The access log").
                         // 16 KiB pages (a new database only; an existing one keeps
                         // its size): FHIR originals of 1-10 KB fit a page rather
                         // than overflow chains, and imports write a third less
                         // (docs/benchmarks.md).
                         conn.execute(
                             "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
                              PRAGMA wal_autocheckpoint = 8192;",
                         )
                         .await?;
@@ -178,5 +180,22 @@ mod tests {
     fn finds_sqlite_paths() {
         assert_eq!(sqlite_path("sqlite://data/kith.db?mode=rwc").as_deref(), Some("data/kith.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    /// Every pooled SQLite connection flushes each commit to disk
+    /// (`synchronous = FULL`, 2) in WAL mode: what a page showed is in the
+    /// access log, and what a user saved is kept, even after a power cut.
+    #[tokio::test]
+    async fn sqlite_commits_are_durable() {
+        let db = crate::testing::TestDb::sqlite().await;
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            conns.push(db.kith.db.pool.acquire().await.unwrap());
+        }
+        for c in &mut conns {
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut **c).await.unwrap();
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut **c).await.unwrap();
+            assert_eq!((sync, journal.as_str()), (2, "wal"));
+        }
     }
 }
