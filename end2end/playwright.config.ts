@@ -16,6 +16,9 @@ const smartFhirPort = process.env.KITH_E2E_SMART_FHIR_PORT ?? '3193';
 // Patients whose records the FHIR server holds: one per project, and one
 // that no Kith record matches (for the wrong-patient test).
 const smartNhsNumbers = '4000000004,4000000012,4000000020';
+// A real SMTP server (end2end/mail/smtp-sink.mjs) that Kith sends patients' emails to.
+const smtpPort = process.env.KITH_E2E_SMTP_PORT ?? '3194';
+const smtpHttpPort = process.env.KITH_E2E_SMTP_HTTP_PORT ?? '3195';
 
 export default defineConfig({
   testDir: './tests',
@@ -72,6 +75,9 @@ export default defineConfig({
       KITH_SMART_FHIR_BASE: `http://127.0.0.1:${smartFhirPort}/fhir`,
       KITH_SMART_CLIENT_ID: 'kith-smart',
       KITH_SMART_CLIENT_SECRET: 'smart-secret',
+      // Unencrypted SMTP is for a relay on the same machine, as here.
+      KITH_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      KITH_MAIL_FROM: 'Kith <kith@example.org>',
     },
   }, {
     command: 'node end2end/oidc/providers.mjs',
@@ -91,5 +97,14 @@ export default defineConfig({
     stdout: 'ignore',
     stderr: 'pipe',
     env: { ...process.env as Record<string, string>, SMART_AUTH_PORT: smartAuthPort, SMART_FHIR_PORT: smartFhirPort, SMART_NHS_NUMBERS: smartNhsNumbers, KITH_URL: baseURL },
+  }, {
+    command: 'node end2end/mail/smtp-sink.mjs',
+    cwd: '..',
+    url: `http://127.0.0.1:${smtpHttpPort}/messages`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { ...process.env as Record<string, string>, KITH_E2E_SMTP_PORT: smtpPort, KITH_E2E_SMTP_HTTP_PORT: smtpHttpPort },
   }],
 });

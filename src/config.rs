@@ -194,6 +194,43 @@ pub struct ServeOptions {
 
     #[command(flatten)]
     pub smart: SmartOptions,
+
+    #[command(flatten)]
+    pub mail: MailOptions,
+}
+
+/// Email to patients (their record's first view by someone new, emergency
+/// access, a locked link). Without a mail server they are told in the app only.
+#[derive(Args, Clone, Default)]
+pub struct MailOptions {
+    /// The mail server: `smtps://USER:PASSWORD@HOST` (TLS), `smtp://USER:PASSWORD@HOST:587?tls=required` (STARTTLS), or `smtp://HOST:PORT` (unencrypted: a relay on this machine only).
+    #[arg(long, env = "KITH_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Kith's emails, e.g. `Kith <kith@example.org>`.
+    #[arg(long, env = "KITH_MAIL_FROM")]
+    pub mail_from: Option<String>,
+}
+
+impl std::fmt::Debug for MailOptions {
+    // Never the server URL: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailOptions").field("smtp_url", &self.smtp_url.as_ref().map(|_| "…")).field("mail_from", &self.mail_from).finish()
+    }
+}
+
+impl MailOptions {
+    /// The mail settings, checked; None when no mail server is given.
+    pub fn settings(&self, public_url: &str) -> anyhow::Result<Option<kith_core::mail::MailSettings>> {
+        match (&self.smtp_url, &self.mail_from) {
+            (None, None) => Ok(None),
+            (Some(url), Some(from)) => kith_core::mail::MailSettings::new(url, from, public_url)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("KITH_SMTP_URL / KITH_MAIL_FROM: {e}")),
+            (Some(_), None) => anyhow::bail!("KITH_SMTP_URL is set: also set KITH_MAIL_FROM, the address Kith's emails come from"),
+            (None, Some(_)) => anyhow::bail!("KITH_MAIL_FROM is set: also set KITH_SMTP_URL, the mail server that sends them"),
+        }
+    }
 }
 
 /// A provider's FHIR API patients can connect (SMART on FHIR standalone
@@ -410,6 +447,7 @@ impl Default for ServeOptions {
             audit_checkpoint_minutes: 60,
             oidc: OidcOptions::default(),
             smart: SmartOptions { smart_refresh_hours: 24, ..Default::default() },
+            mail: MailOptions::default(),
         }
     }
 }
@@ -474,6 +512,17 @@ mod tests {
         let s = SmartOptions { smart_client_secret: Some("s3cret-smart".into()), smart_fhir_base: Some("https://x".into()), smart_name: Some("X".into()), smart_kind: "gp".into(), ..Default::default() };
         let printed = format!("{o:?} {s:?} {:?}", s.connections().unwrap());
         assert!(!printed.contains("s3cret"), "{printed}");
+    }
+
+    #[test]
+    fn mail_needs_both_options_and_hides_the_server_url() {
+        let none = MailOptions::default();
+        assert!(none.settings("http://k").unwrap().is_none());
+        let half = MailOptions { smtp_url: Some("smtp://127.0.0.1:2525".into()), mail_from: None };
+        assert!(half.settings("http://k").unwrap_err().to_string().contains("KITH_MAIL_FROM"));
+        let both = MailOptions { smtp_url: Some("smtp://kith:s3cret@127.0.0.1:2525".into()), mail_from: Some("Kith <kith@example.org>".into()) };
+        assert!(both.settings("http://k").unwrap().is_some());
+        assert!(!format!("{both:?}").contains("s3cret"));
     }
 
     #[test]

@@ -29,6 +29,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         session_idle_minutes: serve_opts.session_idle_minutes,
         break_glass: serve_opts.break_glass,
         two_step_roles: kith_core::two_step::parse_roles(&serve_opts.require_two_step).unwrap_or_default(),
+        mail: serve_opts.mail.settings(&serve_opts.public_url)?,
         ..Settings::default()
     };
     let key = kith_core::audit::load_or_create_key(&cli.global.audit_key_file)

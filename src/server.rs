@@ -182,6 +182,26 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
             }
         });
     }
+    // Emails queued with notifications are sent in the background; a mail
+    // server that is down only delays them (kith_core::mail).
+    if let Some(mail) = &kith.settings.mail {
+        tracing::info!(?mail, "emails to patients are on");
+        let kith = kith.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match kith.send_due_mail().await {
+                    Ok(run) if run != Default::default() => {
+                        tracing::info!(sent = run.sent, failed = run.failed, given_up = run.given_up, "emails to patients")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not send emails to patients"),
+                }
+            }
+        });
+    }
     let offered = providers(&opts)?;
     // Connections are pulled when due, in the background.
     let puller = connections(kith.clone(), &opts)?;

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::policy::{require, require_whole, Origin, Principal, RecordAccess, Right, Via};
+use crate::mail::Notice;
 use crate::store::audit::{self as sql, AuditFilter, AuditRow, CheckpointRow};
 use crate::{new_id, now_ms, store, Actor, Backend, CoreResult, Kith};
 
@@ -271,6 +272,8 @@ pub(crate) struct Audited<'c> {
     /// False only in the benchmark that measures what logging costs.
     logging: bool,
     backend: Backend,
+    /// Whether notifications also queue an email (a mail server is configured).
+    mail: bool,
 }
 
 /// Access-log commits of page views still running for one HTTP request.
@@ -366,7 +369,7 @@ impl<'c> Audited<'c> {
         if first_view_check && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
             let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
             let message = format!("{} ({}{org}) viewed your record for the first time.", w.name, w.role);
-            store::insert_notification(&mut *self.tx, &self.patient_id, &new_id(), &message, now_ms()).await?;
+            crate::mail::notify(&mut self.tx, self.mail, &self.patient_id, &message, Notice::FirstView, now_ms()).await?;
         }
         self.append_row(w, origin, d).await
     }
@@ -487,7 +490,7 @@ impl Kith {
 
     async fn audited_in<'c>(&self, mut tx: Transaction<'c, Any>, patient_id: &str) -> CoreResult<Audited<'c>> {
         let head = if self.log_accesses { Some(sql::lock_head(&mut tx, patient_id).await?) } else { None };
-        Ok(Audited { tx, patient_id: patient_id.to_string(), head, logging: self.log_accesses, backend: self.db.backend() })
+        Ok(Audited { tx, patient_id: patient_id.to_string(), head, logging: self.log_accesses, backend: self.db.backend(), mail: self.settings.mail.is_some() })
     }
 
     /// Begins the transaction a page view happens in; commit it with
@@ -498,7 +501,7 @@ impl Kith {
     pub(crate) async fn audited_view(&self, access: &RecordAccess) -> CoreResult<Audited<'static>> {
         let tx = self.db.pool.begin().await?;
         if self.db.backend() == Backend::Postgres {
-            return Ok(Audited { tx, patient_id: access.patient_id().to_string(), head: None, logging: self.log_accesses, backend: Backend::Postgres });
+            return Ok(Audited { tx, patient_id: access.patient_id().to_string(), head: None, logging: self.log_accesses, backend: Backend::Postgres, mail: self.settings.mail.is_some() });
         }
         self.audited_in(tx, access.patient_id()).await
     }
@@ -557,7 +560,7 @@ impl Kith {
         sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, now + self.settings.break_glass_hours.max(1) * 3_600_000).await?;
         let org = if actor.organisation.is_empty() { String::new() } else { format!(" of {}", actor.organisation) };
         let message = format!("Emergency access: {}{org} opened your record. Reason given: \"{}\"", actor.name, truncate(reason, 1000));
-        store::insert_notification(&mut *a.tx, &p.id, &new_id(), &message, now).await?;
+        crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, now).await?;
         let mut w = who_of_actor(actor);
         w.via = "break-glass";
         w.via_id = Some(id);

@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod import;
 pub mod keyfile;
+pub mod mail;
 pub mod connections;
 pub mod policy;
 pub mod record;
@@ -44,11 +45,13 @@ pub struct Settings {
     pub break_glass_hours: i64,
     /// Roles that must use two-step verification (KITH_REQUIRE_TWO_STEP).
     pub two_step_roles: Vec<kith_types::Role>,
+    /// Where emails to patients go (KITH_SMTP_URL); None sends none.
+    pub mail: Option<mail::MailSettings>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4, two_step_roles: vec![] }
+        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4, two_step_roles: vec![], mail: None }
     }
 }
 

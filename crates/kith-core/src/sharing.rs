@@ -9,6 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Disclosure;
+use crate::mail::Notice;
 use crate::policy::{require, require_whole, LinkViewer, Origin, RecordAccess, Right, Scope, Via};
 use crate::{ms_to_uk, new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
 
@@ -273,14 +274,10 @@ impl Kith {
                 self.log_failed_passcode(&link.patient_id, &link.id, name, role, organisation, origin).await?;
                 let attempts = link.failed_attempts + 1;
                 if attempts >= LINK_PASSCODE_LIMIT {
-                    store::insert_notification(
-                        &self.db.pool,
-                        &link.patient_id,
-                        &new_id(),
-                        &format!("Your shared link \"{}\" was locked after {LINK_PASSCODE_LIMIT} wrong passcodes.", link.name),
-                        now,
-                    )
-                    .await?;
+                    let mut tx = self.db.pool.begin().await?;
+                    let message = format!("Your shared link \"{}\" was locked after {LINK_PASSCODE_LIMIT} wrong passcodes.", link.name);
+                    crate::mail::notify(&mut tx, self.settings.mail.is_some(), &link.patient_id, &message, Notice::LinkLocked, now).await?;
+                    tx.commit().await?;
                     return Err(AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into());
                 }
                 errors.push(FieldError {

@@ -239,3 +239,26 @@ impl TestDb {
         .unwrap();
     }
 }
+
+/// One row of `mail_outbox` as tests look at it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueuedMail {
+    pub kind: String,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub gave_up_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl TestDb {
+    /// A record's queued emails, oldest first.
+    pub async fn mail_outbox(&self, patient_id: &str) -> Vec<QueuedMail> {
+        sqlx::query_as("SELECT kind, created_at, next_attempt_at, attempts, sent_at, gave_up_at, last_error FROM mail_outbox WHERE patient_id = $1 ORDER BY created_at, id")
+            .bind(patient_id.to_string())
+            .fetch_all(&self.kith.db.pool)
+            .await
+            .unwrap()
+    }
+}

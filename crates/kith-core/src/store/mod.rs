@@ -285,6 +285,7 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
 
 pub(crate) mod audit;
 mod bulk;
+mod mail;
 mod record;
 mod sharing;
 pub(crate) mod together;
@@ -294,6 +295,7 @@ pub(crate) mod connections;
 mod views;
 pub(crate) use sharing::*;
 pub(crate) use views::*;
+pub(crate) use mail::*;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
 pub(crate) use record::*;

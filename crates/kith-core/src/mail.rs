@@ -1,0 +1,213 @@
+//! Emails to patients about their record, when the deployment has a mail
+//! server (`KITH_SMTP_URL`): someone viewed it for the first time, someone
+//! used emergency access, a shared link was locked by wrong passcodes.
+//!
+//! Each is queued in `mail_outbox` in the same transaction as the in-app
+//! notification (and so as the access that caused it), and sent afterwards
+//! by `Kith::send_due_mail`, which the server runs every few seconds: a mail
+//! server that is down or slow never holds up or loses an access, and a
+//! queued email survives a restart. An email never says who looked or what
+//! is in the record (email is not a safe place for that); it says what kind
+//! of thing happened and where to look. The address is looked up when
+//! sending, so an email goes to the address the patient has then.
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::AnyConnection;
+
+use crate::{store, CoreResult, Kith};
+
+/// Attempts before an email is given up (about 4 hours of retrying).
+const MAX_ATTEMPTS: i64 = 8;
+/// An email not sent within a day is no longer news: given up.
+const STALE_MS: i64 = 24 * 3_600_000;
+/// How long a sender holds a claimed email before another may try it.
+const CLAIM_MS: i64 = 5 * 60_000;
+
+/// How Kith sends email. Debug output leaves the server address (which may
+/// hold a password) out.
+#[derive(Clone)]
+pub struct MailSettings {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// Kith's public address, for the links in emails.
+    public_url: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings").field("from", &self.from.to_string()).finish_non_exhaustive()
+    }
+}
+
+impl MailSettings {
+    /// `smtp_url` as lettre reads it: `smtps://user:pass@host` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or
+    /// `smtp://host:port` (no encryption: a relay on the same machine only).
+    pub fn new(smtp_url: &str, from: &str, public_url: &str) -> Result<Self, String> {
+        let from: Mailbox = from.parse().map_err(|e| format!("the sender address {from:?} is not an email address: {e}"))?;
+        // lettre's error would repeat the URL, password and all.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|_| "the mail server address is not an smtp:// or smtps:// URL".to_string())?
+            .timeout(Some(std::time::Duration::from_secs(20)))
+            .build();
+        Ok(Self { transport, from, public_url: public_url.trim_end_matches('/').to_string() })
+    }
+}
+
+/// What an email is about; stored as `kind` in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notice {
+    FirstView,
+    EmergencyAccess,
+    LinkLocked,
+}
+
+impl Notice {
+    fn kind(self) -> &'static str {
+        match self {
+            Notice::FirstView => "first-view",
+            Notice::EmergencyAccess => "emergency-access",
+            Notice::LinkLocked => "link-locked",
+        }
+    }
+
+    fn from_kind(kind: &str) -> Option<Self> {
+        [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked].into_iter().find(|n| n.kind() == kind)
+    }
+
+    /// Subject and plain-text body. Short ASCII lines, so the message goes
+    /// out as readable 7-bit text.
+    fn email(self, name: &str, base: &str) -> (String, String) {
+        let (subject, what) = match self {
+            Notice::FirstView => (
+                "Someone new has viewed your Kith record",
+                "Someone who had not looked at your health record in Kith\nbefore has just viewed it.",
+            ),
+            Notice::EmergencyAccess => (
+                "Emergency access to your Kith record",
+                "A clinician has used emergency access to open your health\nrecord in Kith. They had to give a reason, which you can read.",
+            ),
+            Notice::LinkLocked => (
+                "A shared link to your Kith record was locked",
+                "Someone typed the wrong passcode for one of your shared\nlinks too many times, so Kith has locked that link.\nNobody saw your record through it after that.",
+            ),
+        };
+        let body = format!(
+            "Hello {name},\n\n{what}\n\nTo see who it was, and when, sign in and open your access log:\n{base}/access-log\n\n\
+             You can change or stop any sharing from the Sharing page:\n{base}/sharing\n\n\
+             For your privacy this email does not say who it was or what\nis in your record.\n\nKith\n"
+        );
+        (subject.to_string(), body)
+    }
+}
+
+/// Tells the patient in the app and, when `mail` (the deployment sends
+/// email), queues an email: in the caller's transaction.
+pub(crate) async fn notify(conn: &mut AnyConnection, mail: bool, patient_id: &str, message: &str, notice: Notice, now: i64) -> CoreResult<()> {
+    store::insert_notification(&mut *conn, patient_id, &crate::new_id(), message, now).await?;
+    if mail {
+        store::enqueue_mail(conn, patient_id, &crate::new_id(), notice.kind(), now).await?;
+    }
+    Ok(())
+}
+
+/// What one run of `Kith::send_due_mail` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MailRun {
+    pub sent: usize,
+    /// Failed this time; tried again later.
+    pub failed: usize,
+    /// Not sent and not tried again: no address, too old, or too many failures.
+    pub given_up: usize,
+}
+
+impl Kith {
+    /// Sends the emails that are due, oldest first, and records each
+    /// outcome. Does nothing when no mail server is configured.
+    pub async fn send_due_mail(&self) -> CoreResult<MailRun> {
+        let mut run = MailRun::default();
+        let Some(mail) = &self.settings.mail else { return Ok(run) };
+        let now = crate::now_ms();
+        for due in store::due_mail(&self.db.pool, now, 20).await? {
+            // Claimed first, so two servers never send the same email.
+            if !store::claim_mail(&self.db.pool, &due, now + CLAIM_MS).await? {
+                continue;
+            }
+            let recipient = store::patient_email(&self.db.pool, &due.patient_id).await?;
+            let notice = Notice::from_kind(&due.kind);
+            let (Some((name, address)), Some(notice)) = (recipient, notice) else {
+                store::give_up_mail(&self.db.pool, &due, now, "no account with an email address for this record").await?;
+                run.given_up += 1;
+                continue;
+            };
+            if now - due.created_at > STALE_MS {
+                store::give_up_mail(&self.db.pool, &due, now, "not sent within a day").await?;
+                run.given_up += 1;
+                continue;
+            }
+            match send(mail, notice, &name, &address).await {
+                Ok(()) => {
+                    store::mail_sent(&self.db.pool, &due, crate::now_ms()).await?;
+                    run.sent += 1;
+                }
+                Err(reason) if due.attempts + 1 >= MAX_ATTEMPTS => {
+                    store::give_up_mail(&self.db.pool, &due, crate::now_ms(), &reason).await?;
+                    run.given_up += 1;
+                }
+                Err(reason) => {
+                    // 1, 2, 4 ... minutes, at most an hour, apart.
+                    let wait = (60_000i64 << due.attempts.clamp(0, 6)).min(3_600_000);
+                    store::mail_failed(&self.db.pool, &due, now + wait, &reason).await?;
+                    run.failed += 1;
+                }
+            }
+        }
+        Ok(run)
+    }
+}
+
+/// Sends one email. The error names what went wrong, never the address.
+async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str) -> Result<(), String> {
+    let to: Mailbox = address.parse().map_err(|_| "the account's email address cannot be used".to_string())?;
+    let (subject, body) = notice.email(name, &mail.public_url);
+    let message = Message::builder()
+        .from(mail.from.clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| format!("the email could not be built: {e}"))?;
+    mail.transport.send(message).await.map(|_| ()).map_err(|e| {
+        // lettre's messages name the server and its reply, not the recipient.
+        let mut s = e.to_string();
+        s.truncate(300);
+        format!("the mail server did not take it: {s}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_say_what_happened_but_not_who_or_what() {
+        for n in [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked] {
+            assert_eq!(Notice::from_kind(n.kind()), Some(n));
+            let (subject, body) = n.email("Margaret Jones", "https://kith.example");
+            assert!(subject.contains("Kith record"));
+            assert!(body.contains("https://kith.example/access-log") && body.contains("does not say who"), "{body}");
+            assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
+        }
+    }
+
+    #[test]
+    fn settings_are_checked_and_keep_the_password_out_of_debug() {
+        let s = MailSettings::new("smtp://kith:s3cret@127.0.0.1:2525", "Kith <kith@example.org>", "https://kith.example/").unwrap();
+        assert_eq!(s.public_url, "https://kith.example");
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert!(MailSettings::new("smtp://127.0.0.1:2525", "not an address", "https://k").unwrap_err().contains("sender address"));
+        let e = MailSettings::new("http://kith:s3cret@mail.example", "kith@example.org", "https://k").unwrap_err();
+        assert!(e.contains("smtp://") && !e.contains("s3cret"), "{e}");
+    }
+}

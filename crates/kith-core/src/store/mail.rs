@@ -1,0 +1,89 @@
+//! SQL for the email outbox (see `crate::mail`).
+
+use sqlx::{Any, AnyConnection, AnyPool, Executor, FromRow};
+
+/// One email waiting to be sent.
+#[derive(Debug, FromRow)]
+pub(crate) struct DueMail {
+    pub patient_id: String,
+    pub id: String,
+    pub kind: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+}
+
+pub(crate) async fn enqueue_mail(conn: &mut AnyConnection, patient: &str, id: &str, kind: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO mail_outbox (patient_id, id, kind, created_at, next_attempt_at, attempts) VALUES ($1, $2, $3, $4, $4, 0)")
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .bind(kind.to_string())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Emails due by `now`, oldest first (across all records: the sender's own query).
+pub(crate) async fn due_mail(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<DueMail>> {
+    sqlx::query_as(
+        "SELECT patient_id, id, kind, created_at, attempts, next_attempt_at FROM mail_outbox \
+         WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Takes an email for sending until `until`; false when another sender took it first.
+pub(crate) async fn claim_mail(pool: &AnyPool, m: &DueMail, until: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("UPDATE mail_outbox SET next_attempt_at = $3 WHERE patient_id = $1 AND id = $2 AND next_attempt_at = $4 AND sent_at IS NULL AND gave_up_at IS NULL")
+        .bind(&m.patient_id)
+        .bind(&m.id)
+        .bind(until)
+        .bind(m.next_attempt_at)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(crate) async fn mail_sent(pool: &AnyPool, m: &DueMail, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE mail_outbox SET sent_at = $3, attempts = attempts + 1, last_error = NULL WHERE patient_id = $1 AND id = $2")
+        .bind(&m.patient_id)
+        .bind(&m.id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub(crate) async fn mail_failed(pool: &AnyPool, m: &DueMail, retry_at: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4 WHERE patient_id = $1 AND id = $2")
+        .bind(&m.patient_id)
+        .bind(&m.id)
+        .bind(retry_at)
+        .bind(error.to_string())
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+pub(crate) async fn give_up_mail(pool: &AnyPool, m: &DueMail, now: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE mail_outbox SET gave_up_at = $3, last_error = $4 WHERE patient_id = $1 AND id = $2")
+        .bind(&m.patient_id)
+        .bind(&m.id)
+        .bind(now)
+        .bind(error.to_string())
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// The name and email address of the account that owns a record, if any.
+pub(crate) async fn patient_email<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT u.name, u.email FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1")
+        .bind(patient.to_string())
+        .fetch_optional(ex)
+        .await
+}

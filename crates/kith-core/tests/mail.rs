@@ -1,0 +1,105 @@
+//! Emails to patients (kith_core::mail), on SQLite and PostgreSQL: queued
+//! with the notification they repeat, only when a mail server is configured,
+//! and kept for later when the server cannot take them. (Delivery through a
+//! real SMTP server is driven end to end in end2end/tests/sharing.spec.ts.)
+
+use kith_core::mail::{MailRun, MailSettings};
+use kith_core::policy::{Origin, Principal, Right, Scope};
+use kith_core::sharing::{GrantInput, LinkInput};
+use kith_core::testing::{fast_settings, user, TestDb};
+use kith_core::{backend_tests, Actor, Kith, Settings};
+use kith_types::record::TimelineQuery;
+use kith_types::NhsNumber;
+
+const MARGARET: &str = "margaret@demo.kith.example";
+
+async fn same_kind(db: &TestDb, settings: Settings) -> TestDb {
+    match db.kith.db.backend() {
+        kith_core::Backend::Sqlite => TestDb::sqlite_with(settings).await,
+        kith_core::Backend::Postgres => TestDb::postgres_with(settings).await,
+    }
+}
+
+/// A mail server address where nothing listens: every send is refused.
+fn unreachable_mail() -> MailSettings {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    MailSettings::new(&format!("smtp://127.0.0.1:{port}"), "Kith <kith@example.org>", "https://kith.example").unwrap()
+}
+
+async fn margaret(k: &Kith) -> (Actor, String) {
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in(MARGARET, "kettle orange stairs", "10.9.0.1").await.unwrap();
+    let id = k.own_record(&owner, Right::Manage).await.unwrap().patient_id().to_string();
+    (owner, id)
+}
+
+async fn emails_are_queued_with_their_notifications(db: &TestDb) {
+    let on = same_kind(db, Settings { break_glass: true, mail: Some(unreachable_mail()), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (owner, pid) = margaret(k).await;
+
+    // The patient's own views are not news.
+    let own = k.own_record(&owner, Right::Read).await.unwrap();
+    k.summary(&own).await.unwrap();
+    assert!(on.mail_outbox(&pid).await.is_empty());
+
+    // A clinician's first view queues one email; the second does not.
+    let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    k.create_grant(&manage, &owner, grant).await.unwrap();
+    let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
+    k.timeline(&access, &TimelineQuery::default()).await.unwrap();
+    k.summary(&access).await.unwrap();
+    let kinds = |q: &[kith_core::testing::QueuedMail]| q.iter().map(|m| m.kind.clone()).collect::<Vec<_>>();
+    assert_eq!(kinds(&on.mail_outbox(&pid).await), ["first-view"]);
+
+    // Emergency access, and a link locked by wrong passcodes.
+    let urgent = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    k.break_glass(&urgent, &NhsNumber::parse("9434765919").unwrap(), "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await.unwrap();
+    let link = LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false };
+    let url = k.create_link(&manage, &owner, link, "https://kith.example").await.unwrap().url;
+    let token = url.rsplit('/').next().unwrap();
+    for _ in 0..kith_core::sharing::LINK_PASSCODE_LIMIT {
+        assert!(k.open_link(token, "0000", "X", "Y", "Z", &Origin::default()).await.is_err());
+    }
+    assert_eq!(kinds(&on.mail_outbox(&pid).await), ["first-view", "emergency-access", "link-locked"]);
+    // Each repeats a notification in the app.
+    let told = k.notifications(&manage).await.unwrap();
+    assert!(told.iter().any(|(m, _)| m.contains("Dr Mind") && m.contains("first time")));
+    assert!(told.iter().any(|(m, _)| m.contains("Emergency access")));
+    assert!(told.iter().any(|(m, _)| m.contains("was locked")));
+
+    // The mail server refuses: each is kept, with why, to be tried in a minute.
+    let before = chrono::Utc::now().timestamp_millis();
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 3, given_up: 0 });
+    for m in on.mail_outbox(&pid).await {
+        assert_eq!((m.attempts, m.sent_at, m.gave_up_at), (1, None, None), "{m:?}");
+        assert!(m.next_attempt_at >= before + 60_000, "{m:?}");
+        let why = m.last_error.unwrap();
+        assert!(why.contains("mail server") && !why.contains(MARGARET), "{why}");
+    }
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun::default(), "nothing is due yet");
+
+    // Due again, but a day old: given up rather than sent late.
+    on.execute("UPDATE mail_outbox SET next_attempt_at = 0, created_at = 0 WHERE patient_id = $1 AND kind = 'first-view'", &[pid.as_str()]).await;
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 0, given_up: 1 });
+    let first = on.mail_outbox(&pid).await.into_iter().find(|m| m.kind == "first-view").unwrap();
+    assert!(first.gave_up_at.is_some() && first.last_error.as_deref() == Some("not sent within a day"), "{first:?}");
+}
+
+async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
+    let k = &db.kith;
+    let (owner, pid) = margaret(k).await;
+    let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    k.create_grant(&manage, &owner, grant).await.unwrap();
+    let access = k.open_patient(&Principal::User(dr), &pid, Right::Read).await.unwrap();
+    k.summary(&access).await.unwrap();
+    assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "told in the app");
+    assert!(db.mail_outbox(&pid).await.is_empty());
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun::default());
+}
+
+backend_tests!(emails_are_queued_with_their_notifications, without_a_mail_server_nothing_is_queued);
