@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { freshPage, ready, signIn, signUp, uniqueEmail } from './helpers';
+import { expectAccessible, freshPage, ready, signIn, signUp, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
@@ -37,6 +37,11 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Edith Mailer');
   expect(await mailTo(page, email)).toEqual([]);
+  // The access log says where the emails go.
+  await page.goto('/access-log');
+  await ready(page, info);
+  await expect(page.getByTestId('emailed-to')).toContainText(`We also email you at ${email}`);
+  await expectAccessible(page, info);
 
   // A link with a passcode; a paramedic opens it.
   await page.goto('/sharing');

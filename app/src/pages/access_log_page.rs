@@ -74,6 +74,13 @@ fn LogView(v: AccessLogView, q: AccessLogQuery) -> impl IntoView {
     view! {
         {status}
         {(v.new_count > 0).then(|| view! { <p class="card" role="status">{format!("{} new since you last looked, marked New.", v.new_count)}</p> })}
+        {v.emailed_to.clone().map(|address| view! {
+            <p class="mb-4" data-testid="emailed-to">
+                "We also email you at " <strong>{address}</strong>
+                " when someone views your record for the first time, when emergency access is used, and when a shared link is locked. "
+                "The emails say what happened, never who it was or what they saw: that is here."
+            </p>
+        })}
         <Form method="get" action="/access-log" attr:class="card filters" attr:role="search" attr:aria-label="Filter the access log">
             <div class="grid gap-3 sm:grid-cols-2">
                 <div>

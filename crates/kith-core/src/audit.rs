@@ -645,6 +645,11 @@ impl Kith {
             Some(u) => sql::touch_log_visit(a.conn(), access.patient_id(), u, head_seq + 1).await?,
             None => 0,
         };
+        // Only the owner is told their own address (not a carer acting for them).
+        let emailed_to = match (self.settings.mail.is_some(), access.via()) {
+            (true, Via::Owner) => store::patient_email(a.conn(), access.patient_id()).await?.map(|(_, address)| address),
+            _ => None,
+        };
         a.commit(access, Disclosure::new("view", "access log")).await?;
         let events: Vec<AccessEvent> = rows.iter().map(|r| event_view(r, me_key.as_deref(), seen_before)).collect();
         let new_count = events.iter().filter(|e| e.is_new).count();
@@ -652,7 +657,7 @@ impl Kith {
         organisations.sort();
         organisations.dedup();
         let people = people_rows.into_iter().map(|(key, name, role, _)| (key, format!("{name} ({role})"))).collect();
-        Ok(AccessLogView { events, people, organisations, next, new_count, check })
+        Ok(AccessLogView { events, people, organisations, next, new_count, check, emailed_to })
     }
 
     /// "Who has seen this": everyone but the patient who viewed an entry.

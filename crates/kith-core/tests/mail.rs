@@ -8,6 +8,7 @@ use kith_core::policy::{Origin, Principal, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::{fast_settings, user, TestDb};
 use kith_core::{backend_tests, Actor, Kith, Settings};
+use kith_types::audit::AccessLogQuery;
 use kith_types::record::TimelineQuery;
 use kith_types::NhsNumber;
 
@@ -42,10 +43,13 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
     let own = k.own_record(&owner, Right::Read).await.unwrap();
     k.summary(&own).await.unwrap();
     assert!(on.mail_outbox(&pid).await.is_empty());
+    // The access log tells the owner where these emails go.
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
+    assert_eq!(log.emailed_to.as_deref(), Some(MARGARET));
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
-    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
     k.create_grant(&manage, &owner, grant).await.unwrap();
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
@@ -100,6 +104,7 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "told in the app");
     assert!(db.mail_outbox(&pid).await.is_empty());
     assert_eq!(k.send_due_mail().await.unwrap(), MailRun::default());
+    assert_eq!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().emailed_to, None, "no email promised");
 }
 
 backend_tests!(emails_are_queued_with_their_notifications, without_a_mail_server_nothing_is_queued);

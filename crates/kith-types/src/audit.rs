@@ -58,6 +58,9 @@ pub struct AccessLogView {
     pub next: Option<String>,
     pub new_count: usize,
     pub check: ChainCheck,
+    /// Shown to the record's owner when this Kith sends email: the address
+    /// its notices go to.
+    pub emailed_to: Option<String>,
 }
 
 /// The result of checking a patient's hash chain.
