@@ -17,11 +17,12 @@ use sqlx::AnyConnection;
 
 use crate::{store, CoreResult, Kith};
 
-/// Attempts before an email is given up (about 4 hours of retrying).
+/// Attempts before an email is given up (retried over about 2 hours).
 const MAX_ATTEMPTS: i64 = 8;
 /// An email not sent within a day is no longer news: given up.
 const STALE_MS: i64 = 24 * 3_600_000;
-/// How long a sender holds a claimed email before another may try it.
+/// How long a sender holds a claimed email before another may try it
+/// (longer than a send can take: the transport gives up after 20 s).
 const CLAIM_MS: i64 = 5 * 60_000;
 
 /// How Kith sends email. Debug output leaves the server address (which may
@@ -128,9 +129,10 @@ impl Kith {
     pub async fn send_due_mail(&self) -> CoreResult<MailRun> {
         let mut run = MailRun::default();
         let Some(mail) = &self.settings.mail else { return Ok(run) };
-        let now = crate::now_ms();
-        for due in store::due_mail(&self.db.pool, now, 20).await? {
-            // Claimed first, so two servers never send the same email.
+        for due in store::due_mail(&self.db.pool, crate::now_ms(), 20).await? {
+            // Each row is claimed, just before it is sent, for long enough
+            // to send it, so another server skips it meanwhile.
+            let now = crate::now_ms();
             if !store::claim_mail(&self.db.pool, &due, now + CLAIM_MS).await? {
                 continue;
             }
@@ -146,16 +148,18 @@ impl Kith {
                 run.given_up += 1;
                 continue;
             }
-            match send(mail, notice, &name, &address).await {
+            let outcome = send(mail, notice, &name, &address).await;
+            let now = crate::now_ms();
+            match outcome {
                 Ok(()) => {
-                    store::mail_sent(&self.db.pool, &due, crate::now_ms()).await?;
+                    store::mail_sent(&self.db.pool, &due, now).await?;
                     run.sent += 1;
                 }
-                Err(reason) if due.attempts + 1 >= MAX_ATTEMPTS => {
-                    store::give_up_mail(&self.db.pool, &due, crate::now_ms(), &reason).await?;
+                Err(Failure { reason, permanent }) if permanent || due.attempts + 1 >= MAX_ATTEMPTS => {
+                    store::give_up_mail(&self.db.pool, &due, now, &reason).await?;
                     run.given_up += 1;
                 }
-                Err(reason) => {
+                Err(Failure { reason, .. }) => {
                     // 1, 2, 4 ... minutes, at most an hour, apart.
                     let wait = (60_000i64 << due.attempts.clamp(0, 6)).min(3_600_000);
                     store::mail_failed(&self.db.pool, &due, now + wait, &reason).await?;
@@ -167,9 +171,18 @@ impl Kith {
     }
 }
 
-/// Sends one email. The error names what went wrong, never the address.
-async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str) -> Result<(), String> {
-    let to: Mailbox = address.parse().map_err(|_| "the account's email address cannot be used".to_string())?;
+/// Why an email was not sent, in words that never hold the address (a mail
+/// server's reply often repeats it, so its text is not kept), and whether
+/// trying again could help.
+struct Failure {
+    reason: String,
+    permanent: bool,
+}
+
+/// Sends one email.
+async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str) -> Result<(), Failure> {
+    let permanent = |reason: &str| Failure { reason: reason.to_string(), permanent: true };
+    let to: Mailbox = address.parse().map_err(|_| permanent("the account's email address cannot be used"))?;
     let (subject, body) = notice.email(name, &mail.public_url);
     let message = Message::builder()
         .from(mail.from.clone())
@@ -177,12 +190,18 @@ async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str) ->
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
         .body(body)
-        .map_err(|e| format!("the email could not be built: {e}"))?;
+        .map_err(|_| permanent("the email could not be built"))?;
     mail.transport.send(message).await.map(|_| ()).map_err(|e| {
-        // lettre's messages name the server and its reply, not the recipient.
-        let mut s = e.to_string();
-        s.truncate(300);
-        format!("the mail server did not take it: {s}")
+        let code = e.status().map(|c| format!(" (code {c})")).unwrap_or_default();
+        if e.is_permanent() {
+            Failure { reason: format!("the mail server refused it{code}"), permanent: true }
+        } else if e.is_transient() {
+            Failure { reason: format!("the mail server refused it for now{code}"), permanent: false }
+        } else if e.is_timeout() {
+            Failure { reason: "the mail server did not answer in time".into(), permanent: false }
+        } else {
+            Failure { reason: "could not reach the mail server".into(), permanent: false }
+        }
     })
 }
 

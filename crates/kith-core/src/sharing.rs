@@ -270,16 +270,22 @@ impl Kith {
         }
         if let Some(hash) = &link.passcode_hash {
             if !password::verify(passcode.trim().to_string(), Some(hash.clone())).await? {
-                store::link_failed_attempt(&self.db.pool, &link.patient_id, &link.id, LINK_PASSCODE_LIMIT, now).await?;
-                self.log_failed_passcode(&link.patient_id, &link.id, name, role, organisation, origin).await?;
-                let attempts = link.failed_attempts + 1;
-                if attempts >= LINK_PASSCODE_LIMIT {
-                    let mut tx = self.db.pool.begin().await?;
+                // The count and the lock come from the update itself, so of
+                // several wrong guesses at once exactly one locks the link and
+                // tells the patient, in the same transaction.
+                let mut tx = self.db.pool.begin().await?;
+                let counted = store::link_failed_attempt(&mut *tx, &link.patient_id, &link.id, LINK_PASSCODE_LIMIT, now).await?;
+                if let Some((_, true)) = counted {
                     let message = format!("Your shared link \"{}\" was locked after {LINK_PASSCODE_LIMIT} wrong passcodes.", link.name);
                     crate::mail::notify(&mut tx, self.settings.mail.is_some(), &link.patient_id, &message, Notice::LinkLocked, now).await?;
-                    tx.commit().await?;
-                    return Err(AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into());
                 }
+                tx.commit().await?;
+                self.log_failed_passcode(&link.patient_id, &link.id, name, role, organisation, origin).await?;
+                let attempts = match counted {
+                    Some((attempts, false)) => attempts,
+                    // Locked by this guess or, a moment ago, by another.
+                    _ => return Err(AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into()),
+                };
                 errors.push(FieldError {
                     field: "passcode".into(),
                     message: format!("The passcode is not right. {} tries left.", LINK_PASSCODE_LIMIT - attempts),

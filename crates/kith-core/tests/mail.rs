@@ -1,7 +1,7 @@
 //! Emails to patients (kith_core::mail), on SQLite and PostgreSQL: queued
 //! with the notification they repeat, only when a mail server is configured,
 //! and kept for later when the server cannot take them. (Delivery through a
-//! real SMTP server is driven end to end in end2end/tests/sharing.spec.ts.)
+//! real SMTP server is driven end to end in end2end/tests/mail.spec.ts.)
 
 use kith_core::mail::{MailRun, MailSettings};
 use kith_core::policy::{Origin, Principal, Right, Scope};
@@ -81,7 +81,7 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
         assert_eq!((m.attempts, m.sent_at, m.gave_up_at), (1, None, None), "{m:?}");
         assert!(m.next_attempt_at >= before + 60_000, "{m:?}");
         let why = m.last_error.unwrap();
-        assert!(why.contains("mail server") && !why.contains(MARGARET), "{why}");
+        assert_eq!(why, "could not reach the mail server");
     }
     assert_eq!(k.send_due_mail().await.unwrap(), MailRun::default(), "nothing is due yet");
 
@@ -107,4 +107,83 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     assert_eq!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().emailed_to, None, "no email promised");
 }
 
-backend_tests!(emails_are_queued_with_their_notifications, without_a_mail_server_nothing_is_queued);
+/// A mail server that takes the connection but refuses the recipient, as a
+/// real one does for an unknown mailbox: its reply repeats the address.
+async fn refusing_mail_server() -> MailSettings {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 mail.example ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                        "EHLO" | "HELO" => "250 mail.example\r\n".to_string(),
+                        "RCPT" => format!("550 5.1.1 <{MARGARET}>: Recipient address rejected: unknown user\r\n"),
+                        "QUIT" => "221 bye\r\n".to_string(),
+                        _ => "250 OK\r\n".to_string(),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() || line.to_ascii_uppercase().starts_with("QUIT") {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    MailSettings::new(&format!("smtp://127.0.0.1:{port}"), "Kith <kith@example.org>", "https://kith.example").unwrap()
+}
+
+async fn a_refused_address_is_given_up_without_keeping_it(db: &TestDb) {
+    let on = same_kind(db, Settings { break_glass: true, mail: Some(refusing_mail_server().await), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (_, pid) = margaret(k).await;
+    let urgent = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    k.break_glass(&urgent, &NhsNumber::parse("9434765919").unwrap(), "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await.unwrap();
+    // Her first view after emergency access is not news twice.
+    let a = k.open_patient(&Principal::User(urgent), &pid, Right::Read).await.unwrap();
+    k.summary(&a).await.unwrap();
+    assert_eq!(on.mail_outbox(&pid).await.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>(), ["emergency-access"]);
+    // A permanent refusal is not tried again, and its reason keeps the code, not the reply.
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 0, given_up: 1 });
+    let m = on.mail_outbox(&pid).await.remove(0);
+    assert!(m.gave_up_at.is_some() && m.sent_at.is_none(), "{m:?}");
+    assert_eq!(m.last_error.as_deref(), Some("the mail server refused it (code 550)"));
+}
+
+async fn wrong_passcodes_at_once_lock_the_link_once(db: &TestDb) {
+    let on = same_kind(db, Settings { mail: Some(unreachable_mail()), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (owner, pid) = margaret(k).await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let link = LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false };
+    let url = k.create_link(&manage, &owner, link, "https://kith.example").await.unwrap().url;
+    let token = url.rsplit('/').next().unwrap();
+    let limit = kith_core::sharing::LINK_PASSCODE_LIMIT;
+    for _ in 0..limit - 2 {
+        assert!(k.open_link(token, "0000", "X", "Y", "Z", &Origin::default()).await.is_err());
+    }
+    // The last two allowed guesses and three more, all at once.
+    let guesses: Vec<_> = (0..5)
+        .map(|_| {
+            let (k, token) = (k.clone(), token.to_string());
+            tokio::spawn(async move { k.open_link(&token, "0000", "X", "Y", "Z", &Origin::default()).await.is_err() })
+        })
+        .collect();
+    for g in guesses {
+        assert!(g.await.unwrap(), "every wrong guess is refused");
+    }
+    let locked = k.notifications(&manage).await.unwrap().into_iter().filter(|(m, _)| m.contains("was locked")).count();
+    assert_eq!(locked, 1, "the patient is told once");
+    assert_eq!(on.mail_outbox(&pid).await.iter().filter(|m| m.kind == "link-locked").count(), 1);
+    assert!(k.open_link(token, "4821", "Pat", "Paramedic", "YAS", &Origin::default()).await.is_err(), "locked, even to the right passcode");
+}
+
+backend_tests!(
+    emails_are_queued_with_their_notifications,
+    without_a_mail_server_nothing_is_queued,
+    a_refused_address_is_given_up_without_keeping_it,
+    wrong_passcodes_at_once_lock_the_link_once
+);

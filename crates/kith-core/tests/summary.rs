@@ -78,6 +78,7 @@ async fn summary_lists_only_current_and_disputed(db: &TestDb) {
             medicine("m3", "completed", "42206511000001102", "Prednisolone tablets", "2022-03-01"),
             medicine("m4", "cancelled", "39695211000001102", "Ramipril capsules", "2021-03-01"),
             medicine("m5", "on-hold", "41946311000001101", "Metformin tablets", "2020-03-01"),
+            medicine("m7", "not-taken", "39720311000001101", "Aspirin tablets", "2024-02-01"),
             // The GP says stopped; the hospital (below) says active.
             medicine("m6", "stopped", "42115811000001103", "Atorvastatin tablets", "2019-03-01"),
         ],

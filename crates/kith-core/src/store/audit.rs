@@ -131,9 +131,10 @@ where
     Ok(a)
 }
 
-/// Whether this actor has viewed the record before.
+/// Whether this actor has viewed the record before, or opened it by
+/// emergency access (which told the patient already).
 pub(crate) async fn has_viewed(conn: &mut AnyConnection, patient_id: &str, actor_key: &str) -> sqlx::Result<bool> {
-    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action = 'view' LIMIT 1")
+    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action IN ('view', 'break-glass') LIMIT 1")
         .bind(patient_id.to_string())
         .bind(actor_key.to_string())
         .fetch_optional(conn)

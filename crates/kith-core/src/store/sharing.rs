@@ -150,7 +150,6 @@ pub(crate) struct ShareLinkRow {
     pub passcode_hash: Option<String>,
     pub single_use: i64,
     pub expires_at: i64,
-    pub failed_attempts: i64,
     pub locked_at: Option<i64>,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -158,7 +157,7 @@ pub(crate) struct ShareLinkRow {
     pub last_used_at: Option<i64>,
 }
 
-const LINK_COLUMNS: &str = "id, patient_id, name, scope, passcode_hash, single_use, expires_at, failed_attempts, locked_at, used_at, revoked_at, created_at, last_used_at";
+const LINK_COLUMNS: &str = "id, patient_id, name, scope, passcode_hash, single_use, expires_at, locked_at, used_at, revoked_at, created_at, last_used_at";
 
 pub(crate) async fn share_link_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<ShareLinkRow>> {
     sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE patient_id = $1 AND id = $2"))
@@ -226,19 +225,22 @@ pub(crate) async fn revoke_share_link<'e, E: Executor<'e, Database = Any>>(ex: E
 }
 
 /// Counts a wrong passcode; locks the link at `limit`. Returns (attempts, locked).
-pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, limit: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+/// Counts a wrong passcode on a link that is not locked, locking it at
+/// `limit`. Returns the new count and whether this attempt locked it; None
+/// when the link was already locked (by a guess at the same moment).
+pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, limit: i64, now: i64) -> sqlx::Result<Option<(i64, bool)>> {
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
         "UPDATE share_links SET failed_attempts = failed_attempts + 1, \
          locked_at = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_at END \
-         WHERE patient_id = $3 AND id = $4",
+         WHERE patient_id = $3 AND id = $4 AND locked_at IS NULL RETURNING failed_attempts, locked_at",
     )
     .bind(limit)
     .bind(now)
     .bind(patient.to_string())
     .bind(id.to_string())
-    .execute(ex)
-    .await
-    .map(|_| ())
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.map(|(attempts, locked)| (attempts, locked.is_some())))
 }
 
 /// Marks a link opened. For a single-use link only the first opening counts:

@@ -34,17 +34,20 @@ pub(crate) struct LinkView {
     pub fact: String,
 }
 
-/// The condition "still current": not resolved, inactive or in remission
-/// (allergies, problems), not stopped or completed (medicines), not
-/// cancelled, refuted or entered in error. No kind's FHIR status codes use
-/// a word from another kind's list to mean current, so one list serves all.
+/// The condition "a current allergy, problem or medicine": not resolved,
+/// inactive or in remission (an allergy's or problem's clinicalStatus), not
+/// stopped, completed, cancelled, revoked, not taken, not done, declined or
+/// entered in error (a medicine's status). No kind's FHIR codes use a word
+/// from another kind's list to mean current, so one list serves all three.
+/// Entries of other kinds never match.
 ///
 /// Written out as literals, exactly as in the partial index
 /// `entries_current` (migration 0013), so that both databases' planners can
 /// use that index: then a long record's current medicines are found without
 /// walking past its hundreds of stopped ones. A test checks the two agree.
-pub(crate) const IS_CURRENT: &str = "COALESCE(status, '') NOT IN \
-     ('inactive', 'resolved', 'remission', 'refuted', 'entered-in-error', 'cancelled', 'stopped', 'completed', 'revoked')";
+pub(crate) const IS_CURRENT: &str = "kind IN ('allergy', 'condition', 'medication') AND COALESCE(status, '') NOT IN \
+     ('inactive', 'resolved', 'remission', 'refuted', 'entered-in-error', 'cancelled', 'stopped', 'completed', 'revoked', \
+     'not-taken', 'not-done', 'declined')";
 
 /// Filters for a page of entries; every field optional.
 #[derive(Clone, Default, Debug)]
@@ -57,7 +60,7 @@ pub(crate) struct EntryFilter {
     pub before: Option<String>,
     /// Lower-cased search text.
     pub text: Option<String>,
-    /// Only entries that are still current (see `IS_CURRENT`).
+    /// Only current allergies, problems and medicines (see `IS_CURRENT`).
     pub current_only: bool,
     /// Cursor: (date, id) of the last entry already shown.
     pub after: Option<(String, String)>,
