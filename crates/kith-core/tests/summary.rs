@@ -69,10 +69,16 @@ async fn summary_lists_only_current_and_disputed(db: &TestDb) {
         vec![
             allergy("a1", "active", "91936005", "Penicillin allergy", "2001-05-01"),
             allergy("a2", "resolved", "300913006", "Shellfish allergy", "2003-05-01"),
+            // Entered in error: FHIR leaves clinicalStatus out.
+            json!({ "resourceType": "AllergyIntolerance", "id": "a3", "verificationStatus": clinical("allergyintolerance-verification", "entered-in-error"),
+                    "code": concept(SCT, "294505008", "Amoxicillin allergy"), "patient": { "reference": "urn:uuid:p1" }, "recordedDate": "2005-05-01" }),
             condition("c1", "active", "195967001", "Asthma", "1990-01-01"),
             condition("c2", "resolved", "263204007", "Fracture of wrist", "2015-06-01"),
             condition("c3", "remission", "363346000", "Cancer", "2010-06-01"),
             condition("c4", "inactive", "38341003", "High blood pressure", "2012-06-01"),
+            json!({ "resourceType": "Condition", "id": "c5", "clinicalStatus": clinical("condition-clinical", "active"),
+                    "verificationStatus": clinical("condition-ver-status", "refuted"),
+                    "code": concept(SCT, "73211009", "Diabetes"), "subject": { "reference": "urn:uuid:p1" }, "onsetDateTime": "2020-06-01" }),
             medicine("m1", "active", "39113611000001102", "Salbutamol inhaler", "2024-01-10"),
             medicine("m2", "stopped", "39732311000001104", "Amoxicillin capsules", "2023-03-01"),
             medicine("m3", "completed", "42206511000001102", "Prednisolone tablets", "2022-03-01"),

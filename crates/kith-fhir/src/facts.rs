@@ -333,7 +333,7 @@ fn normalise_json<'a>(
     match rt {
         "Condition" => {
             concepts.extend(r.get("code"));
-            f.status = concept_code(r.get("clinicalStatus"));
+            f.status = clinical_status(r);
             f.severity = r.get("severity").and_then(concept_text);
             f.date = first_str(
                 r,
@@ -395,7 +395,7 @@ fn normalise_json<'a>(
         }
         "AllergyIntolerance" => {
             concepts.extend(r.get("code"));
-            f.status = concept_code(r.get("clinicalStatus"));
+            f.status = clinical_status(r);
             f.severity = worst_reaction_severity(r);
             f.date = first_str(r, &["onsetDateTime", "onsetPeriod.start", "recordedDate"]);
             // One allergy per substance, whenever it was recorded.
@@ -886,6 +886,16 @@ fn coding_text(c: &Value) -> Option<String> {
 }
 
 /// The code of a status-like CodeableConcept ("active", "confirmed").
+/// An allergy's or problem's status: its clinicalStatus, unless its
+/// verificationStatus says it was refuted or entered in error (FHIR then
+/// leaves clinicalStatus out), so that it is not shown as current.
+fn clinical_status(r: &Value) -> Option<String> {
+    match concept_code(r.get("verificationStatus")).as_deref() {
+        Some(v @ ("refuted" | "entered-in-error")) => Some(v.to_string()),
+        _ => concept_code(r.get("clinicalStatus")),
+    }
+}
+
 fn concept_code(cc: Option<&Value>) -> Option<String> {
     let cc = cc?;
     codings(cc)
@@ -995,6 +1005,26 @@ mod tests {
             "2021-07-29T05:25Z"
         );
         assert_eq!(minute_utc("2021-07-29"), "2021-07-29");
+    }
+
+    #[test]
+    fn refuted_and_mistaken_entries_say_so_in_their_status() {
+        let cs = |c: &str| serde_json::json!({ "coding": [{ "code": c }] });
+        let with = |clinical: Option<&str>, verification: Option<&str>| {
+            let mut r = serde_json::json!({ "resourceType": "AllergyIntolerance" });
+            if let Some(c) = clinical {
+                r["clinicalStatus"] = cs(c);
+            }
+            if let Some(v) = verification {
+                r["verificationStatus"] = cs(v);
+            }
+            clinical_status(&r)
+        };
+        assert_eq!(with(Some("active"), Some("confirmed")).as_deref(), Some("active"));
+        assert_eq!(with(None, Some("entered-in-error")).as_deref(), Some("entered-in-error"));
+        assert_eq!(with(Some("active"), Some("refuted")).as_deref(), Some("refuted"));
+        assert_eq!(with(Some("resolved"), None).as_deref(), Some("resolved"));
+        assert_eq!(with(None, None), None);
     }
 
     #[test]
