@@ -26,7 +26,7 @@ const FIRST_VIEW = 'Someone new has viewed your Kith record';
 const LOCKED = 'A shared link to your Kith record was locked';
 const EMERGENCY = 'Emergency access to your Kith record';
 
-test('the patient is emailed when someone new opens the record, when a link locks and on emergency access, with no names or health data', async ({ page, browser }, info) => {
+test('the patient is emailed when someone new opens the record, when a link locks and on emergency access, with no names or health data, until the patient stops them', async ({ page, browser }, info) => {
   test.setTimeout(120_000);
   const email = uniqueEmail(info, 'edith');
   const nhs = nhsNumbers[info.project.name];
@@ -105,4 +105,29 @@ test('the patient is emailed when someone new opens the record, when a link lock
   const emergency = (await mailTo(page, email)).find((m) => m.subject === EMERGENCY)!;
   for (const secret of [drName, 'Out-of-area', 'Unconscious']) expect(emergency.text).not.toContain(secret);
   expect(emergency.text).toContain('emergency access');
+
+  // The patient stops the emails: the next new viewer is in the app only.
+  await page.goto('/access-log');
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Stop these emails' }).click();
+  await expect(page.getByTestId('emailed-to')).toContainText('You have turned off the emails about your record');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const form2 = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
+  await form2.getByLabel('A name to recognise it by').fill('Out of hours');
+  await form2.getByRole('button', { name: 'Make link' }).click();
+  const path2 = new URL((await page.getByTestId('link-url').first().textContent())!).pathname;
+  const gp = await freshPage(browser, info);
+  await gp.goto(path2);
+  await ready(gp, info);
+  await gp.getByLabel('Your name').fill('Out Of Hours GP');
+  await gp.getByLabel('Your role').fill('GP');
+  await gp.getByLabel('Your organisation').fill('NHS 111');
+  await gp.getByRole('button', { name: 'Open the record' }).click();
+  await expect(gp.getByRole('heading', { level: 1 })).toHaveText("Edith Mailer's record");
+  await gp.context().close();
+  await page.goto('/');
+  await expect(page.getByTestId('messages')).toContainText('Out Of Hours GP');
+  await page.waitForTimeout(4_000);
+  expect(await subjects(page, email)).toEqual([FIRST_VIEW, LOCKED, EMERGENCY]);
 });

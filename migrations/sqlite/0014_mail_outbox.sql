@@ -17,3 +17,7 @@ CREATE TABLE mail_outbox (
     PRIMARY KEY (patient_id, id)
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+
+-- A patient can stop these emails (the Access log page); they are on
+-- until then. Checked when sending, so turning them off stops queued ones.
+ALTER TABLE users ADD COLUMN notice_emails BIGINT NOT NULL DEFAULT 1;

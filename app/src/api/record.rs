@@ -98,6 +98,16 @@ pub async fn get_access_log(query: AccessLogQuery) -> Result<AccessLogView, AppE
     kith.access_log(&access, &query).await.map_err(core)
 }
 
+/// The record's owner stops or restarts their notice emails; back to the
+/// Access log without JavaScript.
+#[server(endpoint = "record/notice_emails")]
+pub async fn set_notice_emails(on: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
+    kith.set_notice_emails(&access, on == "true").await.map_err(core)?;
+    leptos_axum::redirect("/access-log#notice-email");
+    Ok(())
+}
+
 /// Emergency access: a clinician opens a record they were not given.
 #[server(endpoint = "record/break_glass")]
 pub async fn break_glass(nhs_number: String, reason: String) -> Result<(), AppError> {

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::get_access_log;
+use crate::api::{get_access_log, SetNoticeEmails};
 use crate::components::layout::{Authed, ErrorPanel};
 use crate::components::urlencode;
 
@@ -22,18 +22,19 @@ pub fn AccessLogPage() -> impl IntoView {
             AccessLogQuery { person: get("person"), organisation: get("organisation"), action: get("action"), label: get("label"), from: get("from"), to: get("to"), before: get("before") }
         })
     });
-    let log = Resource::new(move || q.get(), get_access_log);
-    view! { <Title text="Access log – Kith"/><Authed render=move |me| access_log(me, q, log)/> }
+    let emails = ServerAction::<SetNoticeEmails>::new();
+    let log = Resource::new(move || (q.get(), emails.version().get()), |(q, _)| get_access_log(q));
+    view! { <Title text="Access log – Kith"/><Authed render=move |me| access_log(me, q, log, emails)/> }
 }
 
-fn access_log(_me: Me, q: Memo<AccessLogQuery>, log: Resource<Result<AccessLogView, kith_types::AppError>>) -> impl IntoView {
+fn access_log(_me: Me, q: Memo<AccessLogQuery>, log: Resource<Result<AccessLogView, kith_types::AppError>>, emails: ServerAction<SetNoticeEmails>) -> impl IntoView {
     view! {
         <h1 class="text-3xl font-bold mb-2">"Access log"</h1>
         <p class="mb-4">"Every time anyone opens, downloads, adds to or shares this record, it is written here, and nobody can change or remove what is written."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match log.await {
-                    Ok(v) => view! { <LogView v q=q.get_untracked()/> }.into_any(),
+                    Ok(v) => view! { <LogView v q=q.get_untracked() emails/> }.into_any(),
                     Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
                 }
             })}
@@ -42,7 +43,7 @@ fn access_log(_me: Me, q: Memo<AccessLogQuery>, log: Resource<Result<AccessLogVi
 }
 
 #[component]
-fn LogView(v: AccessLogView, q: AccessLogQuery) -> impl IntoView {
+fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEmails>) -> impl IntoView {
     let check = v.check.clone();
     let status = if check.ok() {
         view! {
@@ -74,12 +75,26 @@ fn LogView(v: AccessLogView, q: AccessLogQuery) -> impl IntoView {
     view! {
         {status}
         {(v.new_count > 0).then(|| view! { <p class="card" role="status">{format!("{} new since you last looked, marked New.", v.new_count)}</p> })}
-        {v.emailed_to.clone().map(|address| view! {
-            <p class="mb-4" data-testid="emailed-to">
-                "We also email you at " <strong>{address}</strong>
-                " when someone views your record for the first time, when emergency access is used, and when a shared link is locked. "
-                "The emails say what happened, never who it was or what they saw: that is here."
-            </p>
+        {v.notice_email.clone().map(|n| {
+            let text = if n.on {
+                view! {
+                    "We also email you at " <strong>{n.address.clone()}</strong>
+                    " when someone views your record for the first time, when emergency access is used, and when a shared link is locked. "
+                    "The emails say what happened, never who it was or what they saw: that is here."
+                }.into_any()
+            } else {
+                view! { "You have turned off the emails about your record. New viewers, emergency access and locked links are still shown here and in your messages." }.into_any()
+            };
+            let (value, label) = if n.on { ("false", "Stop these emails") } else { ("true", "Email me about my record again") };
+            view! {
+                <div class="card mb-4" id="notice-email" data-testid="emailed-to">
+                    <p>{text}</p>
+                    <ActionForm action=emails attr:class="mt-2">
+                        <input type="hidden" name="on" value=value/>
+                        <button type="submit" class="btn-secondary">{label}</button>
+                    </ActionForm>
+                </div>
+            }
         })}
         <Form method="get" action="/access-log" attr:class="card filters" attr:role="search" attr:aria-label="Filter the access log">
             <div class="grid gap-3 sm:grid-cols-2">

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use kith_types::audit::{action_title, AccessEvent, AccessLogQuery, AccessLogView, ChainCheck, SeenBy};
+use kith_types::audit::{action_title, AccessEvent, AccessLogQuery, AccessLogView, ChainCheck, NoticeEmail, SeenBy};
 use kith_types::record::label_title;
 use kith_types::{AppError, NhsNumber, Role};
 use serde::Serialize;
@@ -646,8 +646,8 @@ impl Kith {
             None => 0,
         };
         // Only the owner is told their own address (not a carer acting for them).
-        let emailed_to = match (self.settings.mail.is_some(), access.via()) {
-            (true, Via::Owner) => store::patient_email(a.conn(), access.patient_id()).await?.map(|(_, address)| address),
+        let notice_email = match (self.settings.mail.is_some(), access.via()) {
+            (true, Via::Owner) => store::patient_email(a.conn(), access.patient_id()).await?.map(|(_, address, on)| NoticeEmail { address, on: on != 0 }),
             _ => None,
         };
         a.commit(access, Disclosure::new("view", "access log")).await?;
@@ -657,7 +657,7 @@ impl Kith {
         organisations.sort();
         organisations.dedup();
         let people = people_rows.into_iter().map(|(key, name, role, _)| (key, format!("{name} ({role})"))).collect();
-        Ok(AccessLogView { events, people, organisations, next, new_count, check, emailed_to })
+        Ok(AccessLogView { events, people, organisations, next, new_count, check, notice_email })
     }
 
     /// "Who has seen this": everyone but the patient who viewed an entry.

@@ -138,11 +138,16 @@ impl Kith {
             }
             let recipient = store::patient_email(&self.db.pool, &due.patient_id).await?;
             let notice = Notice::from_kind(&due.kind);
-            let (Some((name, address)), Some(notice)) = (recipient, notice) else {
+            let (Some((name, address, wanted)), Some(notice)) = (recipient, notice) else {
                 store::give_up_mail(&self.db.pool, &due, now, "no account with an email address for this record").await?;
                 run.given_up += 1;
                 continue;
             };
+            if wanted == 0 {
+                store::give_up_mail(&self.db.pool, &due, now, "the patient turned these emails off").await?;
+                run.given_up += 1;
+                continue;
+            }
             if now - due.created_at > STALE_MS {
                 store::give_up_mail(&self.db.pool, &due, now, "not sent within a day").await?;
                 run.given_up += 1;
@@ -177,6 +182,19 @@ impl Kith {
 struct Failure {
     reason: String,
     permanent: bool,
+}
+
+impl Kith {
+    /// The record owner turns their notice emails off or on (the Access log
+    /// page). NotFound for anyone else, carers acting for them included.
+    pub async fn set_notice_emails(&self, access: &crate::policy::RecordAccess, on: bool) -> CoreResult<()> {
+        crate::policy::require(access, crate::policy::Right::Manage)?;
+        if !matches!(access.via(), crate::policy::Via::Owner) {
+            return Err(kith_types::AppError::NotFound.into());
+        }
+        store::set_notice_emails(&self.db.pool, access.patient_id(), on).await?;
+        Ok(())
+    }
 }
 
 /// Sends one email.

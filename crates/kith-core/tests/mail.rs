@@ -8,7 +8,7 @@ use kith_core::policy::{Origin, Principal, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::{fast_settings, user, TestDb};
 use kith_core::{backend_tests, Actor, Kith, Settings};
-use kith_types::audit::AccessLogQuery;
+use kith_types::audit::{AccessLogQuery, NoticeEmail};
 use kith_types::record::TimelineQuery;
 use kith_types::NhsNumber;
 
@@ -46,7 +46,7 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
     // The access log tells the owner where these emails go.
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.emailed_to.as_deref(), Some(MARGARET));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: true }));
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
@@ -104,7 +104,7 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "told in the app");
     assert!(db.mail_outbox(&pid).await.is_empty());
     assert_eq!(k.send_due_mail().await.unwrap(), MailRun::default());
-    assert_eq!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().emailed_to, None, "no email promised");
+    assert_eq!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email, None, "no email promised");
 }
 
 /// A mail server that takes the connection but refuses the recipient, as a
@@ -181,7 +181,35 @@ async fn wrong_passcodes_at_once_lock_the_link_once(db: &TestDb) {
     assert!(k.open_link(token, "4821", "Pat", "Paramedic", "YAS", &Origin::default()).await.is_err(), "locked, even to the right passcode");
 }
 
+async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
+    let on = same_kind(db, Settings { mail: Some(unreachable_mail()), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (owner, pid) = margaret(k).await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
+    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    k.create_grant(&manage, &owner, grant).await.unwrap();
+    let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
+    k.summary(&access).await.unwrap();
+    assert_eq!(on.mail_outbox(&pid).await.len(), 1);
+
+    // Only the owner may turn them off; then a queued email is not sent.
+    let as_manager = k.open_patient(&Principal::User(dr), &pid, Right::Read).await.unwrap();
+    assert!(kith_core::testing::not_found(k.set_notice_emails(&as_manager, false).await), "not the clinician");
+    k.set_notice_emails(&manage, false).await.unwrap();
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 0, given_up: 1 });
+    let m = on.mail_outbox(&pid).await.remove(0);
+    assert_eq!(m.last_error.as_deref(), Some("the patient turned these emails off"));
+    assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "still told in the app");
+    let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: false }));
+
+    k.set_notice_emails(&manage, true).await.unwrap();
+    assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
+}
+
 backend_tests!(
+    the_owner_can_turn_the_emails_off,
     emails_are_queued_with_their_notifications,
     without_a_mail_server_nothing_is_queued,
     a_refused_address_is_given_up_without_keeping_it,

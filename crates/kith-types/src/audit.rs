@@ -58,9 +58,15 @@ pub struct AccessLogView {
     pub next: Option<String>,
     pub new_count: usize,
     pub check: ChainCheck,
-    /// Shown to the record's owner when this Kith sends email: the address
-    /// its notices go to.
-    pub emailed_to: Option<String>,
+    /// Shown to the record's owner when this Kith sends email.
+    pub notice_email: Option<NoticeEmail>,
+}
+
+/// Where the owner's notice emails go, and whether they want them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeEmail {
+    pub address: String,
+    pub on: bool,
 }
 
 /// The result of checking a patient's hash chain.

@@ -80,10 +80,21 @@ pub(crate) async fn give_up_mail(pool: &AnyPool, m: &DueMail, now: i64, error: &
         .map(|_| ())
 }
 
-/// The name and email address of the account that owns a record, if any.
-pub(crate) async fn patient_email<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as("SELECT u.name, u.email FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1")
+/// The name and email address of the account that owns a record, if any,
+/// and whether its owner wants notice emails (1) or not (0).
+pub(crate) async fn patient_email<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Option<(String, String, i64)>> {
+    sqlx::query_as("SELECT u.name, u.email, u.notice_emails FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1")
         .bind(patient.to_string())
         .fetch_optional(ex)
         .await
+}
+
+/// Turns the notice emails of the account that owns a record on or off.
+pub(crate) async fn set_notice_emails<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET notice_emails = $1 WHERE id = (SELECT user_id FROM patients WHERE id = $2)")
+        .bind(i64::from(on))
+        .bind(patient.to_string())
+        .execute(ex)
+        .await
+        .map(|_| ())
 }
