@@ -246,6 +246,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/sharing/renew_grant", "id=x"),
         ("/api/record/seen_by", "id=x"),
         ("/api/record/access_log", "query[person]="),
+        ("/api/record/notice_emails", "on=false"),
         ("/api/record/break_glass", "nhs_number=9434765919&reason=unconscious+in+A%26E"),
         ("/api/together/comments", "entry_id=x"),
         ("/api/together/add_comment", "entry_id=x&body=hello"),
