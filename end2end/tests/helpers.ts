@@ -59,3 +59,41 @@ export async function signUp(page: Page, info: TestInfo, name: string, role: str
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
   return email;
 }
+
+/** On the Sharing page, makes a link for a clinician; returns its path (/l/...). */
+export async function makeLink(page: Page, info: TestInfo, name: string, passcode = ''): Promise<string> {
+  await page.goto('/sharing');
+  await ready(page, info);
+  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
+  await form.getByLabel('A name to recognise it by').fill(name);
+  if (passcode) await form.getByLabel('Passcode (optional)').fill(passcode);
+  await form.getByRole('button', { name: 'Make link' }).click();
+  const url = await page.getByTestId('link-url').first().textContent();
+  expect(url).toMatch(/\/l\/[0-9a-f]{64}$/);
+  return new URL(url!).pathname;
+}
+
+/** Fills in a link's form as a viewer and asks to open the record. */
+export async function fillLinkForm(page: Page, viewer: { passcode?: string; name: string; role: string; organisation: string }) {
+  if (viewer.passcode !== undefined) await page.getByLabel('Passcode').fill(viewer.passcode);
+  await page.getByLabel('Your name').fill(viewer.name);
+  await page.getByLabel('Your role').fill(viewer.role);
+  await page.getByLabel('Your organisation').fill(viewer.organisation);
+  await page.getByRole('button', { name: 'Open the record' }).click();
+}
+
+/** Someone guessing, in a fresh browser: four wrong passcodes are refused, the fifth locks the link. */
+export async function lockWithWrongPasscodes(browser: Browser, info: TestInfo, path: string) {
+  const guesser = await freshPage(browser, info);
+  await guesser.goto(path);
+  await ready(guesser, info);
+  for (let i = 0; i < 5; i++) {
+    await fillLinkForm(guesser, { passcode: '0000', name: 'X', role: 'Y', organisation: 'Z' });
+    // Wait for this attempt's own answer before the next one.
+    if (i < 4) await expect(guesser.locator('#passcode-error')).toContainText(`${4 - i} tries left`);
+  }
+  await expect(guesser.getByRole('alert').first()).toContainText('locked');
+  await guesser.goto(path);
+  await expect(guesser.getByText('This link cannot be opened')).toBeVisible();
+  await guesser.context().close();
+}

@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { expectAccessible, freshPage, ready, signIn, signUp, uniqueEmail } from './helpers';
+import { expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, signIn, signUp, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
@@ -44,21 +44,11 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await expectAccessible(page, info);
 
   // A link with a passcode; a paramedic opens it.
-  await page.goto('/sharing');
-  await ready(page, info);
-  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
-  await form.getByLabel('A name to recognise it by').fill('Ambulance');
-  await form.getByLabel('Passcode (optional)').fill('4821');
-  await form.getByRole('button', { name: 'Make link' }).click();
-  const path = new URL((await page.getByTestId('link-url').first().textContent())!).pathname;
+  const path = await makeLink(page, info, 'Ambulance', '4821');
   const medic = await freshPage(browser, info);
   await medic.goto(path);
   await ready(medic, info);
-  await medic.getByLabel('Passcode').fill('4821');
-  await medic.getByLabel('Your name').fill('Pat Medic');
-  await medic.getByLabel('Your role').fill('Paramedic');
-  await medic.getByLabel('Your organisation').fill('Yorkshire Ambulance Service');
-  await medic.getByRole('button', { name: 'Open the record' }).click();
+  await fillLinkForm(medic, { passcode: '4821', name: 'Pat Medic', role: 'Paramedic', organisation: 'Yorkshire Ambulance Service' });
   await expect(medic.getByRole('heading', { level: 1 })).toHaveText("Edith Mailer's record");
   await medic.context().close();
 
@@ -73,19 +63,7 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await expect(page.getByTestId('messages')).toContainText('Pat Medic');
 
   // Five wrong passcodes lock the link: one more email.
-  const guesser = await freshPage(browser, info);
-  await guesser.goto(path);
-  await ready(guesser, info);
-  for (let i = 0; i < 5; i++) {
-    await guesser.getByLabel('Passcode').fill('0000');
-    await guesser.getByLabel('Your name').fill('X');
-    await guesser.getByLabel('Your role').fill('Y');
-    await guesser.getByLabel('Your organisation').fill('Z');
-    await guesser.getByRole('button', { name: 'Open the record' }).click();
-    if (i < 4) await expect(guesser.locator('#passcode-error')).toContainText(`${4 - i} tries left`);
-  }
-  await expect(guesser.getByRole('alert').first()).toContainText('locked');
-  await guesser.context().close();
+  await lockWithWrongPasscodes(browser, info, path);
   await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual([FIRST_VIEW, LOCKED]);
 
   // Emergency access by a clinician: an email that gives neither name nor reason.
@@ -111,19 +89,11 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await ready(page, info);
   await page.getByRole('button', { name: 'Stop these emails' }).click();
   await expect(page.getByTestId('emailed-to')).toContainText('You have turned off the emails about your record');
-  await page.goto('/sharing');
-  await ready(page, info);
-  const form2 = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
-  await form2.getByLabel('A name to recognise it by').fill('Out of hours');
-  await form2.getByRole('button', { name: 'Make link' }).click();
-  const path2 = new URL((await page.getByTestId('link-url').first().textContent())!).pathname;
+  const path2 = await makeLink(page, info, 'Out of hours');
   const gp = await freshPage(browser, info);
   await gp.goto(path2);
   await ready(gp, info);
-  await gp.getByLabel('Your name').fill('Out Of Hours GP');
-  await gp.getByLabel('Your role').fill('GP');
-  await gp.getByLabel('Your organisation').fill('NHS 111');
-  await gp.getByRole('button', { name: 'Open the record' }).click();
+  await fillLinkForm(gp, { name: 'Out Of Hours GP', role: 'GP', organisation: 'NHS 111' });
   await expect(gp.getByRole('heading', { level: 1 })).toHaveText("Edith Mailer's record");
   await gp.context().close();
   await page.goto('/');

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { demoPatient, expectAccessible, freshPage, ready, signIn } from './helpers';
+import { demoPatient, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, signIn } from './helpers';
 
 const clinician = { email: 'priya.shah@demo.kith.example', password: 'stethoscope maple' };
 
@@ -52,49 +52,22 @@ test('a passcode link opens in a fresh browser, and five wrong passcodes lock it
   test.setTimeout(120_000);
   await signIn(page, info, demoPatient.email, demoPatient.password);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
-  await page.goto('/sharing');
-  await ready(page, info);
-  const form = page.locator('section', { has: page.getByRole('heading', { name: 'Make a link for a clinician' }) });
-  await form.getByLabel('A name to recognise it by').fill(`A&E ${info.project.name}`);
-  await form.getByLabel('Passcode (optional)').fill('4821');
-  await form.getByRole('button', { name: 'Make link' }).click();
-  const url = await page.getByTestId('link-url').first().textContent();
-  expect(url).toMatch(/\/l\/[0-9a-f]{64}$/);
+  const path = await makeLink(page, info, `A&E ${info.project.name}`, '4821');
   await expect(page.getByTestId('new-link').locator('svg')).toBeVisible();
-  const path = new URL(url!).pathname;
 
   // A paramedic opens it with the passcode.
   const medic = await freshPage(browser, info);
   await medic.goto(path);
   await ready(medic, info);
   await expectAccessible(medic, info);
-  await medic.getByLabel('Passcode').fill('4821');
-  await medic.getByLabel('Your name').fill('Pat Medic');
-  await medic.getByLabel('Your role').fill('Paramedic');
-  await medic.getByLabel('Your organisation').fill('Yorkshire Ambulance Service');
-  await medic.getByRole('button', { name: 'Open the record' }).click();
+  await fillLinkForm(medic, { passcode: '4821', name: 'Pat Medic', role: 'Paramedic', organisation: 'Yorkshire Ambulance Service' });
   await expect(medic.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
   await expect(medic.getByText('through a shared link')).toBeVisible();
   await expect(medic.locator('#allergies')).toContainText('Penicillin');
   await medic.context().close();
 
   // Someone guessing: four wrong passcodes are refused, the fifth locks the link.
-  const guesser = await freshPage(browser, info);
-  await guesser.goto(path);
-  await ready(guesser, info);
-  for (let i = 0; i < 5; i++) {
-    await guesser.getByLabel('Passcode').fill('0000');
-    await guesser.getByLabel('Your name').fill('X');
-    await guesser.getByLabel('Your role').fill('Y');
-    await guesser.getByLabel('Your organisation').fill('Z');
-    await guesser.getByRole('button', { name: 'Open the record' }).click();
-    // Wait for this attempt's own answer before the next one.
-    if (i < 4) await expect(guesser.locator('#passcode-error')).toContainText(`${4 - i} tries left`);
-  }
-  await expect(guesser.getByRole('alert').first()).toContainText('locked');
-  await guesser.goto(path);
-  await expect(guesser.getByText('This link cannot be opened')).toBeVisible();
-  await guesser.context().close();
+  await lockWithWrongPasscodes(browser, info, path);
 
   await page.goto('/sharing');
   const listed = page.getByTestId('link').filter({ hasText: `A&E ${info.project.name}` });
