@@ -344,8 +344,8 @@ impl<'c> Audited<'c> {
     fn finish(mut self, access: &RecordAccess, d: Disclosure) -> impl std::future::Future<Output = CoreResult<()>> + Send + 'c {
         let w = who(access);
         let origin = access.origin().clone();
-        // The first time someone other than the patient views the record,
-        // the patient is told.
+        // The first time someone other than the patient views or downloads
+        // the record, the patient is told.
         let outsider = !matches!(access.via(), Via::Owner | Via::Operator | Via::Preview { .. });
         async move {
             match self.append(&w, &origin, d, outsider).await {
@@ -359,7 +359,8 @@ impl<'c> Audited<'c> {
         if !self.logging {
             return Ok(());
         }
-        let first_view_check = outsider && d.action == "view";
+        // Anything that shows the record counts: a download is a look too.
+        let first_view_check = outsider && matches!(d.action, "view" | "export");
         if first_view_check && self.head.is_none() {
             // A page view on PostgreSQL has not taken the head yet: take it
             // before asking, so two views by one outsider at once do not
@@ -368,7 +369,8 @@ impl<'c> Audited<'c> {
         }
         if first_view_check && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
             let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
-            let message = format!("{} ({}{org}) viewed your record for the first time.", w.name, w.role);
+            let did = if d.action == "export" { "downloaded a copy of your record, the first time they have looked at it" } else { "viewed your record for the first time" };
+            let message = format!("{} ({}{org}) {did}.", w.name, w.role);
             crate::mail::notify(&mut self.tx, self.mail, &self.patient_id, &message, Notice::FirstView, now_ms()).await?;
         }
         self.append_row(w, origin, d).await
@@ -527,19 +529,39 @@ impl Kith {
         Ok(())
     }
 
-    /// A wrong passcode on a shared link, with who the viewer said they were.
-    pub(crate) async fn log_failed_passcode(&self, patient_id: &str, link_id: &str, name: &str, role: &str, org: &str, origin: &Origin) -> CoreResult<()> {
+    /// A wrong passcode on a shared link, in one transaction: counts it,
+    /// locks the link at `limit` and tells the patient, and logs it with who
+    /// the viewer said they were. The count comes from the update itself, so
+    /// of several wrong guesses at once exactly one locks the link. Returns
+    /// (attempts, locked now), or None when the link was already locked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn failed_passcode(&self, link: &store::ShareLinkRow, limit: i64, name: &str, role: &str, org: &str, origin: &Origin, now: i64) -> CoreResult<Option<(i64, bool)>> {
         let w = Who {
-            key: format!("link:{link_id}:{}", name.trim().to_lowercase()),
+            key: format!("link:{}:{}", link.id, name.trim().to_lowercase()),
             name: truncate(name.trim(), 200),
             role: truncate(role.trim(), 100),
             org: truncate(org.trim(), 200),
             via: "link",
-            via_id: Some(link_id.to_string()),
+            via_id: Some(link.id.clone()),
             reason: None,
             on_behalf_of: None,
         };
-        self.log_about(patient_id, w, origin, Disclosure::new("passcode-failed", "shared link")).await
+        let mut a = self.audited_patient(&link.patient_id).await?;
+        let counted = match store::link_failed_attempt(&mut *a.tx, &link.patient_id, &link.id, limit, now).await {
+            Ok(c) => c,
+            Err(e) => return a.fail(e).await,
+        };
+        if let Some((_, true)) = counted {
+            let message = format!("Your shared link \"{}\" was locked after {limit} wrong passcodes.", link.name);
+            if let Err(e) = crate::mail::notify(&mut a.tx, a.mail, &link.patient_id, &message, Notice::LinkLocked, now).await {
+                return a.fail(e).await;
+            }
+        }
+        if let Err(e) = a.append_row(&w, origin, Disclosure::new("passcode-failed", "shared link")).await {
+            return a.fail(e).await;
+        }
+        a.tx.commit().await?;
+        Ok(counted)
     }
 
     /// Emergency access: a signed-in clinician opens a record they were not
@@ -575,9 +597,17 @@ impl Kith {
     /// Checks one patient's chain: every row's hash, the links between rows,
     /// the head, and every signed checkpoint.
     pub async fn verify_chain(&self, patient_id: &str) -> CoreResult<ChainCheck> {
-        let rows = sql::chain(&self.db.pool, patient_id).await?;
-        let head = sql::head(&self.db.pool, patient_id).await?;
-        let checkpoints = sql::checkpoints(&self.db.pool, patient_id).await?;
+        // One snapshot for all three reads: a view or checkpoint committed
+        // between them would otherwise look like a missing or changed row.
+        // (SQLite's read transaction takes its snapshot at the first read.)
+        let mut tx = self.db.pool.begin().await?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        }
+        let rows = sql::chain(&mut *tx, patient_id).await?;
+        let head = sql::head(&mut *tx, patient_id).await?;
+        let checkpoints = sql::checkpoints(&mut *tx, patient_id).await?;
+        tx.rollback().await?;
         Ok(check_chain(&rows, head, &checkpoints))
     }
 
@@ -641,8 +671,11 @@ impl Kith {
         let people_rows = sql::people(a.conn(), access.patient_id()).await?;
         let me_key = access.user_id().map(|u| format!("user:{u}"));
         let head_seq = a.head.as_ref().map(|h| h.0).unwrap_or(0);
+        // Only the whole, newest page counts as a visit: a filtered or later
+        // page shows part of what is new, and must not clear the rest.
+        let whole_first_page = [&q.person, &q.organisation, &q.action, &q.label, &q.from, &q.to, &q.before].iter().all(|s| s.trim().is_empty());
         let seen_before = match access.user_id() {
-            Some(u) => sql::touch_log_visit(a.conn(), access.patient_id(), u, head_seq + 1).await?,
+            Some(u) => sql::log_visit(a.conn(), access.patient_id(), u, whole_first_page.then_some(head_seq + 1)).await?,
             None => 0,
         };
         // Only the owner is told their own address (not a carer acting for them).
@@ -891,9 +924,10 @@ fn audit_bundle(nhs: &NhsNumber, rows: &[AuditRow]) -> serde_json::Value {
 }
 
 fn csv_field(s: &str) -> String {
-    // Cells starting with = + - @ are quoted with a leading ' so spreadsheets
-    // do not run them as formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    // Cells starting with = + - @ (or a tab or carriage return, which some
+    // spreadsheets skip before one) get a leading ' so they are not run as
+    // formulas.
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -995,6 +1029,7 @@ mod tests {
     #[test]
     fn csv_cells_are_quoted_and_defused() {
         assert_eq!(csv_field("=cmd()"), "\"'=cmd()\"");
+        assert_eq!(csv_field("\t=cmd()"), "\"'\t=cmd()\"");
         assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
     }
 }

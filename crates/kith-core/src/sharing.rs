@@ -9,7 +9,6 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Disclosure;
-use crate::mail::Notice;
 use crate::policy::{require, require_whole, LinkViewer, Origin, RecordAccess, Right, Scope, Via};
 use crate::{ms_to_uk, new_id, now_ms, password, store, Actor, CoreError, CoreResult, Kith};
 
@@ -270,17 +269,7 @@ impl Kith {
         }
         if let Some(hash) = &link.passcode_hash {
             if !password::verify(passcode.trim().to_string(), Some(hash.clone())).await? {
-                // The count and the lock come from the update itself, so of
-                // several wrong guesses at once exactly one locks the link and
-                // tells the patient, in the same transaction.
-                let mut tx = self.db.pool.begin().await?;
-                let counted = store::link_failed_attempt(&mut *tx, &link.patient_id, &link.id, LINK_PASSCODE_LIMIT, now).await?;
-                if let Some((_, true)) = counted {
-                    let message = format!("Your shared link \"{}\" was locked after {LINK_PASSCODE_LIMIT} wrong passcodes.", link.name);
-                    crate::mail::notify(&mut tx, self.settings.mail.is_some(), &link.patient_id, &message, Notice::LinkLocked, now).await?;
-                }
-                tx.commit().await?;
-                self.log_failed_passcode(&link.patient_id, &link.id, name, role, organisation, origin).await?;
+                let counted = self.failed_passcode(&link, LINK_PASSCODE_LIMIT, name, role, organisation, origin, now).await?;
                 let attempts = match counted {
                     Some((attempts, false)) => attempts,
                     // Locked by this guess or, a moment ago, by another.

@@ -67,6 +67,16 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     assert_eq!(seen[0].who, "Dr Mind");
     assert_eq!(seen[0].times, 2, "the timeline and the entry page");
 
+    // Someone whose first look is a download is news too.
+    let gp = user(k, "Dr Download", "download@example.com", "clinician", "Otley GP").await;
+    share(k, &w, "download@example.com", "clinician", Scope::whole(), false).await;
+    let gp_access = k.open_patient(&Principal::User(gp), &w.patient_id, Right::Read).await.unwrap();
+    k.export_bundle(&gp_access).await.unwrap();
+    k.summary(&gp_access).await.unwrap();
+    let told: Vec<String> = k.notifications(&owner_manage).await.unwrap().into_iter().map(|(m, _)| m).filter(|m| m.contains("Dr Download")).collect();
+    assert_eq!(told.len(), 1, "told once, at the download: {told:?}");
+    assert!(told[0].contains("downloaded a copy of your record"), "{told:?}");
+
     // A carer acting for the patient: "carer X for patient Y".
     let carer = user(k, "David Act", "act@example.com", "carer", "").await;
     share(k, &w, "act@example.com", "carer", Scope::whole(), true).await;
@@ -100,13 +110,30 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     assert!(view.check.ok(), "{:?}", view.check);
     assert!(!view.events.is_empty() && view.events.iter().all(|e| e.organisation == "Leeds Mental Health Trust"));
     assert!(view.events.windows(2).all(|p| p[0].seq > p[1].seq), "newest first");
+    // The label filter: only accesses that disclosed mental-health entries.
+    let mental = k.access_log(&owner_manage, &AccessLogQuery { label: "mental-health".into(), ..Default::default() }).await.unwrap();
+    assert!(mental.events.iter().any(|e| e.who == "Dr Mind"), "the clinician's views are there");
+    let mh_views = db.log(&w.patient_id).await.into_iter().filter(|r| r.labels.contains("mental-health")).count();
+    assert_eq!(mental.events.len(), mh_views, "and nothing that did not show mental-health entries");
+    // The date filter: today holds everything, a day long past nothing.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let on_today = k.access_log(&owner_manage, &AccessLogQuery { from: today.clone(), to: today, ..Default::default() }).await.unwrap();
+    assert!(!on_today.events.is_empty());
+    let long_ago = k.access_log(&owner_manage, &AccessLogQuery { from: "2001-01-01".into(), to: "2001-12-31".into(), ..Default::default() }).await.unwrap();
+    assert!(long_ago.events.is_empty(), "{:?}", long_ago.events.first());
+    let everyone = k.access_log(&owner_manage, &AccessLogQuery::default()).await.unwrap();
+    assert!(everyone.new_count > 0, "filtered looks do not count as having seen everything");
     let everyone = k.access_log(&owner_manage, &AccessLogQuery::default()).await.unwrap();
     assert_eq!(everyone.new_count, 0, "nothing is new since the last look a moment ago");
     k.summary(&link).await.unwrap();
+    // A filtered look that hides the new view leaves it new.
+    let filtered = k.access_log(&owner_manage, &AccessLogQuery { action: "sign-in".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(filtered.new_count, 0);
     let again = k.access_log(&owner_manage, &AccessLogQuery::default()).await.unwrap();
     // Only the link view: the patient's own looks at the log are never news.
     assert_eq!(again.new_count, 1, "{:?}", again.events.iter().take(3).collect::<Vec<_>>());
-    assert!(again.events[0].is_new && again.events[0].who == "Pat Medic");
+    let new: Vec<_> = again.events.iter().filter(|e| e.is_new).collect();
+    assert!(new.len() == 1 && new[0].who == "Pat Medic", "{new:?}");
     // Only the owner (or a carer acting for them) reads the log.
     assert!(not_found(k.access_log(&mh, &AccessLogQuery::default()).await));
     assert!(not_found(k.audit_csv(&mh).await));
@@ -130,7 +157,7 @@ async fn changes_and_deletions_are_caught(db: &TestDb) {
     assert!(check.broken_at.unwrap().1.contains("changed"));
 
     // Deleting the newest row is caught too (the head remembers it).
-    let db2 = TestDb::sqlite().await;
+    let db2 = same_kind(db, kith_core::testing::fast_settings()).await;
     let k2 = &db2.kith;
     let w2 = world(k2).await;
     let o2 = k2.own_record(&w2.owner, Right::Read).await.unwrap();
@@ -197,6 +224,37 @@ async fn concurrent_views_keep_one_chain(db: &TestDb) {
     assert!(log.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1), "no gaps or forks");
     let check = k.verify_chain(&w.patient_id).await.unwrap();
     assert!(check.ok(), "{check:?}");
+}
+
+/// `verify` reads the rows, the head and the checkpoints while the record is
+/// in use; views and checkpoints landing between those reads must not look
+/// like tampering (a live server's `kith audit verify` would cry wolf).
+async fn verify_is_not_fooled_by_a_busy_record(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let mut busy = Vec::new();
+    for i in 0..3 {
+        let (k, owner) = (k.clone(), w.owner.clone());
+        busy.push(tokio::spawn(async move {
+            for _ in 0..60 {
+                let a = k.own_record(&owner, Right::Read).await.unwrap();
+                k.timeline(&a, &TimelineQuery::default()).await.unwrap();
+                if i == 0 {
+                    k.checkpoint().await.unwrap();
+                }
+            }
+        }));
+    }
+    let mut checks = 0;
+    while !busy.iter().all(|t| t.is_finished()) {
+        let check = k.verify_chain(&w.patient_id).await.unwrap();
+        assert!(check.ok(), "verify {checks} reported a break in an untouched log: {check:?}");
+        checks += 1;
+    }
+    for t in busy {
+        t.await.unwrap();
+    }
+    assert!(checks >= 5, "too little overlap: {checks} checks during 180 views");
 }
 
 async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
@@ -336,6 +394,7 @@ backend_tests!(
     changes_and_deletions_are_caught,
     checkpoints_catch_a_rewritten_history,
     concurrent_views_keep_one_chain,
+    verify_is_not_fooled_by_a_busy_record,
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,

@@ -134,7 +134,7 @@ where
 /// Whether this actor has viewed the record before, or opened it by
 /// emergency access (which told the patient already).
 pub(crate) async fn has_viewed(conn: &mut AnyConnection, patient_id: &str, actor_key: &str) -> sqlx::Result<bool> {
-    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action IN ('view', 'break-glass') LIMIT 1")
+    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action IN ('view', 'export', 'break-glass') LIMIT 1")
         .bind(patient_id.to_string())
         .bind(actor_key.to_string())
         .fetch_optional(conn)
@@ -230,21 +230,25 @@ pub(crate) async fn people(conn: &mut AnyConnection, patient_id: &str) -> sqlx::
 
 /// Records that `user_id` read the log up to `seq`; returns the seq they had
 /// seen before (0 the first time).
-pub(crate) async fn touch_log_visit(conn: &mut AnyConnection, patient_id: &str, user_id: &str, seq: i64) -> sqlx::Result<i64> {
+/// Where `user_id` last left the patient's Access log (the first record
+/// then unseen), and, with `now_at`, moves that mark to `now_at`.
+pub(crate) async fn log_visit(conn: &mut AnyConnection, patient_id: &str, user_id: &str, now_at: Option<i64>) -> sqlx::Result<i64> {
     let before: Option<i64> = sqlx::query_scalar("SELECT seen_seq FROM audit_log_visits WHERE patient_id = $1 AND user_id = $2")
         .bind(patient_id.to_string())
         .bind(user_id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    sqlx::query(
-        "INSERT INTO audit_log_visits (patient_id, user_id, seen_seq, previous_seq) VALUES ($1, $2, $3, 0) \
-         ON CONFLICT (patient_id, user_id) DO UPDATE SET previous_seq = audit_log_visits.seen_seq, seen_seq = $3",
-    )
-    .bind(patient_id.to_string())
-    .bind(user_id.to_string())
-    .bind(seq)
-    .execute(conn)
-    .await?;
+    if let Some(seq) = now_at {
+        sqlx::query(
+            "INSERT INTO audit_log_visits (patient_id, user_id, seen_seq, previous_seq) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (patient_id, user_id) DO UPDATE SET previous_seq = audit_log_visits.seen_seq, seen_seq = $3",
+        )
+        .bind(patient_id.to_string())
+        .bind(user_id.to_string())
+        .bind(seq)
+        .execute(conn)
+        .await?;
+    }
     Ok(before.unwrap_or(0))
 }
 
