@@ -112,7 +112,8 @@ pub async fn sign_in_code(code: String) -> Result<(), AppError> {
     let Some((user_id, wrong)) = session.get::<(String, u32)>(PENDING_TWO_STEP_KEY).await.ok().flatten() else {
         return Err(AppError::Conflict("Sign in with your email address and password first.".into()));
     };
-    match kith.verify_second_step(&user_id, &code).await {
+    let origin = super::ssr::origin().await;
+    match kith.verify_second_step(&user_id, &code, &origin).await {
         Ok(()) => {
             let _ = session.remove::<(String, u32)>(PENDING_TWO_STEP_KEY).await;
             let actor = kith.actor(&user_id).await.map_err(core)?.ok_or(AppError::Unauthenticated)?;

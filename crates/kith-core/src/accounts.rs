@@ -217,13 +217,17 @@ impl Kith {
                 throttle::record_success(&self.db, &keys[0].0).await?;
                 let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
                 let actor = Actor { user_id: u.id, role, name: u.name, organisation: u.organisation };
-                self.log_sign_in(&actor, origin, true).await?;
+                // With two-step verification on, the sign-in is logged when
+                // the second step is done (or fails): `verify_second_step`.
+                if !self.two_step_enabled(&actor.user_id).await? {
+                    self.log_sign_in(&actor, origin, true, "account").await?;
+                }
                 Ok(actor)
             }
             (_, user) => {
                 if let Some(u) = user {
                     if let Ok(role) = u.role.parse::<Role>() {
-                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false).await?;
+                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false, "account: wrong password").await?;
                     }
                 }
                 let locked = throttle::record_failure(&self.db, s, &keys, now_ms()).await?;

@@ -521,9 +521,9 @@ impl Kith {
 
     /// A sign-in, or failed sign-in, of a patient's own account goes into
     /// their record's log.
-    pub(crate) async fn log_sign_in(&self, actor: &Actor, origin: &Origin, ok: bool) -> CoreResult<()> {
+    pub(crate) async fn log_sign_in(&self, actor: &Actor, origin: &Origin, ok: bool, what: &str) -> CoreResult<()> {
         if let Some(p) = store::patient_by_user(&self.db.pool, &actor.user_id).await? {
-            let d = Disclosure::new(if ok { "sign-in" } else { "sign-in-failed" }, "account");
+            let d = Disclosure::new(if ok { "sign-in" } else { "sign-in-failed" }, what);
             self.log_about(&p.id, who_of_actor(actor), origin, d).await?;
         }
         Ok(())

@@ -66,7 +66,7 @@ impl Kith {
             }
             let actor = self.actor(&link.user_id).await?.ok_or(AppError::Unauthenticated)?;
             let note = self.attach_record(&actor, id).await?;
-            self.log_sign_in(&actor, origin, true).await?;
+            self.log_sign_in(&actor, origin, true, "account (through an identity provider)").await?;
             return Ok(IdentityOutcome::SignedIn { actor, note });
         }
 
@@ -99,7 +99,7 @@ impl Kith {
         tracing::info!(user_id = %user_id, role = %role, provider = %id.provider_id, "account created through a provider");
         let actor = self.actor(&user_id).await?.ok_or(AppError::Unauthenticated)?;
         let note = self.attach_record(&actor, id).await?;
-        self.log_sign_in(&actor, origin, true).await?;
+        self.log_sign_in(&actor, origin, true, "account (through an identity provider)").await?;
         Ok(IdentityOutcome::SignedIn { actor, note })
     }
 

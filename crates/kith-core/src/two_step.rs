@@ -14,6 +14,7 @@ use kith_types::{AppError, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::policy::Origin;
 use crate::{now_ms, password, Actor, CoreResult, Kith};
 
 const STEP_SECONDS: i64 = 30;
@@ -113,19 +114,31 @@ impl Kith {
     }
 
     /// Checks the second step at sign-in: a TOTP code (each step once) or an
-    /// unused recovery code (then used up).
-    pub async fn verify_second_step(&self, user_id: &str, code: &str) -> CoreResult<()> {
+    /// unused recovery code (then used up). Either way it goes into the
+    /// person's record's log: a wrong code means someone knows the password.
+    pub async fn verify_second_step(&self, user_id: &str, code: &str, origin: &Origin) -> CoreResult<()> {
+        let checked = self.check_second_step(user_id, code).await;
+        if let Some(actor) = self.actor(user_id).await? {
+            match &checked {
+                Ok(how) => self.log_sign_in(&actor, origin, true, &format!("account (password and {how})")).await?,
+                Err(_) => self.log_sign_in(&actor, origin, false, "account: right password, wrong two-step code").await?,
+            }
+        }
+        checked.map(|_| ())
+    }
+
+    async fn check_second_step(&self, user_id: &str, code: &str) -> CoreResult<&'static str> {
         let s = crate::store::two_step::state(&self.db.pool, user_id).await?.filter(|s| s.enabled_at.is_some()).ok_or(AppError::NotFound)?;
         let secret = BASE32_NOPAD.decode(s.secret.as_bytes()).map_err(|e| crate::CoreError::Internal(e.to_string()))?;
         if let Some(step) = matching_step(&secret, code, step_now()) {
             if s.last_step.is_some_and(|last| step <= last) || !crate::store::two_step::use_step(&self.db.pool, user_id, step).await? {
                 return Err(AppError::field("code", "That code has been used already. Wait for the next one.").into());
             }
-            return Ok(());
+            return Ok("two-step code");
         }
         if crate::store::two_step::use_recovery_code(&self.db.pool, user_id, &hash_code(code), now_ms()).await? {
             tracing::info!(user_id = %user_id, "recovery code used");
-            return Ok(());
+            return Ok("recovery code");
         }
         Err(AppError::field("code", WRONG_CODE).into())
     }

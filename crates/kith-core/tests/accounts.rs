@@ -1,6 +1,7 @@
 //! Accounts, sessions and throttling against real databases: every test runs
 //! on a fresh SQLite file and on a fresh PostgreSQL database.
 
+use kith_core::policy::Origin;
 use kith_core::testing::TestDb;
 use kith_core::{backend_tests, CoreError, NewUser};
 use kith_types::{AppError, Role};
@@ -180,11 +181,11 @@ async fn two_step_verification(db: &TestDb) {
     assert_eq!(recovery.len(), 10);
     assert!(k.two_step_enabled(&actor.user_id).await.unwrap());
     // The code that switched it on cannot be used again (each step once).
-    assert!(k.verify_second_step(&actor.user_id, &code).await.is_err());
-    assert!(k.verify_second_step(&actor.user_id, "not a code").await.is_err());
+    assert!(k.verify_second_step(&actor.user_id, &code, &Origin::default()).await.is_err());
+    assert!(k.verify_second_step(&actor.user_id, "not a code", &Origin::default()).await.is_err());
     // A recovery code works once, however it is typed.
-    k.verify_second_step(&actor.user_id, &recovery[0].to_uppercase().replace('-', " ")).await.unwrap();
-    assert!(k.verify_second_step(&actor.user_id, &recovery[0]).await.is_err(), "used up");
+    k.verify_second_step(&actor.user_id, &recovery[0].to_uppercase().replace('-', " "), &Origin::default()).await.unwrap();
+    assert!(k.verify_second_step(&actor.user_id, &recovery[0], &Origin::default()).await.is_err(), "used up");
     assert_eq!(k.recovery_codes_left(&actor.user_id).await.unwrap(), 9);
     // The recovery codes are stored hashed.
     let stored: i64 = sqlx_count(db, &recovery[1]).await;

@@ -257,6 +257,29 @@ async fn verify_is_not_fooled_by_a_busy_record(db: &TestDb) {
     assert!(checks >= 5, "too little overlap: {checks} checks during 180 views");
 }
 
+/// With two-step verification on, the sign-in is logged once the second
+/// step is done; a wrong code is logged as a failed sign-in (it means
+/// someone has the password).
+async fn two_step_sign_ins_are_logged_when_finished(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let setup = k.begin_totp(&w.owner, "margaret@demo.kith.example").await.unwrap();
+    let code = kith_core::two_step::current_code(&setup.secret);
+    let recovery = k.confirm_totp(&w.owner, &code).await.unwrap();
+    let before = db.log(&w.patient_id).await.len();
+    let from = Origin { address: "10.9.0.7".into(), user_agent: "Test/2".into() };
+    let actor = k.sign_in_from("margaret@demo.kith.example", "kettle orange stairs", &from).await.unwrap();
+    assert_eq!(db.log(&w.patient_id).await.len(), before, "not signed in yet: the code is still owed");
+    assert!(k.verify_second_step(&actor.user_id, "not a code", &from).await.is_err());
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str(), row.address.as_str()), ("sign-in-failed", "account: right password, wrong two-step code", "10.9.0.7"));
+    k.verify_second_step(&actor.user_id, &recovery[0], &from).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str()), ("sign-in", "account (password and recovery code)"));
+    assert_eq!(db.log(&w.patient_id).await.len(), before + 2);
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+}
+
 async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     let k = &db.kith;
     world(k).await;
@@ -395,6 +418,7 @@ backend_tests!(
     checkpoints_catch_a_rewritten_history,
     concurrent_views_keep_one_chain,
     verify_is_not_fooled_by_a_busy_record,
+    two_step_sign_ins_are_logged_when_finished,
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,
