@@ -333,6 +333,12 @@ impl<'c> Audited<'c> {
         Err(err.into())
     }
 
+    /// Ends an access that showed nothing worth logging.
+    pub(crate) async fn discard(self) -> CoreResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     /// Appends the log row for this access and commits both together.
     pub(crate) async fn commit(self, access: &RecordAccess, d: Disclosure) -> CoreResult<()> {
         self.finish(access, d).await
@@ -404,6 +410,9 @@ impl Audited<'static> {
         }
     }
 }
+
+/// What a log row of reading an entry's comments says.
+pub(crate) const COMMENTS_WHAT: &str = "comments on an entry";
 
 /// A row's content; `store::audit::append` gives it its place in the chain
 /// (`seq`, `prev_hash`, `hash`).
@@ -707,7 +716,8 @@ impl Kith {
         let rows = sql::events_page(&mut conn, access.patient_id(), &f, 2000).await?;
         let mut by: HashMap<String, SeenBy> = HashMap::new();
         let mut order = Vec::new();
-        for r in rows.iter().filter(|r| r.via != "own" && r.via != "preview") {
+        // Counts page views: reading an entry's comments is logged apart.
+        for r in rows.iter().filter(|r| r.via != "own" && r.via != "preview" && r.what != COMMENTS_WHAT) {
             let e = by.entry(r.actor_key.clone()).or_insert_with(|| {
                 order.push(r.actor_key.clone());
                 SeenBy {

@@ -124,18 +124,21 @@ impl Kith {
     /// The comments on one entry, for those who can see the entry.
     pub async fn comments(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<CommentsView> {
         require(access, Right::Read)?;
-        let mut conn = self.db.pool.acquire().await?;
-        if store::entry_by_id(&mut *conn, access.patient_id(), entry_id, access.scope()).await?.is_none() {
-            return Err(AppError::NotFound.into());
-        }
+        // Comments are part of the record, so reading them is logged (the
+        // entry page fetches them again on each live update), unless there
+        // are none to show.
+        let mut audited = self.audited_view(access).await?;
+        let Some(entry) = store::entry_by_id(audited.conn(), access.patient_id(), entry_id, access.scope()).await? else {
+            return audited.fail(AppError::NotFound).await;
+        };
         let me = author(access).key;
         let can_hide = access.may(Right::Manage) && require_whole(access).is_ok();
-        let rows = sql::comments_on(&mut conn, access.patient_id(), entry_id).await?;
+        let rows = sql::comments_on(audited.conn(), access.patient_id(), entry_id).await?;
         let mut history: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for (id, _, body, at) in sql::comment_versions(&mut conn, access.patient_id(), entry_id).await? {
+        for (id, _, body, at) in sql::comment_versions(audited.conn(), access.patient_id(), entry_id).await? {
             history.entry(id).or_default().push((body, ms_to_uk(at)));
         }
-        let comments = rows
+        let comments: Vec<CommentView> = rows
             .into_iter()
             .filter(|c| c.hidden_at.is_none() || can_hide || c.author_key == me)
             .map(|c| {
@@ -153,6 +156,11 @@ impl Kith {
                 }
             })
             .collect();
+        if comments.is_empty() {
+            audited.discard().await?;
+        } else {
+            audited.commit_view(access, Disclosure::new("view", crate::audit::COMMENTS_WHAT).with([(entry.id.as_str(), entry.label.as_str())])).await?;
+        }
         Ok(CommentsView { comments, can_comment: access.may(Right::Comment), can_hide })
     }
 

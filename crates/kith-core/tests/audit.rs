@@ -66,6 +66,16 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].who, "Dr Mind");
     assert_eq!(seen[0].times, 2, "the timeline and the entry page");
+    // Comments are record content: reading them is logged, unless none.
+    let n = db.log(&w.patient_id).await.len();
+    assert!(k.comments(&mh, &entry_id).await.unwrap().comments.is_empty());
+    assert_eq!(db.log(&w.patient_id).await.len(), n, "no comments, nothing shown");
+    k.add_comment(&k.own_record(&w.owner, Right::Comment).await.unwrap(), &entry_id, "Started after the move; better since.").await.unwrap();
+    assert_eq!(k.comments(&mh, &entry_id).await.unwrap().comments.len(), 1);
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str(), row.actor_name.as_str()), ("view", "comments on an entry", "Dr Mind"));
+    assert!(row.entries.contains(&entry_id));
+    assert_eq!(k.seen_by(&owner_manage, &entry_id).await.unwrap()[0].times, 2, "page views only");
 
     // Someone whose first look is a download is news too.
     let gp = user(k, "Dr Download", "download@example.com", "clinician", "Otley GP").await;
