@@ -712,12 +712,14 @@ impl Kith {
         if store::entry_by_id(&mut *conn, access.patient_id(), entry_id, access.scope()).await?.is_none() {
             return Err(AppError::NotFound.into());
         }
-        let f = AuditFilter { action: Some("view".into()), entry: Some(entry_id.to_string()), ..Default::default() };
+        let f = AuditFilter { entry: Some(entry_id.to_string()), ..Default::default() };
         let rows = sql::events_page(&mut conn, access.patient_id(), &f, 2000).await?;
         let mut by: HashMap<String, SeenBy> = HashMap::new();
         let mut order = Vec::new();
-        // Counts page views: reading an entry's comments is logged apart.
-        for r in rows.iter().filter(|r| r.via != "own" && r.via != "preview" && r.what != COMMENTS_WHAT) {
+        // Counts page views and downloads: reading an entry's comments is
+        // logged apart.
+        let seeing = |r: &&AuditRow| matches!(r.action.as_str(), "view" | "export") && r.what != COMMENTS_WHAT;
+        for r in rows.iter().filter(seeing).filter(|r| r.via != "own" && r.via != "preview") {
             let e = by.entry(r.actor_key.clone()).or_insert_with(|| {
                 order.push(r.actor_key.clone());
                 SeenBy {

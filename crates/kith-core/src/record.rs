@@ -126,11 +126,12 @@ impl Kith {
         let sources = store::sources_of(audited.conn(), patient).await?;
         let (resources, d) = match (require_whole(access), access.scope()) {
             (Ok(()), _) | (_, None) => (store::current_resources_of(audited.conn(), patient).await?, Disclosure::new("export", "whole record as FHIR")),
-            (Err(_), Some(scope)) => {
-                let d = Disclosure { labels: scope.labels.clone(), ..Disclosure::new("export", "what was shared, as FHIR") };
-                (store::scoped_resources_of(audited.conn(), patient, scope).await?, d)
-            }
+            (Err(_), Some(scope)) => (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "what was shared, as FHIR")),
         };
+        // The log names the entries and labels the download disclosed, so
+        // the label filter and "who has seen this" find it.
+        let shown = store::entry_ids_and_labels(audited.conn(), patient, access.scope()).await?;
+        let d = d.with(shown.iter().map(|(id, label)| (id.as_str(), label.as_str())));
         audited.commit(access, d).await?;
         let mut entries: Vec<Value> = Vec::with_capacity(resources.len() + sources.len());
         let mut targets: HashMap<&str, Vec<Value>> = HashMap::new();

@@ -246,7 +246,9 @@ impl Kith {
         let versions = sql::plan_versions(a.conn(), patient).await?;
         let review = sql::last_review(a.conn(), patient).await?;
         let f = EntryFilter { kinds: vec!["condition".into()], scope: access.scope().cloned(), ..Default::default() };
-        let conditions: Vec<(String, String)> = store::entries_page(a.conn(), patient, &f, 200).await?.into_iter().map(|e| (e.id, e.text)).collect();
+        let shown = store::entries_page(a.conn(), patient, &f, 200).await?;
+        let d = d.with(shown.iter().map(|e| (e.id.as_str(), e.label.as_str())));
+        let conditions: Vec<(String, String)> = shown.into_iter().map(|e| (e.id, e.text)).collect();
         a.commit(access, d).await?;
 
         let mut sections: Vec<PlanSection> = SECTIONS

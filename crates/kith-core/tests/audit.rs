@@ -44,6 +44,11 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.actor_name.as_str()), ("view", "summary", "own", "Margaret Jones"));
     assert!(row.entries.contains(&summary.allergies[0].id), "the entries shown are named");
     assert!(row.labels.contains("general"));
+    // The care plan names the problems it lists.
+    let plan = k.care_plan(&owner).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!(row.what, "care plan");
+    assert!(!plan.conditions.is_empty() && plan.conditions.iter().all(|(id, _)| row.entries.contains(id)), "{}", row.entries);
 
     // A clinician with the mental-health entries only: labels say so, and the
     // patient is told the first time, not the second.
@@ -86,6 +91,10 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     let told: Vec<String> = k.notifications(&owner_manage).await.unwrap().into_iter().map(|(m, _)| m).filter(|m| m.contains("Dr Download")).collect();
     assert_eq!(told.len(), 1, "told once, at the download: {told:?}");
     assert!(told[0].contains("downloaded a copy of your record"), "{told:?}");
+    let download = db.log(&w.patient_id).await.into_iter().rev().find(|r| r.action == "export").unwrap();
+    assert!(download.entries.contains(&summary.allergies[0].id) && download.labels.contains("mental-health"), "a download names what it disclosed");
+    let seen = k.seen_by(&owner_manage, &summary.allergies[0].id).await.unwrap();
+    assert!(seen.iter().any(|s| s.who == "Dr Download" && s.times == 2), "downloads count as seeing: {seen:?}");
 
     // A carer acting for the patient: "carer X for patient Y".
     let carer = user(k, "David Act", "act@example.com", "carer", "").await;

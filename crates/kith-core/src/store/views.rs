@@ -181,6 +181,19 @@ pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, pa
     q.fetch_one(ex).await
 }
 
+/// Every visible entry's id and privacy label (what an export discloses,
+/// for its log row).
+pub(crate) async fn entry_ids_and_labels<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
+    let mut args = vec![patient.to_string()];
+    let clause = super::scope_clause(scope, &mut args, "");
+    let sql = format!("SELECT id, label FROM entries WHERE patient_id = $1{clause} ORDER BY id");
+    let mut q = sqlx::query_as(&sql);
+    for a in args {
+        q = q.bind(a);
+    }
+    q.fetch_all(ex).await
+}
+
 /// Sources that state at least one entry the viewer may see.
 pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
     let mut args = vec![patient.to_string()];
