@@ -14,11 +14,20 @@ case "$backend" in
     export KITH_DATABASE_URL="sqlite://$dir/kith.db"
     ;;
   postgres)
+    # As a deployment should run it: the admin owns the tables and migrates
+    # them (KITH_DATABASE_OWNER_URL); Kith runs as a login role granted
+    # kith_app, which cannot change the access log (migration 0015).
     admin="${KITH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
     name="kith_e2e_$$"
-    psql -q "$admin" -c "CREATE DATABASE $name"
-    trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null; rm -rf "$dir"' EXIT
-    export KITH_DATABASE_URL="${admin%/*}/$name"
+    app="kith_e2e_app_$$"
+    password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "DROP ROLE IF EXISTS $app" >/dev/null; rm -rf "$dir"' EXIT
+    psql -q "$admin" -c "CREATE DATABASE $name" -c "CREATE ROLE $app LOGIN PASSWORD '$password'"
+    # Migration 0015 makes kith_app where it is missing; it must exist to be granted first.
+    psql -q "$admin" -c "DO \$\$ BEGIN CREATE ROLE kith_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$" \
+      -c "GRANT kith_app TO $app"
+    export KITH_DATABASE_OWNER_URL="${admin%/*}/$name"
+    export KITH_DATABASE_URL="$(sed -E "s#^(postgres(ql)?://)([^@/]*@)?#\1$app:$password@#" <<<"${admin%/*}")/$name"
     ;;
   *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
 esac

@@ -146,6 +146,18 @@ async fn hold_until_logged(mut req: Request<Body>, next: Next) -> Response {
 
 /// Runs the server until it is stopped.
 pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
+    // Issue #6: on PostgreSQL the app's own role must not be able to change
+    // the access log. Say so when it can (never the URL: it may hold a password).
+    if kith.db.backend() == kith_core::Backend::Postgres {
+        match kith.db.log_exposure().await {
+            Ok(Some(why)) => tracing::warn!(
+                "the database role Kith runs as {why}, so it could change or delete access-log rows: \
+                 run Kith as a login role granted kith_app, with the owner in KITH_DATABASE_OWNER_URL (README, \"On PostgreSQL\")"
+            ),
+            Ok(None) => tracing::info!("the access log is append-only for Kith's database role"),
+            Err(e) => tracing::warn!(error = %e, "could not check whether Kith's database role can change the access log"),
+        }
+    }
     let site_js = std::path::Path::new(&opts.site_root).join("pkg").join("kith.js");
     if !site_js.exists() {
         tracing::warn!(

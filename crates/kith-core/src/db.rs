@@ -3,7 +3,7 @@
 //! written to run unchanged on both (see docs/decisions.md).
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -36,6 +36,12 @@ pub enum DbError {
     Connect { url: String, source: sqlx::Error },
     #[error("cannot bring the database at {url} up to date: {source}")]
     Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("KITH_DATABASE_OWNER_URL is for PostgreSQL only: both it and KITH_DATABASE_URL must start with postgres://")]
+    OwnerNeedsPostgres,
+    #[error("the role in KITH_DATABASE_URL ({url}) cannot read and write Kith's tables: run `GRANT kith_app TO <that role>` as a superuser")]
+    NotGranted { url: String },
+    #[error("cannot check the privileges of the role in KITH_DATABASE_URL ({url}): {source}")]
+    CheckPrivileges { url: String, source: sqlx::Error },
 }
 
 /// A database URL with any password replaced by `***`, safe to print.
@@ -50,8 +56,17 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Db {
-    /// Opens (creating a SQLite file when needed) and migrates the database.
+    /// Opens (creating a SQLite file when needed) and migrates the database,
+    /// both as the role in `url`.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
+        Self::connect_with_owner(url, None).await
+    }
+
+    /// Opens the database. With `owner_url` (PostgreSQL only), migrations run
+    /// as that role and the app's pool connects as the role in `url`, which
+    /// then need not own the tables (docs/decisions.md, "Append-only in the
+    /// database"). Without it, as `connect`.
+    pub async fn connect_with_owner(url: &str, owner_url: Option<&str>) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         let shown = redact_url(url);
         let backend = if url.starts_with("sqlite:") {
@@ -61,6 +76,9 @@ impl Db {
         } else {
             return Err(DbError::UnknownScheme(shown));
         };
+        if owner_url.is_some_and(|o| backend == Backend::Sqlite || !(o.starts_with("postgres://") || o.starts_with("postgresql://"))) {
+            return Err(DbError::OwnerNeedsPostgres);
+        }
 
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
@@ -113,10 +131,30 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| DbError::Migrate { url: shown.clone(), source })?;
+        match owner_url {
+            None => migrator.run(&pool).await.map_err(|source| DbError::Migrate { url: shown.clone(), source })?,
+            Some(owner_url) => {
+                let owner_shown = redact_url(owner_url);
+                let mut owner = AnyConnection::connect(owner_url)
+                    .await
+                    .map_err(|source| DbError::Connect { url: owner_shown.clone(), source })?;
+                migrator.run(&mut owner).await.map_err(|source| DbError::Migrate { url: owner_shown, source })?;
+                owner.close().await.ok();
+                // A role not yet granted kith_app would fail at its first
+                // request; say so now, naming the fix.
+                let missing: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace \
+                     AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations' \
+                     AND NOT (has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT'))",
+                )
+                .fetch_one(&pool)
+                .await
+                .map_err(|source| DbError::CheckPrivileges { url: shown.clone(), source })?;
+                if missing > 0 {
+                    return Err(DbError::NotGranted { url: shown });
+                }
+            }
+        }
         let alive = std::sync::Arc::new(());
         if backend == Backend::Sqlite {
             tokio::spawn(checkpoint_in_background(pool.clone(), std::sync::Arc::downgrade(&alive)));
@@ -126,6 +164,37 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Why the role Kith runs as could change or remove access-log rows,
+    /// or None when it cannot: on PostgreSQL, a role that is no superuser,
+    /// does not own (or belong to the owner of) `audit_events`,
+    /// `audit_checkpoints`, their schema or the database, and holds no
+    /// UPDATE, DELETE or TRUNCATE on them, as a member of kith_app (migration
+    /// 0015). On SQLite the app writes the database file itself.
+    pub async fn log_exposure(&self) -> sqlx::Result<Option<String>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some("writes the SQLite database file itself".into()));
+        }
+        sqlx::query_scalar(
+            "WITH log AS (SELECT oid, relowner, relnamespace FROM pg_class \
+                          WHERE oid IN ('audit_events'::regclass, 'audit_checkpoints'::regclass)) \
+             SELECT CASE \
+               WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN 'is a superuser' \
+               WHEN EXISTS (SELECT 1 FROM log WHERE pg_has_role(current_user, relowner, 'MEMBER')) \
+                 THEN 'owns the access-log tables (or is a member of their owner)' \
+               WHEN EXISTS (SELECT 1 FROM log WHERE has_any_column_privilege(oid, 'UPDATE') \
+                   OR has_table_privilege(oid, 'DELETE') OR has_table_privilege(oid, 'TRUNCATE')) \
+                 THEN 'may update, delete or truncate the access-log tables' \
+               WHEN EXISTS (SELECT 1 FROM log JOIN pg_namespace n ON n.oid = relnamespace \
+                   WHERE pg_has_role(current_user, n.nspowner, 'MEMBER')) \
+                 THEN 'owns the schema of the access-log tables (and so may drop them)' \
+               WHEN pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') \
+                 THEN 'owns the database' \
+             END",
+        )
+        .fetch_one(&self.pool)
+        .await
     }
 
     pub async fn close(&self) {
