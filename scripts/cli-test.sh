@@ -71,8 +71,21 @@ b = json.load(open(sys.argv[1]))
 actions = [e["resource"]["subtype"][0]["code"] for e in b["entry"]]
 assert actions.count("import") == 6 and "view" in actions and "export" in actions, actions
 PY
-$kith audit export --nhs-number 9992649690 --format csv | head -1 | grep -q '^seq,time,action' || fail "CSV export has no header"
+$kith audit export --nhs-number 9992649690 --format csv > "$dir/audit.csv"
+head -1 "$dir/audit.csv" | grep -q '^seq,time,action' || fail "CSV export has no header"
 $kith audit verify | grep -q "9992649690: ok" || fail "a fresh chain does not verify"
+# The chain file is checked without the database, as a third party would.
+$kith audit export --nhs-number 9992649690 --format chain > "$dir/chain.json"
+out="$(KITH_DATABASE_URL=sqlite:///nonexistent/kith.db $kith audit verify-file "$dir/chain.json")" || fail "a fresh chain file does not verify: $out"
+case "$out" in "ok, "*"1 signed checkpoints"*) ;; *) fail "verify-file said: $out" ;; esac
+python3 - "$dir/chain.json" "$dir/chain-changed.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["records"][1]["what"] = "something else"
+json.dump(f, open(sys.argv[2], "w"))
+PY
+if out="$($kith audit verify-file "$dir/chain-changed.json")"; then fail "verify-file passed a changed file: $out"; fi
+case "$out" in *"BROKEN at record 2"*) ;; *) fail "verify-file did not name record 2: $out" ;; esac
 python3 - "$dir/kith.db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

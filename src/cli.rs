@@ -195,6 +195,30 @@ pub async fn audit_verify(kith: &Kith, nhs_number: Option<String>) -> anyhow::Re
     Ok(())
 }
 
+/// Checks a downloaded chain file on its own; fails naming the first broken record.
+pub fn audit_verify_file(file: &std::path::Path, earlier: &[std::path::PathBuf], public_key: Option<&str>) -> anyhow::Result<()> {
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()));
+    let text = read(file)?;
+    let earlier_texts = earlier.iter().map(|p| read(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let refs: Vec<&str> = earlier_texts.iter().map(String::as_str).collect();
+    let check = kith_core::audit::verify_chain_file(&text, &refs, public_key).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    match &check.broken_at {
+        None => {
+            println!(
+                "ok, {} records, {} signed checkpoints{}",
+                check.records,
+                check.checkpoints,
+                check.verified_up_to.as_ref().map(|t| format!(", verified up to {t}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Some((seq, why)) => {
+            println!("BROKEN at record {seq}: {why}");
+            anyhow::bail!("the access log in {} is broken", file.display())
+        }
+    }
+}
+
 pub async fn audit_checkpoint(kith: &Kith) -> anyhow::Result<()> {
     let n = kith.checkpoint().await.map_err(user_facing)?;
     println!("Signed {n} chain heads (public key {})", kith.audit_public_key());
@@ -205,6 +229,8 @@ pub async fn audit_export(kith: &Kith, nhs_number: &str, format: &str) -> anyhow
     let access = kith.open_record(&Principal::Operator, &nhs(nhs_number)?, Right::Manage).await.map_err(user_facing)?;
     if format == "csv" {
         print!("{}", kith.audit_csv(&access).await.map_err(user_facing)?);
+    } else if format == "chain" {
+        println!("{}", serde_json::to_string_pretty(&kith.audit_chain_file(&access).await.map_err(user_facing)?)?);
     } else {
         println!("{}", serde_json::to_string(&kith.audit_events_bundle(&access).await.map_err(user_facing)?)?);
     }

@@ -20,11 +20,18 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct GlobalOptions {
     /// Database: `sqlite://PATH` (created on first run) or `postgres://USER:PASSWORD@HOST:PORT/DB`.
     #[arg(long = "database", env = "KITH_DATABASE_URL", default_value = "sqlite://data/kith.db", global = true, hide_env_values = true)]
     pub database_url: String,
+
+    /// PostgreSQL only: a role that owns Kith's tables, used only to migrate
+    /// them (`postgres://OWNER:PASSWORD@HOST:PORT/DB`). Kith then runs as the
+    /// role in KITH_DATABASE_URL, which should be granted kith_app: it cannot
+    /// change or delete access-log rows. Unset: that role migrates too.
+    #[arg(long = "database-owner", env = "KITH_DATABASE_OWNER_URL", global = true, hide_env_values = true)]
+    pub database_owner_url: Option<String>,
 
     /// The server's ed25519 key that signs access-log checkpoints (created on first run, mode 0600).
     #[arg(long, env = "KITH_AUDIT_KEY_FILE", default_value = "data/audit-signing.key", global = true)]
@@ -37,6 +44,19 @@ pub struct GlobalOptions {
     /// What to log, as a tracing filter (health data and passwords are never logged).
     #[arg(long = "log", env = "KITH_LOG", default_value = "info,sqlx=warn,tower_sessions=warn", global = true)]
     pub log: String,
+}
+
+impl std::fmt::Debug for GlobalOptions {
+    // Database URLs with their passwords redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalOptions")
+            .field("database_url", &kith_core::db::redact_url(&self.database_url))
+            .field("database_owner_url", &self.database_owner_url.as_deref().map(kith_core::db::redact_url))
+            .field("audit_key_file", &self.audit_key_file)
+            .field("token_key_file", &self.token_key_file)
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +89,19 @@ pub enum AuditCommand {
         #[arg(long)]
         nhs_number: Option<String>,
     },
+    /// Check a downloaded access-log chain file on its own, without a
+    /// database: every hash and signature. Exits non-zero if it is broken.
+    VerifyFile {
+        /// The chain file (Access log page, "The whole chain, for checking").
+        file: std::path::PathBuf,
+        /// A chain or checkpoints file kept from before: its signed
+        /// checkpoints must still hold (repeat for several).
+        #[arg(long)]
+        earlier: Vec<std::path::PathBuf>,
+        /// The server's public key (hex) to trust, instead of the one the file names.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Sign every chain head that moved since its last checkpoint.
     Checkpoint,
     /// Print recent failed sign-ins through identity providers (refused
@@ -81,8 +114,9 @@ pub enum AuditCommand {
     Export {
         #[arg(long)]
         nhs_number: String,
-        /// fhir (a Bundle of AuditEvent resources) or csv.
-        #[arg(long, default_value = "fhir", value_parser = ["fhir", "csv"])]
+        /// fhir (a Bundle of AuditEvent resources), csv, or chain (every
+        /// record as hashed, with the signed checkpoints, for `verify-file`).
+        #[arg(long, default_value = "fhir", value_parser = ["fhir", "csv", "chain"])]
         format: String,
     },
 }
@@ -481,6 +515,15 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn debug_hides_database_passwords() {
+        let cli = Cli::try_parse_from(["kith", "--database", "postgres://app:s3cret@db/kith", "--database-owner", "postgres://owner:0wner@db/kith", "demo"]).unwrap();
+        assert_eq!(cli.global.database_owner_url.as_deref(), Some("postgres://owner:0wner@db/kith"));
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("0wner"), "{shown}");
+        assert!(shown.contains("postgres://owner:***@db/kith"), "{shown}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Files to download: the access log (CSV, FHIR AuditEvent Bundle) and its
-//! signed checkpoints. Plain GET routes, so a link works without JavaScript;
+//! Files to download: the access log (CSV, FHIR AuditEvent Bundle, the
+//! chain for checking) and its signed checkpoints. Plain GET routes, so a link works without JavaScript;
 //! each resolves the record exactly as server functions do and goes through
 //! the same policy (owner, or a carer acting for them).
 
@@ -20,6 +20,7 @@ pub fn routes(kith: Kith) -> Router {
         .route("/access-log/export.csv", get(csv))
         .route("/access-log/export.fhir.json", get(fhir))
         .route("/access-log/checkpoints.json", get(checkpoints))
+        .route("/access-log/chain.json", get(chain))
         .route("/care-plan/export.fhir.json", get(care_plan))
         .route("/record/export.fhir.json", get(record))
         .with_state(kith)
@@ -84,6 +85,18 @@ async fn checkpoints(State(kith): State<Kith>, session: Session, req: Request) -
     };
     match kith.audit_checkpoints_json(&a).await {
         Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-checkpoints-{}.json", a.nhs_number().as_str())),
+        Err(e) => failed(e),
+    }
+}
+
+/// Every record of the log as hashed, with the signed checkpoints.
+async fn chain(State(kith): State<Kith>, session: Session, req: Request) -> Response {
+    let a = match access(&kith, &session, origin(&req)).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match kith.audit_chain_file(&a).await {
+        Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-chain-{}.json", a.nhs_number().as_str())),
         Err(e) => failed(e),
     }
 }

@@ -20,11 +20,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Checking a downloaded file needs no database (a third party has none).
+    if let Some(Command::Audit(AuditCommand::VerifyFile { file, earlier, public_key })) = &cli.command {
+        return kith::cli::audit_verify_file(file, earlier, public_key.as_deref());
+    }
     let serve_opts = match &cli.command {
         Some(Command::Serve(o)) => o.clone(),
         _ => ServeOptions::default(),
     };
-    let db = Db::connect(&cli.global.database_url).await?;
+    // An empty KITH_DATABASE_OWNER_URL counts as unset.
+    let owner_url = cli.global.database_owner_url.as_deref().filter(|u| !u.is_empty());
+    let db = Db::connect_with_owner(&cli.global.database_url, owner_url).await?;
     let settings = Settings {
         session_idle_minutes: serve_opts.session_idle_minutes,
         break_glass: serve_opts.break_glass,
@@ -49,6 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export(o)) => kith::cli::export(&kith, o).await,
         Some(Command::Audit(AuditCommand::Verify { nhs_number })) => kith::cli::audit_verify(&kith, nhs_number).await,
         Some(Command::Audit(AuditCommand::Checkpoint)) => kith::cli::audit_checkpoint(&kith).await,
+        Some(Command::Audit(AuditCommand::VerifyFile { .. })) => unreachable!("handled before connecting"),
         Some(Command::Audit(AuditCommand::SignInFailures { limit })) => {
             for f in kith.sign_in_failures(limit).await.map_err(|e| anyhow::anyhow!("{}", e.into_app_error()))? {
                 println!("{f}");

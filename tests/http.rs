@@ -489,6 +489,11 @@ async fn access_log_downloads(db: &TestDb) {
     let res = get(&app, "/access-log/checkpoints.json", Some(&cookie)).await;
     let cps: serde_json::Value = serde_json::from_str(&text(res).await).unwrap();
     assert_eq!(cps["algorithm"], "ed25519");
+    let res = get(&app, "/access-log/chain.json", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let chain = text(res).await;
+    let check = kith_core::audit::verify_chain_file(&chain, &[], None).unwrap();
+    assert!(check.ok() && check.records > 2, "{check:?}");
     // The page shows the log, checked.
     let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
     assert!(page.contains("Checked: nothing in this log has been changed or removed"), "{page}");

@@ -765,6 +765,26 @@ impl Kith {
         }))
     }
 
+    /// The whole chain, every record exactly as hashed, with the signed
+    /// checkpoints: enough for a third party to recompute every hash and
+    /// check every signature without Kith's database (`verify_chain_file`,
+    /// `kith audit verify-file`).
+    pub async fn audit_chain_file(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
+        let rows = self.exportable_log(access, "access log (for checking)").await?;
+        let cps = sql::checkpoints(&self.db.pool, access.patient_id()).await?;
+        Ok(serde_json::json!({
+            "format": CHAIN_FILE_FORMAT,
+            "hash_v2": "sha256_hex(prev_hash + \"\\n\" + seq + \"\\n\" + sha256_hex(json of the record's content, keys in the order given, v = 2))",
+            "signed_text": "kith-audit-checkpoint-v1\\n{patient_id}\\n{seq}\\n{hash}\\n{signed_at}",
+            "server_public_key": self.audit_public_key(),
+            "patient_id": access.patient_id(),
+            "records": rows.iter().map(ChainFileRecord::from).collect::<Vec<_>>(),
+            "checkpoints": cps.iter().map(|c| serde_json::json!({
+                "seq": c.seq, "hash": c.hash, "signed_at": c.signed_at, "public_key": c.public_key, "signature": c.signature,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
     async fn exportable_log(&self, access: &RecordAccess, what: &str) -> CoreResult<Vec<AuditRow>> {
         require(access, Right::Manage)?;
         require_whole(access)?;
@@ -773,6 +793,118 @@ impl Kith {
         a.commit(access, Disclosure::new("export", what)).await?;
         Ok(rows)
     }
+}
+
+const CHAIN_FILE_FORMAT: &str = "kith-audit-chain-v1";
+
+/// One record of a chain file: `AuditRow`'s fields under the same names.
+#[derive(Serialize, serde::Deserialize)]
+struct ChainFileRecord {
+    patient_id: String,
+    seq: i64,
+    at: i64,
+    action: String,
+    what: String,
+    entries: String,
+    labels: String,
+    actor_key: String,
+    actor_name: String,
+    actor_role: String,
+    actor_org: String,
+    via: String,
+    via_id: Option<String>,
+    reason: Option<String>,
+    on_behalf_of: Option<String>,
+    address: String,
+    user_agent: String,
+    prev_hash: String,
+    hash: String,
+    hash_version: i64,
+}
+
+impl From<&AuditRow> for ChainFileRecord {
+    fn from(r: &AuditRow) -> Self {
+        let r = r.clone();
+        ChainFileRecord {
+            patient_id: r.patient_id, seq: r.seq, at: r.at, action: r.action, what: r.what, entries: r.entries, labels: r.labels,
+            actor_key: r.actor_key, actor_name: r.actor_name, actor_role: r.actor_role, actor_org: r.actor_org, via: r.via,
+            via_id: r.via_id, reason: r.reason, on_behalf_of: r.on_behalf_of, address: r.address, user_agent: r.user_agent,
+            prev_hash: r.prev_hash, hash: r.hash, hash_version: r.hash_version,
+        }
+    }
+}
+
+impl From<ChainFileRecord> for AuditRow {
+    fn from(r: ChainFileRecord) -> Self {
+        AuditRow {
+            patient_id: r.patient_id, seq: r.seq, at: r.at, action: r.action, what: r.what, entries: r.entries, labels: r.labels,
+            actor_key: r.actor_key, actor_name: r.actor_name, actor_role: r.actor_role, actor_org: r.actor_org, via: r.via,
+            via_id: r.via_id, reason: r.reason, on_behalf_of: r.on_behalf_of, address: r.address, user_agent: r.user_agent,
+            prev_hash: r.prev_hash, hash: r.hash, hash_version: r.hash_version,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ChainFile {
+    format: String,
+    patient_id: String,
+    server_public_key: String,
+    #[serde(default)]
+    records: Vec<ChainFileRecord>,
+    checkpoints: Vec<ChainFileCheckpoint>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChainFileCheckpoint {
+    seq: i64,
+    hash: String,
+    signed_at: i64,
+    public_key: String,
+    signature: String,
+}
+
+/// Checks a downloaded chain file on its own, as a third party would: every
+/// record's hash recomputed, each following the one before, every signed
+/// checkpoint's signature (by `public_key` when given, else the key the file
+/// names) and that the records still hold what was signed. `earlier` files
+/// (a chain file or a checkpoints download kept from before) add their
+/// checkpoints, so a history rewritten since then is caught. Err for a file
+/// that is not a chain file.
+pub fn verify_chain_file(file: &str, earlier: &[&str], public_key: Option<&str>) -> Result<ChainCheck, String> {
+    let f: ChainFile = serde_json::from_str(file).map_err(|e| format!("not a Kith access-log chain file: {e}"))?;
+    if f.format != CHAIN_FILE_FORMAT {
+        return Err(format!("not a Kith access-log chain file (format {:?})", f.format));
+    }
+    let key = public_key.unwrap_or(&f.server_public_key).to_string();
+    let mut checkpoints = Vec::new();
+    for (i, text) in std::iter::once(file).chain(earlier.iter().copied()).enumerate() {
+        let other: ChainFile = if i == 0 {
+            serde_json::from_str(text).map_err(|e| e.to_string())?
+        } else {
+            // A checkpoints download has the same fields but no records.
+            let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("earlier file {i}: {e}"))?;
+            v["format"] = serde_json::Value::String(CHAIN_FILE_FORMAT.into());
+            serde_json::from_value(v).map_err(|e| format!("earlier file {i} is not a Kith chain or checkpoints file: {e}"))?
+        };
+        if other.patient_id != f.patient_id {
+            return Err(format!("earlier file {i} is for another record"));
+        }
+        for c in other.checkpoints {
+            // Signed by the key the checker trusts, not whatever a file says.
+            let public_key = if c.public_key == key { c.public_key } else { String::new() };
+            checkpoints.push(CheckpointRow { patient_id: f.patient_id.clone(), seq: c.seq, hash: c.hash, signed_at: c.signed_at, public_key, signature: c.signature });
+        }
+    }
+    checkpoints.sort_by_key(|c| c.seq);
+    let rows: Vec<AuditRow> = f.records.into_iter().map(AuditRow::from).collect();
+    if let Some(r) = rows.iter().find(|r| r.patient_id != f.patient_id) {
+        return Ok(ChainCheck { records: rows.len() as i64, verified_up_to: None, broken_at: Some((r.seq, format!("record {} belongs to another record", r.seq))), checkpoints: checkpoints.len() });
+    }
+    // The file's last record stands for the head: records cut off after the
+    // last checkpoint cannot be told from a download made earlier.
+    let head = rows.last().map(|r| (r.seq, r.hash.clone()));
+    Ok(check_chain(&rows, head, &checkpoints))
 }
 
 fn display_who(r: &AuditRow) -> String {

@@ -299,6 +299,48 @@ async fn two_step_sign_ins_are_logged_when_finished(db: &TestDb) {
     assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
 }
 
+/// The chain file lets a third party check the log without the database:
+/// every hash recomputed from the records, every signature checked, and,
+/// with a file kept from before, a history rewritten since then caught.
+async fn a_chain_file_can_be_checked_by_anyone(db: &TestDb) {
+    use kith_core::audit::verify_chain_file;
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.summary(&owner).await.unwrap();
+    assert!(k.checkpoint().await.unwrap() >= 1);
+    let kept = k.audit_chain_file(&owner).await.unwrap().to_string();
+    let check = verify_chain_file(&kept, &[], None).unwrap();
+    assert!(check.ok() && check.checkpoints == 1, "{check:?}");
+    assert_eq!(check.records as usize, db.log(&w.patient_id).await.len() - 1, "all but the download's own row");
+
+    // A record changed in the file is caught, so is a key the checker does not trust.
+    let mut v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    v["records"][2]["actor_name"] = "Somebody Else".into();
+    let changed = verify_chain_file(&v.to_string(), &[], None).unwrap();
+    assert_eq!(changed.broken_at.as_ref().map(|b| b.0), Some(3), "{changed:?}");
+    let other_key = "11".repeat(32);
+    let untrusted = verify_chain_file(&kept, &[], Some(other_key.as_str())).unwrap();
+    assert!(untrusted.broken_at.as_ref().is_some_and(|b| b.1.contains("signature")), "{untrusted:?}");
+    assert!(verify_chain_file("{\"resourceType\": \"Bundle\"}", &[], None).is_err(), "not a chain file");
+
+    // Someone with the database rewrites history after the checkpoint and
+    // removes the checkpoint: the new file is consistent in itself, but not
+    // with the one the patient kept.
+    let signed_seq: i64 = v["checkpoints"][0]["seq"].as_i64().unwrap();
+    db.tamper(&format!("DELETE FROM audit_checkpoints WHERE patient_id = '{}'", w.patient_id)).await;
+    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq >= {signed_seq}", w.patient_id)).await;
+    db.tamper(&format!("UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'", signed_seq - 1, w.patient_id, signed_seq - 1, w.patient_id)).await;
+    k.timeline(&owner, &TimelineQuery::default()).await.unwrap();
+    let later = k.audit_chain_file(&owner).await.unwrap().to_string();
+    assert!(verify_chain_file(&later, &[], None).unwrap().ok(), "consistent on its own");
+    let against_kept = verify_chain_file(&later, &[&kept], None).unwrap();
+    assert_eq!(against_kept.broken_at.as_ref().map(|b| b.0), Some(signed_seq), "{against_kept:?}");
+    // A checkpoints download kept from before works as well.
+    let cps = serde_json::json!({ "format": "kith-audit-checkpoint-v1", "patient_id": v["patient_id"], "server_public_key": v["server_public_key"], "checkpoints": v["checkpoints"] }).to_string();
+    assert_eq!(verify_chain_file(&later, &[&cps], None).unwrap().broken_at.map(|b| b.0), Some(signed_seq));
+}
+
 async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     let k = &db.kith;
     world(k).await;
@@ -438,6 +480,7 @@ backend_tests!(
     concurrent_views_keep_one_chain,
     verify_is_not_fooled_by_a_busy_record,
     two_step_sign_ins_are_logged_when_finished,
+    a_chain_file_can_be_checked_by_anyone,
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,
