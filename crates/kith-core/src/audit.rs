@@ -774,7 +774,7 @@ impl Kith {
         let cps = sql::checkpoints(&self.db.pool, access.patient_id()).await?;
         Ok(serde_json::json!({
             "format": CHAIN_FILE_FORMAT,
-            "hash_v2": "sha256_hex(prev_hash + \"\\n\" + seq + \"\\n\" + sha256_hex(json of the record's content, keys in the order given, v = 2))",
+            "hash_v2": "sha256_hex(prev_hash + \"\\n\" + seq + \"\\n\" + content), content = sha256_hex of the compact JSON object {v: 2, patient_id, at, action, what, entries, labels, actor_key, actor_name, actor_role, actor_org, via, via_id, reason, on_behalf_of, address, user_agent} with the record's values, keys in this order; hash_version 1 records: see Kith's docs/decisions.md",
             "signed_text": "kith-audit-checkpoint-v1\\n{patient_id}\\n{seq}\\n{hash}\\n{signed_at}",
             "server_public_key": self.audit_public_key(),
             "patient_id": access.patient_id(),
