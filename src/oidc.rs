@@ -158,7 +158,7 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
             Ok(Some(a)) => a,
             _ => return Redirect::to("/sign-in").into_response(),
         };
-        return match o.kith.link_identity(&actor, &verified).await {
+        return match o.kith.link_identity(&actor, &verified, &from).await {
             Ok(note) => notice(&session, &note.unwrap_or_else(|| format!("{name} is linked: you can now sign in with it.")), back).await,
             Err(e) => notice(&session, &e.into_app_error().to_string(), back).await,
         };

@@ -165,7 +165,7 @@ pub async fn begin_two_step() -> Result<(), AppError> {
 #[server(endpoint = "two_step/confirm")]
 pub async fn confirm_two_step(code: String) -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
-    let codes = kith.confirm_totp(&actor, &code).await.map_err(core)?;
+    let codes = kith.confirm_totp(&actor, &code, &super::ssr::origin().await).await.map_err(core)?;
     session.insert(NEW_CODES_KEY, codes).await.map_err(|e| internal(&format!("session write: {e}")))?;
     leptos_axum::redirect("/account#two-step");
     Ok(())
@@ -174,7 +174,7 @@ pub async fn confirm_two_step(code: String) -> Result<(), AppError> {
 #[server(endpoint = "two_step/disable")]
 pub async fn disable_two_step(password: String) -> Result<(), AppError> {
     let (kith, _, actor) = require_actor().await?;
-    kith.disable_totp(&actor, &password).await.map_err(core)?;
+    kith.disable_totp(&actor, &password, &super::ssr::origin().await).await.map_err(core)?;
     leptos_axum::redirect("/account#two-step");
     Ok(())
 }
@@ -213,7 +213,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
     let keep = session.id().map(|id| id.to_string()).unwrap_or_default();
-    kith.change_password(&actor, &current_password, &new_password, &confirm_password, &keep)
+    kith.change_password(&actor, &current_password, &new_password, &confirm_password, &keep, &super::ssr::origin().await)
         .await
         .map_err(core)?;
     leptos_axum::redirect("/account?password_changed=1");
@@ -278,7 +278,7 @@ pub async fn get_sign_in_methods() -> Result<kith_types::SignInMethodsView, AppE
 #[server(endpoint = "sign_in_methods/remove")]
 pub async fn remove_sign_in_method(method: String) -> Result<(), AppError> {
     let (kith, _, actor) = require_actor().await?;
-    kith.remove_sign_in_method(&actor, &method).await.map_err(core)?;
+    kith.remove_sign_in_method(&actor, &method, &super::ssr::origin().await).await.map_err(core)?;
     leptos_axum::redirect("/account#sign-in-methods");
     Ok(())
 }
@@ -287,7 +287,7 @@ pub async fn remove_sign_in_method(method: String) -> Result<(), AppError> {
 #[server(endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
-    kith.sign_out_everywhere(&actor).await.map_err(core)?;
+    kith.sign_out_everywhere(&actor, &super::ssr::origin().await).await.map_err(core)?;
     session.flush().await.map_err(|e| internal(&format!("session flush: {e}")))?;
     leptos_axum::redirect("/sign-in?signed_out=everywhere");
     Ok(())
@@ -297,7 +297,7 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
 #[server(endpoint = "add_password")]
 pub async fn add_password(added_password: String, added_password_again: String) -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
-    kith.add_password(&actor, &added_password, &added_password_again).await.map_err(core)?;
+    kith.add_password(&actor, &added_password, &added_password_again, &super::ssr::origin().await).await.map_err(core)?;
     let _ = session.insert(super::ssr::SIGN_IN_NOTICE_KEY, "Your password is set: you can now sign in with your email address and it.".to_string()).await;
     leptos_axum::redirect("/account#sign-in-methods");
     Ok(())

@@ -202,7 +202,7 @@ pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Act
     else {
         return Ok("/");
     };
-    let message = match kith.link_identity(actor, &p.identity).await {
+    let message = match kith.link_identity(actor, &p.identity, &origin().await).await {
         Ok(note) => note.unwrap_or_else(|| format!("{} is linked: next time you can sign in with it.", p.identity.provider_name)),
         Err(e) => core(e).to_string(),
     };

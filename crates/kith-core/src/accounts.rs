@@ -242,7 +242,7 @@ impl Kith {
 
     /// Changes the password after checking the current one, and ends every
     /// other session of this person (the current one, `keep_session`, stays).
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, confirm: &str, keep_session: &str) -> CoreResult<()> {
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, confirm: &str, keep_session: &str, origin: &Origin) -> CoreResult<()> {
         let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
         let mut errors = Vec::new();
         if !password::verify(current.to_string(), user.password_hash.clone()).await? {
@@ -260,10 +260,10 @@ impl Kith {
             return Err(AppError::Validation { errors, values: vec![] }.into());
         }
         let hash = password::hash(new.to_string()).await?;
-        let mut tx = self.db.pool.begin().await?;
-        store::set_password_hash(&mut *tx, &actor.user_id, &hash, now_ms()).await?;
-        let ended = store::sessions_delete_for_user_except(&mut *tx, &actor.user_id, keep_session).await?;
-        tx.commit().await?;
+        let mut change = self.account_change(actor).await?;
+        store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
+        let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, keep_session).await?;
+        change.commit(origin, "account: password changed, other sessions ended").await?;
         tracing::info!(user_id = %actor.user_id, other_sessions_ended = ended, "password changed");
         Ok(())
     }

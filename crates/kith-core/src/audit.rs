@@ -63,7 +63,7 @@ impl Disclosure {
 }
 
 /// Who did it, as the log names them.
-struct Who {
+pub(crate) struct Who {
     key: String,
     name: String,
     role: String,
@@ -411,6 +411,46 @@ impl Audited<'static> {
     }
 }
 
+/// A change to a person's own account (password, sign-in methods, two-step
+/// verification, sessions). When they hold a record it is logged in that
+/// record's chain, in the same transaction as the change, so the patient
+/// sees it in their Access log; otherwise it is a plain transaction.
+pub(crate) enum AccountChange {
+    Logged(Audited<'static>, Box<Who>),
+    Plain(Transaction<'static, Any>),
+}
+
+impl AccountChange {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        match self {
+            AccountChange::Logged(a, _) => a.conn(),
+            AccountChange::Plain(tx) => tx,
+        }
+    }
+
+    /// Commits the change with its log row ("update", `what`).
+    pub(crate) async fn commit(self, origin: &Origin, what: &str) -> CoreResult<()> {
+        match self {
+            AccountChange::Logged(mut a, w) => {
+                if let Err(e) = a.append_row(&w, origin, Disclosure::new("update", what)).await {
+                    return a.fail(e).await;
+                }
+                a.tx.commit().await?;
+            }
+            AccountChange::Plain(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(self) -> CoreResult<()> {
+        match self {
+            AccountChange::Logged(a, _) => a.tx.rollback().await?,
+            AccountChange::Plain(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
 /// What a log row of reading an entry's comments says.
 pub(crate) const COMMENTS_WHAT: &str = "comments on an entry";
 
@@ -526,6 +566,20 @@ impl Kith {
         }
         a.tx.commit().await?;
         Ok(())
+    }
+
+    /// `account_change` logged in a given record's chain (the record is
+    /// about to become theirs).
+    pub(crate) async fn account_change_on(&self, patient_id: &str, actor: &Actor) -> CoreResult<AccountChange> {
+        Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(who_of_actor(actor))))
+    }
+
+    /// Begins a change to `actor`'s own account (see `AccountChange`).
+    pub(crate) async fn account_change(&self, actor: &Actor) -> CoreResult<AccountChange> {
+        Ok(match store::patient_by_user(&self.db.pool, &actor.user_id).await? {
+            Some(p) => AccountChange::Logged(self.audited_patient(&p.id).await?, Box::new(who_of_actor(actor))),
+            None => AccountChange::Plain(self.db.pool.begin().await?),
+        })
     }
 
     /// A sign-in, or failed sign-in, of a patient's own account goes into

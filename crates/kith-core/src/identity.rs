@@ -65,7 +65,7 @@ impl Kith {
                 }
             }
             let actor = self.actor(&link.user_id).await?.ok_or(AppError::Unauthenticated)?;
-            let note = self.attach_record(&actor, id).await?;
+            let note = self.attach_record(&actor, id, origin).await?;
             self.log_sign_in(&actor, origin, true, "account (through an identity provider)").await?;
             return Ok(IdentityOutcome::SignedIn { actor, note });
         }
@@ -98,14 +98,14 @@ impl Kith {
         tx.commit().await?;
         tracing::info!(user_id = %user_id, role = %role, provider = %id.provider_id, "account created through a provider");
         let actor = self.actor(&user_id).await?.ok_or(AppError::Unauthenticated)?;
-        let note = self.attach_record(&actor, id).await?;
+        let note = self.attach_record(&actor, id, origin).await?;
         self.log_sign_in(&actor, origin, true, "account (through an identity provider)").await?;
         Ok(IdentityOutcome::SignedIn { actor, note })
     }
 
     /// Links an identity to the signed-in account (from the Account page, or
     /// after the person proved an existing account is theirs).
-    pub async fn link_identity(&self, actor: &Actor, id: &VerifiedIdentity) -> CoreResult<Option<String>> {
+    pub async fn link_identity(&self, actor: &Actor, id: &VerifiedIdentity, origin: &Origin) -> CoreResult<Option<String>> {
         if id.staff != (actor.role == Role::Clinician) {
             return Err(AppError::Conflict(format!(
                 "{} signs in {}, so it cannot be linked to this account.",
@@ -126,14 +126,16 @@ impl Kith {
             None => {}
         }
         let label = id.email.clone().unwrap_or_else(|| id.provider_name.clone());
-        store::identity::insert_linked(&self.db.pool, &new_id(), &actor.user_id, &id.provider_id, &id.issuer, &id.subject, &label, now_ms()).await?;
+        let mut change = self.account_change(actor).await?;
+        store::identity::insert_linked(change.conn(), &new_id(), &actor.user_id, &id.provider_id, &id.issuer, &id.subject, &label, now_ms()).await?;
+        change.commit(origin, &format!("account: sign-in through {} added", id.provider_name)).await?;
         tracing::info!(user_id = %actor.user_id, provider = %id.provider_id, "sign-in method linked");
-        self.attach_record(actor, id).await
+        self.attach_record(actor, id, origin).await
     }
 
     /// A patient signing in with a proved NHS Number gets that number's
     /// record, unless they have one or it belongs to someone else.
-    async fn attach_record(&self, actor: &Actor, id: &VerifiedIdentity) -> CoreResult<Option<String>> {
+    async fn attach_record(&self, actor: &Actor, id: &VerifiedIdentity, origin: &Origin) -> CoreResult<Option<String>> {
         let Some(nhs) = id.verified_nhs_number.as_deref() else { return Ok(None) };
         if actor.role != Role::Patient || store::patient_by_user(&self.db.pool, &actor.user_id).await?.is_some() {
             return Ok(None);
@@ -144,10 +146,14 @@ impl Kith {
         };
         match store::patient_by_nhs_number(&self.db.pool, nhs.as_str()).await? {
             Some(p) => {
-                if store::identity::claim_patient(&self.db.pool, &p.id, &actor.user_id).await? {
+                // Logged in the record's chain with the claim itself.
+                let mut change = self.account_change_on(&p.id, actor).await?;
+                if store::identity::claim_patient(change.conn(), &p.id, &actor.user_id).await? {
+                    change.commit(origin, &format!("account: this record attached to the account, through the NHS Number {} proved", id.provider_name)).await?;
                     tracing::info!(user_id = %actor.user_id, "record attached through a proved NHS Number");
                     Ok(None)
                 } else {
+                    change.rollback().await?;
                     Ok(Some("The record for your NHS Number belongs to another Kith account. Contact us to sort this out.".into()))
                 }
             }
@@ -178,7 +184,7 @@ impl Kith {
 
     /// Removes a sign-in method (a linked identity by id; the password by
     /// the empty id). Never the last one: the person would be locked out.
-    pub async fn remove_sign_in_method(&self, actor: &Actor, method_id: &str) -> CoreResult<()> {
+    pub async fn remove_sign_in_method(&self, actor: &Actor, method_id: &str, origin: &Origin) -> CoreResult<()> {
         let methods = self.sign_in_methods(actor).await?;
         if !methods.iter().any(|m| m.id == method_id) {
             return Err(AppError::NotFound.into());
@@ -189,25 +195,26 @@ impl Kith {
         }
         // Checked again inside one transaction that holds the user's row, so
         // two removals at once cannot together remove every way in.
-        let mut tx = self.db.pool.begin().await?;
-        store::identity::touch_user(&mut *tx, &actor.user_id, now_ms()).await?;
+        let removed = methods.iter().find(|m| m.id == method_id).map(|m| m.kind.clone()).unwrap_or_default();
+        let mut change = self.account_change(actor).await?;
+        store::identity::touch_user(change.conn(), &actor.user_id, now_ms()).await?;
         if method_id.is_empty() {
-            store::identity::clear_password(&mut *tx, &actor.user_id, now_ms()).await?;
+            store::identity::clear_password(change.conn(), &actor.user_id, now_ms()).await?;
         } else {
-            store::identity::delete_linked(&mut *tx, &actor.user_id, method_id).await?;
+            store::identity::delete_linked(change.conn(), &actor.user_id, method_id).await?;
         }
-        if store::identity::count_methods(&mut *tx, &actor.user_id).await? == 0 {
-            tx.rollback().await?;
+        if store::identity::count_methods(change.conn(), &actor.user_id).await? == 0 {
+            change.rollback().await?;
             return Err(last());
         }
-        tx.commit().await?;
+        change.commit(origin, &format!("account: sign-in method removed ({removed})")).await?;
         tracing::info!(user_id = %actor.user_id, "sign-in method removed");
         Ok(())
     }
 
     /// Adds a password to an account that signs in only through providers
     /// (one that has a password changes it on the Account page instead).
-    pub async fn add_password(&self, actor: &Actor, new: &str, confirm: &str) -> CoreResult<()> {
+    pub async fn add_password(&self, actor: &Actor, new: &str, confirm: &str, origin: &Origin) -> CoreResult<()> {
         let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
         if user.password_hash.is_some() {
             return Err(AppError::Conflict("You already have a password: change it above.".into()).into());
@@ -223,7 +230,9 @@ impl Kith {
             return Err(AppError::Validation { errors, values: vec![] }.into());
         }
         let hash = crate::password::hash(new.to_string()).await?;
-        store::set_password_hash(&self.db.pool, &actor.user_id, &hash, now_ms()).await?;
+        let mut change = self.account_change(actor).await?;
+        store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
+        change.commit(origin, "account: password added").await?;
         tracing::info!(user_id = %actor.user_id, "password added");
         Ok(())
     }
@@ -279,8 +288,10 @@ impl Kith {
     }
 
     /// Ends every session of this person, this one included.
-    pub async fn sign_out_everywhere(&self, actor: &Actor) -> CoreResult<u64> {
-        let ended = store::sessions_delete_for_user_except(&self.db.pool, &actor.user_id, "").await?;
+    pub async fn sign_out_everywhere(&self, actor: &Actor, origin: &Origin) -> CoreResult<u64> {
+        let mut change = self.account_change(actor).await?;
+        let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
+        change.commit(origin, &format!("account: signed out everywhere ({ended} sessions ended)")).await?;
         tracing::info!(user_id = %actor.user_id, ended, "signed out everywhere");
         Ok(ended)
     }

@@ -192,7 +192,10 @@ impl Kith {
         if !matches!(access.via(), crate::policy::Via::Owner) {
             return Err(kith_types::AppError::NotFound.into());
         }
-        store::set_notice_emails(&self.db.pool, access.patient_id(), on).await?;
+        let mut a = self.audited(access).await?;
+        store::set_notice_emails(a.conn(), access.patient_id(), on).await?;
+        let what = if on { "emails about this record started again" } else { "emails about this record stopped" };
+        a.commit(access, crate::audit::Disclosure::new("update", what)).await?;
         Ok(())
     }
 }

@@ -100,7 +100,7 @@ impl Kith {
 
     /// Switches two-step verification on once the person types a code their
     /// app shows; returns the recovery codes (shown once).
-    pub async fn confirm_totp(&self, actor: &Actor, code: &str) -> CoreResult<Vec<String>> {
+    pub async fn confirm_totp(&self, actor: &Actor, code: &str, origin: &Origin) -> CoreResult<Vec<String>> {
         let s = crate::store::two_step::state(&self.db.pool, &actor.user_id).await?.filter(|s| s.enabled_at.is_none()).ok_or(AppError::NotFound)?;
         let secret = BASE32_NOPAD.decode(s.secret.as_bytes()).map_err(|e| crate::CoreError::Internal(e.to_string()))?;
         let Some(step) = matching_step(&secret, code, step_now()) else {
@@ -108,7 +108,9 @@ impl Kith {
         };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
         let hashes: Vec<String> = codes.iter().map(|c| hash_code(c)).collect();
-        crate::store::two_step::enable(&self.db.pool, &actor.user_id, now_ms(), step, &hashes).await?;
+        let mut change = self.account_change(actor).await?;
+        crate::store::two_step::enable(change.conn(), &actor.user_id, now_ms(), step, &hashes).await?;
+        change.commit(origin, "account: two-step verification switched on").await?;
         tracing::info!(user_id = %actor.user_id, "two-step verification switched on");
         Ok(codes)
     }
@@ -145,7 +147,7 @@ impl Kith {
 
     /// Switches two-step verification off, after the password (not allowed
     /// where the deployment requires it).
-    pub async fn disable_totp(&self, actor: &Actor, password_typed: &str) -> CoreResult<()> {
+    pub async fn disable_totp(&self, actor: &Actor, password_typed: &str, origin: &Origin) -> CoreResult<()> {
         if self.two_step_required(actor) {
             return Err(AppError::Conflict("Two-step verification is required for your role here, so it stays on.".into()).into());
         }
@@ -153,7 +155,9 @@ impl Kith {
         if !password::verify(password_typed.to_string(), user.password_hash).await? {
             return Err(AppError::field("password", "Your password is not right").into());
         }
-        crate::store::two_step::disable(&self.db.pool, &actor.user_id).await?;
+        let mut change = self.account_change(actor).await?;
+        crate::store::two_step::disable(change.conn(), &actor.user_id).await?;
+        change.commit(origin, "account: two-step verification switched off").await?;
         Ok(())
     }
 

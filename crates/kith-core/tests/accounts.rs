@@ -131,13 +131,13 @@ async fn one_address_guessing_many_accounts_is_locked(db: &TestDb) {
 async fn change_password_checks_current_and_policy(db: &TestDb) {
     let k = &db.kith;
     let a = k.create_user(margaret()).await.unwrap();
-    let e = user_error(k.change_password(&a, "not it at all", "river lantern moss", "river lantern moss", "s1").await.unwrap_err());
+    let e = user_error(k.change_password(&a, "not it at all", "river lantern moss", "river lantern moss", "s1", &Origin::default()).await.unwrap_err());
     assert!(e.field_error("current_password").is_some());
-    let e = user_error(k.change_password(&a, "kettle orange stairs", "password123", "password123", "s1").await.unwrap_err());
+    let e = user_error(k.change_password(&a, "kettle orange stairs", "password123", "password123", "s1", &Origin::default()).await.unwrap_err());
     assert!(e.field_error("new_password").is_some());
-    let e = user_error(k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern mos", "s1").await.unwrap_err());
+    let e = user_error(k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern mos", "s1", &Origin::default()).await.unwrap_err());
     assert!(e.field_error("confirm_password").is_some());
-    k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1").await.unwrap();
+    k.change_password(&a, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1", &Origin::default()).await.unwrap();
     assert!(k.sign_in("margaret@example.com", "kettle orange stairs", "10.5.0.1").await.is_err());
     k.sign_in("margaret@example.com", "river lantern moss", "10.5.0.1").await.unwrap();
 }
@@ -174,10 +174,10 @@ async fn two_step_verification(db: &TestDb) {
     assert!(setup.uri.starts_with("otpauth://totp/Kith:") && setup.qr_svg.contains("<svg"));
     // A wrong code does not switch it on.
     let wrong = if kith_core::two_step::current_code(&setup.secret) == "000000" { "111111" } else { "000000" };
-    assert!(matches!(k.confirm_totp(&actor, wrong).await, Err(CoreError::User(AppError::Validation { .. }))));
+    assert!(matches!(k.confirm_totp(&actor, wrong, &Origin::default()).await, Err(CoreError::User(AppError::Validation { .. }))));
     assert!(!k.two_step_enabled(&actor.user_id).await.unwrap());
     let code = kith_core::two_step::current_code(&setup.secret);
-    let recovery = k.confirm_totp(&actor, &code).await.unwrap();
+    let recovery = k.confirm_totp(&actor, &code, &Origin::default()).await.unwrap();
     assert_eq!(recovery.len(), 10);
     assert!(k.two_step_enabled(&actor.user_id).await.unwrap());
     // The code that switched it on cannot be used again (each step once).
@@ -191,8 +191,8 @@ async fn two_step_verification(db: &TestDb) {
     let stored: i64 = sqlx_count(db, &recovery[1]).await;
     assert_eq!(stored, 0, "a recovery code is stored in the clear");
     // Switching off needs the password.
-    assert!(k.disable_totp(&actor, "wrong password").await.is_err());
-    k.disable_totp(&actor, "kettle orange stairs").await.unwrap();
+    assert!(k.disable_totp(&actor, "wrong password", &Origin::default()).await.is_err());
+    k.disable_totp(&actor, "kettle orange stairs", &Origin::default()).await.unwrap();
     assert!(!k.two_step_enabled(&actor.user_id).await.unwrap());
 }
 
@@ -212,8 +212,8 @@ async fn two_step_required_for_clinicians(same_kind: &TestDb) {
     let patient = k.create_user(margaret()).await.unwrap();
     assert!(!k.two_step_required(&patient));
     let setup = k.begin_totp(&dr, "two@example.com").await.unwrap();
-    k.confirm_totp(&dr, &kith_core::two_step::current_code(&setup.secret)).await.unwrap();
-    assert!(matches!(k.disable_totp(&dr, "kettle orange stairs").await, Err(CoreError::User(AppError::Conflict(_)))), "required: it stays on");
+    k.confirm_totp(&dr, &kith_core::two_step::current_code(&setup.secret), &Origin::default()).await.unwrap();
+    assert!(matches!(k.disable_totp(&dr, "kettle orange stairs", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))), "required: it stays on");
 }
 
 backend_tests!(two_step_verification, two_step_required_for_clinicians, 

@@ -284,7 +284,7 @@ async fn two_step_sign_ins_are_logged_when_finished(db: &TestDb) {
     let w = world(k).await;
     let setup = k.begin_totp(&w.owner, "margaret@demo.kith.example").await.unwrap();
     let code = kith_core::two_step::current_code(&setup.secret);
-    let recovery = k.confirm_totp(&w.owner, &code).await.unwrap();
+    let recovery = k.confirm_totp(&w.owner, &code, &Origin::default()).await.unwrap();
     let before = db.log(&w.patient_id).await.len();
     let from = Origin { address: "10.9.0.7".into(), user_agent: "Test/2".into() };
     let actor = k.sign_in_from("margaret@demo.kith.example", "kettle orange stairs", &from).await.unwrap();
@@ -339,6 +339,37 @@ async fn a_chain_file_can_be_checked_by_anyone(db: &TestDb) {
     // A checkpoints download kept from before works as well.
     let cps = serde_json::json!({ "format": "kith-audit-checkpoint-v1", "patient_id": v["patient_id"], "server_public_key": v["server_public_key"], "checkpoints": v["checkpoints"] }).to_string();
     assert_eq!(verify_chain_file(&later, &[&cps], None).unwrap().broken_at.map(|b| b.0), Some(signed_seq));
+}
+
+/// Changes to the patient's own account are in their record's log, with
+/// where they came from; a refused change leaves nothing.
+async fn account_changes_are_in_the_log(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let from = Origin { address: "10.9.0.8".into(), user_agent: "Test/3".into() };
+    let last = || async { db.log(&w.patient_id).await.pop().unwrap() };
+    let n = db.log(&w.patient_id).await.len();
+    assert!(k.change_password(&w.owner, "not the password", "river lantern moss", "river lantern moss", "s1", &from).await.is_err());
+    assert_eq!(db.log(&w.patient_id).await.len(), n, "refused: nothing changed, nothing logged");
+    k.change_password(&w.owner, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1", &from).await.unwrap();
+    let row = last().await;
+    assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.address.as_str()), ("update", "account: password changed, other sessions ended", "own", "10.9.0.8"));
+    let setup = k.begin_totp(&w.owner, "margaret@demo.kith.example").await.unwrap();
+    k.confirm_totp(&w.owner, &kith_core::two_step::current_code(&setup.secret), &from).await.unwrap();
+    assert_eq!(last().await.what, "account: two-step verification switched on");
+    k.disable_totp(&w.owner, "river lantern moss", &from).await.unwrap();
+    assert_eq!(last().await.what, "account: two-step verification switched off");
+    k.sign_out_everywhere(&w.owner, &from).await.unwrap();
+    assert!(last().await.what.starts_with("account: signed out everywhere"));
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap().from_origin(from.clone());
+    k.set_notice_emails(&owner, false).await.unwrap();
+    assert_eq!(last().await.what, "emails about this record stopped");
+    assert_eq!(db.log(&w.patient_id).await.len(), n + 5);
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+    // Someone without a record changes theirs without a log to write to.
+    let dr = user(k, "Dr Plain", "plain@example.com", "clinician", "Otley GP").await;
+    k.change_password(&dr, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1", &from).await.unwrap();
+    assert_eq!(db.log(&w.patient_id).await.len(), n + 5);
 }
 
 async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
@@ -481,6 +512,7 @@ backend_tests!(
     verify_is_not_fooled_by_a_busy_record,
     two_step_sign_ins_are_logged_when_finished,
     a_chain_file_can_be_checked_by_anyone,
+    account_changes_are_in_the_log,
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,

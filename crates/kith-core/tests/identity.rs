@@ -92,7 +92,7 @@ async fn an_existing_email_must_be_proved_with_the_password_before_linking(db: &
     assert_eq!(db.count_where("linked_identities", "subject", "sub-4").await, 0);
     // After the password sign-in, the server links it.
     let proved = k.sign_in("ray@example.com", "kettle orange stairs", "10.0.0.9").await.unwrap();
-    assert_eq!(k.link_identity(&proved, &id).await.unwrap(), None);
+    assert_eq!(k.link_identity(&proved, &id, &Origin::default()).await.unwrap(), None);
     let (again, _) = signed_in(k.sign_in_with_identity(&id, &origin()).await.unwrap());
     assert_eq!(again.user_id, ray.user_id);
     assert!(k.me(&ray).await.unwrap().patient.is_some(), "the proved NHS Number attached his record");
@@ -104,30 +104,30 @@ async fn one_identity_links_to_one_account(db: &TestDb) {
     let a = user(k, "Ann", "ann@example.com", "patient", "").await;
     let b = user(k, "Bob", "bob@example.com", "patient", "").await;
     let id = nhs_login("sub-5", "ann@example.com", None);
-    k.link_identity(&a, &id).await.unwrap();
-    let e = k.link_identity(&b, &id).await.unwrap_err();
+    k.link_identity(&a, &id, &Origin::default()).await.unwrap();
+    let e = k.link_identity(&b, &id, &Origin::default()).await.unwrap_err();
     assert!(matches!(e, CoreError::User(AppError::Conflict(m)) if m.contains("already linked")));
     // Staff providers do not link to patients' accounts.
     let staff = VerifiedIdentity { staff: true, provider_id: "trust".into(), provider_name: "Trust staff".into(), subject: "s".into(), ..id.clone() };
-    assert!(matches!(k.link_identity(&a, &staff).await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.link_identity(&a, &staff, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
 }
 
 async fn never_the_last_sign_in_method(db: &TestDb) {
     let k = &db.kith;
     let ann = user(k, "Ann", "ann@example.com", "patient", "").await;
     // Only the password: it stays.
-    assert!(matches!(k.remove_sign_in_method(&ann, "").await, Err(CoreError::User(AppError::Conflict(_)))));
-    k.link_identity(&ann, &nhs_login("sub-6", "ann@example.com", None)).await.unwrap();
+    assert!(matches!(k.remove_sign_in_method(&ann, "", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
+    k.link_identity(&ann, &nhs_login("sub-6", "ann@example.com", None), &Origin::default()).await.unwrap();
     let methods = k.sign_in_methods(&ann).await.unwrap();
     assert_eq!(methods.len(), 2);
     // Remove the password; then the provider is the last and stays.
-    k.remove_sign_in_method(&ann, "").await.unwrap();
+    k.remove_sign_in_method(&ann, "", &Origin::default()).await.unwrap();
     assert!(k.sign_in("ann@example.com", "kettle orange stairs", "10.0.0.9").await.is_err(), "password gone");
     let link = &k.sign_in_methods(&ann).await.unwrap()[0];
-    assert!(matches!(k.remove_sign_in_method(&ann, &link.id).await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.remove_sign_in_method(&ann, &link.id, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
     // Someone else's method id is not found.
     let bob = user(k, "Bob", "bob@example.com", "patient", "").await;
-    assert!(kith_core::testing::not_found(k.remove_sign_in_method(&bob, &link.id).await));
+    assert!(kith_core::testing::not_found(k.remove_sign_in_method(&bob, &link.id, &Origin::default()).await));
 }
 
 async fn staff_providers_make_clinicians_with_their_organisation(db: &TestDb) {
@@ -163,15 +163,15 @@ async fn no_email_no_account(db: &TestDb) {
 async fn a_provider_only_account_can_add_a_password(db: &TestDb) {
     let k = &db.kith;
     let (ray, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-8", "ray@example.com", None), &origin()).await.unwrap());
-    let e = k.add_password(&ray, "short", "short").await.unwrap_err();
+    let e = k.add_password(&ray, "short", "short", &Origin::default()).await.unwrap_err();
     assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
-    let e = k.add_password(&ray, "violet canal drum", "violet canal drums").await.unwrap_err();
+    let e = k.add_password(&ray, "violet canal drum", "violet canal drums", &Origin::default()).await.unwrap_err();
     assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
-    k.add_password(&ray, "violet canal drum", "violet canal drum").await.unwrap();
+    k.add_password(&ray, "violet canal drum", "violet canal drum", &Origin::default()).await.unwrap();
     assert_eq!(k.sign_in("ray@example.com", "violet canal drum", "10.0.0.9").await.unwrap().user_id, ray.user_id);
     assert_eq!(k.sign_in_methods(&ray).await.unwrap().len(), 2);
     // Only once: after that it is changed with the current one.
-    assert!(matches!(k.add_password(&ray, "amber window fjord", "amber window fjord").await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.add_password(&ray, "amber window fjord", "amber window fjord", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
 }
 
 async fn an_unconfirmed_email_makes_no_account(db: &TestDb) {

@@ -29,8 +29,8 @@ pub(crate) async fn set_pending<'e, E: Executor<'e, Database = Any>>(ex: E, user
 }
 
 /// Switches it on and replaces the recovery codes, in one transaction.
-pub(crate) async fn enable(pool: &sqlx::AnyPool, user_id: &str, now: i64, step: i64, code_hashes: &[String]) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+/// Switches it on (within the caller's transaction).
+pub(crate) async fn enable(tx: &mut sqlx::AnyConnection, user_id: &str, now: i64, step: i64, code_hashes: &[String]) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET totp_enabled_at = $2, totp_last_step = $3 WHERE id = $1")
         .bind(user_id.to_string())
         .bind(now)
@@ -41,7 +41,7 @@ pub(crate) async fn enable(pool: &sqlx::AnyPool, user_id: &str, now: i64, step: 
     for h in code_hashes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)").bind(user_id.to_string()).bind(h.clone()).execute(&mut *tx).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Records a used time step; false if that step (or a later one) was used
@@ -69,12 +69,12 @@ pub(crate) async fn codes_left<'e, E: Executor<'e, Database = Any>>(ex: E, user_
     sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL").bind(user_id.to_string()).fetch_one(ex).await
 }
 
-pub(crate) async fn disable(pool: &sqlx::AnyPool, user_id: &str) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+/// Switches it off (within the caller's transaction).
+pub(crate) async fn disable(tx: &mut sqlx::AnyConnection, user_id: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1")
         .bind(user_id.to_string())
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id.to_string()).execute(&mut *tx).await?;
-    tx.commit().await
+    Ok(())
 }
