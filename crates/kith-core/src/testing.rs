@@ -162,6 +162,11 @@ impl TestDb {
         .unwrap()
     }
 
+    /// Runs SQL on the app's own pool, to set up what no service makes.
+    pub async fn exec(&self, sql: &str) {
+        sqlx::query(sql).execute(&self.kith.db.pool).await.unwrap();
+    }
+
     /// Runs `sql` against the access log as someone with the database in
     /// hand would: with the append-only triggers out of the way. Returns the
     /// error the app itself would get running it with the triggers in place.

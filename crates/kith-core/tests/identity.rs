@@ -56,6 +56,18 @@ async fn first_sign_in_makes_the_account_and_record_and_the_next_finds_it(db: &T
     assert_eq!(db.log(&patient).await.iter().filter(|e| e.action == "sign-in").count(), 2);
 }
 
+/// A record kept for someone with no account yet (made by an organisation's
+/// feed) becomes theirs when they prove its NHS Number; the record's log says so.
+async fn a_proved_nhs_number_claims_a_waiting_record(db: &TestDb) {
+    let k = &db.kith;
+    db.exec("INSERT INTO patients (id, nhs_number, name, birth_date, user_id, created_at) VALUES ('waiting', '9992649690', 'Ray Patel', '1961-07-04', NULL, 0)").await;
+    let (ray, note) = signed_in(k.sign_in_with_identity(&nhs_login("sub-9", "ray@example.com", Some("9992649690")), &origin()).await.unwrap());
+    assert_eq!(note, None);
+    assert_eq!(k.own_record(&ray, Right::Read).await.unwrap().patient_id(), "waiting");
+    let log = db.log("waiting").await;
+    assert!(log.iter().any(|e| e.action == "update" && e.what.contains("this record attached to the account") && e.address == "10.0.0.9"), "{:?}", log.iter().map(|e| &e.what).collect::<Vec<_>>());
+}
+
 async fn an_unproved_nhs_number_attaches_nothing(db: &TestDb) {
     let k = &db.kith;
     let (ray, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-2", "ray@example.com", None), &origin()).await.unwrap());
@@ -193,6 +205,7 @@ async fn failures_are_kept_without_secrets(db: &TestDb) {
 backend_tests!(
     first_sign_in_makes_the_account_and_record_and_the_next_finds_it,
     an_unproved_nhs_number_attaches_nothing,
+    a_proved_nhs_number_claims_a_waiting_record,
     another_accounts_record_is_not_taken,
     an_existing_email_must_be_proved_with_the_password_before_linking,
     one_identity_links_to_one_account,
