@@ -451,6 +451,31 @@ impl AccountChange {
     }
 }
 
+/// Reads of the record's settings and messages (the Sharing page, the
+/// messages): logged when someone other than the patient does them (a
+/// carer acting for them), in the same transaction; the patient's own are
+/// plain reads, so their home page pays nothing for them.
+pub(crate) enum DelegateRead {
+    Logged(Audited<'static>),
+    Plain(sqlx::pool::PoolConnection<Any>),
+}
+
+impl DelegateRead {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        match self {
+            DelegateRead::Logged(a) => a.conn(),
+            DelegateRead::Plain(c) => c,
+        }
+    }
+
+    pub(crate) async fn finish(self, access: &RecordAccess, what: &str) -> CoreResult<()> {
+        match self {
+            DelegateRead::Logged(a) => a.commit(access, Disclosure::new("view", what)).await,
+            DelegateRead::Plain(_) => Ok(()),
+        }
+    }
+}
+
 /// What a log row of reading an entry's comments says.
 pub(crate) const COMMENTS_WHAT: &str = "comments on an entry";
 
@@ -572,6 +597,14 @@ impl Kith {
     /// about to become theirs).
     pub(crate) async fn account_change_on(&self, patient_id: &str, actor: &Actor) -> CoreResult<AccountChange> {
         Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(who_of_actor(actor))))
+    }
+
+    /// Begins a read of the record's settings or messages (see `DelegateRead`).
+    pub(crate) async fn delegate_read(&self, access: &RecordAccess) -> CoreResult<DelegateRead> {
+        Ok(match access.via() {
+            Via::Owner => DelegateRead::Plain(self.db.pool.acquire().await?),
+            _ => DelegateRead::Logged(self.audited(access).await?),
+        })
     }
 
     /// Begins a change to `actor`'s own account (see `AccountChange`).

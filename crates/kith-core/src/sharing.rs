@@ -300,16 +300,17 @@ impl Kith {
     pub async fn sharing_view(&self, access: &RecordAccess) -> CoreResult<SharingView> {
         require(access, Right::Manage)?;
         require_whole(access)?;
+        let mut r = self.delegate_read(access).await?;
         let now = now_ms();
         let scope_of = |s: &str| serde_json::from_str::<Scope>(s).map(|s| describe_scope(&s)).unwrap_or_default();
-        let rows = store::grants_of(&self.db.pool, access.patient_id()).await?;
+        let rows = store::grants_of(r.conn(), access.patient_id()).await?;
         let mut accounts = std::collections::HashSet::new();
         for g in &rows {
-            if store::user_by_email(&self.db.pool, &g.grantee_email).await?.is_some() {
+            if store::user_by_email(r.conn(), &g.grantee_email).await?.is_some() {
                 accounts.insert(g.grantee_email.clone());
             }
         }
-        let last_use: std::collections::HashMap<String, i64> = store::audit::last_use_by_share(&self.db.pool, access.patient_id()).await?.into_iter().collect();
+        let last_use: std::collections::HashMap<String, i64> = store::audit::last_use_by_share(r.conn(), access.patient_id()).await?.into_iter().collect();
         let grants = rows
             .into_iter()
             .map(|g| GrantInfo {
@@ -334,7 +335,7 @@ impl Kith {
                 role: g.grantee_role,
             })
             .collect();
-        let links = store::share_links_of(&self.db.pool, access.patient_id())
+        let links = store::share_links_of(r.conn(), access.patient_id())
             .await?
             .into_iter()
             .map(|l| LinkInfo {
@@ -360,6 +361,7 @@ impl Kith {
                 name: l.name,
             })
             .collect();
+        r.finish(access, "sharing settings").await?;
         Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner), new_link: None })
     }
 
@@ -414,8 +416,9 @@ impl Kith {
     pub async fn notifications(&self, access: &RecordAccess) -> CoreResult<Vec<(String, String)>> {
         require(access, Right::Manage)?;
         require_whole(access)?;
+        let mut r = self.delegate_read(access).await?;
         let now = now_ms();
-        let mut out: Vec<(String, String)> = store::grants_of(&self.db.pool, access.patient_id())
+        let mut out: Vec<(String, String)> = store::grants_of(r.conn(), access.patient_id())
             .await?
             .into_iter()
             .filter(|g| g.grantee_role == "carer" && g.revoked_at.is_none())
@@ -425,7 +428,8 @@ impl Kith {
                 (format!("Review your family carer {email}'s access: it {verb} on {}. Renew it or let it end on the Sharing page.", ms_to_uk(e)), ms_to_uk(now))
             })
             .collect();
-        out.extend(store::notifications_of(&self.db.pool, access.patient_id()).await?.into_iter().map(|(m, t)| (m, ms_to_uk(t))));
+        out.extend(store::notifications_of(r.conn(), access.patient_id()).await?.into_iter().map(|(m, t)| (m, ms_to_uk(t))));
+        r.finish(access, "messages").await?;
         Ok(out)
     }
 

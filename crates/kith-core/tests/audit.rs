@@ -103,6 +103,18 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     k.results(&acting).await.unwrap();
     let row = db.log(&w.patient_id).await.pop().unwrap();
     assert_eq!((row.via.as_str(), row.on_behalf_of.as_deref()), ("act-for", Some("Margaret Jones")));
+    // The Sharing page and the messages name people: a carer acting for the
+    // patient reading them is logged; the patient's own reads are not.
+    let acting_manage = k.open_patient(&Principal::User(k.sign_in("act@example.com", "kettle orange stairs", "10.9.0.3").await.unwrap()), &w.patient_id, Right::Manage).await.unwrap();
+    k.sharing_view(&acting_manage).await.unwrap();
+    assert_eq!(db.log(&w.patient_id).await.pop().unwrap().what, "sharing settings");
+    k.notifications(&acting_manage).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.what.as_str(), row.via.as_str()), ("messages", "act-for"));
+    let n = db.log(&w.patient_id).await.len();
+    k.sharing_view(&owner_manage).await.unwrap();
+    k.notifications(&owner_manage).await.unwrap();
+    assert_eq!(db.log(&w.patient_id).await.len(), n);
 
     // A link viewer: the name and organisation they gave.
     let made = k
