@@ -33,5 +33,24 @@ case "$backend" in
 esac
 
 echo "==> Browser tests on $backend"
-cd end2end
-npx playwright test "$@"
+(cd end2end && npx playwright test "$@")
+
+# After the whole suite the demo record's access log holds every kind of
+# event the app writes (links, failed passcodes, emergency access, sign-ins,
+# comments, account changes ...): every chain must verify, and its
+# AuditEvent export must validate as FHIR R4.
+if [ $# -eq 0 ]; then
+  echo "==> The access log the browser tests left"
+  kith=target/debug/kith
+  $kith audit verify >/dev/null || { $kith audit verify; exit 1; }
+  $kith audit export --nhs-number 9434765919 > "$dir/audit.json"
+  out="$(fhirkit validate "$dir/audit.json" 2>&1)" || { echo "AuditEvent export does not validate: $out" >&2; exit 1; }
+  case "$out" in *error*) echo "AuditEvent export has errors: $out" >&2; exit 1 ;; esac
+  python3 - "$dir/audit.json" <<'PY'
+import json, sys
+kinds = {e["resource"]["subtype"][0]["code"] for e in json.load(open(sys.argv[1]))["entry"]}
+want = {"view", "share", "revoke", "comment", "export", "sign-in", "sign-in-failed", "passcode-failed", "break-glass", "update"}
+assert want <= kinds, f"the browser tests left no {sorted(want - kinds)} in the log (found {sorted(kinds)})"
+print(f"{len(kinds)} kinds of event, all valid AuditEvents: {', '.join(sorted(kinds))}")
+PY
+fi
