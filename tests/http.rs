@@ -497,6 +497,11 @@ async fn access_log_downloads(db: &TestDb) {
     // The page shows the log, checked.
     let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
     assert!(page.contains("Checked: nothing in this log has been changed or removed"), "{page}");
+    assert!(page.contains("(verified up to "), "{page}");
+    // And says so when a record was changed behind the app's back.
+    db.tamper("UPDATE audit_events SET actor_name = 'Nobody' WHERE seq = 2").await;
+    let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
+    assert!(page.contains("Warning: this log has been tampered with") && page.contains("The first problem is at record 2"), "{page}");
 }
 
 /// An invitation link fills in the sign-up form.
