@@ -23,6 +23,10 @@ case "${1:-}" in
   test)
     scripts/install-tools.sh test
     export KITH_TEST_POSTGRES_URL="${KITH_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    if cargo fmt --version >/dev/null 2>&1; then
+      echo "==> Formatting (cargo fmt --check; rustfmt.toml)"
+      cargo fmt --check >/dev/null || { echo "Some Rust files are not formatted: run cargo fmt" >&2; exit 1; }
+    fi
     echo "==> Rust tests (SQLite and PostgreSQL)"
     cargo test -p kith-core -p kith-types -p kith-fhir
     # The HTTP tests one at a time: run in parallel, each building the whole

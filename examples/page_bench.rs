@@ -369,8 +369,8 @@ async fn make_patient(kith: &Kith, entries: usize, nhs: &str, name: &str, email:
         role: "patient".into(),
         nhs_number: nhs.as_str().into(),
         birth_date: "1950-05-17".into(),
-            organisation: String::new(),
-        })
+        organisation: String::new(),
+    })
     .await
     .expect("create patient");
     let access = kith.open_record(&Principal::Operator, &nhs, Right::Contribute).await.expect("open record");
@@ -647,7 +647,13 @@ fn feeds(n: usize, nhs: &NhsNumber, name: &str) -> (Vec<u8>, Vec<u8>) {
                 }
                 "medication" => {
                     let (code, text) = MEDICINES[i % MEDICINES.len()];
-                    let status = if is_current { "active" } else if i % 5 == 0 { "stopped" } else { "completed" };
+                    let status = if is_current {
+                        "active"
+                    } else if i % 5 == 0 {
+                        "stopped"
+                    } else {
+                        "completed"
+                    };
                     let r = json!({
                         "resourceType": "MedicationRequest", "id": id, "status": status, "intent": "order",
                         "medicationCodeableConcept": { "coding": [{ "system": "https://dmd.nhs.uk", "code": code, "display": text }], "text": text },
@@ -678,14 +684,15 @@ fn feeds(n: usize, nhs: &NhsNumber, name: &str) -> (Vec<u8>, Vec<u8>) {
                 }
                 _ => unreachable!(),
             };
-            if to_gp { gp.push(res) } else { hospital.push(res) }
+            if to_gp {
+                gp.push(res)
+            } else {
+                hospital.push(res)
+            }
         }
     }
     let bundle = |resources: Vec<Value>| {
-        let entry: Vec<Value> = resources
-            .into_iter()
-            .map(|r| json!({ "fullUrl": format!("urn:uuid:{}", r["id"].as_str().unwrap()), "resource": r }))
-            .collect();
+        let entry: Vec<Value> = resources.into_iter().map(|r| json!({ "fullUrl": format!("urn:uuid:{}", r["id"].as_str().unwrap()), "resource": r })).collect();
         serde_json::to_vec(&json!({ "resourceType": "Bundle", "type": "collection", "entry": entry })).unwrap()
     };
     (bundle(gp), bundle(hospital))

@@ -77,7 +77,9 @@ fn user_facing(e: kith_core::CoreError) -> anyhow::Error {
 pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
     let nhs_number = nhs(&opts.nhs_number)?;
     let kind = match &opts.source_kind {
-        Some(k) => Some(k.parse().map_err(|e: String| anyhow::anyhow!("--source-kind: {e}; use gp, hospital, mental-health, community, social-care, device or patient"))?),
+        Some(k) => Some(
+            k.parse().map_err(|e: String| anyhow::anyhow!("--source-kind: {e}; use gp, hospital, mental-health, community, social-care, device or patient"))?,
+        ),
         None => None,
     };
     let access = kith.open_record(&Principal::Operator, &nhs_number, Right::Contribute).await.map_err(user_facing)?;
@@ -91,7 +93,13 @@ pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
         let file = path.display().to_string();
         Ok(match std::fs::read(path) {
             Ok(bytes) => {
-                let req = ImportRequest { file_name: file.clone(), bytes, source_kind: kind, source_name: opts.source_name.clone(), max_bytes: opts.max_upload_mb * 1024 * 1024 };
+                let req = ImportRequest {
+                    file_name: file.clone(),
+                    bytes,
+                    source_kind: kind,
+                    source_name: opts.source_name.clone(),
+                    max_bytes: opts.max_upload_mb * 1024 * 1024,
+                };
                 (file, Some(kith.start_import(&access, req).map_err(user_facing)?), None)
             }
             Err(e) => {
@@ -120,7 +128,9 @@ pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
         }
         if !opts.json {
             match &outcome {
-                ImportOutcome::Accepted(s) if s.nothing_changed() => println!("{file}: accepted from {} ({}); nothing new: all {} resources unchanged", s.source, s.source_kind, s.unchanged),
+                ImportOutcome::Accepted(s) if s.nothing_changed() => {
+                    println!("{file}: accepted from {} ({}); nothing new: all {} resources unchanged", s.source, s.source_kind, s.unchanged)
+                }
                 ImportOutcome::Accepted(s) => println!(
                     "{file}: accepted from {} ({}): {} new, {} changed, {} unchanged{}",
                     s.source,
@@ -128,7 +138,11 @@ pub async fn import(kith: &Kith, opts: ImportOptions) -> anyhow::Result<()> {
                     s.new,
                     s.changed,
                     s.unchanged,
-                    if s.unresolved_references > 0 { format!("; {} references to resources not in the file kept as unresolved", s.unresolved_references) } else { String::new() }
+                    if s.unresolved_references > 0 {
+                        format!("; {} references to resources not in the file kept as unresolved", s.unresolved_references)
+                    } else {
+                        String::new()
+                    }
                 ),
                 ImportOutcome::Held { found_name, found_birth_date, .. } => println!(
                     "{file}: held: it has no NHS Number (it names {} born {}); it will be merged once the patient confirms it is theirs",

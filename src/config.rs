@@ -258,9 +258,9 @@ impl MailOptions {
     pub fn settings(&self, public_url: &str) -> anyhow::Result<Option<kith_core::mail::MailSettings>> {
         match (&self.smtp_url, &self.mail_from) {
             (None, None) => Ok(None),
-            (Some(url), Some(from)) => kith_core::mail::MailSettings::new(url, from, public_url)
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("KITH_SMTP_URL / KITH_MAIL_FROM: {e}")),
+            (Some(url), Some(from)) => {
+                kith_core::mail::MailSettings::new(url, from, public_url).map(Some).map_err(|e| anyhow::anyhow!("KITH_SMTP_URL / KITH_MAIL_FROM: {e}"))
+            }
             (Some(_), None) => anyhow::bail!("KITH_SMTP_URL is set: also set KITH_MAIL_FROM, the address Kith's emails come from"),
             (None, Some(_)) => anyhow::bail!("KITH_MAIL_FROM is set: also set KITH_SMTP_URL, the mail server that sends them"),
         }
@@ -451,8 +451,7 @@ impl OidcOptions {
         }
         if let Some(f) = &self.oidc_providers_file {
             let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("KITH_OIDC_PROVIDERS_FILE {}: {e}", f.display()))?;
-            let more: Vec<ProviderConfig> =
-                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("KITH_OIDC_PROVIDERS_FILE {}: {e}", f.display()))?;
+            let more: Vec<ProviderConfig> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("KITH_OIDC_PROVIDERS_FILE {}: {e}", f.display()))?;
             out.extend(more);
         }
         let mut ids = std::collections::HashSet::new();
@@ -487,9 +486,7 @@ impl Default for ServeOptions {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        format!("KITH_ADDR / --addr: {s:?} is not an address to listen on; write it like 127.0.0.1:3000")
-    })
+    s.parse().map_err(|_| format!("KITH_ADDR / --addr: {s:?} is not an address to listen on; write it like 127.0.0.1:3000"))
 }
 
 fn parse_roles(s: &str) -> Result<String, String> {
@@ -519,7 +516,8 @@ mod tests {
 
     #[test]
     fn debug_hides_database_passwords() {
-        let cli = Cli::try_parse_from(["kith", "--database", "postgres://app:s3cret@db/kith", "--database-owner", "postgres://owner:0wner@db/kith", "demo"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["kith", "--database", "postgres://app:s3cret@db/kith", "--database-owner", "postgres://owner:0wner@db/kith", "demo"]).unwrap();
         assert_eq!(cli.global.database_owner_url.as_deref(), Some("postgres://owner:0wner@db/kith"));
         let shown = format!("{cli:?}");
         assert!(!shown.contains("s3cret") && !shown.contains("0wner"), "{shown}");
@@ -538,7 +536,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("smart.json");
         std::fs::write(&f, r#"[{"id": "gp", "name": "Riverside Surgery", "kind": "gp", "fhir_base": "https://fhir.example/r4", "client_id": "k"}]"#).unwrap();
-        let opts = SmartOptions { smart_providers_file: Some(f.clone()), smart_fhir_base: Some("https://h.example/fhir".into()), smart_name: Some("Hilltop".into()), smart_kind: "hospital".into(), ..Default::default() };
+        let opts = SmartOptions {
+            smart_providers_file: Some(f.clone()),
+            smart_fhir_base: Some("https://h.example/fhir".into()),
+            smart_name: Some("Hilltop".into()),
+            smart_kind: "hospital".into(),
+            ..Default::default()
+        };
         let got = opts.connections().unwrap();
         assert_eq!(got.iter().map(|(k, c)| (k.as_str(), c.name.as_str())).collect::<Vec<_>>(), vec![("smart", "Hilltop"), ("gp", "Riverside Surgery")]);
         assert_eq!(got[1].1.scopes, kith_smart::default_scopes(), "scopes default");
@@ -552,7 +556,13 @@ mod tests {
     #[test]
     fn debug_output_leaves_client_secrets_out() {
         let o = OidcOptions { oidc_client_secret: Some("s3cret-oidc".into()), staff_oidc_client_secret: Some("s3cret-staff".into()), ..Default::default() };
-        let s = SmartOptions { smart_client_secret: Some("s3cret-smart".into()), smart_fhir_base: Some("https://x".into()), smart_name: Some("X".into()), smart_kind: "gp".into(), ..Default::default() };
+        let s = SmartOptions {
+            smart_client_secret: Some("s3cret-smart".into()),
+            smart_fhir_base: Some("https://x".into()),
+            smart_name: Some("X".into()),
+            smart_kind: "gp".into(),
+            ..Default::default()
+        };
         let printed = format!("{o:?} {s:?} {:?}", s.connections().unwrap());
         assert!(!printed.contains("s3cret"), "{printed}");
     }

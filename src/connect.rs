@@ -20,7 +20,7 @@ use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use kith_core::connections::{Pullable, PullResult};
+use kith_core::connections::{PullResult, Pullable};
 use kith_core::import::{ImportOutcome, ImportRequest};
 use kith_core::policy::{Principal, RecordAccess, Right};
 use kith_core::Kith;
@@ -60,12 +60,14 @@ struct Flow {
 
 impl Connections {
     pub fn new(kith: Kith, configs: Vec<(String, kith_smart::SmartConfig)>, public_url: &str, refresh_hours: u64) -> anyhow::Result<Self> {
-        let clients = configs
-            .into_iter()
-            .map(|(key, c)| SmartClient::new(c).map(|c| (key, c)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Self { kith, clients: Arc::new(clients), redirect_uri: format!("{public_url}/sources/connect/callback"), refresh_every_ms: refresh_hours as i64 * 3_600_000 })
+        let clients =
+            configs.into_iter().map(|(key, c)| SmartClient::new(c).map(|c| (key, c))).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Self {
+            kith,
+            clients: Arc::new(clients),
+            redirect_uri: format!("{public_url}/sources/connect/callback"),
+            refresh_every_ms: refresh_hours as i64 * 3_600_000,
+        })
     }
 
     /// (key, name) of each provider, for the Sources page.
@@ -122,7 +124,9 @@ impl Connections {
         };
         match self.kith.import(access, req).await {
             Ok(ImportOutcome::Accepted(s)) => PullResult::Imported(format!("{} new, {} changed, {} unchanged", s.new, s.changed, s.unchanged)),
-            Ok(ImportOutcome::Held { .. }) => PullResult::Failed(format!("{}'s record has no NHS Number: check it in “Files waiting for you” below before it is added.", client.config.name)),
+            Ok(ImportOutcome::Held { .. }) => {
+                PullResult::Failed(format!("{}'s record has no NHS Number: check it in “Files waiting for you” below before it is added.", client.config.name))
+            }
             Ok(ImportOutcome::Refused { reason, .. }) => PullResult::Refused(reason),
             Err(e) => PullResult::Failed(e.into_app_error().to_string()),
         }
@@ -231,7 +235,8 @@ async fn start(State(c): State<Connections>, session: Session, Query(q): Query<S
     let Some(client) = c.client(&q.provider) else { return (http::StatusCode::NOT_FOUND, "No such provider").into_response() };
     match client.start(&c.redirect_uri).await {
         Ok((url, pending)) => {
-            let flow = Flow { provider: q.provider.clone(), patient_id: access.patient_id().to_string(), pending, started_ms: chrono::Utc::now().timestamp_millis() };
+            let flow =
+                Flow { provider: q.provider.clone(), patient_id: access.patient_id().to_string(), pending, started_ms: chrono::Utc::now().timestamp_millis() };
             if session.insert(FLOW_KEY, flow).await.is_err() {
                 return (http::StatusCode::INTERNAL_SERVER_ERROR, "Could not start connecting").into_response();
             }
@@ -253,7 +258,10 @@ async fn callback(State(c): State<Connections>, session: Session, Query(q): Quer
         Err(r) => return r,
     };
     let flow: Option<Flow> = session.remove(FLOW_KEY).await.ok().flatten();
-    let Some(flow) = flow.filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000).filter(|f| q.state.as_deref().is_some_and(|s| crate::oidc::same_secret(s, &f.pending.state))) else {
+    let Some(flow) = flow
+        .filter(|f| chrono::Utc::now().timestamp_millis() - f.started_ms < FLOW_MINUTES * 60_000)
+        .filter(|f| q.state.as_deref().is_some_and(|s| crate::oidc::same_secret(s, &f.pending.state)))
+    else {
         return notice(&session, "That connection link is out of date or was not started here. Start again from this page.").await;
     };
     if flow.patient_id != access.patient_id() {

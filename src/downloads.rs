@@ -84,7 +84,11 @@ async fn checkpoints(State(kith): State<Kith>, session: Session, req: Request) -
         Err(r) => return r,
     };
     match kith.audit_checkpoints_json(&a).await {
-        Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-checkpoints-{}.json", a.nhs_number().as_str())),
+        Ok(v) => file(
+            serde_json::to_string_pretty(&v).unwrap_or_default(),
+            "application/json",
+            &format!("kith-access-log-checkpoints-{}.json", a.nhs_number().as_str()),
+        ),
         Err(e) => failed(e),
     }
 }
@@ -96,7 +100,9 @@ async fn chain(State(kith): State<Kith>, session: Session, req: Request) -> Resp
         Err(r) => return r,
     };
     match kith.audit_chain_file(&a).await {
-        Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-chain-{}.json", a.nhs_number().as_str())),
+        Ok(v) => {
+            file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/json", &format!("kith-access-log-chain-{}.json", a.nhs_number().as_str()))
+        }
         Err(e) => failed(e),
     }
 }
@@ -108,7 +114,9 @@ async fn care_plan(State(kith): State<Kith>, session: Session, req: Request) -> 
         Err(r) => return r,
     };
     match kith.care_plan_fhir(&a).await {
-        Ok(v) => file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/fhir+json", &format!("kith-care-plan-{}.json", a.nhs_number().as_str())),
+        Ok(v) => {
+            file(serde_json::to_string_pretty(&v).unwrap_or_default(), "application/fhir+json", &format!("kith-care-plan-{}.json", a.nhs_number().as_str()))
+        }
         Err(e) => failed(e),
     }
 }

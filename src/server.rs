@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use http::header::{CACHE_CONTROL, HeaderValue};
+use http::header::{HeaderValue, CACHE_CONTROL};
 use kith_core::audit::PendingLogCommits;
 use kith_core::Kith;
 use leptos::prelude::*;
@@ -21,12 +21,7 @@ use crate::config::ServeOptions;
 pub const SESSION_COOKIE: &str = "kith_session";
 
 pub fn leptos_options(opts: &ServeOptions) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("kith")
-        .site_root(opts.site_root.clone())
-        .site_pkg_dir("pkg")
-        .site_addr(opts.addr)
-        .build()
+    LeptosOptions::builder().output_name("kith").site_root(opts.site_root.clone()).site_pkg_dir("pkg").site_addr(opts.addr).build()
 }
 
 /// The whole application as a router, ready to serve (or to drive in tests).
@@ -78,11 +73,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
 
 /// The configured identity providers, ready to use (none are contacted yet).
 pub fn providers(opts: &ServeOptions) -> anyhow::Result<Vec<kith_oidc::Provider>> {
-    opts.oidc
-        .providers()?
-        .into_iter()
-        .map(|c| kith_oidc::Provider::new(c).map_err(|e| anyhow::anyhow!("{e}")))
-        .collect()
+    opts.oidc.providers()?.into_iter().map(|c| kith_oidc::Provider::new(c).map_err(|e| anyhow::anyhow!("{e}"))).collect()
 }
 
 /// The providers' FHIR APIs patients can connect (SMART on FHIR).
@@ -134,9 +125,7 @@ async fn hold_until_logged(mut req: Request<Body>, next: Next) -> Response {
             if let Err(e) = body {
                 tracing::error!(error = %e, "rendering the response failed");
             }
-            let mut res = Response::new(Body::from(
-                "Something went wrong on our side, and nothing was shown. Please try again in a moment.",
-            ));
+            let mut res = Response::new(Body::from("Something went wrong on our side, and nothing was shown. Please try again in a moment."));
             *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
             res.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
             res
@@ -222,9 +211,7 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
         tracing::info!(provider = %p.config.id, issuer = %p.config.issuer, "sign-in provider configured");
     }
     let app = router(kith, &opts);
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("KITH_ADDR / --addr: cannot listen on {}: {e}", opts.addr))?;
+    let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|e| anyhow::anyhow!("KITH_ADDR / --addr: cannot listen on {}: {e}", opts.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("Kith is listening on http://{addr} (public address {})", opts.public_url);
     println!("Kith is running: open {}", opts.public_url);

@@ -268,11 +268,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         if PUBLIC.contains(&path) {
             continue;
         }
-        let args = SAMPLE_ARGS
-            .iter()
-            .find(|(p, _)| *p == path)
-            .unwrap_or_else(|| panic!("{path} is a new server function: add sample arguments to SAMPLE_ARGS"))
-            .1;
+        let args =
+            SAMPLE_ARGS.iter().find(|(p, _)| *p == path).unwrap_or_else(|| panic!("{path} is a new server function: add sample arguments to SAMPLE_ARGS")).1;
         let req = Request::builder()
             .method(method.clone())
             .uri(path)
@@ -326,10 +323,7 @@ async fn upload_without_a_session_is_refused(db: &TestDb) {
     add_margaret(db).await;
     let app = app(db);
     let body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n{}\r\n--XX--\r\n";
-    let req = Request::post("/record/upload")
-        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XX")
-        .body(Body::from(body))
-        .unwrap();
+    let req = Request::post("/record/upload").header(header::CONTENT_TYPE, "multipart/form-data; boundary=XX").body(Body::from(body)).unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     assert!(res.status().is_redirection());
     assert_eq!(res.headers()[header::LOCATION], "/sign-in");
@@ -469,7 +463,12 @@ async fn access_log_downloads(db: &TestDb) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/sign-in");
     let (_, cookie) = sign_in(&app, None).await;
-    let req = Request::get("/").header(header::ACCEPT, "text/html").header(header::COOKIE, &cookie).header(header::USER_AGENT, "KithTest/1.0").body(Body::empty()).unwrap();
+    let req = Request::get("/")
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, &cookie)
+        .header(header::USER_AGENT, "KithTest/1.0")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
     let res = get(&app, "/access-log/export.csv", Some(&cookie)).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -509,7 +508,12 @@ async fn invitation_links_fill_in_sign_up(db: &TestDb) {
     let app = app(db);
     let page = text(get(&app, "/sign-up?email=new.person%40example.com&role=clinician", None).await).await;
     assert!(page.contains(r#"value="new.person@example.com""#), "{page}");
-    assert!(page.contains(r#"value="clinician" checked"#) || page.contains(r#"checked value="clinician""#) || page.contains("id=\"role-clinician\" value=\"clinician\" checked"), "the role is chosen");
+    assert!(
+        page.contains(r#"value="clinician" checked"#)
+            || page.contains(r#"checked value="clinician""#)
+            || page.contains("id=\"role-clinician\" value=\"clinician\" checked"),
+        "the role is chosen"
+    );
 }
 
 async fn sign_out_everywhere_ends_every_session(db: &TestDb) {
@@ -558,7 +562,15 @@ async fn connection_routes_answer_only_for_the_record(db: &TestDb) {
     let (_, cookie) = sign_in(&app, None).await;
     // Ray's connection, seen from Margaret's session: not found.
     db.kith
-        .create_user(NewUser { name: "Ray".into(), email: "ray@example.com".into(), password: PASSWORD.into(), role: "patient".into(), nhs_number: "9992649690".into(), birth_date: "1961-07-04".into(), organisation: String::new() })
+        .create_user(NewUser {
+            name: "Ray".into(),
+            email: "ray@example.com".into(),
+            password: PASSWORD.into(),
+            role: "patient".into(),
+            nhs_number: "9992649690".into(),
+            birth_date: "1961-07-04".into(),
+            organisation: String::new(),
+        })
         .await
         .unwrap();
     let ray = db.kith.sign_in("ray@example.com", PASSWORD, "10.0.0.1").await.unwrap();

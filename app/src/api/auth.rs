@@ -191,10 +191,7 @@ pub async fn sign_up(
 ) -> Result<(), AppError> {
     let kith = super::ssr::kith()?;
     let session = session().await?;
-    let actor = kith
-        .create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date, organisation })
-        .await
-        .map_err(core)?;
+    let actor = kith.create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date, organisation }).await.map_err(core)?;
     start_session(&session, &actor).await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -213,9 +210,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
     let keep = session.id().map(|id| id.to_string()).unwrap_or_default();
-    kith.change_password(&actor, &current_password, &new_password, &confirm_password, &keep, &super::ssr::origin().await)
-        .await
-        .map_err(core)?;
+    kith.change_password(&actor, &current_password, &new_password, &confirm_password, &keep, &super::ssr::origin().await).await.map_err(core)?;
     leptos_axum::redirect("/account?password_changed=1");
     Ok(())
 }
@@ -225,19 +220,13 @@ pub async fn change_password(current_password: String, new_password: String, con
 pub async fn keep_alive() -> Result<(), AppError> {
     let (_, session, _) = require_actor().await?;
     // Touching the session makes tower-sessions save it with a new expiry.
-    session
-        .insert("last_active", chrono_now())
-        .await
-        .map_err(|e| internal(&format!("session write: {e}")))?;
+    session.insert("last_active", chrono_now()).await.map_err(|e| internal(&format!("session write: {e}")))?;
     Ok(())
 }
 
 #[cfg(feature = "ssr")]
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
 /// The identity providers this deployment offers (the server provides it).

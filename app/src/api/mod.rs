@@ -6,9 +6,9 @@
 mod auth;
 mod record;
 mod sharing;
-mod together;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+mod together;
 
 pub use auth::*;
 pub use record::*;

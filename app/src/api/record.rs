@@ -9,7 +9,6 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::ssr::{core, require_actor};
 
-
 /// The record on screen, opened through the policy (see `ssr::resolve_record`).
 #[cfg(feature = "ssr")]
 pub(crate) async fn record(right: kith_core::policy::Right) -> Result<(kith_core::Kith, tower_sessions::Session, kith_core::policy::RecordAccess), AppError> {
@@ -112,15 +111,16 @@ pub async fn set_notice_emails(on: String) -> Result<(), AppError> {
 #[server(endpoint = "record/break_glass")]
 pub async fn break_glass(nhs_number: String, reason: String) -> Result<(), AppError> {
     let (kith, session, actor) = require_actor().await?;
-    let nhs = kith_types::NhsNumber::parse(&nhs_number).map_err(|e| AppError::field("nhs_number", e.to_string()).with_values(vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())]))?;
+    let nhs = kith_types::NhsNumber::parse(&nhs_number).map_err(|e| {
+        AppError::field("nhs_number", e.to_string()).with_values(vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())])
+    })?;
     let origin = super::ssr::origin().await;
-    let patient = kith
-        .break_glass(&actor, &nhs, &reason, &origin)
-        .await
-        .map_err(|e| match core(e) {
-            AppError::Validation { errors, .. } => AppError::Validation { errors, values: vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())] },
-            other => other,
-        })?;
+    let patient = kith.break_glass(&actor, &nhs, &reason, &origin).await.map_err(|e| match core(e) {
+        AppError::Validation { errors, .. } => {
+            AppError::Validation { errors, values: vec![("nhs_number".into(), nhs_number.clone()), ("reason".into(), reason.clone())] }
+        }
+        other => other,
+    })?;
     session.insert(super::ssr::CURRENT_RECORD_KEY, patient).await.map_err(|e| super::ssr::internal(&format!("session write: {e}")))?;
     leptos_axum::redirect("/");
     Ok(())

@@ -73,7 +73,8 @@ pub async fn get_sharing() -> Result<SharingView, AppError> {
     // (Kith has no mail sender of its own yet).
     let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
     for g in view.grants.iter_mut().filter(|g| !g.has_account && g.status == "active") {
-        let email: String = g.email.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let email: String =
+            g.email.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
         g.invite_url = Some(format!("{public_url}/sign-up?email={email}&role={}", g.role));
     }
     // Shown once: taken out of the session as it is shown.
@@ -152,7 +153,13 @@ pub async fn create_link(
     let hours = expires_in_hours.trim();
     let hours = if hours.is_empty() { None } else { Some(hours.parse::<i64>().map_err(|_| AppError::field("expires_in_hours", "Enter a number of hours"))?) };
     let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
-    let input = kith_core::sharing::LinkInput { name, scope: scope_from(&scope, labels, kinds, entries), expires_in_hours: hours, passcode: Some(passcode), single_use: single_use.is_some() };
+    let input = kith_core::sharing::LinkInput {
+        name,
+        scope: scope_from(&scope, labels, kinds, entries),
+        expires_in_hours: hours,
+        passcode: Some(passcode),
+        single_use: single_use.is_some(),
+    };
     let made = kith.create_link(&access, &actor, input, &public_url).await.map_err(core)?;
     if super::ssr::accepts_html().await {
         let session = session().await?;

@@ -162,10 +162,7 @@ pub async fn start_session_via(session: &Session, actor: &Actor, how: &str, prov
         address: from.address.clone(),
     };
     session.insert(SESSION_INFO_KEY, info).await.map_err(|e| internal(&format!("session write: {e}")))?;
-    session
-        .insert(USER_ID_KEY, actor.user_id.clone())
-        .await
-        .map_err(|e| internal(&format!("session write: {e}")))
+    session.insert(USER_ID_KEY, actor.user_id.clone()).await.map_err(|e| internal(&format!("session write: {e}")))
 }
 
 /// Session key: a message for the next sign-in or Account page (how a
@@ -196,9 +193,8 @@ pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Act
     let pending: Option<PendingLink> = session.remove(PENDING_LINK_KEY).await.ok().flatten();
     // Only for the account it was waiting for: someone else signing in on
     // the same browser must not gain the provider sign-in (nor its record).
-    let Some(p) = pending
-        .filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000)
-        .filter(|p| p.user_id == actor.user_id)
+    let Some(p) =
+        pending.filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000).filter(|p| p.user_id == actor.user_id)
     else {
         return Ok("/");
     };

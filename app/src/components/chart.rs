@@ -13,18 +13,17 @@ const BOTTOM: f64 = 32.0;
 const COLOURS: [&str; 2] = ["#005a9c", "#6f3f9c"];
 
 fn fmt(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { format!("{v:.1}") }
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 #[component]
 pub fn TrendChart(series: ResultSeries) -> impl IntoView {
-    let all: Vec<f64> = series
-        .lines
-        .iter()
-        .flat_map(|l| l.points.iter().flat_map(|p| [Some(p.value), p.min, p.max]).flatten())
-        .chain(series.low)
-        .chain(series.high)
-        .collect();
+    let all: Vec<f64> =
+        series.lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [Some(p.value), p.min, p.max]).flatten()).chain(series.low).chain(series.high).collect();
     let (mut lo, mut hi) = (all.iter().cloned().fold(f64::MAX, f64::min), all.iter().cloned().fold(f64::MIN, f64::max));
     if (hi - lo).abs() < 1e-9 {
         lo -= 1.0;
@@ -97,7 +96,9 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
                 .points
                 .iter()
                 .filter_map(|p| match (p.min, p.max) {
-                    (Some(mn), Some(mx)) if series.daily => Some(view! { <line x1=x(p.day) x2=x(p.day) y1=y(mn) y2=y(mx) stroke=colour stroke-width="3" opacity="0.35"/> }),
+                    (Some(mn), Some(mx)) if series.daily => {
+                        Some(view! { <line x1=x(p.day) x2=x(p.day) y1=y(mn) y2=y(mx) stroke=colour stroke-width="3" opacity="0.35"/> })
+                    }
                     _ => None,
                 })
                 .collect::<Vec<_>>();

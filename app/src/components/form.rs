@@ -52,7 +52,8 @@ pub fn TextField(
     #[prop(optional)] required: bool,
     #[prop(optional)] inputmode: Option<&'static str>,
     /// What the field holds before anything is typed (an invitation's email).
-    #[prop(optional, into)] initial: Option<Signal<Option<String>>>,
+    #[prop(optional, into)]
+    initial: Option<Signal<Option<String>>>,
     error: FormResult,
 ) -> impl IntoView {
     let message = move || error.get().and_then(|e| e.field_error(name));
@@ -70,7 +71,11 @@ pub fn TextField(
             if message().is_some() {
                 ids.push(error_id.clone());
             }
-            if ids.is_empty() { None } else { Some(ids.join(" ")) }
+            if ids.is_empty() {
+                None
+            } else {
+                Some(ids.join(" "))
+            }
         }
     };
     view! {

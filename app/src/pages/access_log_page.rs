@@ -19,7 +19,15 @@ pub fn AccessLogPage() -> impl IntoView {
     let q = Memo::new(move |_| {
         query.with(|m| {
             let get = |k: &str| m.get(k).unwrap_or_default();
-            AccessLogQuery { person: get("person"), organisation: get("organisation"), action: get("action"), label: get("label"), from: get("from"), to: get("to"), before: get("before") }
+            AccessLogQuery {
+                person: get("person"),
+                organisation: get("organisation"),
+                action: get("action"),
+                label: get("label"),
+                from: get("from"),
+                to: get("to"),
+                before: get("before"),
+            }
         })
     });
     let emails = ServerAction::<SetNoticeEmails>::new();
@@ -27,7 +35,12 @@ pub fn AccessLogPage() -> impl IntoView {
     view! { <Title text="Access log – Kith"/><Authed render=move |me| access_log(me, q, log, emails)/> }
 }
 
-fn access_log(_me: Me, q: Memo<AccessLogQuery>, log: Resource<Result<AccessLogView, kith_types::AppError>>, emails: ServerAction<SetNoticeEmails>) -> impl IntoView {
+fn access_log(
+    _me: Me,
+    q: Memo<AccessLogQuery>,
+    log: Resource<Result<AccessLogView, kith_types::AppError>>,
+    emails: ServerAction<SetNoticeEmails>,
+) -> impl IntoView {
     view! {
         <h1 class="text-3xl font-bold mb-2">"Access log"</h1>
         <p class="mb-4">"Every time anyone opens, downloads, adds to or shares this record, it is written here, and nobody can change or remove what is written."</p>

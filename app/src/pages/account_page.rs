@@ -3,10 +3,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere};
-use kith_types::TwoStepView;
+use crate::api::{
+    get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere,
+};
 use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
 use crate::components::layout::Authed;
+use kith_types::TwoStepView;
 
 #[derive(Clone, Copy)]
 struct TwoStep {

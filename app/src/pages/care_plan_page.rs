@@ -237,6 +237,16 @@ fn Fields(prefix: String, section: String, item: Option<kith_types::together::Pl
 /// An item's fields as hidden inputs (for one-button changes like "Mark done").
 #[component]
 fn HiddenFields(f: kith_types::together::PlanFields) -> impl IntoView {
-    let pairs = [("text", f.text), ("target_date", f.target_date), ("status", f.status), ("who", f.who), ("by_when", f.by_when), ("role", f.role), ("contact", f.contact), ("entry_id", f.entry_id), ("done", if f.done { "on".into() } else { String::new() })];
+    let pairs = [
+        ("text", f.text),
+        ("target_date", f.target_date),
+        ("status", f.status),
+        ("who", f.who),
+        ("by_when", f.by_when),
+        ("role", f.role),
+        ("contact", f.contact),
+        ("entry_id", f.entry_id),
+        ("done", if f.done { "on".into() } else { String::new() }),
+    ];
     pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <input type="hidden" name=format!("item[{k}]") value=v/> }).collect::<Vec<_>>()
 }

@@ -113,14 +113,16 @@ fn SummaryView(s: Summary) -> impl IntoView {
         view! { <section aria-labelledby="allergies-heading" class="card" id="allergies">
             <h2 id="allergies-heading" class="text-xl font-bold">"Allergies"</h2>
             <p>"No allergies recorded by any source."</p>
-        </section> }.into_any()
+        </section> }
+        .into_any()
     } else {
         view! {
             <section aria-labelledby="allergies-heading" class="allergy-box" id="allergies">
                 <h2 id="allergies-heading" class="text-xl font-bold mb-2">"Allergies"</h2>
                 <EntryList cards=allergies empty=""/>
             </section>
-        }.into_any()
+        }
+        .into_any()
     };
     let disputed = s.medications.iter().filter(|m| m.disagreement).count();
     view! {

@@ -15,10 +15,12 @@ pub fn LinkPage() -> impl IntoView {
     let prompt = Resource::new(token, link_prompt);
     let action = ServerAction::<OpenLink>::new();
     let error = error_of(action.value());
-    let message = move || error.get().and_then(|e| match e {
-        kith_types::AppError::Validation { .. } => None,
-        other => Some(other.to_string()),
-    });
+    let message = move || {
+        error.get().and_then(|e| match e {
+            kith_types::AppError::Validation { .. } => None,
+            other => Some(other.to_string()),
+        })
+    };
     view! {
         <Title text="Shared record – Kith"/>
         <PublicPage>

@@ -7,8 +7,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_timeline;
 use crate::components::layout::{Authed, ErrorPanel};
-use crate::components::urlencode;
 use crate::components::record::EntryItem;
+use crate::components::urlencode;
 
 #[component]
 pub fn TimelinePage() -> impl IntoView {

@@ -132,19 +132,45 @@ fn main() {
     // next file parsed while the current one is stored (the target's row).
     let modes = [(Mode::OneAtATime, "one file at a time", None), (Mode::Set, "the set", Some(()))];
     let mut timed: Vec<(Timed, Row)> = vec![
-        (Timed::ParseOnly, Row { what: "parse only (serde_json Value)".into(), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: None }),
-        (Timed::ParseFeed, Row { what: "kith_fhir::parse_feed".into(), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: None }),
+        (
+            Timed::ParseOnly,
+            Row { what: "parse only (serde_json Value)".into(), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: None },
+        ),
+        (
+            Timed::ParseFeed,
+            Row { what: "kith_fhir::parse_feed".into(), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: None },
+        ),
     ];
     if sqlite {
         for (mode, how, targeted) in modes {
-            timed.push((Timed::Import(Backend::Sqlite, mode), Row { what: format!("import, SQLite, {how}"), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: targeted.map(|_| SQLITE_TARGET) }));
+            timed.push((
+                Timed::Import(Backend::Sqlite, mode),
+                Row {
+                    what: format!("import, SQLite, {how}"),
+                    bytes: total_bytes,
+                    resources: total_resources,
+                    secs: f64::MAX,
+                    cpu: 0.0,
+                    target: targeted.map(|_| SQLITE_TARGET),
+                },
+            ));
         }
     }
     if postgres {
         match rt.block_on(postgres_reachable()) {
             Ok(()) => {
                 for (mode, how, targeted) in modes {
-                    timed.push((Timed::Import(Backend::Postgres, mode), Row { what: format!("import, PostgreSQL, {how}"), bytes: total_bytes, resources: total_resources, secs: f64::MAX, cpu: 0.0, target: targeted.map(|_| POSTGRES_TARGET) }));
+                    timed.push((
+                        Timed::Import(Backend::Postgres, mode),
+                        Row {
+                            what: format!("import, PostgreSQL, {how}"),
+                            bytes: total_bytes,
+                            resources: total_resources,
+                            secs: f64::MAX,
+                            cpu: 0.0,
+                            target: targeted.map(|_| POSTGRES_TARGET),
+                        },
+                    ));
                 }
             }
             Err(e) => eprintln!("SKIPPED PostgreSQL: cannot reach {} ({e}); set KITH_TEST_POSTGRES_URL or start the server", redacted_admin_url()),
@@ -245,7 +271,13 @@ async fn bench_backend(k: &Kith, url: &str, files: &[Prepared], check: bool, mod
     // The requests own their bytes: copy them before the clock starts.
     let requests: Vec<ImportRequest> = files
         .iter()
-        .map(|f| ImportRequest { file_name: f.file.clone(), bytes: f.bytes.clone(), source_kind: Some(SourceKind::Gp), source_name: None, max_bytes: MAX_BYTES })
+        .map(|f| ImportRequest {
+            file_name: f.file.clone(),
+            bytes: f.bytes.clone(),
+            source_kind: Some(SourceKind::Gp),
+            source_name: None,
+            max_bytes: MAX_BYTES,
+        })
         .collect();
 
     // PostgreSQL: start from a checkpoint, so that one left pending by an
@@ -260,10 +292,11 @@ async fn bench_backend(k: &Kith, url: &str, files: &[Prepared], check: bool, mod
         let _ = conn.close().await;
     }
     let (t, c) = (Instant::now(), cpu_secs());
-    let accepted_whole = |outcome: kith_core::CoreResult<ImportOutcome>, f: &Prepared| match outcome.unwrap_or_else(|e| panic!("{}: import failed: {e:?}", f.file)) {
-        ImportOutcome::Accepted(s) if s.new == f.resources => {}
-        other => panic!("{}: expected {} new resources, got {other:?}", f.file, f.resources),
-    };
+    let accepted_whole =
+        |outcome: kith_core::CoreResult<ImportOutcome>, f: &Prepared| match outcome.unwrap_or_else(|e| panic!("{}: import failed: {e:?}", f.file)) {
+            ImportOutcome::Accepted(s) if s.new == f.resources => {}
+            other => panic!("{}: expected {} new resources, got {other:?}", f.file, f.resources),
+        };
     match mode {
         Mode::OneAtATime => {
             for ((req, access), f) in requests.into_iter().zip(&accesses).zip(files) {
@@ -340,16 +373,13 @@ fn prepare_files(dir: &Path) -> Vec<Prepared> {
         .iter()
         .map(|p| {
             let file = p.file_name().unwrap().to_string_lossy().into_owned();
-            let mut v: Value = serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             let nhs = numbers.next().expect("enough NHS Numbers");
             let entries = v["entry"].as_array_mut().unwrap_or_else(|| panic!("{file}: not a Bundle with entries"));
             let resources = entries.len();
-            let patient = entries
-                .iter_mut()
-                .map(|e| &mut e["resource"])
-                .find(|r| r["resourceType"] == "Patient")
-                .unwrap_or_else(|| panic!("{file}: no Patient"));
+            let patient =
+                entries.iter_mut().map(|e| &mut e["resource"]).find(|r| r["resourceType"] == "Patient").unwrap_or_else(|| panic!("{file}: no Patient"));
             let ident = json!({ "system": NHS_NUMBER_SYSTEM, "value": nhs.as_str() });
             match patient["identifier"].as_array_mut() {
                 Some(ids) => ids.insert(0, ident),

@@ -33,8 +33,7 @@ pub struct NewUser {
     pub organisation: String,
 }
 
-const SIGN_IN_FAILED: &str =
-    "The email address or password is not right. Check them and try again.";
+const SIGN_IN_FAILED: &str = "The email address or password is not right. Check them and try again.";
 
 #[derive(Debug)]
 struct ValidUser {
@@ -102,8 +101,7 @@ pub fn parse_birth_date(s: &str) -> Result<NaiveDate, String> {
     if s.is_empty() {
         return Err("Enter your date of birth".into());
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| "Enter your date of birth as a real date, like 1948-03-27".to_string())?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "Enter your date of birth as a real date, like 1948-03-27".to_string())?;
     let today = chrono::Utc::now().date_naive();
     if d > today {
         return Err("Your date of birth must be in the past".into());
@@ -136,40 +134,32 @@ impl Kith {
 
         let mut tx = self.db.pool.begin().await?;
         if store::user_by_email(&mut *tx, valid.email.as_str()).await?.is_some() {
-            return Err(AppError::field("email", "An account with this email address already exists. Sign in instead.")
-                .with_values(values)
-                .into());
+            return Err(AppError::field("email", "An account with this email address already exists. Sign in instead.").with_values(values).into());
         }
         if let Some((nhs, _)) = &valid.patient {
             if store::patient_by_nhs_number(&mut *tx, nhs.as_str()).await?.is_some() {
-                return Err(AppError::field(
-                    "nhs_number",
-                    "A record with this NHS Number already exists. If it is yours, contact us to claim it.",
-                )
-                .with_values(values)
-                .into());
+                return Err(AppError::field("nhs_number", "A record with this NHS Number already exists. If it is yours, contact us to claim it.")
+                    .with_values(values)
+                    .into());
             }
         }
-        let inserted = store::insert_user(&mut *tx, &id, valid.email.as_str(), &valid.name, valid.role.as_str(), Some(&hash), input.organisation.trim(), now).await;
+        let inserted =
+            store::insert_user(&mut *tx, &id, valid.email.as_str(), &valid.name, valid.role.as_str(), Some(&hash), input.organisation.trim(), now).await;
         if let Err(e) = inserted {
             // Two sign-ups with one email racing: the loser gets the same message.
             if is_unique_violation(&e) {
-                return Err(AppError::field("email", "An account with this email address already exists. Sign in instead.")
-                    .with_values(values)
-                    .into());
+                return Err(AppError::field("email", "An account with this email address already exists. Sign in instead.").with_values(values).into());
             }
             return Err(e.into());
         }
         if let Some((nhs, dob)) = &valid.patient {
-            store::insert_patient(&mut *tx, &new_id(), nhs.as_str(), &valid.name, &dob.format("%Y-%m-%d").to_string(), Some(&id), now)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        CoreError::User(AppError::field("nhs_number", "A record with this NHS Number already exists.").with_values(values.clone()))
-                    } else {
-                        e.into()
-                    }
-                })?;
+            store::insert_patient(&mut *tx, &new_id(), nhs.as_str(), &valid.name, &dob.format("%Y-%m-%d").to_string(), Some(&id), now).await.map_err(|e| {
+                if is_unique_violation(&e) {
+                    CoreError::User(AppError::field("nhs_number", "A record with this NHS Number already exists.").with_values(values.clone()))
+                } else {
+                    e.into()
+                }
+            })?;
         }
         tx.commit().await?;
         tracing::info!(user_id = %id, role = %valid.role, "account created");
@@ -190,10 +180,7 @@ impl Kith {
         let typed_email = email.trim().to_string();
         let normalised = typed_email.to_lowercase();
         let s = &self.settings.throttle;
-        let keys = [
-            (throttle::account_key(&normalised), s.account_limit),
-            (throttle::address_key(address), s.address_limit),
-        ];
+        let keys = [(throttle::account_key(&normalised), s.account_limit), (throttle::address_key(address), s.address_limit)];
         let now = now_ms();
         match throttle::check(&self.db, s, &keys, now).await? {
             throttle::Verdict::Locked { until } => {
@@ -227,7 +214,8 @@ impl Kith {
             (_, user) => {
                 if let Some(u) = user {
                     if let Ok(role) = u.role.parse::<Role>() {
-                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false, "account: wrong password").await?;
+                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false, "account: wrong password")
+                            .await?;
                     }
                 }
                 let locked = throttle::record_failure(&self.db, s, &keys, now_ms()).await?;
@@ -330,7 +318,15 @@ mod tests {
 
     #[test]
     fn errors_name_each_field_and_echo_values_but_not_password() {
-        let bad = NewUser { name: " ".into(), email: "nope".into(), password: "short".into(), role: "patient".into(), nhs_number: "9434765918".into(), birth_date: "2999-01-01".into(), organisation: String::new() };
+        let bad = NewUser {
+            name: " ".into(),
+            email: "nope".into(),
+            password: "short".into(),
+            role: "patient".into(),
+            nhs_number: "9434765918".into(),
+            birth_date: "2999-01-01".into(),
+            organisation: String::new(),
+        };
         let e = validate_new_user(&bad).unwrap_err();
         for f in ["name", "email", "password", "nhs_number", "birth_date"] {
             assert!(e.field_error(f).is_some(), "{f}");

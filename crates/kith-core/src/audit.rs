@@ -23,8 +23,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyConnection, Transaction};
 
-use crate::policy::{require, require_whole, Origin, Principal, RecordAccess, Right, Via};
 use crate::mail::Notice;
+use crate::policy::{require, require_whole, Origin, Principal, RecordAccess, Right, Via};
 use crate::store::audit::{self as sql, AuditFilter, AuditRow, CheckpointRow};
 use crate::{new_id, now_ms, store, Actor, Backend, CoreResult, Kith};
 
@@ -78,13 +78,7 @@ fn who(access: &RecordAccess) -> Who {
     let (key, name, role, org, user_role) = match access.principal() {
         Principal::Operator => ("operator".to_string(), "Server operator".to_string(), "operator".to_string(), String::new(), None),
         Principal::User(a) => (format!("user:{}", a.user_id), a.name.clone(), a.role.as_str().to_string(), a.organisation.clone(), Some(a.role)),
-        Principal::LinkViewer(v) => (
-            format!("link:{}:{}", v.link_id, v.name.to_lowercase()),
-            v.name.clone(),
-            v.role.clone(),
-            v.organisation.clone(),
-            None,
-        ),
+        Principal::LinkViewer(v) => (format!("link:{}:{}", v.link_id, v.name.to_lowercase()), v.name.clone(), v.role.clone(), v.organisation.clone(), None),
     };
     let (via, via_id, reason) = match access.via() {
         Via::Owner => ("own", None, None),
@@ -375,7 +369,11 @@ impl<'c> Audited<'c> {
         }
         if first_view_check && !sql::has_viewed(&mut self.tx, &self.patient_id, &w.key).await? {
             let org = if w.org.is_empty() { String::new() } else { format!(", {}", w.org) };
-            let did = if d.action == "export" { "downloaded a copy of your record, the first time they have looked at it" } else { "viewed your record for the first time" };
+            let did = if d.action == "export" {
+                "downloaded a copy of your record, the first time they have looked at it"
+            } else {
+                "viewed your record for the first time"
+            };
             let message = format!("{} ({}{org}) {did}.", w.name, w.role);
             crate::mail::notify(&mut self.tx, self.mail, &self.patient_id, &message, Notice::FirstView, now_ms()).await?;
         }
@@ -482,7 +480,8 @@ pub(crate) const COMMENTS_WHAT: &str = "comments on an entry";
 /// A row's content; `store::audit::append` gives it its place in the chain
 /// (`seq`, `prev_hash`, `hash`).
 fn make_row(patient_id: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditRow {
-    let (entries, what) = if d.entries.len() > MAX_LISTED_ENTRIES { (Vec::new(), format!("{} ({} entries)", d.what, d.entries.len())) } else { (d.entries, d.what) };
+    let (entries, what) =
+        if d.entries.len() > MAX_LISTED_ENTRIES { (Vec::new(), format!("{} ({} entries)", d.what, d.entries.len())) } else { (d.entries, d.what) };
     let mut labels = d.labels;
     labels.sort();
     AuditRow {
@@ -577,7 +576,14 @@ impl Kith {
     pub(crate) async fn audited_view(&self, access: &RecordAccess) -> CoreResult<Audited<'static>> {
         let tx = self.db.pool.begin().await?;
         if self.db.backend() == Backend::Postgres {
-            return Ok(Audited { tx, patient_id: access.patient_id().to_string(), head: None, logging: self.log_accesses, backend: Backend::Postgres, mail: self.settings.mail.is_some() });
+            return Ok(Audited {
+                tx,
+                patient_id: access.patient_id().to_string(),
+                head: None,
+                logging: self.log_accesses,
+                backend: Backend::Postgres,
+                mail: self.settings.mail.is_some(),
+            });
         }
         self.audited_in(tx, access.patient_id()).await
     }
@@ -631,7 +637,16 @@ impl Kith {
     /// of several wrong guesses at once exactly one locks the link. Returns
     /// (attempts, locked now), or None when the link was already locked.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn failed_passcode(&self, link: &store::ShareLinkRow, limit: i64, name: &str, role: &str, org: &str, origin: &Origin, now: i64) -> CoreResult<Option<(i64, bool)>> {
+    pub(crate) async fn failed_passcode(
+        &self,
+        link: &store::ShareLinkRow,
+        limit: i64,
+        name: &str,
+        role: &str,
+        org: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> CoreResult<Option<(i64, bool)>> {
         let w = Who {
             key: format!("link:{}:{}", link.id, name.trim().to_lowercase()),
             name: truncate(name.trim(), 200),
@@ -675,7 +690,8 @@ impl Kith {
         let now = now_ms();
         let id = new_id();
         let mut a = self.audited_patient(&p.id).await?;
-        sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, now + self.settings.break_glass_hours.max(1) * 3_600_000).await?;
+        sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, now + self.settings.break_glass_hours.max(1) * 3_600_000)
+            .await?;
         let org = if actor.organisation.is_empty() { String::new() } else { format!(" of {}", actor.organisation) };
         let message = format!("Emergency access: {}{org} opened your record. Reason given: \"{}\"", actor.name, truncate(reason, 1000));
         crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, now).await?;
@@ -752,7 +768,8 @@ impl Kith {
         f.organisation = nonempty(&q.organisation);
         f.action = nonempty(&q.action);
         f.label = nonempty(&q.label);
-        let day = |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis());
+        let day =
+            |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis());
         f.from_ms = day(&q.from);
         f.before_ms = day(&q.to).map(|t| t + 86_400_000);
         f.before_seq = q.before.trim().parse().ok();
@@ -913,10 +930,26 @@ impl From<&AuditRow> for ChainFileRecord {
     fn from(r: &AuditRow) -> Self {
         let r = r.clone();
         ChainFileRecord {
-            patient_id: r.patient_id, seq: r.seq, at: r.at, action: r.action, what: r.what, entries: r.entries, labels: r.labels,
-            actor_key: r.actor_key, actor_name: r.actor_name, actor_role: r.actor_role, actor_org: r.actor_org, via: r.via,
-            via_id: r.via_id, reason: r.reason, on_behalf_of: r.on_behalf_of, address: r.address, user_agent: r.user_agent,
-            prev_hash: r.prev_hash, hash: r.hash, hash_version: r.hash_version,
+            patient_id: r.patient_id,
+            seq: r.seq,
+            at: r.at,
+            action: r.action,
+            what: r.what,
+            entries: r.entries,
+            labels: r.labels,
+            actor_key: r.actor_key,
+            actor_name: r.actor_name,
+            actor_role: r.actor_role,
+            actor_org: r.actor_org,
+            via: r.via,
+            via_id: r.via_id,
+            reason: r.reason,
+            on_behalf_of: r.on_behalf_of,
+            address: r.address,
+            user_agent: r.user_agent,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+            hash_version: r.hash_version,
         }
     }
 }
@@ -924,10 +957,26 @@ impl From<&AuditRow> for ChainFileRecord {
 impl From<ChainFileRecord> for AuditRow {
     fn from(r: ChainFileRecord) -> Self {
         AuditRow {
-            patient_id: r.patient_id, seq: r.seq, at: r.at, action: r.action, what: r.what, entries: r.entries, labels: r.labels,
-            actor_key: r.actor_key, actor_name: r.actor_name, actor_role: r.actor_role, actor_org: r.actor_org, via: r.via,
-            via_id: r.via_id, reason: r.reason, on_behalf_of: r.on_behalf_of, address: r.address, user_agent: r.user_agent,
-            prev_hash: r.prev_hash, hash: r.hash, hash_version: r.hash_version,
+            patient_id: r.patient_id,
+            seq: r.seq,
+            at: r.at,
+            action: r.action,
+            what: r.what,
+            entries: r.entries,
+            labels: r.labels,
+            actor_key: r.actor_key,
+            actor_name: r.actor_name,
+            actor_role: r.actor_role,
+            actor_org: r.actor_org,
+            via: r.via,
+            via_id: r.via_id,
+            reason: r.reason,
+            on_behalf_of: r.on_behalf_of,
+            address: r.address,
+            user_agent: r.user_agent,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+            hash_version: r.hash_version,
         }
     }
 }
@@ -980,13 +1029,25 @@ pub fn verify_chain_file(file: &str, earlier: &[&str], public_key: Option<&str>)
         for c in other.checkpoints {
             // Signed by the key the checker trusts, not whatever a file says.
             let public_key = if c.public_key == key { c.public_key } else { String::new() };
-            checkpoints.push(CheckpointRow { patient_id: f.patient_id.clone(), seq: c.seq, hash: c.hash, signed_at: c.signed_at, public_key, signature: c.signature });
+            checkpoints.push(CheckpointRow {
+                patient_id: f.patient_id.clone(),
+                seq: c.seq,
+                hash: c.hash,
+                signed_at: c.signed_at,
+                public_key,
+                signature: c.signature,
+            });
         }
     }
     checkpoints.sort_by_key(|c| c.seq);
     let rows: Vec<AuditRow> = f.records.into_iter().map(AuditRow::from).collect();
     if let Some(r) = rows.iter().find(|r| r.patient_id != f.patient_id) {
-        return Ok(ChainCheck { records: rows.len() as i64, verified_up_to: None, broken_at: Some((r.seq, format!("record {} belongs to another record", r.seq))), checkpoints: checkpoints.len() });
+        return Ok(ChainCheck {
+            records: rows.len() as i64,
+            verified_up_to: None,
+            broken_at: Some((r.seq, format!("record {} belongs to another record", r.seq))),
+            checkpoints: checkpoints.len(),
+        });
     }
     // The file's last record stands for the head: records cut off after the
     // last checkpoint cannot be told from a download made earlier.
@@ -1163,7 +1224,8 @@ fn csv_field(s: &str) -> String {
 }
 
 fn audit_csv(rows: &[AuditRow]) -> String {
-    let mut out = String::from("seq,time,action,what,who,role,organisation,on_behalf_of,how,reason,labels,entries,address,user_agent,prev_hash,hash,hash_version\n");
+    let mut out =
+        String::from("seq,time,action,what,who,role,organisation,on_behalf_of,how,reason,labels,entries,address,user_agent,prev_hash,hash,hash_version\n");
     for r in rows {
         let cells = [
             r.seq.to_string(),
@@ -1201,7 +1263,16 @@ mod tests {
     use super::*;
 
     fn row(seq: i64, prev: &str) -> AuditRow {
-        let w = Who { key: "user:1".into(), name: "A".into(), role: "clinician".into(), org: "X".into(), via: "grant", via_id: None, reason: None, on_behalf_of: None };
+        let w = Who {
+            key: "user:1".into(),
+            name: "A".into(),
+            role: "clinician".into(),
+            org: "X".into(),
+            via: "grant",
+            via_id: None,
+            reason: None,
+            on_behalf_of: None,
+        };
         let mut r = make_row("p1", &w, &Origin::default(), Disclosure::new("view", "summary").with([("e1", "general")]));
         r.seq = seq;
         r.prev_hash = prev.to_string();
@@ -1244,7 +1315,14 @@ mod tests {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let a = row(1, "");
         let sig = key.sign(checkpoint_message("p1", 1, &a.hash, 5).as_bytes());
-        let cp = CheckpointRow { patient_id: "p1".into(), seq: 1, hash: a.hash.clone(), signed_at: 5, public_key: hex(key.verifying_key().as_bytes()), signature: hex(&sig.to_bytes()) };
+        let cp = CheckpointRow {
+            patient_id: "p1".into(),
+            seq: 1,
+            hash: a.hash.clone(),
+            signed_at: 5,
+            public_key: hex(key.verifying_key().as_bytes()),
+            signature: hex(&sig.to_bytes()),
+        };
         assert!(check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), std::slice::from_ref(&cp)).ok());
         // Rewrite record 1 and recompute its hash and the head: only the checkpoint notices.
         let mut forged = a.clone();

@@ -85,10 +85,7 @@ impl Db {
             if let Some(path) = sqlite_path(&url) {
                 if let Some(dir) = std::path::Path::new(&path).parent() {
                     if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                            path: path.clone(),
-                            source,
-                        })?;
+                        std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir { path: path.clone(), source })?;
                     }
                 }
                 if !url.contains("mode=") {
@@ -97,8 +94,7 @@ impl Db {
             }
         }
 
-        let options = AnyConnectOptions::from_str(&url)
-            .map_err(|source| DbError::Connect { url: shown.clone(), source })?;
+        let options = AnyConnectOptions::from_str(&url).map_err(|source| DbError::Connect { url: shown.clone(), source })?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
@@ -135,9 +131,7 @@ impl Db {
             None => migrator.run(&pool).await.map_err(|source| DbError::Migrate { url: shown.clone(), source })?,
             Some(owner_url) => {
                 let owner_shown = redact_url(owner_url);
-                let mut owner = AnyConnection::connect(owner_url)
-                    .await
-                    .map_err(|source| DbError::Connect { url: owner_shown.clone(), source })?;
+                let mut owner = AnyConnection::connect(owner_url).await.map_err(|source| DbError::Connect { url: owner_shown.clone(), source })?;
                 migrator.run(&mut owner).await.map_err(|source| DbError::Migrate { url: owner_shown, source })?;
                 owner.close().await.ok();
                 // A role not yet granted kith_app would fail at its first
@@ -238,10 +232,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://kith:s3cret@db.example:5432/kith"),
-            "postgres://kith:***@db.example:5432/kith"
-        );
+        assert_eq!(redact_url("postgres://kith:s3cret@db.example:5432/kith"), "postgres://kith:***@db.example:5432/kith");
         assert_eq!(redact_url("sqlite://data/kith.db"), "sqlite://data/kith.db");
     }
 

@@ -86,9 +86,7 @@ pub async fn load(kith: &Kith) -> CoreResult<Vec<(&'static DemoPerson, Loaded)>>
             .await;
         match r {
             Ok(_) => out.push((p, Loaded::Created)),
-            Err(CoreError::User(AppError::Validation { ref errors, .. }))
-                if errors.iter().all(|e| e.field == "email" || e.field == "nhs_number") =>
-            {
+            Err(CoreError::User(AppError::Validation { ref errors, .. })) if errors.iter().all(|e| e.field == "email" || e.field == "nhs_number") => {
                 out.push((p, Loaded::AlreadyThere))
             }
             Err(e) => return Err(e),

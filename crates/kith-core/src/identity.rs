@@ -117,11 +117,9 @@ impl Kith {
         match store::identity::linked_by_subject(&self.db.pool, &id.issuer, &id.subject).await? {
             Some(l) if l.user_id == actor.user_id => return Ok(None),
             Some(_) => {
-                return Err(AppError::Conflict(format!(
-                    "That {} account is already linked to another Kith account. Remove it there first.",
-                    id.provider_name
-                ))
-                .into())
+                return Err(
+                    AppError::Conflict(format!("That {} account is already linked to another Kith account. Remove it there first.", id.provider_name)).into()
+                )
             }
             None => {}
         }
@@ -161,8 +159,16 @@ impl Kith {
                 let Some(birth_date) = id.birth_date.as_deref().and_then(|d| crate::accounts::parse_birth_date(d).ok()) else {
                     return Ok(Some(format!("{} did not share your date of birth, so your record could not be started.", id.provider_name)));
                 };
-                store::insert_patient(&self.db.pool, &new_id(), nhs.as_str(), &actor.name, &birth_date.format("%Y-%m-%d").to_string(), Some(&actor.user_id), now_ms())
-                    .await?;
+                store::insert_patient(
+                    &self.db.pool,
+                    &new_id(),
+                    nhs.as_str(),
+                    &actor.name,
+                    &birth_date.format("%Y-%m-%d").to_string(),
+                    Some(&actor.user_id),
+                    now_ms(),
+                )
+                .await?;
                 Ok(None)
             }
         }
@@ -335,7 +341,10 @@ mod tests {
     #[test]
     fn devices_are_named_plainly() {
         assert_eq!(describe_device("Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"), "Chrome on Android");
-        assert_eq!(describe_device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"), "Safari on iOS");
+        assert_eq!(
+            describe_device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"),
+            "Safari on iOS"
+        );
         assert_eq!(describe_device(""), "Unknown device");
     }
 }

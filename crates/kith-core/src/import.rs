@@ -35,9 +35,17 @@ pub struct ImportRequest {
 pub enum ImportOutcome {
     Accepted(ImportSummary),
     /// No NHS Number in the file: kept aside until the patient confirms it.
-    Held { held_id: String, file: String, found_name: Option<String>, found_birth_date: Option<String> },
+    Held {
+        held_id: String,
+        file: String,
+        found_name: Option<String>,
+        found_birth_date: Option<String>,
+    },
     /// Nothing from the file was stored.
-    Refused { file: String, reason: String },
+    Refused {
+        file: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -126,8 +134,16 @@ struct Placed {
 enum Checked {
     /// `source`: the organisation's name (as asked for, else as the file
     /// names it) and identifier.
-    Ready { feed: Box<Feed>, refs: RefIndex, source: (String, Option<String>) },
-    Held { found_name: Option<String>, found_birth_date: Option<String>, source_name: Option<String> },
+    Ready {
+        feed: Box<Feed>,
+        refs: RefIndex,
+        source: (String, Option<String>),
+    },
+    Held {
+        found_name: Option<String>,
+        found_birth_date: Option<String>,
+        source_name: Option<String>,
+    },
     Refused(String),
 }
 
@@ -175,11 +191,9 @@ fn check(bytes: &[u8], max_bytes: usize, expected: &kith_types::NhsNumber, sourc
             let source = feed_source(&feed, source_name.as_deref(), file_name);
             Checked::Ready { feed: Box::new(feed), refs, source }
         }
-        Identity::Missing { name, birth_date } => Checked::Held {
-            found_name: name,
-            found_birth_date: birth_date,
-            source_name: source_name.or_else(|| source_organisation(&feed).map(|s| s.name)),
-        },
+        Identity::Missing { name, birth_date } => {
+            Checked::Held { found_name: name, found_birth_date: birth_date, source_name: source_name.or_else(|| source_organisation(&feed).map(|s| s.name)) }
+        }
     }
 }
 
@@ -304,7 +318,10 @@ impl Kith {
         } else {
             let bytes = Arc::new(bytes);
             let (b, expected, file) = (bytes.clone(), access.nhs_number().clone(), file_name.clone());
-            Stage::Checking { task: background::spawn("kith-parse", Priority::Low, move || check(&b, max_bytes, &expected, source_name, &file, confirmed)), bytes }
+            Stage::Checking {
+                task: background::spawn("kith-parse", Priority::Low, move || check(&b, max_bytes, &expected, source_name, &file, confirmed)),
+                bytes,
+            }
         };
         Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
     }
@@ -323,7 +340,19 @@ impl Kith {
                 let id = new_id();
                 let body = String::from_utf8_lossy(&bytes).into_owned();
                 let mut audited = self.audited(access).await?;
-                store::insert_held_feed(audited.conn(), access.patient_id(), &id, &file, source_name.as_deref(), kind, found_name.as_deref(), found_birth_date.as_deref(), &body, now_ms()).await?;
+                store::insert_held_feed(
+                    audited.conn(),
+                    access.patient_id(),
+                    &id,
+                    &file,
+                    source_name.as_deref(),
+                    kind,
+                    found_name.as_deref(),
+                    found_birth_date.as_deref(),
+                    &body,
+                    now_ms(),
+                )
+                .await?;
                 audited.commit(access, Disclosure::new("import", format!("{file}: held until the patient confirms it"))).await?;
                 return Ok(ImportOutcome::Held { held_id: id, file, found_name, found_birth_date });
             }
@@ -408,11 +437,7 @@ impl Kith {
         // What this source sent before: (type, id) -> (row id, version, hash).
         // A source first seen in this import has sent nothing.
         let current: HashMap<(String, String), (String, i64, String)> = if known_source {
-            store::current_resources(&mut *tx, patient, source)
-                .await?
-                .into_iter()
-                .map(|r| ((r.resource_type, r.fhir_id), (r.id, r.version, r.hash)))
-                .collect()
+            store::current_resources(&mut *tx, patient, source).await?.into_iter().map(|r| ((r.resource_type, r.fhir_id), (r.id, r.version, r.hash))).collect()
         } else {
             HashMap::new()
         };
@@ -587,7 +612,21 @@ impl Kith {
             store::bulk_set_disagreements(tx, backend, patient, now, &flags).await?;
         }
 
-        store::insert_import(&mut *tx, patient, &import_id, source, file, byte_size as i64, &sha256, new as i64, changed as i64, unchanged as i64, access.user_id(), now).await?;
+        store::insert_import(
+            &mut *tx,
+            patient,
+            &import_id,
+            source,
+            file,
+            byte_size as i64,
+            &sha256,
+            new as i64,
+            changed as i64,
+            unchanged as i64,
+            access.user_id(),
+            now,
+        )
+        .await?;
         let what = format!("{file} from {} ({new} new, {changed} changed, {unchanged} unchanged)", src.name);
         audited.commit(access, Disclosure::new("import", what)).await?;
 
@@ -617,7 +656,10 @@ pub struct StartedImport {
 enum Stage {
     /// Refused before parsing (too large).
     Done(ImportOutcome),
-    Checking { task: Background<Checked>, bytes: Arc<Vec<u8>> },
+    Checking {
+        task: Background<Checked>,
+        bytes: Arc<Vec<u8>>,
+    },
 }
 
 impl StartedImport {
@@ -657,7 +699,6 @@ fn disagree_any<'a>(facts: impl Iterator<Item = &'a SourceFact>) -> bool {
     }
     false
 }
-
 
 impl Kith {
     /// Rows per record table for this patient (tests use it to prove that a
@@ -702,4 +743,3 @@ impl Kith {
         Ok(())
     }
 }
-

@@ -9,9 +9,11 @@ pub fn load_or_create(path: &Path, what: &str) -> std::io::Result<[u8; 32]> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            let raw = data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).ok().filter(|b| b.len() == 32).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not a Kith {what} (64 hex digits)", path.display()))
-            })?;
+            let raw = data_encoding::HEXLOWER_PERMISSIVE
+                .decode(text.trim().as_bytes())
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is not a Kith {what} (64 hex digits)", path.display())))?;
             Ok(raw.try_into().expect("32 bytes"))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

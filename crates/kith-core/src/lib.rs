@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 mod background;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -12,19 +13,18 @@ pub mod identity;
 pub mod import;
 pub mod keyfile;
 pub mod mail;
-pub mod connections;
-pub mod policy;
-pub mod record;
 pub mod password;
+pub mod policy;
+mod qr;
+pub mod record;
 pub mod session_store;
 pub mod sharing;
-pub mod together;
-pub mod two_step;
-mod qr;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod throttle;
+pub mod together;
+pub mod two_step;
 pub mod views;
 
 pub use accounts::{Actor, NewUser};
@@ -51,7 +51,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { session_idle_minutes: 30, throttle: throttle::ThrottleSettings::default(), break_glass: false, break_glass_hours: 4, two_step_roles: vec![], mail: None }
+        Self {
+            session_idle_minutes: 30,
+            throttle: throttle::ThrottleSettings::default(),
+            break_glass: false,
+            break_glass_hours: 4,
+            two_step_roles: vec![],
+            mail: None,
+        }
     }
 }
 

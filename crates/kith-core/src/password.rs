@@ -18,9 +18,7 @@ static COMMON: &str = include_str!("common-passwords.txt");
 pub fn check_policy(password: &str, hints: &[&str]) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
-        return Err(format!(
-            "Use at least {MIN_LENGTH} characters. Three random words make a strong password you can remember."
-        ));
+        return Err(format!("Use at least {MIN_LENGTH} characters. Three random words make a strong password you can remember."));
     }
     if chars > MAX_LENGTH {
         return Err(format!("Use at most {MAX_LENGTH} characters."));
@@ -44,10 +42,7 @@ pub fn check_policy(password: &str, hints: &[&str]) -> Result<(), String> {
 pub async fn hash(password: String) -> CoreResult<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| CoreError::Internal(format!("hashing failed: {e}")))
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| CoreError::Internal(format!("hashing failed: {e}")))
     })
     .await
     .map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))?
@@ -60,8 +55,7 @@ pub async fn verify(password: String, stored: Option<String>) -> CoreResult<bool
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| dummy_hash().to_string());
-        let parsed = PasswordHash::new(&phc)
-            .map_err(|e| CoreError::Internal(format!("stored hash unreadable: {e}")))?;
+        let parsed = PasswordHash::new(&phc).map_err(|e| CoreError::Internal(format!("stored hash unreadable: {e}")))?;
         let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(ok && known)
     })
@@ -73,10 +67,7 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"not a real password, only here for timing", &salt)
-            .expect("argon2 with default parameters")
-            .to_string()
+        Argon2::default().hash_password(b"not a real password, only here for timing", &salt).expect("argon2 with default parameters").to_string()
     })
 }
 

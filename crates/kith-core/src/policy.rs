@@ -85,12 +85,22 @@ impl Scope {
 pub enum Via {
     Owner,
     Operator,
-    Grant { grant_ids: Vec<String>, act_for: bool },
-    Link { link_id: String },
+    Grant {
+        grant_ids: Vec<String>,
+        act_for: bool,
+    },
+    Link {
+        link_id: String,
+    },
     /// The owner looking through a grant or link's eyes.
-    Preview { share_id: String },
+    Preview {
+        share_id: String,
+    },
     /// A clinician's emergency access, with the reason they gave.
-    BreakGlass { id: String, reason: String },
+    BreakGlass {
+        id: String,
+        reason: String,
+    },
 }
 
 /// Where a request came from, for the access log.
@@ -205,12 +215,18 @@ impl Kith {
     async fn decide(&self, principal: &Principal, patient_id: &str) -> CoreResult<Option<Decision>> {
         let now = now_ms();
         match principal {
-            Principal::Operator => Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Operator, scope: None })),
+            Principal::Operator => {
+                Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Operator, scope: None }))
+            }
             Principal::User(actor) => {
                 if actor.role == Role::Patient {
                     if let Some(own) = store::patient_by_user(&self.db.pool, &actor.user_id).await? {
                         if own.id == patient_id {
-                            return Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Owner, scope: None }));
+                            return Ok(Some(Decision {
+                                rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage],
+                                via: Via::Owner,
+                                scope: None,
+                            }));
                         }
                     }
                 }
@@ -221,7 +237,11 @@ impl Kith {
                     // clinician needs for direct care, never private entries.
                     if self.settings.break_glass && actor.role == Role::Clinician {
                         if let Some((id, reason)) = store::audit::active_break_glass(&self.db.pool, patient_id, &actor.user_id, now).await? {
-                            return Ok(Some(Decision { rights: vec![Right::Read, Right::Comment], via: Via::BreakGlass { id, reason }, scope: Some(Scope::whole()) }));
+                            return Ok(Some(Decision {
+                                rights: vec![Right::Read, Right::Comment],
+                                via: Via::BreakGlass { id, reason },
+                                scope: Some(Scope::whole()),
+                            }));
                         }
                     }
                     return Ok(None);
@@ -282,7 +302,18 @@ impl Kith {
             Principal::Operator => Origin::command_line(),
             _ => Origin::default(),
         };
-        Ok(RecordAccess { patient_id: p.id, nhs_number, patient_name: p.name, origin, right, rights: d.rights, principal: principal.clone(), via: d.via, scope: d.scope, pending_log_commits: None })
+        Ok(RecordAccess {
+            patient_id: p.id,
+            nhs_number,
+            patient_name: p.name,
+            origin,
+            right,
+            rights: d.rights,
+            principal: principal.clone(),
+            via: d.via,
+            scope: d.scope,
+            pending_log_commits: None,
+        })
     }
 
     /// Opens the record with this NHS Number for `principal`, or NotFound.

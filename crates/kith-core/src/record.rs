@@ -54,10 +54,8 @@ pub fn disagreements(sources: &[EntrySource]) -> Vec<Disagreement> {
     }
     let mut out = Vec::new();
     for field in fields {
-        let values: Vec<(String, String)> = sources
-            .iter()
-            .filter_map(|s| s.fact.compare.iter().find(|(f, _)| *f == field).map(|(_, v)| (s.organisation.clone(), v.clone())))
-            .collect();
+        let values: Vec<(String, String)> =
+            sources.iter().filter_map(|s| s.fact.compare.iter().find(|(f, _)| *f == field).map(|(_, v)| (s.organisation.clone(), v.clone()))).collect();
         let first = &values[0].1;
         if values.iter().any(|(_, v)| v != first) {
             out.push(Disagreement { field, values });
@@ -74,8 +72,7 @@ impl Kith {
         let patient = access.patient_id();
         let mut audited = self.audited(access).await?;
         let conn = audited.conn();
-        let sources: HashMap<String, store::SourceRow> =
-            store::sources_of(&mut *conn, patient).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let sources: HashMap<String, store::SourceRow> = store::sources_of(&mut *conn, patient).await?.into_iter().map(|s| (s.id.clone(), s)).collect();
         let link_rows = store::links_of(&mut *conn, patient).await?;
         let entry_rows = store::entries_of(&mut *conn, patient).await?;
         let d = Disclosure::new("view", "record").with(entry_rows.iter().map(|e| (e.id.as_str(), e.label.as_str())));

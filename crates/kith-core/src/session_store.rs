@@ -52,9 +52,7 @@ impl SessionStore for DbSessionStore {
         // Ids are random 128-bit values; on the rare collision, draw again.
         loop {
             let (data, user_id, expires_at) = encode(record)?;
-            let inserted = store::session_insert_new(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at)
-                .await
-                .map_err(backend)?;
+            let inserted = store::session_insert_new(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at).await.map_err(backend)?;
             if inserted {
                 return Ok(());
             }
@@ -64,9 +62,7 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id, expires_at) = encode(record)?;
-        store::session_upsert(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at)
-            .await
-            .map_err(backend)
+        store::session_upsert(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -258,7 +258,8 @@ impl Kith {
                 errors.push(FieldError { field: field.into(), message: format!("Enter {label}") });
             }
         }
-        let values = vec![("name".to_string(), name.to_string()), ("role".to_string(), role.to_string()), ("organisation".to_string(), organisation.to_string())];
+        let values =
+            vec![("name".to_string(), name.to_string()), ("role".to_string(), role.to_string()), ("organisation".to_string(), organisation.to_string())];
         let link = store::share_link_by_token_hash(&self.db.pool, &token_hash(token)).await?.ok_or(AppError::NotFound)?;
         let now = now_ms();
         if link.revoked_at.is_some() || link.expires_at <= now {
@@ -273,7 +274,11 @@ impl Kith {
                 let attempts = match counted {
                     Some((attempts, false)) => attempts,
                     // Locked by this guess or, a moment ago, by another.
-                    _ => return Err(AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into()),
+                    _ => {
+                        return Err(
+                            AppError::Conflict("This link is now locked because of too many wrong passcodes. Ask the patient for a new one.".into()).into()
+                        )
+                    }
                 };
                 errors.push(FieldError {
                     field: "passcode".into(),
@@ -407,7 +412,9 @@ impl Kith {
         check_label(label)?;
         let mut audited = self.audited(access).await?;
         let n = store::set_source_label(audited.conn(), access.patient_id(), source_id, label, now_ms()).await?;
-        audited.commit(access, Disclosure { labels: vec![label.to_string()], ..Disclosure::new("update", format!("label of {n} entries from one source")) }).await?;
+        audited
+            .commit(access, Disclosure { labels: vec![label.to_string()], ..Disclosure::new("update", format!("label of {n} entries from one source")) })
+            .await?;
         Ok(n)
     }
 

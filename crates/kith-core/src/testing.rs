@@ -49,10 +49,7 @@ impl TestDb {
         let admin_url = postgres_admin_url();
         let name = format!("kith_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot reach PostgreSQL at {} for tests ({e}); start it or set KITH_TEST_POSTGRES_URL",
-                crate::db::redact_url(&admin_url)
-            )
+            panic!("cannot reach PostgreSQL at {} for tests ({e}); start it or set KITH_TEST_POSTGRES_URL", crate::db::redact_url(&admin_url))
         });
         admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
         admin.close().await.ok();
@@ -121,14 +118,12 @@ impl TestDb {
 
     /// Whether any text column of the sharing tables holds `needle`.
     pub async fn database_contains(&self, needle: &str) -> bool {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM share_links WHERE token_hash = $1 OR id = $1 OR name = $1 OR scope LIKE $2",
-        )
-        .bind(needle.to_string())
-        .bind(format!("%{needle}%"))
-        .fetch_one(&self.kith.db.pool)
-        .await
-        .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM share_links WHERE token_hash = $1 OR id = $1 OR name = $1 OR scope LIKE $2")
+            .bind(needle.to_string())
+            .bind(format!("%{needle}%"))
+            .fetch_one(&self.kith.db.pool)
+            .await
+            .unwrap();
         n > 0
     }
 }
@@ -175,7 +170,12 @@ impl TestDb {
         let as_app = sqlx::query(sql).execute(pool).await.err().map(|e| e.to_string());
         match self.kith.db.backend() {
             crate::Backend::Sqlite => {
-                for t in ["audit_events_append_only_update", "audit_events_append_only_delete", "audit_checkpoints_append_only_update", "audit_checkpoints_append_only_delete"] {
+                for t in [
+                    "audit_events_append_only_update",
+                    "audit_events_append_only_delete",
+                    "audit_checkpoints_append_only_update",
+                    "audit_checkpoints_append_only_delete",
+                ] {
                     sqlx::query(&format!("DROP TRIGGER IF EXISTS {t}")).execute(pool).await.unwrap();
                 }
                 sqlx::query(sql).execute(pool).await.unwrap();
@@ -205,9 +205,16 @@ pub fn not_found<T: std::fmt::Debug>(r: Result<T, crate::CoreError>) -> bool {
 
 /// A new account with the test password ("kettle orange stairs").
 pub async fn user(k: &Kith, name: &str, email: &str, role: &str, organisation: &str) -> crate::Actor {
-    k.create_user(crate::NewUser { name: name.into(), email: email.into(), password: "kettle orange stairs".into(), role: role.into(), organisation: organisation.into(), ..Default::default() })
-        .await
-        .unwrap()
+    k.create_user(crate::NewUser {
+        name: name.into(),
+        email: email.into(),
+        password: "kettle orange stairs".into(),
+        role: role.into(),
+        organisation: organisation.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
 }
 
 impl TestDb {

@@ -43,9 +43,13 @@ pub(crate) fn address_key(address: &str) -> String {
 }
 
 pub(crate) enum Verdict {
-    Allowed { delay: Duration },
+    Allowed {
+        delay: Duration,
+    },
     /// Locked until this time (ms since the epoch).
-    Locked { until: i64 },
+    Locked {
+        until: i64,
+    },
 }
 
 /// May an attempt go ahead, and after how long a pause?
@@ -63,11 +67,7 @@ pub(crate) async fn check(db: &Db, s: &ThrottleSettings, keys: &[(String, i64)],
             }
         }
     }
-    let delay = if failures >= s.slow_after {
-        s.slow_step * (failures - s.slow_after + 1) as u32
-    } else {
-        Duration::ZERO
-    };
+    let delay = if failures >= s.slow_after { s.slow_step * (failures - s.slow_after + 1) as u32 } else { Duration::ZERO };
     Ok(Verdict::Allowed { delay })
 }
 
@@ -106,7 +106,5 @@ pub(crate) async fn record_success(db: &Db, account: &str) -> sqlx::Result<()> {
 pub(crate) fn locked_message(until: i64, now: i64) -> String {
     let minutes = ((until - now) as f64 / 60_000.0).ceil().max(1.0) as i64;
     let unit = if minutes == 1 { "minute" } else { "minutes" };
-    format!(
-        "Too many failed sign-in attempts. For your security, signing in is paused. Try again in {minutes} {unit}."
-    )
+    format!("Too many failed sign-in attempts. For your security, signing in is paused. Try again in {minutes} {unit}.")
 }

@@ -47,7 +47,9 @@ fn check_text(field: &str, text: &str, what: &str) -> Result<String, AppError> {
         return Err(AppError::field(field, format!("Write {what}")));
     }
     if t.chars().count() > MAX_TEXT {
-        return Err(AppError::field(field, format!("Keep it to {MAX_TEXT} characters (this is {})", t.chars().count())).with_values(vec![(field.into(), text.into())]));
+        return Err(
+            AppError::field(field, format!("Keep it to {MAX_TEXT} characters (this is {})", t.chars().count())).with_values(vec![(field.into(), text.into())])
+        );
     }
     Ok(t.to_string())
 }
@@ -61,10 +63,19 @@ fn check_date(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String 
 }
 
 fn values_of(f: &PlanFields) -> Vec<(String, String)> {
-    [("text", &f.text), ("target_date", &f.target_date), ("status", &f.status), ("who", &f.who), ("by_when", &f.by_when), ("role", &f.role), ("contact", &f.contact), ("entry_id", &f.entry_id)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    [
+        ("text", &f.text),
+        ("target_date", &f.target_date),
+        ("status", &f.status),
+        ("who", &f.who),
+        ("by_when", &f.by_when),
+        ("role", &f.role),
+        ("contact", &f.contact),
+        ("entry_id", &f.entry_id),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect()
 }
 
 /// Checks and tidies one item's fields for its section.
@@ -251,10 +262,8 @@ impl Kith {
         let conditions: Vec<(String, String)> = shown.into_iter().map(|e| (e.id, e.text)).collect();
         a.commit(access, d).await?;
 
-        let mut sections: Vec<PlanSection> = SECTIONS
-            .iter()
-            .map(|(k, t, h)| PlanSection { key: k.to_string(), title: t.to_string(), hint: h.to_string(), items: vec![] })
-            .collect();
+        let mut sections: Vec<PlanSection> =
+            SECTIONS.iter().map(|(k, t, h)| PlanSection { key: k.to_string(), title: t.to_string(), hint: h.to_string(), items: vec![] }).collect();
         for r in rows {
             let fields: PlanFields = serde_json::from_str(&r.fields).map_err(|e| CoreError::Internal(e.to_string()))?;
             let entry_text = (!fields.entry_id.is_empty()).then(|| conditions.iter().find(|(id, _)| *id == fields.entry_id).map(|(_, t)| t.clone())).flatten();
@@ -325,7 +334,16 @@ impl Kith {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn write_plan(&self, access: &RecordAccess, id: &str, section: &str, fields: &PlanFields, version: i64, removed: bool, action: &'static str) -> CoreResult<()> {
+    async fn write_plan(
+        &self,
+        access: &RecordAccess,
+        id: &str,
+        section: &str,
+        fields: &PlanFields,
+        version: i64,
+        removed: bool,
+        action: &'static str,
+    ) -> CoreResult<()> {
         let who = author(access);
         let json = serde_json::to_string(fields).map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut a = self.audited(access).await?;
@@ -351,7 +369,13 @@ impl Kith {
             now: now_ms(),
         };
         sql::write_plan_item(a.conn(), access.patient_id(), &w).await?;
-        let verb = if removed { "removed from" } else if version == 1 { "added to" } else { "changed in" };
+        let verb = if removed {
+            "removed from"
+        } else if version == 1 {
+            "added to"
+        } else {
+            "changed in"
+        };
         a.commit(access, Disclosure::new(action, format!("care plan: {verb} {}", section_title(section)))).await?;
         self.announce(access.patient_id(), "care-plan".into());
         Ok(())
@@ -375,7 +399,15 @@ impl Kith {
         }
         let who = author(access);
         let mut a = self.audited(access).await?;
-        sql::insert_review(a.conn(), access.patient_id(), &new_id(), now_ms(), &byline(&who.name, &who.role, &who.org, who.on_behalf_of.as_deref()), (!next.is_empty()).then_some(next.as_str())).await?;
+        sql::insert_review(
+            a.conn(),
+            access.patient_id(),
+            &new_id(),
+            now_ms(),
+            &byline(&who.name, &who.role, &who.org, who.on_behalf_of.as_deref()),
+            (!next.is_empty()).then_some(next.as_str()),
+        )
+        .await?;
         a.commit(access, Disclosure::new("update", "care plan reviewed")).await?;
         self.announce(access.patient_id(), "care-plan".into());
         Ok(())
@@ -396,11 +428,8 @@ pub(crate) async fn summary_parts(conn: &mut sqlx::AnyConnection, access: &Recor
         return Ok((vec![], None));
     }
     let items = sql::plan_items(conn, access.patient_id()).await?;
-    let crisis = items
-        .iter()
-        .filter(|r| r.section == "contingency")
-        .filter_map(|r| serde_json::from_str::<PlanFields>(&r.fields).ok().map(|f| f.text))
-        .collect();
+    let crisis =
+        items.iter().filter(|r| r.section == "contingency").filter_map(|r| serde_json::from_str::<PlanFields>(&r.fields).ok().map(|f| f.text)).collect();
     let review = sql::last_review(conn, access.patient_id())
         .await?
         .and_then(|(_, _, next)| next)
@@ -448,7 +477,8 @@ fn changes_since(versions: &[sql::PlanVersionRow], since: i64) -> Vec<PlanChange
 
 fn care_plan_bundle(access: &RecordAccess, plan: &CarePlanView) -> serde_json::Value {
     use serde_json::json;
-    let subject = json!({ "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": access.nhs_number().as_str() }, "display": plan.patient_name });
+    let subject =
+        json!({ "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": access.nhs_number().as_str() }, "display": plan.patient_name });
     let mut entries = Vec::new();
     let mut goal_refs = Vec::new();
     let mut notes = Vec::new();
@@ -475,7 +505,8 @@ fn care_plan_bundle(access: &RecordAccess, plan: &CarePlanView) -> serde_json::V
                         "note": [{ "text": format!("Written by {} on {}", item.author, item.when) }],
                     });
                     if let Some((code, display)) = achievement {
-                        goal["achievementStatus"] = json!({ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/goal-achievement", "code": code, "display": display }] });
+                        goal["achievementStatus"] =
+                            json!({ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/goal-achievement", "code": code, "display": display }] });
                     }
                     if !f.target_date.is_empty() {
                         goal["target"] = json!([{ "dueDate": f.target_date }]);
@@ -493,7 +524,9 @@ fn care_plan_bundle(access: &RecordAccess, plan: &CarePlanView) -> serde_json::V
                     }
                     activities.push(json!({ "detail": detail }));
                 }
-                "problems" => addresses.push(json!({ "display": item.entry_text.clone().map(|t| format!("{t}: {}", f.text)).unwrap_or_else(|| f.text.clone()) })),
+                "problems" => {
+                    addresses.push(json!({ "display": item.entry_text.clone().map(|t| format!("{t}: {}", f.text)).unwrap_or_else(|| f.text.clone()) }))
+                }
                 _ => notes.push(json!({ "text": format!("{}: {}", s.title, f.summary()), "authorString": item.author })),
             }
         }

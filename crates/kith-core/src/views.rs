@@ -7,10 +7,10 @@ use chrono::NaiveDate;
 use kith_types::record::*;
 use kith_types::{uk_date, NhsNumber};
 
+use crate::audit::Disclosure;
 use crate::import::{SourceFact, StoredCode};
 use crate::policy::{require, require_whole, RecordAccess, Right};
 use crate::store::{self, EntryFilter, EntryRowView, LinkView};
-use crate::audit::Disclosure;
 use crate::{ms_to_uk, now_ms, CoreError, CoreResult, Kith};
 use sqlx::AnyConnection;
 
@@ -74,7 +74,6 @@ async fn cards(conn: &mut AnyConnection, patient: &str, rows: &[EntryRowView], n
     }
     Ok(out)
 }
-
 
 impl Kith {
     /// The record's home page. Also records this visit, so the next one can
@@ -148,7 +147,14 @@ impl Kith {
             plan_review,
         };
         let s = &summary;
-        let d = Disclosure::new("view", "summary").with(shown(&[&s.allergies, &s.problems, &s.medications, &s.latest_results, &s.encounters, &s.new_since_last_visit]));
+        let d = Disclosure::new("view", "summary").with(shown(&[
+            &s.allergies,
+            &s.problems,
+            &s.medications,
+            &s.latest_results,
+            &s.encounters,
+            &s.new_since_last_visit,
+        ]));
         audited.commit_view(access, d).await?;
         Ok(summary)
     }
@@ -245,12 +251,7 @@ impl Kith {
             });
         }
         audited.commit_view(access, Disclosure::new("view", "entry").with([(card.id.as_str(), card.label.as_str())])).await?;
-        Ok(EntryDetail {
-            card,
-            codes: codes.into_iter().map(code_view).collect(),
-            sources,
-            disagreements: disagreements(&facts),
-        })
+        Ok(EntryDetail { card, codes: codes.into_iter().map(code_view).collect(), sources, disagreements: disagreements(&facts) })
     }
 
     /// Every test and measurement taken more than once, as chart series;
@@ -322,13 +323,7 @@ impl Kith {
                 received: ms_to_uk(h.created_at),
             })
             .collect();
-        Ok(SourcesView {
-            sources,
-            held,
-            patient_name: info.name,
-            patient_birth_date: display_date(&info.birth_date).unwrap_or_default(),
-            last_upload: None,
-        })
+        Ok(SourcesView { sources, held, patient_name: info.name, patient_birth_date: display_date(&info.birth_date).unwrap_or_default(), last_upload: None })
     }
 }
 
@@ -342,7 +337,12 @@ fn code_view(c: StoredCode) -> CodeView {
         "http://hl7.org/fhir/sid/cvx" => "CVX",
         _ => "",
     };
-    CodeView { system_name: if system_name.is_empty() { c.system.clone() } else { system_name.to_string() }, system: c.system, code: c.code, display: c.display }
+    CodeView {
+        system_name: if system_name.is_empty() { c.system.clone() } else { system_name.to_string() },
+        system: c.system,
+        code: c.code,
+        display: c.display,
+    }
 }
 
 /// Who recorded a resource, from the usual FHIR fields' display names.
@@ -377,10 +377,8 @@ fn disagreements(facts: &[(String, SourceFact)]) -> Vec<(String, Vec<(String, St
     }
     let mut out = Vec::new();
     for field in fields {
-        let values: Vec<(String, String)> = facts
-            .iter()
-            .filter_map(|(org, f)| f.compare.iter().find(|(k, _)| k == field).map(|(_, v)| (org.clone(), v.clone())))
-            .collect();
+        let values: Vec<(String, String)> =
+            facts.iter().filter_map(|(org, f)| f.compare.iter().find(|(k, _)| k == field).map(|(_, v)| (org.clone(), v.clone()))).collect();
         if values.iter().any(|(_, v)| *v != values[0].1) {
             out.push((field.to_string(), values));
         }
@@ -421,7 +419,11 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
         let codes: Vec<StoredCode> = serde_json::from_str(&r.codes).unwrap_or_default();
         let key = codes.first().map(|c| format!("{}|{}", c.system, c.code)).unwrap_or_else(|| r.text.to_lowercase());
         let abnormal = fs.is_some_and(|v| v.iter().any(|(_, f)| f.abnormal));
-        let when = if r.date.len() >= 16 { format!("{} {}", display_date(&r.date).unwrap_or_default(), &r.date[11..16]) } else { display_date(&r.date).unwrap_or_default() };
+        let when = if r.date.len() >= 16 {
+            format!("{} {}", display_date(&r.date).unwrap_or_default(), &r.date[11..16])
+        } else {
+            display_date(&r.date).unwrap_or_default()
+        };
         let values: Vec<f64> = match r.numeric.as_deref().and_then(|n| n.parse::<f64>().ok()) {
             Some(n) => vec![n],
             None => match r.value.as_deref().and_then(pair) {
@@ -487,7 +489,8 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
                         let mean = vals.iter().sum::<f64>() / vals.len() as f64;
                         ResultPoint {
                             day,
-                            when: display_date(&(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(day)).format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                            when: display_date(&(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(day)).format("%Y-%m-%d").to_string())
+                                .unwrap_or_default(),
                             value: (mean * 10.0).round() / 10.0,
                             min: vals.iter().cloned().reduce(f64::min),
                             max: vals.iter().cloned().reduce(f64::max),
@@ -499,7 +502,16 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
                     .collect()
             } else {
                 pts.into_iter()
-                    .map(|p| ResultPoint { day: p.1, when: p.2.clone(), value: p.3, min: None, max: None, count: 1, abnormal: p.4, entry_id: Some(p.5.clone()) })
+                    .map(|p| ResultPoint {
+                        day: p.1,
+                        when: p.2.clone(),
+                        value: p.3,
+                        min: None,
+                        max: None,
+                        count: 1,
+                        abnormal: p.4,
+                        entry_id: Some(p.5.clone()),
+                    })
                     .collect()
             };
             lines.push(ResultLine { name, points });

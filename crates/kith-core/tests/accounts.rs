@@ -42,11 +42,7 @@ async fn duplicate_email_and_nhs_number_refused(db: &TestDb) {
     k.create_user(margaret()).await.unwrap();
     let again = user_error(k.create_user(NewUser { nhs_number: "".into(), birth_date: "".into(), ..margaret() }).await.unwrap_err());
     assert!(again.field_error("email").unwrap().contains("already exists"));
-    let other = user_error(
-        k.create_user(NewUser { email: "someone@example.com".into(), name: "Someone Else".into(), ..margaret() })
-            .await
-            .unwrap_err(),
-    );
+    let other = user_error(k.create_user(NewUser { email: "someone@example.com".into(), name: "Someone Else".into(), ..margaret() }).await.unwrap_err());
     assert!(other.field_error("nhs_number").is_some());
     // Nothing half-made: the refused user does not exist.
     assert!(k.sign_in("someone@example.com", "kettle orange stairs", "10.0.0.1").await.is_err());
@@ -207,16 +203,30 @@ async fn two_step_required_for_clinicians(same_kind: &TestDb) {
         kith_core::Backend::Postgres => TestDb::postgres_with(settings).await,
     };
     let k = &db.kith;
-    let dr = k.create_user(NewUser { name: "Dr Two".into(), email: "two@example.com".into(), password: "kettle orange stairs".into(), role: "clinician".into(), ..Default::default() }).await.unwrap();
+    let dr = k
+        .create_user(NewUser {
+            name: "Dr Two".into(),
+            email: "two@example.com".into(),
+            password: "kettle orange stairs".into(),
+            role: "clinician".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(k.two_step_required(&dr));
     let patient = k.create_user(margaret()).await.unwrap();
     assert!(!k.two_step_required(&patient));
     let setup = k.begin_totp(&dr, "two@example.com").await.unwrap();
     k.confirm_totp(&dr, &kith_core::two_step::current_code(&setup.secret), &Origin::default()).await.unwrap();
-    assert!(matches!(k.disable_totp(&dr, "kettle orange stairs", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))), "required: it stays on");
+    assert!(
+        matches!(k.disable_totp(&dr, "kettle orange stairs", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))),
+        "required: it stays on"
+    );
 }
 
-backend_tests!(two_step_verification, two_step_required_for_clinicians, 
+backend_tests!(
+    two_step_verification,
+    two_step_required_for_clinicians,
     sign_up_creates_account_and_record,
     duplicate_email_and_nhs_number_refused,
     sign_in_checks_password_and_gives_one_message,

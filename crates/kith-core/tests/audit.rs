@@ -25,7 +25,13 @@ async fn world(k: &Kith) -> World {
 
 async fn share(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
-    k.create_grant(&owner, &w.owner, GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute: false, act_for, expires_in_days: None }).await.unwrap();
+    k.create_grant(
+        &owner,
+        &w.owner,
+        GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute: false, act_for, expires_in_days: None },
+    )
+    .await
+    .unwrap();
 }
 
 async fn views_say_who_how_and_what(db: &TestDb) {
@@ -105,7 +111,10 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     assert_eq!((row.via.as_str(), row.on_behalf_of.as_deref()), ("act-for", Some("Margaret Jones")));
     // The Sharing page and the messages name people: a carer acting for the
     // patient reading them is logged; the patient's own reads are not.
-    let acting_manage = k.open_patient(&Principal::User(k.sign_in("act@example.com", "kettle orange stairs", "10.9.0.3").await.unwrap()), &w.patient_id, Right::Manage).await.unwrap();
+    let acting_manage = k
+        .open_patient(&Principal::User(k.sign_in("act@example.com", "kettle orange stairs", "10.9.0.3").await.unwrap()), &w.patient_id, Right::Manage)
+        .await
+        .unwrap();
     k.sharing_view(&acting_manage).await.unwrap();
     assert_eq!(db.log(&w.patient_id).await.pop().unwrap().what, "sharing settings");
     k.notifications(&acting_manage).await.unwrap();
@@ -118,7 +127,12 @@ async fn views_say_who_how_and_what(db: &TestDb) {
 
     // A link viewer: the name and organisation they gave.
     let made = k
-        .create_link(&owner_manage, &w.owner, LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false }, "http://kith.test")
+        .create_link(
+            &owner_manage,
+            &w.owner,
+            LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false },
+            "http://kith.test",
+        )
         .await
         .unwrap();
     let token = made.url.rsplit('/').next().unwrap().to_string();
@@ -222,7 +236,14 @@ async fn checkpoints_catch_a_rewritten_history(db: &TestDb) {
     let log = db.log(&w.patient_id).await;
     let forged_first = log.len() as i64;
     db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq = {forged_first}", w.patient_id)).await;
-    db.tamper(&format!("UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'", forged_first - 1, w.patient_id, forged_first - 1, w.patient_id)).await;
+    db.tamper(&format!(
+        "UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'",
+        forged_first - 1,
+        w.patient_id,
+        forged_first - 1,
+        w.patient_id
+    ))
+    .await;
     let check = k.verify_chain(&w.patient_id).await.unwrap();
     assert_eq!(check.broken_at.as_ref().map(|b| b.0), Some(forged_first), "{check:?}");
 }
@@ -342,7 +363,14 @@ async fn a_chain_file_can_be_checked_by_anyone(db: &TestDb) {
     let signed_seq: i64 = v["checkpoints"][0]["seq"].as_i64().unwrap();
     db.tamper(&format!("DELETE FROM audit_checkpoints WHERE patient_id = '{}'", w.patient_id)).await;
     db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq >= {signed_seq}", w.patient_id)).await;
-    db.tamper(&format!("UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'", signed_seq - 1, w.patient_id, signed_seq - 1, w.patient_id)).await;
+    db.tamper(&format!(
+        "UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'",
+        signed_seq - 1,
+        w.patient_id,
+        signed_seq - 1,
+        w.patient_id
+    ))
+    .await;
     k.timeline(&owner, &TimelineQuery::default()).await.unwrap();
     let later = k.audit_chain_file(&owner).await.unwrap().to_string();
     assert!(verify_chain_file(&later, &[], None).unwrap().ok(), "consistent on its own");
@@ -365,7 +393,10 @@ async fn account_changes_are_in_the_log(db: &TestDb) {
     assert_eq!(db.log(&w.patient_id).await.len(), n, "refused: nothing changed, nothing logged");
     k.change_password(&w.owner, "kettle orange stairs", "river lantern moss", "river lantern moss", "s1", &from).await.unwrap();
     let row = last().await;
-    assert_eq!((row.action.as_str(), row.what.as_str(), row.via.as_str(), row.address.as_str()), ("update", "account: password changed, other sessions ended", "own", "10.9.0.8"));
+    assert_eq!(
+        (row.action.as_str(), row.what.as_str(), row.via.as_str(), row.address.as_str()),
+        ("update", "account: password changed, other sessions ended", "own", "10.9.0.8")
+    );
     let setup = k.begin_totp(&w.owner, "margaret@demo.kith.example").await.unwrap();
     k.confirm_totp(&w.owner, &kith_core::two_step::current_code(&setup.secret), &from).await.unwrap();
     assert_eq!(last().await.what, "account: two-step verification switched on");
@@ -400,7 +431,10 @@ async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await), "no access before");
     let short = k.break_glass(&dr, &nhs, "urgent", &Origin::default()).await;
     assert!(matches!(short, Err(CoreError::User(AppError::Validation { .. }))), "a reason is required");
-    let pid = k.break_glass(&dr, &nhs, "Unconscious in A&E, needs medicines and allergies", &Origin { address: "10.1.1.1".into(), user_agent: String::new() }).await.unwrap();
+    let pid = k
+        .break_glass(&dr, &nhs, "Unconscious in A&E, needs medicines and allergies", &Origin { address: "10.1.1.1".into(), user_agent: String::new() })
+        .await
+        .unwrap();
     assert_eq!(pid, w.patient_id);
     let a = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     let s = k.summary(&a).await.unwrap();
@@ -419,7 +453,11 @@ async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     assert!(not_found(k.sharing_view(&a).await));
     let log = on.log(&pid).await;
     let glass: Vec<_> = log.iter().filter(|r| r.via == "break-glass").collect();
-    assert_eq!(glass.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["break-glass", "view", "view", "export", "comment"], "the opening, then every use");
+    assert_eq!(
+        glass.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["break-glass", "view", "view", "export", "comment"],
+        "the opening, then every use"
+    );
     assert_eq!(glass[0].action, "break-glass");
     assert_eq!(glass[0].reason.as_deref(), Some("Unconscious in A&E, needs medicines and allergies"));
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();

@@ -67,7 +67,15 @@ async fn only_whoever_manages_the_record_connects_or_sees_connections(db: &TestD
     assert!(not_found(k.connect_provider(&theirs, "smart", "Riverside", TOKENS).await));
     // Another patient: not found either.
     let other = k
-        .create_user(NewUser { name: "Ray".into(), email: "ray@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9992649690".into(), birth_date: "1961-07-04".into(), organisation: String::new() })
+        .create_user(NewUser {
+            name: "Ray".into(),
+            email: "ray@example.com".into(),
+            password: "kettle orange stairs".into(),
+            role: "patient".into(),
+            nhs_number: "9992649690".into(),
+            birth_date: "1961-07-04".into(),
+            organisation: String::new(),
+        })
         .await
         .unwrap();
     let ray = k.own_record(&other, Right::Manage).await.unwrap();

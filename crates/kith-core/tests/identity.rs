@@ -60,12 +60,19 @@ async fn first_sign_in_makes_the_account_and_record_and_the_next_finds_it(db: &T
 /// feed) becomes theirs when they prove its NHS Number; the record's log says so.
 async fn a_proved_nhs_number_claims_a_waiting_record(db: &TestDb) {
     let k = &db.kith;
-    db.exec("INSERT INTO patients (id, nhs_number, name, birth_date, user_id, created_at) VALUES ('waiting', '9992649690', 'Ray Patel', '1961-07-04', NULL, 0)").await;
+    db.exec(
+        "INSERT INTO patients (id, nhs_number, name, birth_date, user_id, created_at) VALUES ('waiting', '9992649690', 'Ray Patel', '1961-07-04', NULL, 0)",
+    )
+    .await;
     let (ray, note) = signed_in(k.sign_in_with_identity(&nhs_login("sub-9", "ray@example.com", Some("9992649690")), &origin()).await.unwrap());
     assert_eq!(note, None);
     assert_eq!(k.own_record(&ray, Right::Read).await.unwrap().patient_id(), "waiting");
     let log = db.log("waiting").await;
-    assert!(log.iter().any(|e| e.action == "update" && e.what.contains("this record attached to the account") && e.address == "10.0.0.9"), "{:?}", log.iter().map(|e| &e.what).collect::<Vec<_>>());
+    assert!(
+        log.iter().any(|e| e.action == "update" && e.what.contains("this record attached to the account") && e.address == "10.0.0.9"),
+        "{:?}",
+        log.iter().map(|e| &e.what).collect::<Vec<_>>()
+    );
 }
 
 async fn an_unproved_nhs_number_attaches_nothing(db: &TestDb) {

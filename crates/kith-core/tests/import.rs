@@ -35,8 +35,8 @@ async fn patient_record(k: &Kith, m: &Value) -> RecordAccess {
         role: "patient".into(),
         nhs_number: nhs.into(),
         birth_date: m["birth_date"].as_str().unwrap().into(),
-            organisation: String::new(),
-        })
+        organisation: String::new(),
+    })
     .await
     .unwrap();
     k.open_record(&Principal::Operator, &NhsNumber::parse(nhs).unwrap(), Right::Contribute).await.unwrap()
@@ -128,21 +128,23 @@ async fn merged_view_matches_each_manifest(db: &TestDb) {
             let orgs: HashSet<&str> = e.sources.iter().map(|s| s.organisation.as_str()).collect();
             if orgs.len() > 1 {
                 let gs: HashSet<Option<&usize>> = e.sources.iter().map(|s| groups.get(&(s.organisation.clone(), s.id.clone()))).collect();
-                assert_eq!(gs.len(), 1, "{patient}: entry {} merges facts the manifest keeps apart: {:?}", e.display, e.sources.iter().map(|s| (&s.organisation, &s.id)).collect::<Vec<_>>());
+                assert_eq!(
+                    gs.len(),
+                    1,
+                    "{patient}: entry {} merges facts the manifest keeps apart: {:?}",
+                    e.display,
+                    e.sources.iter().map(|s| (&s.organisation, &s.id)).collect::<Vec<_>>()
+                );
                 assert!(!gs.contains(&None));
             }
         }
         // Each disagreement is flagged on the entry, showing each source's value.
-        let conflict_members: HashSet<String> = m["conflicts"].as_array().unwrap().iter().flat_map(|c| c["values"].as_object().unwrap().keys().cloned()).collect();
+        let conflict_members: HashSet<String> =
+            m["conflicts"].as_array().unwrap().iter().flat_map(|c| c["values"].as_object().unwrap().keys().cloned()).collect();
         for c in m["conflicts"].as_array().unwrap() {
             let field = c["field"].as_str().unwrap();
             let ids: Vec<&String> = c["values"].as_object().unwrap().keys().collect();
-            let entries: HashSet<usize> = record
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.sources.iter().any(|s| ids.contains(&&s.id)))
-                .map(|(i, _)| i)
-                .collect();
+            let entries: HashSet<usize> = record.iter().enumerate().filter(|(_, e)| e.sources.iter().any(|s| ids.contains(&&s.id))).map(|(i, _)| i).collect();
             assert_eq!(entries.len(), 1, "{patient}: conflicting resources are one fact");
             let e = &record[*entries.iter().next().unwrap()];
             let d = e.disagreements.iter().find(|d| d.field == field).unwrap_or_else(|| panic!("{patient}: {} not flagged on {field}", e.display));
@@ -175,10 +177,7 @@ async fn reimport_is_idempotent_and_changes_make_versions(db: &TestDb) {
         other => panic!("{other:?}"),
     }
     let after = k.record_row_counts(&access).await.unwrap();
-    assert_eq!(
-        before.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>(),
-        after.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>()
-    );
+    assert_eq!(before.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>(), after.iter().filter(|(t, _)| t != "imports").collect::<Vec<_>>());
 
     // The same feed as NDJSON, attributed to the same organisation: all unchanged.
     let ndjson = fixtures().join("multiprovider/ray/extra-gp-bulk.ndjson");
@@ -191,7 +190,13 @@ async fn reimport_is_idempotent_and_changes_make_versions(db: &TestDb) {
     let mut bundle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let entry = bundle["entry"].as_array_mut().unwrap().iter_mut().find(|e| e["resource"]["id"] == "9225a063-dd1e-4c29-bb8e-e2bffedcbddb").unwrap();
     entry["resource"]["status"] = "stopped".into();
-    let req = ImportRequest { file_name: "gp-changed.json".into(), bytes: serde_json::to_vec(&bundle).unwrap(), source_kind: None, source_name: None, max_bytes: MAX };
+    let req = ImportRequest {
+        file_name: "gp-changed.json".into(),
+        bytes: serde_json::to_vec(&bundle).unwrap(),
+        source_kind: None,
+        source_name: None,
+        max_bytes: MAX,
+    };
     match k.import(&access, req).await.unwrap() {
         ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 1), "{s:?}"),
         other => panic!("{other:?}"),
@@ -253,7 +258,13 @@ async fn bad_files_are_refused_whole_and_change_nothing(db: &TestDb) {
         (request(&dir.join("bad-wrong-patient.json"), Some(SourceKind::Gp), None), "this record is for"),
         (request(&dir.join("bad-truncated.json"), Some(SourceKind::Gp), None), "truncated"),
     ];
-    let raw = |name: &str, body: &str| ImportRequest { file_name: name.into(), bytes: body.as_bytes().to_vec(), source_kind: Some(SourceKind::Gp), source_name: None, max_bytes: MAX };
+    let raw = |name: &str, body: &str| ImportRequest {
+        file_name: name.into(),
+        bytes: body.as_bytes().to_vec(),
+        source_kind: Some(SourceKind::Gp),
+        source_name: None,
+        max_bytes: MAX,
+    };
     cases.push((raw("notjson.json", "this is not json"), "JSON"));
     cases.push((raw("array.json", "[1, 2, 3]"), "FHIR"));
     cases.push((raw("r5.json", r#"{"resourceType": "SubscriptionTopic", "id": "x"}"#), "SubscriptionTopic"));
@@ -301,7 +312,13 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
     let body = r#"{"resourceType":"Bundle","type":"collection","entry":[
         {"resource":{"resourceType":"Patient","id":"p","name":[{"given":["Ray"],"family":"Lindgren"}],"birthDate":"1995-06-22"}},
         {"resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p"},"code":{"text":"Hay fever"}}}]}"#;
-    let req = ImportRequest { file_name: "app.json".into(), bytes: body.as_bytes().to_vec(), source_kind: Some(SourceKind::Patient), source_name: Some("My symptom diary".into()), max_bytes: MAX };
+    let req = ImportRequest {
+        file_name: "app.json".into(),
+        bytes: body.as_bytes().to_vec(),
+        source_kind: Some(SourceKind::Patient),
+        source_name: Some("My symptom diary".into()),
+        max_bytes: MAX,
+    };
     match k.import(&access, req).await.unwrap() {
         ImportOutcome::Held { found_name, found_birth_date, .. } => {
             assert_eq!(found_name.as_deref(), Some("Ray Lindgren"));
@@ -325,7 +342,13 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
 
     // One that is not theirs is discarded, leaving nothing behind.
     let other = r#"{"resourceType":"Patient","id":"q","name":[{"given":["Someone"],"family":"Else"}]}"#;
-    let req = ImportRequest { file_name: "else.json".into(), bytes: other.as_bytes().to_vec(), source_kind: Some(SourceKind::Hospital), source_name: None, max_bytes: MAX };
+    let req = ImportRequest {
+        file_name: "else.json".into(),
+        bytes: other.as_bytes().to_vec(),
+        source_kind: Some(SourceKind::Hospital),
+        source_name: None,
+        max_bytes: MAX,
+    };
     let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
     k.reject_held(&own, &held_id).await.unwrap();
     assert!(k.sources_view(&own).await.unwrap().held.is_empty());
@@ -352,10 +375,12 @@ async fn export_has_every_original_and_a_provenance_per_source(db: &TestDb) {
     let entries = bundle["entry"].as_array().unwrap();
     let provenances: Vec<&Value> = entries.iter().filter(|e| e["resource"]["resourceType"] == "Provenance").collect();
     assert_eq!(provenances.len(), m["sources"].as_array().unwrap().len());
-    let total: u64 = m["sources"].as_array().unwrap().iter().flat_map(|s| s["resource_counts"].as_object().unwrap().values()).map(|v| v.as_u64().unwrap()).sum();
+    let total: u64 =
+        m["sources"].as_array().unwrap().iter().flat_map(|s| s["resource_counts"].as_object().unwrap().values()).map(|v| v.as_u64().unwrap()).sum();
     assert_eq!((entries.len() - provenances.len()) as u64, total);
     // Originals are verbatim: equal as JSON to what the feed held.
-    let gp: Value = serde_json::from_slice(&std::fs::read(fixtures().join("multiprovider/ray").join(m["sources"][0]["file"].as_str().unwrap())).unwrap()).unwrap();
+    let gp: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("multiprovider/ray").join(m["sources"][0]["file"].as_str().unwrap())).unwrap()).unwrap();
     let first = &gp["entry"][5]["resource"];
     assert!(entries.iter().any(|e| &e["resource"] == first));
 }
@@ -371,8 +396,8 @@ async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
         role: "patient".into(),
         nhs_number: "9000000009".into(),
         birth_date: "1980-01-01".into(),
-            organisation: String::new(),
-        })
+        organisation: String::new(),
+    })
     .await
     .unwrap();
     let access = k.open_record(&Principal::Operator, &NhsNumber::parse("9000000009").unwrap(), Right::Contribute).await.unwrap();

@@ -50,7 +50,15 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
-    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    let grant = GrantInput {
+        email: "mind@example.com".into(),
+        role: "clinician".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    };
     k.create_grant(&manage, &owner, grant).await.unwrap();
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.timeline(&access, &TimelineQuery::default()).await.unwrap();
@@ -97,7 +105,15 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
-    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    let grant = GrantInput {
+        email: "mind@example.com".into(),
+        role: "clinician".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    };
     k.create_grant(&manage, &owner, grant).await.unwrap();
     let access = k.open_patient(&Principal::User(dr), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();
@@ -187,7 +203,15 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
-    let grant = GrantInput { email: "mind@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None };
+    let grant = GrantInput {
+        email: "mind@example.com".into(),
+        role: "clinician".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    };
     k.create_grant(&manage, &owner, grant).await.unwrap();
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();

@@ -6,10 +6,10 @@
 //! database and login roles and removes them afterwards. Skipped when no
 //! PostgreSQL is reachable and KITH_TEST_POSTGRES_URL is not set.
 
+use kith_core::db::DbError;
 use kith_core::mail::MailSettings;
 use kith_core::policy::{Origin, Right};
 use kith_core::testing::{fast_settings, postgres_admin_url};
-use kith_core::db::DbError;
 use kith_core::{Db, Kith, Settings};
 use kith_types::audit::AccessLogQuery;
 use kith_types::NhsNumber;

@@ -44,9 +44,13 @@ async fn visible_ids(k: &Kith, a: &RecordAccess) -> Vec<(String, String)> {
 
 async fn grant(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool, days: Option<i64>) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
-    k.create_grant(&owner, &w.owner, GrantInput { email: email.into(), role: role.into(), scope, comment: true, contribute: false, act_for, expires_in_days: days })
-        .await
-        .unwrap();
+    k.create_grant(
+        &owner,
+        &w.owner,
+        GrantInput { email: email.into(), role: role.into(), scope, comment: true, contribute: false, act_for, expires_in_days: days },
+    )
+    .await
+    .unwrap();
 }
 
 async fn the_matrix(db: &TestDb) {
@@ -59,7 +63,15 @@ async fn the_matrix(db: &TestDb) {
     let revoked = user(k, "Dr Gone", "gone@example.com", "clinician", "").await;
     let stranger = user(k, "Eve Stranger", "eve@example.com", "clinician", "").await;
     let other_patient = k
-        .create_user(NewUser { name: "Bob Other".into(), email: "bob@example.com".into(), password: "kettle orange stairs".into(), role: "patient".into(), nhs_number: "9000000009".into(), birth_date: "1950-01-01".into(), ..Default::default() })
+        .create_user(NewUser {
+            name: "Bob Other".into(),
+            email: "bob@example.com".into(),
+            password: "kettle orange stairs".into(),
+            role: "patient".into(),
+            nhs_number: "9000000009".into(),
+            birth_date: "1950-01-01".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
 
@@ -141,7 +153,10 @@ async fn the_matrix(db: &TestDb) {
     let whole = open(&gp, Right::Read).await.unwrap();
     assert!(cell!(k.care_plan(&whole).await, [("view", "grant")]).is_ok());
     assert!(not_found(cell!(open(&gp, Right::Contribute).await, [])));
-    assert!(matches!(cell!(k.add_plan_item(&whole, "needs", Default::default()).await, []), Err(CoreError::User(AppError::NotFound))), "view access cannot contribute");
+    assert!(
+        matches!(cell!(k.add_plan_item(&whole, "needs", Default::default()).await, []), Err(CoreError::User(AppError::NotFound))),
+        "view access cannot contribute"
+    );
     let ids = visible_ids(k, &whole).await;
     assert_eq!(ids.len(), owner_ids.len() - 1);
     assert!(not_found(cell!(k.entry(&whole, &w.private_entry).await, [])), "private is never shared");
@@ -156,13 +171,41 @@ async fn the_matrix(db: &TestDb) {
     let plan_item = kith_types::together::PlanFields { text: "Pick up prescriptions on Mondays".into(), ..Default::default() };
     assert!(cell!(k.add_plan_item(&acting, "actions", plan_item).await, [("create", "act-for")]).is_ok());
     assert!(cell!(k.access_log(&acting, &Default::default()).await, [("view", "act-for")]).is_ok());
-    let onward = cell!(k
-        .create_grant(&acting, &carer, GrantInput { email: "x@example.com".into(), role: "carer".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: true, expires_in_days: None })
-        .await, []);
-    cell!(k
-        .create_grant(&acting, &carer, GrantInput { email: "gp2@example.com".into(), role: "clinician".into(), scope: Scope::whole(), comment: false, contribute: false, act_for: false, expires_in_days: None })
+    let onward = cell!(
+        k.create_grant(
+            &acting,
+            &carer,
+            GrantInput {
+                email: "x@example.com".into(),
+                role: "carer".into(),
+                scope: Scope::whole(),
+                comment: false,
+                contribute: false,
+                act_for: true,
+                expires_in_days: None
+            }
+        )
+        .await,
+        []
+    );
+    cell!(
+        k.create_grant(
+            &acting,
+            &carer,
+            GrantInput {
+                email: "gp2@example.com".into(),
+                role: "clinician".into(),
+                scope: Scope::whole(),
+                comment: false,
+                contribute: false,
+                act_for: false,
+                expires_in_days: None
+            }
+        )
         .await
-        .unwrap(), [("share", "act-for")]);
+        .unwrap(),
+        [("share", "act-for")]
+    );
     assert_eq!(db.log(&pid).await.last().unwrap().on_behalf_of.as_deref(), Some("Margaret Jones"), "carer X for patient Y");
     assert!(matches!(onward, Err(CoreError::User(AppError::Validation { .. }))), "{onward:?}");
 
@@ -170,7 +213,8 @@ async fn the_matrix(db: &TestDb) {
     let view = open(&viewer_carer, Right::Read).await.unwrap();
     let ids = visible_ids(k, &view).await;
     assert!(cell!(k.export_bundle(&view).await, [("export", "grant")]).is_ok());
-    let kinds: std::collections::HashSet<String> = k.timeline(&view, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.kind.clone())).collect();
+    let kinds: std::collections::HashSet<String> =
+        k.timeline(&view, &TimelineQuery::default()).await.unwrap().days.iter().flat_map(|(_, c)| c.iter().map(|c| c.kind.clone())).collect();
     assert!(!ids.is_empty() && kinds.iter().all(|k| k == "medication" || k == "allergy"), "{kinds:?}");
     assert!(not_found(open(&viewer_carer, Right::Manage).await));
 
@@ -222,7 +266,18 @@ async fn links_need_passcode_lock_after_five_and_store_only_a_hash(db: &TestDb) 
     let w = world(k).await;
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
     let made = k
-        .create_link(&owner, &w.owner, LinkInput { name: "A&E".into(), scope: Scope { labels: vec!["mental-health".into()], ..Default::default() }, expires_in_hours: None, passcode: Some("4821".into()), single_use: false }, "http://kith.test")
+        .create_link(
+            &owner,
+            &w.owner,
+            LinkInput {
+                name: "A&E".into(),
+                scope: Scope { labels: vec!["mental-health".into()], ..Default::default() },
+                expires_in_hours: None,
+                passcode: Some("4821".into()),
+                single_use: false,
+            },
+            "http://kith.test",
+        )
         .await
         .unwrap();
     let token = made.url.rsplit('/').next().unwrap().to_string();
@@ -245,7 +300,10 @@ async fn links_need_passcode_lock_after_five_and_store_only_a_hash(db: &TestDb) 
         }
     }
     assert!(matches!(k.open_link(&token, "0000", "X", "Y", "Z", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))));
-    assert!(matches!(k.open_link(&token, "4821", "X", "Y", "Z", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))), "locked even with the right passcode");
+    assert!(
+        matches!(k.open_link(&token, "4821", "X", "Y", "Z", &Origin::default()).await, Err(CoreError::User(AppError::Conflict(_)))),
+        "locked even with the right passcode"
+    );
     assert!(not_found(k.open_patient(&Principal::LinkViewer(viewer), &w.patient_id, Right::Read).await), "a locked link stops working at once");
     assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("locked")));
 }
@@ -257,7 +315,15 @@ async fn single_use_and_revoked_links(db: &TestDb) {
     // Dates either side of making the link, in case it is made at midnight.
     let day = || chrono::Utc::now().format("%-d %b %Y ").to_string();
     let before = day();
-    let once = k.create_link(&owner, &w.owner, LinkInput { name: "once".into(), scope: Scope::whole(), expires_in_hours: Some(2), passcode: None, single_use: true }, "http://kith.test").await.unwrap();
+    let once = k
+        .create_link(
+            &owner,
+            &w.owner,
+            LinkInput { name: "once".into(), scope: Scope::whole(), expires_in_hours: Some(2), passcode: None, single_use: true },
+            "http://kith.test",
+        )
+        .await
+        .unwrap();
     let token = once.url.rsplit('/').next().unwrap().to_string();
     let v = k.open_link(&token, "", "A", "B", "C", &Origin::default()).await.unwrap();
     assert!(not_found(k.open_link(&token, "", "D", "E", "F", &Origin::default()).await), "used once");
@@ -270,7 +336,14 @@ async fn single_use_and_revoked_links(db: &TestDb) {
     k.revoke_link(&owner, &id).await.unwrap();
     assert!(not_found(k.open_patient(&Principal::LinkViewer(v), &w.patient_id, Right::Read).await), "revocation applies to the next request");
     // Limits: at most 30 days.
-    let too_long = k.create_link(&owner, &w.owner, LinkInput { name: "long".into(), scope: Scope::whole(), expires_in_hours: Some(31 * 24), passcode: None, single_use: false }, "http://kith.test").await;
+    let too_long = k
+        .create_link(
+            &owner,
+            &w.owner,
+            LinkInput { name: "long".into(), scope: Scope::whole(), expires_in_hours: Some(31 * 24), passcode: None, single_use: false },
+            "http://kith.test",
+        )
+        .await;
     assert!(matches!(too_long, Err(CoreError::User(AppError::Validation { .. }))));
 }
 
@@ -281,7 +354,19 @@ async fn one_chosen_entry_only(db: &TestDb) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
     // A private entry cannot be chosen.
     let private = k
-        .create_grant(&owner, &w.owner, GrantInput { email: "one@example.com".into(), role: "clinician".into(), scope: Scope { entries: vec![w.private_entry.clone()], ..Default::default() }, comment: false, contribute: false, act_for: false, expires_in_days: None })
+        .create_grant(
+            &owner,
+            &w.owner,
+            GrantInput {
+                email: "one@example.com".into(),
+                role: "clinician".into(),
+                scope: Scope { entries: vec![w.private_entry.clone()], ..Default::default() },
+                comment: false,
+                contribute: false,
+                act_for: false,
+                expires_in_days: None,
+            },
+        )
         .await;
     assert!(matches!(private, Err(CoreError::User(AppError::Validation { .. }))), "{private:?}");
     grant(k, &w, "one@example.com", "clinician", Scope { entries: vec![w.general_entry.clone()], ..Default::default() }, false, None).await;
@@ -292,4 +377,11 @@ async fn one_chosen_entry_only(db: &TestDb) {
     assert_eq!(k.summary(&a).await.unwrap().total_entries, 1);
 }
 
-backend_tests!(carers_access_is_reviewed_and_renewed, one_chosen_entry_only, the_matrix, expired_grants_stop_working, links_need_passcode_lock_after_five_and_store_only_a_hash, single_use_and_revoked_links);
+backend_tests!(
+    carers_access_is_reviewed_and_renewed,
+    one_chosen_entry_only,
+    the_matrix,
+    expired_grants_stop_working,
+    links_need_passcode_lock_after_five_and_store_only_a_hash,
+    single_use_and_revoked_links
+);

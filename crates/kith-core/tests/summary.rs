@@ -42,11 +42,8 @@ fn feed(org: &str, resources: Vec<Value>) -> Vec<u8> {
     let patient = json!({ "resourceType": "Patient", "id": "p1", "identifier": [{ "system": NHS_NUMBER_SYSTEM, "value": NHS }],
                           "name": [{ "family": "Summers", "given": ["Ada"] }], "birthDate": "1948-03-02" });
     let org = json!({ "resourceType": "Organization", "id": "o1", "name": org });
-    let entry: Vec<Value> = [patient, org]
-        .into_iter()
-        .chain(resources)
-        .map(|r| json!({ "fullUrl": format!("urn:uuid:{}", r["id"].as_str().unwrap()), "resource": r }))
-        .collect();
+    let entry: Vec<Value> =
+        [patient, org].into_iter().chain(resources).map(|r| json!({ "fullUrl": format!("urn:uuid:{}", r["id"].as_str().unwrap()), "resource": r })).collect();
     serde_json::to_vec(&json!({ "resourceType": "Bundle", "type": "collection", "entry": entry })).unwrap()
 }
 

@@ -41,7 +41,13 @@ async fn people(k: &Kith) -> People {
     k.create_grant(&patient, &owner, grant("dj@example.com", "carer", Scope::whole(), false, false, true)).await.unwrap();
     k.create_grant(&patient, &owner, grant("ps@example.com", "clinician", Scope::whole(), true, true, false)).await.unwrap();
     k.create_grant(&patient, &owner, grant("vo@example.com", "clinician", Scope::whole(), false, false, false)).await.unwrap();
-    k.create_grant(&patient, &owner, grant("mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, true, true, false)).await.unwrap();
+    k.create_grant(
+        &patient,
+        &owner,
+        grant("mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, true, true, false),
+    )
+    .await
+    .unwrap();
     let pid = patient.patient_id().to_string();
     let open = |a: Actor, r: Right| {
         let pid = pid.clone();
@@ -113,11 +119,19 @@ async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &
     let text = |t: &str| PlanFields { text: t.into(), ..Default::default() };
     let about = k.add_plan_item(&p.patient, "about-me", text("I was a teacher; I like mornings.")).await.unwrap();
     let goal = k
-        .add_plan_item(&p.clinician, "goals", PlanFields { text: "Walk to the shop".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() })
+        .add_plan_item(
+            &p.clinician,
+            "goals",
+            PlanFields { text: "Walk to the shop".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() },
+        )
         .await
         .unwrap();
     let action = k
-        .add_plan_item(&p.carer, "actions", PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), ..Default::default() })
+        .add_plan_item(
+            &p.carer,
+            "actions",
+            PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), ..Default::default() },
+        )
         .await
         .unwrap();
     k.add_plan_item(&p.clinician, "contingency", text("If breathless at rest, call 999.")).await.unwrap();
@@ -125,13 +139,17 @@ async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &
     assert!(not_found(k.add_plan_item(&p.viewer, "needs", text("x")).await));
     // Mental-health-only clinician does not see the plan at all.
     assert!(not_found(k.care_plan(&p.mind).await));
-    assert!(matches!(k.add_plan_item(&p.patient, "goals", PlanFields { text: "x".into(), target_date: "soon".into(), ..Default::default() }).await, Err(CoreError::User(AppError::Validation { .. }))));
+    assert!(matches!(
+        k.add_plan_item(&p.patient, "goals", PlanFields { text: "x".into(), target_date: "soon".into(), ..Default::default() }).await,
+        Err(CoreError::User(AppError::Validation { .. }))
+    ));
     assert!(matches!(k.add_plan_item(&p.patient, "nonsense", text("x")).await, Err(CoreError::User(AppError::Validation { .. }))));
 
     let plan = k.care_plan(&p.viewer).await.unwrap();
     assert!(!plan.can_contribute);
     // The owner reading the plan is offered the forms (opened for Read, may Contribute).
-    let owner_read = k.open_patient(&Principal::User(k.actor(p.patient.user_id().unwrap()).await.unwrap().unwrap()), p.patient.patient_id(), Right::Read).await.unwrap();
+    let owner_read =
+        k.open_patient(&Principal::User(k.actor(p.patient.user_id().unwrap()).await.unwrap().unwrap()), p.patient.patient_id(), Right::Read).await.unwrap();
     assert!(k.care_plan(&owner_read).await.unwrap().can_contribute);
     let section = |key: &str| plan.sections.iter().find(|s| s.key == key).unwrap().items.clone();
     assert_eq!(section("about-me")[0].author, "Margaret Jones (patient)");
@@ -143,10 +161,24 @@ async fn the_care_plan_is_written_together_with_versions_and_a_review_diff(db: &
     k.review_care_plan(&p.patient, "2027-06-01").await.unwrap();
     assert!(matches!(k.review_care_plan(&p.patient, "2020-01-01").await, Err(CoreError::User(AppError::Validation { .. }))));
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    k.update_plan_item(&p.carer, &action, 1, PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), done: true, ..Default::default() }).await.unwrap();
+    k.update_plan_item(
+        &p.carer,
+        &action,
+        1,
+        PlanFields { text: "Fit a handrail".into(), who: "David".into(), by_when: "2026-12-15".into(), done: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
     k.remove_plan_item(&p.patient, &about).await.unwrap();
     let needs = k.add_plan_item(&p.clinician, "needs", text("Help with the stairs")).await.unwrap();
-    k.update_plan_item(&p.clinician, &goal, 1, PlanFields { text: "Walk to the shop and back".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() }).await.unwrap();
+    k.update_plan_item(
+        &p.clinician,
+        &goal,
+        1,
+        PlanFields { text: "Walk to the shop and back".into(), target_date: "2027-03-01".into(), status: "active".into(), ..Default::default() },
+    )
+    .await
+    .unwrap();
     // A stale edit (made to version 1 after version 2 was saved) is refused, not lost silently.
     let stale = k.update_plan_item(&p.patient, &goal, 1, PlanFields { text: "Walk to the park".into(), ..Default::default() }).await;
     assert!(matches!(stale, Err(CoreError::User(AppError::Conflict(_)))), "{stale:?}");
@@ -190,4 +222,8 @@ async fn changes_are_announced_to_open_pages(db: &TestDb) {
     let _ = p.mental_entry;
 }
 
-backend_tests!(comments_are_shared_kept_and_hidden_not_deleted, the_care_plan_is_written_together_with_versions_and_a_review_diff, changes_are_announced_to_open_pages);
+backend_tests!(
+    comments_are_shared_kept_and_hidden_not_deleted,
+    the_care_plan_is_written_together_with_versions_and_a_review_diff,
+    changes_are_announced_to_open_pages
+);

@@ -95,10 +95,7 @@ impl fmt::Display for SourceKind {
 impl FromStr for SourceKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SourceKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown source kind \"{s}\""))
+        SourceKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown source kind \"{s}\""))
     }
 }
 
@@ -188,10 +185,7 @@ impl FactKind {
     pub fn of_resource_type(resource_type: &str) -> Option<FactKind> {
         Some(match resource_type {
             "Condition" => FactKind::Condition,
-            "MedicationRequest"
-            | "MedicationStatement"
-            | "MedicationAdministration"
-            | "MedicationDispense" => FactKind::Medication,
+            "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" | "MedicationDispense" => FactKind::Medication,
             "AllergyIntolerance" => FactKind::Allergy,
             "Immunization" => FactKind::Immunisation,
             "Observation" | "DiagnosticReport" => FactKind::Result,
@@ -214,10 +208,7 @@ impl fmt::Display for FactKind {
 impl FromStr for FactKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FactKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown fact kind \"{s}\""))
+        FactKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown fact kind \"{s}\""))
     }
 }
 
@@ -277,29 +268,15 @@ pub fn normalise(res: &FeedResource, source: SourceKind) -> Option<Fact> {
 /// Like [`normalise`], but a `medicationReference` to a Medication elsewhere
 /// in the feed is followed for the medicine's codes and name (UK feeds send
 /// dm+d Medications that way).
-pub fn normalise_in<'a>(
-    feed: &'a Feed,
-    refs: &RefIndex,
-    res: &'a FeedResource,
-    source: SourceKind,
-) -> Option<Fact> {
-    let lookup = |r: &str| -> Option<&'a Value> {
-        refs.resolve_index(r)
-            .and_then(|i| feed.resources.get(i))
-            .map(|m| &m.json)
-    };
+pub fn normalise_in<'a>(feed: &'a Feed, refs: &RefIndex, res: &'a FeedResource, source: SourceKind) -> Option<Fact> {
+    let lookup = |r: &str| -> Option<&'a Value> { refs.resolve_index(r).and_then(|i| feed.resources.get(i)).map(|m| &m.json) };
     normalise_json(&res.resource_type, &res.json, source, Some(&lookup))
 }
 
 /// Finds a referenced resource's JSON (for `medicationReference`).
 type Lookup<'l, 'a> = Option<&'l dyn Fn(&str) -> Option<&'a Value>>;
 
-fn normalise_json<'a>(
-    rt: &str,
-    r: &'a Value,
-    source: SourceKind,
-    lookup: Lookup<'_, 'a>,
-) -> Option<Fact> {
+fn normalise_json<'a>(rt: &str, r: &'a Value, source: SourceKind, lookup: Lookup<'_, 'a>) -> Option<Fact> {
     let mut kind = FactKind::of_resource_type(rt)?;
     if rt == "Observation" && is_vital_sign(r) {
         kind = FactKind::VitalSign;
@@ -335,46 +312,18 @@ fn normalise_json<'a>(
             concepts.extend(r.get("code"));
             f.status = clinical_status(r);
             f.severity = r.get("severity").and_then(concept_text);
-            f.date = first_str(
-                r,
-                &[
-                    "onsetDateTime",
-                    "onsetPeriod.start",
-                    "onsetString",
-                    "recordedDate",
-                ],
-            );
+            f.date = first_str(r, &["onsetDateTime", "onsetPeriod.start", "onsetString", "recordedDate"]);
             key_date = f.date.as_deref().map(day);
             f.push_compare("verification", concept_code(r.get("verificationStatus")));
             f.push_compare("severity", f.severity.clone());
-            let abated = first_str(
-                r,
-                &[
-                    "abatementDateTime",
-                    "abatementPeriod.start",
-                    "abatementString",
-                ],
-            );
+            let abated = first_str(r, &["abatementDateTime", "abatementPeriod.start", "abatementString"]);
             f.push_compare("abatement", abated.as_deref().map(day));
         }
-        "MedicationRequest"
-        | "MedicationStatement"
-        | "MedicationAdministration"
-        | "MedicationDispense" => {
+        "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" | "MedicationDispense" => {
             let (med_concepts, med_text) = medication(r, lookup);
             concepts.extend(med_concepts);
             text = med_text;
-            f.date = first_str(
-                r,
-                &[
-                    "authoredOn",
-                    "effectiveDateTime",
-                    "effectivePeriod.start",
-                    "dateAsserted",
-                    "whenHandedOver",
-                    "whenPrepared",
-                ],
-            );
+            f.date = first_str(r, &["authoredOn", "effectiveDateTime", "effectivePeriod.start", "dateAsserted", "whenHandedOver", "whenPrepared"]);
             key_date = f.date.as_deref().map(day);
             // A request and a statement of the same medicine on the same day
             // are one fact; a dispense or an administration is its own event.
@@ -385,11 +334,7 @@ fn normalise_json<'a>(
             }
             let dosage = ["dosageInstruction", "dosage"]
                 .iter()
-                .find_map(|k| {
-                    r.get(*k)
-                        .and_then(|d| d.get(0))
-                        .and_then(|d| str_field(d, "text"))
-                })
+                .find_map(|k| r.get(*k).and_then(|d| d.get(0)).and_then(|d| str_field(d, "text")))
                 .or_else(|| r.get("dosage").and_then(|d| str_field(d, "text")));
             f.push_compare("dosage", dosage);
         }
@@ -411,15 +356,7 @@ fn normalise_json<'a>(
         }
         "Observation" | "DiagnosticReport" => {
             concepts.extend(r.get("code"));
-            f.date = first_str(
-                r,
-                &[
-                    "effectiveDateTime",
-                    "effectivePeriod.start",
-                    "effectiveInstant",
-                    "issued",
-                ],
-            );
+            f.date = first_str(r, &["effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued"]);
             key_date = f.date.as_deref().map(minute_utc);
             if rt == "Observation" {
                 observation_value(r, &mut f, &mut key_extra);
@@ -432,23 +369,11 @@ fn normalise_json<'a>(
         }
         "Procedure" => {
             concepts.extend(r.get("code"));
-            f.date = first_str(
-                r,
-                &[
-                    "performedDateTime",
-                    "performedPeriod.start",
-                    "performedString",
-                ],
-            );
+            f.date = first_str(r, &["performedDateTime", "performedPeriod.start", "performedString"]);
             key_date = f.date.as_deref().map(day);
         }
         "Encounter" => {
-            concepts.extend(
-                r.get("type")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
+            concepts.extend(r.get("type").and_then(Value::as_array).into_iter().flatten());
             text = concepts
                 .first()
                 .and_then(|c| concept_text(c))
@@ -466,15 +391,8 @@ fn normalise_json<'a>(
             f.push_compare("doc-status", str_field(r, "docStatus"));
         }
         "CarePlan" => {
-            concepts.extend(
-                r.get("category")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
-            text = str_field(r, "title")
-                .or_else(|| str_field(r, "description"))
-                .or_else(|| best_concept(&concepts).and_then(concept_text));
+            concepts.extend(r.get("category").and_then(Value::as_array).into_iter().flatten());
+            text = str_field(r, "title").or_else(|| str_field(r, "description")).or_else(|| best_concept(&concepts).and_then(concept_text));
             f.date = first_str(r, &["period.start", "created"]);
             key_date = f.date.as_deref().map(day);
         }
@@ -491,9 +409,7 @@ fn normalise_json<'a>(
     for c in &concepts {
         push_codes(c, &mut f.codes);
     }
-    f.text = text
-        .or_else(|| concepts.iter().find_map(|c| concept_text(c)))
-        .unwrap_or_else(|| format!("Unnamed {}", kind.noun()));
+    f.text = text.or_else(|| concepts.iter().find_map(|c| concept_text(c))).unwrap_or_else(|| format!("Unnamed {}", kind.noun()));
     if let Some(status) = f.status.clone() {
         f.compare.insert(0, ("status".to_string(), status));
     }
@@ -513,12 +429,7 @@ fn normalise_json<'a>(
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|c| {
-            Some((
-                c.get("system").and_then(Value::as_str),
-                c.get("code")?.as_str()?,
-            ))
-        });
+        .filter_map(|c| Some((c.get("system").and_then(Value::as_str), c.get("code")?.as_str()?)));
     f.label = label_for(&label_codes, security, source);
 
     // Without any concept (a care plan with only a title), the text is the code.
@@ -526,12 +437,7 @@ fn normalise_json<'a>(
         Some(_) => code_key(&concepts),
         None => format!("text:{}", norm_text(&f.text)),
     };
-    let mut key = format!(
-        "{}|{}|{}",
-        kind.as_str(),
-        code,
-        key_date.unwrap_or_default()
-    );
+    let mut key = format!("{}|{}|{}", kind.as_str(), code, key_date.unwrap_or_default());
     for extra in key_extra {
         key.push('|');
         key.push_str(&extra);
@@ -549,10 +455,7 @@ impl Fact {
 
     /// The value of a `compare` field, if the fact has it.
     pub fn compared(&self, field: &str) -> Option<&str> {
-        self.compare
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, v)| v.as_str())
+        self.compare.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str())
     }
 }
 
@@ -598,17 +501,10 @@ fn medication<'a>(r: &'a Value, lookup: Lookup<'_, 'a>) -> (Vec<&'a Value>, Opti
         return (vec![], None);
     };
     let display = str_field(mref, "display");
-    let target =
-        mref.get("reference")
-            .and_then(Value::as_str)
-            .and_then(|reference| match reference.strip_prefix('#') {
-                Some(local) => r
-                    .get("contained")
-                    .and_then(Value::as_array)?
-                    .iter()
-                    .find(|c| c.get("id").and_then(Value::as_str) == Some(local)),
-                None => lookup.and_then(|l| l(reference)),
-            });
+    let target = mref.get("reference").and_then(Value::as_str).and_then(|reference| match reference.strip_prefix('#') {
+        Some(local) => r.get("contained").and_then(Value::as_array)?.iter().find(|c| c.get("id").and_then(Value::as_str) == Some(local)),
+        None => lookup.and_then(|l| l(reference)),
+    });
     match target.and_then(|m| m.get("code")) {
         Some(code) => (vec![code], display),
         None => (vec![], display),
@@ -622,12 +518,7 @@ fn worst_reaction_severity(r: &Value) -> Option<String> {
         "mild" => 1,
         _ => 0,
     };
-    r.get("reaction")?
-        .as_array()?
-        .iter()
-        .filter_map(|x| x.get("severity").and_then(Value::as_str))
-        .max_by_key(|s| rank(s))
-        .map(str::to_string)
+    r.get("reaction")?.as_array()?.iter().filter_map(|x| x.get("severity").and_then(Value::as_str)).max_by_key(|s| rank(s)).map(str::to_string)
 }
 
 // --- Observation values -----------------------------------------------------
@@ -637,23 +528,13 @@ const DIASTOLIC: &[&str] = &["8462-4", "271650006", "1091811000000102"];
 
 fn observation_value(r: &Value, f: &mut Fact, key: &mut Vec<String>) {
     if let Some(range) = r.get("referenceRange").and_then(|x| x.get(0)) {
-        f.low = range
-            .get("low")
-            .and_then(|q| q.get("value"))
-            .and_then(Value::as_f64);
-        f.high = range
-            .get("high")
-            .and_then(|q| q.get("value"))
-            .and_then(Value::as_f64);
+        f.low = range.get("low").and_then(|q| q.get("value")).and_then(Value::as_f64);
+        f.high = range.get("high").and_then(|q| q.get("value")).and_then(Value::as_f64);
     }
     if let Some(interp) = r.get("interpretation").and_then(|x| x.get(0)) {
         f.interpretation = concept_text(interp);
-        f.abnormal = codings(interp).any(|c| {
-            matches!(
-                c.get("code").and_then(Value::as_str),
-                Some("A" | "AA" | "H" | "HH" | "HU" | "L" | "LL" | "LU" | "POS" | "DET")
-            )
-        });
+        f.abnormal =
+            codings(interp).any(|c| matches!(c.get("code").and_then(Value::as_str), Some("A" | "AA" | "H" | "HH" | "HU" | "L" | "LL" | "LU" | "POS" | "DET")));
     }
 
     if let Some((display, key_part, numeric, unit)) = value_of(r) {
@@ -680,17 +561,11 @@ fn value_of(v: &Value) -> Option<(String, String, Option<f64>, Option<String>)> 
         let comparator = str_field(q, "comparator").unwrap_or_default();
         let shown = unit.as_deref().map(pretty_unit).unwrap_or_default();
         let display = format!("{comparator}{number} {shown}").trim().to_string();
-        let key_unit = str_field(q, "code")
-            .or_else(|| unit.clone())
-            .unwrap_or_default();
+        let key_unit = str_field(q, "code").or_else(|| unit.clone()).unwrap_or_default();
         let key = format!(
             "{comparator}{}{}",
             n.map(|n| n.to_string()).unwrap_or(number),
-            if key_unit.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", key_unit.to_lowercase())
-            }
+            if key_unit.is_empty() { String::new() } else { format!(" {}", key_unit.to_lowercase()) }
         );
         return Some((display, key, n, unit));
     }
@@ -714,24 +589,12 @@ fn value_of(v: &Value) -> Option<(String, String, Option<f64>, Option<String>)> 
         }
     }
     if let Some(ratio) = v.get("valueRatio") {
-        let part = |k: &str| {
-            ratio
-                .get(k)
-                .and_then(|q| q.get("value"))
-                .map(|x| x.to_string())
-                .unwrap_or_default()
-        };
+        let part = |k: &str| ratio.get(k).and_then(|q| q.get("value")).map(|x| x.to_string()).unwrap_or_default();
         let s = format!("{}/{}", part("numerator"), part("denominator"));
         return Some((s.clone(), s, None, None));
     }
     if let Some(range) = v.get("valueRange") {
-        let part = |k: &str| {
-            range
-                .get(k)
-                .and_then(|q| q.get("value"))
-                .map(|x| x.to_string())
-                .unwrap_or_default()
-        };
+        let part = |k: &str| range.get(k).and_then(|q| q.get("value")).map(|x| x.to_string()).unwrap_or_default();
         let s = format!("{}–{}", part("low"), part("high"));
         return Some((s.clone(), s, None, None));
     }
@@ -741,15 +604,9 @@ fn value_of(v: &Value) -> Option<(String, String, Option<f64>, Option<String>)> 
 /// Blood pressure reads "120/80 mmHg"; other panels "Name: value; Name: value".
 fn components_value(components: &[Value]) -> (Option<String>, String) {
     let find = |codes: &[&str]| {
-        components.iter().find(|c| {
-            c.get("code").is_some_and(|cc| {
-                codings(cc).any(|x| {
-                    x.get("code")
-                        .and_then(Value::as_str)
-                        .is_some_and(|code| codes.contains(&code))
-                })
-            })
-        })
+        components
+            .iter()
+            .find(|c| c.get("code").is_some_and(|cc| codings(cc).any(|x| x.get("code").and_then(Value::as_str).is_some_and(|code| codes.contains(&code)))))
     };
     let mut key_parts = Vec::new();
     let mut shown = Vec::new();
@@ -760,19 +617,11 @@ fn components_value(components: &[Value]) -> (Option<String>, String) {
         let code = c.get("code").map(|cc| code_key(&[cc])).unwrap_or_default();
         key_parts.push(format!("{code}={key}"));
         let name = c.get("code").and_then(concept_text).unwrap_or_default();
-        shown.push(if name.is_empty() {
-            display
-        } else {
-            format!("{name}: {display}")
-        });
+        shown.push(if name.is_empty() { display } else { format!("{name}: {display}") });
     }
     let key = key_parts.join(";");
     if let (Some(sys), Some(dia)) = (find(SYSTOLIC), find(DIASTOLIC)) {
-        let num = |c: &Value| {
-            c.get("valueQuantity")
-                .and_then(|q| q.get("value"))
-                .map(|v| v.to_string())
-        };
+        let num = |c: &Value| c.get("valueQuantity").and_then(|q| q.get("value")).map(|v| v.to_string());
         if let (Some(s), Some(d)) = (num(sys), num(dia)) {
             let unit = sys
                 .get("valueQuantity")
@@ -800,11 +649,7 @@ fn pretty_unit(unit: &str) -> &str {
 // --- JSON helpers ------------------------------------------------------------
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    v.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// The first present string among dotted paths ("onsetPeriod.start",
@@ -818,18 +663,12 @@ fn first_str(v: &Value, paths: &[&str]) -> Option<String> {
                 Err(_) => cur.get(part)?,
             };
         }
-        cur.as_str()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+        cur.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
     })
 }
 
 fn codings(cc: &Value) -> impl Iterator<Item = &Value> {
-    cc.get("coding")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    cc.get("coding").and_then(Value::as_array).into_iter().flatten()
 }
 
 fn push_codes(cc: &Value, out: &mut Vec<Code>) {
@@ -840,11 +679,7 @@ fn push_codes(cc: &Value, out: &mut Vec<Code>) {
             continue;
         }
         out.push(Code {
-            system: c
-                .get("system")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            system: c.get("system").and_then(Value::as_str).unwrap_or_default().to_string(),
             code: code.unwrap_or_default().to_string(),
             display: display.map(str::to_string),
         });
@@ -853,9 +688,7 @@ fn push_codes(cc: &Value, out: &mut Vec<Code>) {
 
 /// CodeableConcept → text, else the first display, else the first code.
 fn concept_text(cc: &Value) -> Option<String> {
-    str_field(cc, "text")
-        .or_else(|| codings(cc).find_map(readable_display))
-        .or_else(|| codings(cc).find_map(|c| str_field(c, "code")))
+    str_field(cc, "text").or_else(|| codings(cc).find_map(readable_display)).or_else(|| codings(cc).find_map(|c| str_field(c, "code")))
 }
 
 /// A coding's display for reading. SNOMED fully specified names end in a
@@ -868,12 +701,7 @@ fn readable_display(c: &Value) -> Option<String> {
     }
     let tagged = display.strip_suffix(')').and_then(|d| d.rsplit_once(" ("));
     match tagged {
-        Some((name, tag))
-            if !name.trim().is_empty()
-                && tag
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'/') =>
-        {
+        Some((name, tag)) if !name.trim().is_empty() && tag.bytes().all(|b| b.is_ascii_lowercase() || b == b' ' || b == b'/') => {
             Some(name.trim_end().to_string())
         }
         _ => Some(display),
@@ -898,17 +726,12 @@ fn clinical_status(r: &Value) -> Option<String> {
 
 fn concept_code(cc: Option<&Value>) -> Option<String> {
     let cc = cc?;
-    codings(cc)
-        .find_map(|c| str_field(c, "code"))
-        .or_else(|| str_field(cc, "text"))
+    codings(cc).find_map(|c| str_field(c, "code")).or_else(|| str_field(cc, "text"))
 }
 
 fn is_snomed(system: &str) -> bool {
     // dm+d concept ids are SNOMED CT ids, and feeds label them either way.
-    matches!(
-        system,
-        "http://snomed.info/sct" | "https://dmd.nhs.uk" | "http://dmd.nhs.uk"
-    )
+    matches!(system, "http://snomed.info/sct" | "https://dmd.nhs.uk" | "http://dmd.nhs.uk")
 }
 
 /// The concept that names the fact best: one with a SNOMED coding, else the
@@ -916,25 +739,14 @@ fn is_snomed(system: &str) -> bool {
 fn best_concept<'a>(concepts: &[&'a Value]) -> Option<&'a Value> {
     let coded = |snomed: bool| {
         concepts.iter().copied().find(|cc| {
-            codings(cc).any(|c| {
-                c.get("code").and_then(Value::as_str).is_some()
-                    && (!snomed
-                        || c.get("system")
-                            .and_then(Value::as_str)
-                            .is_some_and(is_snomed))
-            })
+            codings(cc).any(|c| c.get("code").and_then(Value::as_str).is_some() && (!snomed || c.get("system").and_then(Value::as_str).is_some_and(is_snomed)))
         })
     };
-    coded(true)
-        .or_else(|| coded(false))
-        .or_else(|| concepts.first().copied())
+    coded(true).or_else(|| coded(false)).or_else(|| concepts.first().copied())
 }
 
 fn code_of(c: &Value) -> Option<&str> {
-    c.get("code")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    c.get("code").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn system_of(c: &Value) -> &str {
@@ -950,10 +762,7 @@ fn code_key(concepts: &[&Value]) -> String {
     if let Some(c) = all().find(|c| code_of(c).is_some()) {
         return format!("{}|{}", system_of(c), code_of(c).unwrap_or_default());
     }
-    let text = concepts
-        .iter()
-        .find_map(|cc| concept_text(cc))
-        .unwrap_or_default();
+    let text = concepts.iter().find_map(|cc| concept_text(cc)).unwrap_or_default();
     format!("text:{}", norm_text(&text))
 }
 
@@ -961,10 +770,7 @@ fn code_key(concepts: &[&Value]) -> String {
 /// "type 2 diabetes".
 fn norm_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -983,10 +789,7 @@ fn day(s: &str) -> String {
 /// "2021-07-29T05:25Z". Date-only and unparseable values stay as written.
 fn minute_utc(s: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => t
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%MZ")
-            .to_string(),
+        Ok(t) => t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%MZ").to_string(),
         Err(_) => s.get(..16).unwrap_or(s).to_string(),
     }
 }
@@ -1000,10 +803,7 @@ mod tests {
         assert_eq!(day("2021-07-29T05:25:45.433712+00:00"), "2021-07-29");
         assert_eq!(day("2021-07"), "2021-07");
         assert_eq!(minute_utc("2021-07-29T06:25:45+01:00"), "2021-07-29T05:25Z");
-        assert_eq!(
-            minute_utc("2021-07-29T05:25:45.433712+00:00"),
-            "2021-07-29T05:25Z"
-        );
+        assert_eq!(minute_utc("2021-07-29T05:25:45.433712+00:00"), "2021-07-29T05:25Z");
         assert_eq!(minute_utc("2021-07-29"), "2021-07-29");
     }
 

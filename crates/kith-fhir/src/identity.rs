@@ -72,26 +72,14 @@ fn identity_of(id: &str, patient: &Value) -> PatientIdentity {
         id: id.to_string(),
         nhs_numbers,
         name: patient_name(patient),
-        birth_date: patient
-            .get("birthDate")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        birth_date: patient.get("birthDate").and_then(Value::as_str).map(str::to_string),
     }
 }
 
 fn patient_name(patient: &Value) -> Option<String> {
     let names = patient.get("name")?.as_array()?;
-    let name = names
-        .iter()
-        .find(|n| n.get("use").and_then(Value::as_str) == Some("official"))
-        .or_else(|| names.first())?;
-    let mut parts: Vec<&str> = name
-        .get("given")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let name = names.iter().find(|n| n.get("use").and_then(Value::as_str) == Some("official")).or_else(|| names.first())?;
+    let mut parts: Vec<&str> = name.get("given").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     if let Some(family) = name.get("family").and_then(Value::as_str) {
         parts.push(family);
     }
@@ -101,10 +89,7 @@ fn patient_name(patient: &Value) -> Option<String> {
         return Some(joined.to_string());
     }
     // Some systems only send the name as one string.
-    name.get("text")
-        .and_then(Value::as_str)
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
+    name.get("text").and_then(Value::as_str).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// How the NHS Numbers in a file compare with the patient's own.
@@ -118,10 +103,7 @@ pub enum Identity {
     Invalid { value: String },
     /// No Patient carries an NHS Number; what else identifies them is given
     /// so a person can decide.
-    Missing {
-        name: Option<String>,
-        birth_date: Option<String>,
-    },
+    Missing { name: Option<String>, birth_date: Option<String> },
 }
 
 /// Compares the NHS Numbers of every Patient in the feed with `expected`.
@@ -135,11 +117,7 @@ pub fn check_identity(feed: &Feed, expected: &NhsNumber) -> Identity {
     for value in people.iter().flat_map(|p| &p.nhs_numbers) {
         match NhsNumber::parse(value) {
             Ok(n) if n == *expected => matched = true,
-            Ok(n) => {
-                return Identity::Other {
-                    found: n.as_str().to_string(),
-                }
-            }
+            Ok(n) => return Identity::Other { found: n.as_str().to_string() },
             Err(_) => {
                 invalid.get_or_insert_with(|| value.clone());
             }
@@ -152,8 +130,5 @@ pub fn check_identity(feed: &Feed, expected: &NhsNumber) -> Identity {
         return Identity::Invalid { value };
     }
     let first = people.into_iter().next();
-    Identity::Missing {
-        name: first.as_ref().and_then(|p| p.name.clone()),
-        birth_date: first.and_then(|p| p.birth_date),
-    }
+    Identity::Missing { name: first.as_ref().and_then(|p| p.name.clone()), birth_date: first.and_then(|p| p.birth_date) }
 }

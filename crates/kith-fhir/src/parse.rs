@@ -118,21 +118,10 @@ pub enum FeedError {
     NotFhir { at: Location, detail: String },
 
     #[error("This is not a FHIR R4 file: {} {detail}.", at.field_path(field))]
-    NotR4 {
-        at: Location,
-        field: String,
-        detail: String,
-    },
+    NotR4 { at: Location, field: String, detail: String },
 
-    #[error(
-        "{resource_type}/{id} appears twice in this file, at {first} and at {second}. Each resource in a file needs its own id."
-    )]
-    DuplicateId {
-        resource_type: String,
-        id: String,
-        first: Location,
-        second: Location,
-    },
+    #[error("{resource_type}/{id} appears twice in this file, at {first} and at {second}. Each resource in a file needs its own id.")]
+    DuplicateId { resource_type: String, id: String, first: Location, second: Location },
 }
 
 /// Both sizes in MB, with enough decimals that they do not read the same.
@@ -145,17 +134,9 @@ fn mb_pair(size: usize, max: usize) -> (String, String) {
     (mb(size, d), mb(max, d))
 }
 
-fn invalid_json_message(
-    at: Location,
-    line: usize,
-    column: usize,
-    truncated: bool,
-    detail: &str,
-) -> String {
+fn invalid_json_message(at: Location, line: usize, column: usize, truncated: bool, detail: &str) -> String {
     match (at, truncated) {
-        (Location::Line(n), true) => format!(
-            "Line {n} ends in the middle of a JSON value (column {column}): the file looks truncated or incomplete."
-        ),
+        (Location::Line(n), true) => format!("Line {n} ends in the middle of a JSON value (column {column}): the file looks truncated or incomplete."),
         (Location::Line(n), false) => {
             format!("Line {n} is not valid JSON: {detail} (column {column}).")
         }
@@ -184,23 +165,14 @@ fn json_error(e: &serde_json::Error, at: Location) -> FeedError {
         Location::Line(n) => n,
         _ => e.line(),
     };
-    FeedError::InvalidJson {
-        at,
-        line,
-        column: e.column(),
-        truncated: e.is_eof(),
-        detail,
-    }
+    FeedError::InvalidJson { at, line, column: e.column(), truncated: e.is_eof(), detail }
 }
 
 /// Reads a FHIR R4 file: a Bundle of any type, NDJSON (one resource a line,
 /// blank lines allowed) or a single resource, told apart by content.
 pub fn parse_feed(bytes: &[u8], max_bytes: usize) -> Result<Feed, FeedError> {
     if bytes.len() > max_bytes {
-        return Err(FeedError::TooLarge {
-            size: bytes.len(),
-            max: max_bytes,
-        });
+        return Err(FeedError::TooLarge { size: bytes.len(), max: max_bytes });
     }
     // Windows tools like to start UTF-8 files with a byte-order mark.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -219,9 +191,7 @@ pub fn parse_feed(bytes: &[u8], max_bytes: usize) -> Result<Feed, FeedError> {
 
 /// More than one non-blank line, and the first is a JSON value by itself.
 fn looks_like_ndjson(bytes: &[u8]) -> bool {
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     let Some(first) = lines.next() else {
         return false;
     };
@@ -231,30 +201,17 @@ fn looks_like_ndjson(bytes: &[u8]) -> bool {
 fn from_document(value: Value) -> Result<Feed, FeedError> {
     let mut map = match value {
         Value::Object(map) => map,
-        other => {
-            return Err(FeedError::NotFhir {
-                at: Location::File,
-                detail: format!("is {}, not a FHIR resource or Bundle", json_kind(&other)),
-            })
-        }
+        other => return Err(FeedError::NotFhir { at: Location::File, detail: format!("is {}, not a FHIR resource or Bundle", json_kind(&other)) }),
     };
     let is_bundle = matches!(map.get("resourceType"), Some(Value::String(t)) if t == "Bundle");
     if !is_bundle {
         let res = checked_resource(Value::Object(map), Location::File, None, 0)?;
-        return Ok(Feed {
-            kind: FeedKind::Single,
-            resources: vec![res],
-            source: None,
-        });
+        return Ok(Feed { kind: FeedKind::Single, resources: vec![res], source: None });
     }
 
     check_id_and_meta(&map, Location::File, "Bundle")?;
     let bundle_type = map.get("type").and_then(Value::as_str).map(str::to_string);
-    let source = map
-        .get("meta")
-        .and_then(|m| m.get("source"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let source = map.get("meta").and_then(|m| m.get("source")).and_then(Value::as_str).map(str::to_string);
     let entries = match map.remove("entry") {
         None | Some(Value::Null) => Vec::new(), // e.g. a searchset with no matches
         Some(Value::Array(entries)) => entries,
@@ -281,10 +238,7 @@ fn from_document(value: Value) -> Result<Feed, FeedError> {
                 })
             }
         };
-        let full_url = entry
-            .get("fullUrl")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let full_url = entry.get("fullUrl").and_then(Value::as_str).map(str::to_string);
         let Some(resource) = entry.remove("resource") else {
             return Err(missing_resource(&entry, i));
         };
@@ -292,11 +246,7 @@ fn from_document(value: Value) -> Result<Feed, FeedError> {
         seen.check(&mut res)?;
         resources.push(res);
     }
-    Ok(Feed {
-        kind: FeedKind::Bundle { bundle_type },
-        resources,
-        source,
-    })
+    Ok(Feed { kind: FeedKind::Bundle { bundle_type }, resources, source })
 }
 
 fn missing_resource(entry: &Map<String, Value>, i: usize) -> FeedError {
@@ -310,11 +260,7 @@ fn missing_resource(entry: &Map<String, Value>, i: usize) -> FeedError {
         ),
         None => "has no resource".to_string(),
     };
-    FeedError::NotR4 {
-        at: Location::File,
-        field: format!("Bundle.entry[{i}]"),
-        detail,
-    }
+    FeedError::NotR4 { at: Location::File, field: format!("Bundle.entry[{i}]"), detail }
 }
 
 fn from_ndjson(bytes: &[u8]) -> Result<Feed, FeedError> {
@@ -330,29 +276,17 @@ fn from_ndjson(bytes: &[u8]) -> Result<Feed, FeedError> {
         seen.check(&mut res)?;
         resources.push(res);
     }
-    Ok(Feed {
-        kind: FeedKind::Ndjson,
-        resources,
-        source: None,
-    })
+    Ok(Feed { kind: FeedKind::Ndjson, resources, source: None })
 }
 
 /// Checks one top-level resource and wraps it. Nested content is not
 /// inspected: it is kept verbatim and read defensively later.
-fn checked_resource(
-    value: Value,
-    at: Location,
-    full_url: Option<String>,
-    index: usize,
-) -> Result<FeedResource, FeedError> {
+fn checked_resource(value: Value, at: Location, full_url: Option<String>, index: usize) -> Result<FeedResource, FeedError> {
     let map = match &value {
         Value::Object(map) => map,
         other => {
             let detail = match at {
-                Location::Entry(_) => format!(
-                    "has a resource that is {}, not a FHIR resource",
-                    json_kind(other)
-                ),
+                Location::Entry(_) => format!("has a resource that is {}, not a FHIR resource", json_kind(other)),
                 _ => format!("is {}, not a FHIR resource", json_kind(other)),
             };
             return Err(FeedError::NotFhir { at, detail });
@@ -360,43 +294,18 @@ fn checked_resource(
     };
     let resource_type = match map.get("resourceType") {
         Some(Value::String(t)) => t.clone(),
-        Some(other) => {
-            return Err(FeedError::NotFhir {
-                at,
-                detail: format!(
-                    "has a \"resourceType\" that is {}, not a name",
-                    json_kind(other)
-                ),
-            })
-        }
-        None => {
-            return Err(FeedError::NotFhir {
-                at,
-                detail: "has no \"resourceType\", so it is not a FHIR resource".into(),
-            })
-        }
+        Some(other) => return Err(FeedError::NotFhir { at, detail: format!("has a \"resourceType\" that is {}, not a name", json_kind(other)) }),
+        None => return Err(FeedError::NotFhir { at, detail: "has no \"resourceType\", so it is not a FHIR resource".into() }),
     };
     if !is_r4_resource_type(&resource_type) {
-        return Err(FeedError::NotR4 {
-            at,
-            field: "resourceType".into(),
-            detail: format!("is \"{resource_type}\", which is not a FHIR R4 resource type"),
-        });
+        return Err(FeedError::NotR4 { at, field: "resourceType".into(), detail: format!("is \"{resource_type}\", which is not a FHIR R4 resource type") });
     }
     check_id_and_meta(map, at, &resource_type)?;
     let (id, synthetic_id) = match map.get("id").and_then(Value::as_str) {
         Some(id) => (id.to_string(), false),
         None => (synthetic_id(&value), true),
     };
-    Ok(FeedResource {
-        index,
-        location: at,
-        resource_type,
-        id,
-        synthetic_id,
-        full_url,
-        json: value,
-    })
+    Ok(FeedResource { index, location: at, resource_type, id, synthetic_id, full_url, json: value })
 }
 
 fn check_id_and_meta(map: &Map<String, Value>, at: Location, rt: &str) -> Result<(), FeedError> {
@@ -414,27 +323,14 @@ fn check_id_and_meta(map: &Map<String, Value>, at: Location, rt: &str) -> Result
             return Err(FeedError::NotR4 {
                 at,
                 field: field("id"),
-                detail: format!(
-                    "is \"{}\", which is not a valid FHIR id (1 to 64 letters, digits, '-' or '.')",
-                    truncate(id, 80)
-                ),
+                detail: format!("is \"{}\", which is not a valid FHIR id (1 to 64 letters, digits, '-' or '.')", truncate(id, 80)),
             })
         }
-        Some(other) => {
-            return Err(FeedError::NotR4 {
-                at,
-                field: field("id"),
-                detail: format!("must be text but is {}", json_kind(other)),
-            })
-        }
+        Some(other) => return Err(FeedError::NotR4 { at, field: field("id"), detail: format!("must be text but is {}", json_kind(other)) }),
     }
     match map.get("meta") {
         None | Some(Value::Object(_)) => Ok(()),
-        Some(other) => Err(FeedError::NotR4 {
-            at,
-            field: field("meta"),
-            detail: format!("must be an object but is {}", json_kind(other)),
-        }),
+        Some(other) => Err(FeedError::NotR4 { at, field: field("meta"), detail: format!("must be an object but is {}", json_kind(other)) }),
     }
 }
 
@@ -450,12 +346,7 @@ impl Seen {
             return Ok(());
         };
         if !res.synthetic_id {
-            return Err(FeedError::DuplicateId {
-                resource_type: res.resource_type.clone(),
-                id: res.id.clone(),
-                first,
-                second: res.location,
-            });
+            return Err(FeedError::DuplicateId { resource_type: res.resource_type.clone(), id: res.id.clone(), first, second: res.location });
         }
         // Two id-less resources with identical content: the same record sent
         // twice. Keep both, with a suffix that is still stable per file.

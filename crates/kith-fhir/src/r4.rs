@@ -162,11 +162,7 @@ pub fn is_r4_resource_type(name: &str) -> bool {
 /// The FHIR `id` pattern `[A-Za-z0-9\-\.]{1,64}`, checked by hand (no regex
 /// crate: this runs once per resource on the import path).
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]
@@ -175,10 +171,7 @@ mod tests {
 
     #[test]
     fn list_is_sorted_unique_and_complete() {
-        assert!(
-            R4_RESOURCE_TYPES.windows(2).all(|w| w[0] < w[1]),
-            "must stay sorted"
-        );
+        assert!(R4_RESOURCE_TYPES.windows(2).all(|w| w[0] < w[1]), "must stay sorted");
         // FHIR R4 4.0.1: 146 concrete resource types, Parameters included
         // (lists that say "145" leave Parameters out).
         assert_eq!(R4_RESOURCE_TYPES.len(), 146);
@@ -191,12 +184,7 @@ mod tests {
 
     #[test]
     fn id_pattern() {
-        for ok in [
-            "a",
-            "A-1.b",
-            "0dc14f20-2f10-41cb-871e-13f112afd232",
-            &"x".repeat(64),
-        ] {
+        for ok in ["a", "A-1.b", "0dc14f20-2f10-41cb-871e-13f112afd232", &"x".repeat(64)] {
             assert!(is_valid_id(ok), "{ok}");
         }
         for bad in ["", "a b", "a_b", "a/b", "é", &"x".repeat(65)] {

@@ -32,12 +32,7 @@ impl RefIndex {
     pub fn new(feed: &Feed) -> Self {
         let mut ix = RefIndex::default();
         for res in &feed.resources {
-            ix.add(
-                &res.resource_type,
-                &res.id,
-                res.full_url.as_deref(),
-                Some(res.index),
-            );
+            ix.add(&res.resource_type, &res.id, res.full_url.as_deref(), Some(res.index));
             // Entries of a Bundle inside the feed (message bundles, documents
             // sent as one entry) reference each other; index them too.
             if res.resource_type == "Bundle" {
@@ -48,19 +43,11 @@ impl RefIndex {
     }
 
     fn add(&mut self, rt: &str, id: &str, full_url: Option<&str>, index: Option<usize>) {
-        let target = Target {
-            resource_type: rt.to_string(),
-            id: id.to_string(),
-            index,
-        };
+        let target = Target { resource_type: rt.to_string(), id: id.to_string(), index };
         if let Some(url) = full_url {
-            self.by_full_url
-                .entry(url.to_string())
-                .or_insert_with(|| target.clone());
+            self.by_full_url.entry(url.to_string()).or_insert_with(|| target.clone());
         }
-        self.by_type_id
-            .entry(format!("{rt}/{id}"))
-            .or_insert(target);
+        self.by_type_id.entry(format!("{rt}/{id}")).or_insert(target);
     }
 
     fn add_nested(&mut self, bundle: &Value, depth: usize) {
@@ -97,8 +84,7 @@ impl RefIndex {
     /// in this feed. `#local` references to `contained` resources give None:
     /// they resolve inside the referring resource, not in the feed.
     pub fn resolve(&self, reference: &str) -> Option<(String, String)> {
-        self.target(reference)
-            .map(|t| (t.resource_type.clone(), t.id.clone()))
+        self.target(reference).map(|t| (t.resource_type.clone(), t.id.clone()))
     }
 
     /// The position in `Feed::resources` of the resource a reference points
@@ -125,11 +111,7 @@ impl RefIndex {
 /// The `Type/id` at the end of a relative or absolute reference, without any
 /// `/_history/n`; None for searches (`Patient?identifier=…`) and oddities.
 fn type_id_tail(reference: &str) -> Option<&str> {
-    let r = reference
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(reference)
-        .trim_end_matches('/');
+    let r = reference.split(['?', '#']).next().unwrap_or(reference).trim_end_matches('/');
     let r = match r.find("/_history/") {
         Some(i) => &r[..i],
         None => r,
@@ -228,14 +210,8 @@ mod tests {
     #[test]
     fn tails() {
         assert_eq!(type_id_tail("Patient/123"), Some("Patient/123"));
-        assert_eq!(
-            type_id_tail("https://x.nhs.uk/fhir/Patient/123"),
-            Some("Patient/123")
-        );
-        assert_eq!(
-            type_id_tail("https://x/fhir/Patient/123/_history/4"),
-            Some("Patient/123")
-        );
+        assert_eq!(type_id_tail("https://x.nhs.uk/fhir/Patient/123"), Some("Patient/123"));
+        assert_eq!(type_id_tail("https://x/fhir/Patient/123/_history/4"), Some("Patient/123"));
         assert_eq!(type_id_tail("Patient?identifier=x"), None);
         assert_eq!(type_id_tail("Nonsense/1"), None);
         assert_eq!(type_id_tail("Patient"), None);

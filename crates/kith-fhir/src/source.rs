@@ -23,12 +23,7 @@ const ACTOR_FIELDS: &[&str] = &["performer", "recorder", "custodian", "servicePr
 /// most referenced as performer/recorder/custodian/serviceProvider (ties go to
 /// the first in the file); else the feed's (or its resources') `meta.source`.
 pub fn source_organisation(feed: &Feed) -> Option<SourceOrg> {
-    let orgs: Vec<usize> = feed
-        .resources
-        .iter()
-        .filter(|r| r.resource_type == "Organization" && org_name(&r.json).is_some())
-        .map(|r| r.index)
-        .collect();
+    let orgs: Vec<usize> = feed.resources.iter().filter(|r| r.resource_type == "Organization" && org_name(&r.json).is_some()).map(|r| r.index).collect();
     let chosen = match orgs.as_slice() {
         [] => None,
         [only] => Some(*only),
@@ -48,20 +43,11 @@ pub fn source_organisation(feed: &Feed) -> Option<SourceOrg> {
     };
     if let Some(org) = chosen.and_then(|i| feed.resources.get(i)) {
         if let Some(name) = org_name(&org.json) {
-            return Some(SourceOrg {
-                name,
-                identifier: org_identifier(&org.json),
-            });
+            return Some(SourceOrg { name, identifier: org_identifier(&org.json) });
         }
     }
-    let url = feed
-        .source
-        .clone()
-        .or_else(|| most_common_meta_source(feed))?;
-    Some(SourceOrg {
-        name: host_of(&url).to_string(),
-        identifier: Some(url),
-    })
+    let url = feed.source.clone().or_else(|| most_common_meta_source(feed))?;
+    Some(SourceOrg { name: host_of(&url).to_string(), identifier: Some(url) })
 }
 
 fn org_name(org: &Value) -> Option<String> {
@@ -76,10 +62,7 @@ fn org_name(org: &Value) -> Option<String> {
 fn org_identifier(org: &Value) -> Option<String> {
     let ids = org.get("identifier")?.as_array()?;
     let value = |i: &Value| i.get("value").and_then(Value::as_str).map(str::to_string);
-    ids.iter()
-        .find(|i| i.get("system").and_then(Value::as_str) == Some(ODS_SYSTEM))
-        .and_then(value)
-        .or_else(|| ids.iter().find_map(value))
+    ids.iter().find(|i| i.get("system").and_then(Value::as_str) == Some(ODS_SYSTEM)).and_then(value).or_else(|| ids.iter().find_map(value))
 }
 
 /// Reference strings under the actor fields, top level of the resource only.
@@ -94,10 +77,7 @@ fn actor_references(res: &Value) -> Vec<&str> {
             other => vec![other],
         };
         for item in items {
-            let r = item
-                .get("reference")
-                .or_else(|| item.get("actor").and_then(|a| a.get("reference")))
-                .and_then(Value::as_str);
+            let r = item.get("reference").or_else(|| item.get("actor").and_then(|a| a.get("reference"))).and_then(Value::as_str);
             out.extend(r);
         }
     }
@@ -107,12 +87,7 @@ fn actor_references(res: &Value) -> Vec<&str> {
 fn most_common_meta_source(feed: &Feed) -> Option<String> {
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for res in &feed.resources {
-        let Some(src) = res
-            .json
-            .get("meta")
-            .and_then(|m| m.get("source"))
-            .and_then(Value::as_str)
-        else {
+        let Some(src) = res.json.get("meta").and_then(|m| m.get("source")).and_then(Value::as_str) else {
             continue;
         };
         match counts.iter_mut().find(|(s, _)| *s == src) {
@@ -120,11 +95,7 @@ fn most_common_meta_source(feed: &Feed) -> Option<String> {
             None => counts.push((src, 1)),
         }
     }
-    counts
-        .iter()
-        .rev()
-        .max_by_key(|(_, n)| *n)
-        .map(|(s, _)| s.to_string())
+    counts.iter().rev().max_by_key(|(_, n)| *n).map(|(s, _)| s.to_string())
 }
 
 /// `https://x.example.nhs.uk/fhir` → `x.example.nhs.uk`; anything else as is.

@@ -38,11 +38,7 @@ fn ukcore_and_nhs_api_examples_never_panic() {
             }
         }
     }
-    eprintln!(
-        "accepted {accepted}, facts {facts}, refused {}:\n{}",
-        refused.len(),
-        refused.join("\n")
-    );
+    eprintln!("accepted {accepted}, facts {facts}, refused {}:\n{}", refused.len(), refused.join("\n"));
     assert!(accepted > 220, "most examples are valid R4");
     // The only refusal: a batch of GET requests, which carries no records.
     assert_eq!(refused.len(), 1, "{refused:?}");
@@ -54,46 +50,18 @@ fn known_traps_in_the_examples() {
     let root = fixtures();
     let me = NhsNumber::parse("9000000009").unwrap();
     // The baby's NHS Number fails modulus 11 (kept upstream on purpose).
-    let baby = parse_feed(
-        &read(&root.join("ukcore/UKCore-Patient-BabyPatient-Example.json")),
-        MAX,
-    )
-    .unwrap();
-    assert_eq!(
-        check_identity(&baby, &me),
-        Identity::Invalid {
-            value: "9912003890".into()
-        }
-    );
+    let baby = parse_feed(&read(&root.join("ukcore/UKCore-Patient-BabyPatient-Example.json")), MAX).unwrap();
+    assert_eq!(check_identity(&baby, &me), Identity::Invalid { value: "9912003890".into() });
     // PDS test patient.
     let pds = parse_feed(&read(&root.join("nhs-api/pds/Patient.json")), MAX).unwrap();
     assert_eq!(check_identity(&pds, &me), Identity::Matches);
     // EPS message bundles: no ids (synthetic ones), urn:uuid references.
     let eps = root.join("nhs-api/eps/primary-care__acute__nominated-pharmacy__medical-prescriber__1-Process-Request-Send-200_OK.json");
     let feed = parse_feed(&read(&eps), MAX).unwrap();
-    assert!(feed
-        .resources
-        .iter()
-        .filter(|r| r.resource_type != "Provenance")
-        .all(|r| r.synthetic_id));
-    assert!(
-        unresolved(&feed)
-            .iter()
-            .all(|(_, _, r)| !r.starts_with("urn:uuid:")),
-        "{:?}",
-        unresolved(&feed)
-    );
-    let meds: Vec<Fact> = feed
-        .resources
-        .iter()
-        .filter_map(|r| normalise(r, SourceKind::Gp))
-        .collect();
+    assert!(feed.resources.iter().filter(|r| r.resource_type != "Provenance").all(|r| r.synthetic_id));
+    assert!(unresolved(&feed).iter().all(|(_, _, r)| !r.starts_with("urn:uuid:")), "{:?}", unresolved(&feed));
+    let meds: Vec<Fact> = feed.resources.iter().filter_map(|r| normalise(r, SourceKind::Gp)).collect();
     assert_eq!(meds.len(), 4);
-    assert!(meds
-        .iter()
-        .all(|m| m.kind == FactKind::Medication && m.merge_key.contains("|sct:")));
-    assert_eq!(
-        source_organisation(&feed).map(|o| o.identifier.is_some()),
-        Some(true)
-    );
+    assert!(meds.iter().all(|m| m.kind == FactKind::Medication && m.merge_key.contains("|sct:")));
+    assert_eq!(source_organisation(&feed).map(|o| o.identifier.is_some()), Some(true));
 }

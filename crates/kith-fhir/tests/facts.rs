@@ -23,33 +23,18 @@ fn labels_follow_the_rules() {
     let f = fact(condition("35489007", SCT, "2020-01-01"), SourceKind::Gp);
     assert_eq!(f.label, Label::MentalHealth);
     // ICD-10 F chapter.
-    let f = fact(
-        condition("F41.1", "http://hl7.org/fhir/sid/icd-10", "2020-01-01"),
-        SourceKind::Hospital,
-    );
+    let f = fact(condition("F41.1", "http://hl7.org/fhir/sid/icd-10", "2020-01-01"), SourceKind::Hospital);
     assert_eq!(f.label, Label::MentalHealth);
     // meta.security HIV on an otherwise ordinary result.
     let mut obs = json!({"resourceType": "Observation", "id": "o", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]},
         "meta": {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HIV"}]}});
-    assert_eq!(
-        fact(obs.clone(), SourceKind::Hospital).label,
-        Label::SexualHealth
-    );
+    assert_eq!(fact(obs.clone(), SourceKind::Hospital).label, Label::SexualHealth);
     obs["meta"] = json!({});
-    assert_eq!(
-        fact(obs.clone(), SourceKind::Hospital).label,
-        Label::General
-    );
+    assert_eq!(fact(obs.clone(), SourceKind::Hospital).label, Label::General);
     // The source kind sets the default.
-    assert_eq!(
-        fact(obs.clone(), SourceKind::SocialCare).label,
-        Label::SocialCare
-    );
-    assert_eq!(
-        fact(obs.clone(), SourceKind::MentalHealth).label,
-        Label::MentalHealth
-    );
+    assert_eq!(fact(obs.clone(), SourceKind::SocialCare).label, Label::SocialCare);
+    assert_eq!(fact(obs.clone(), SourceKind::MentalHealth).label, Label::MentalHealth);
     // A sensitive value or reason counts too.
     obs["valueCodeableConcept"] = json!({"coding": [{"system": SCT, "code": "86406008"}]});
     assert_eq!(fact(obs, SourceKind::Gp).label, Label::SexualHealth);
@@ -67,10 +52,7 @@ fn labels_follow_the_rules() {
 fn condition_text_codes_and_key() {
     let mut c = condition("44054006", SCT, "2019-03-04T10:00:00+01:00");
     c["code"]["text"] = json!("Type 2 diabetes");
-    c["code"]["coding"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11"}));
+    c["code"]["coding"].as_array_mut().unwrap().push(json!({"system": "http://hl7.org/fhir/sid/icd-10", "code": "E11"}));
     let f = fact(c.clone(), SourceKind::Gp);
     assert_eq!(f.kind, FactKind::Condition);
     assert_eq!(f.text, "Type 2 diabetes");
@@ -82,26 +64,17 @@ fn condition_text_codes_and_key() {
 
     // The same condition with the codings the other way round, date only.
     let mut other = condition("E11", "http://hl7.org/fhir/sid/icd-10", "2019-03-04");
-    other["code"]["coding"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"system": SCT, "code": "44054006"}));
+    other["code"]["coding"].as_array_mut().unwrap().push(json!({"system": SCT, "code": "44054006"}));
     assert_eq!(fact(other, SourceKind::Hospital).merge_key, f.merge_key);
     // A different onset is a different fact.
-    assert_ne!(
-        fact(condition("44054006", SCT, "2019-03-05"), SourceKind::Gp).merge_key,
-        f.merge_key
-    );
+    assert_ne!(fact(condition("44054006", SCT, "2019-03-05"), SourceKind::Gp).merge_key, f.merge_key);
 
     // SNOMED semantic tags are dropped from the text, kept in the codes.
     let mut tagged = condition("90460009", SCT, "2009-02-19");
     tagged["code"]["coding"][0]["display"] = json!("Injury of neck (disorder)");
     let f = fact(tagged, SourceKind::Hospital);
     assert_eq!(f.text, "Injury of neck");
-    assert_eq!(
-        f.codes[0].display.as_deref(),
-        Some("Injury of neck (disorder)")
-    );
+    assert_eq!(f.codes[0].display.as_deref(), Some("Injury of neck (disorder)"));
 
     // Fallbacks for text.
     let bare = json!({"resourceType": "Condition", "id": "x", "code": {"coding": [{"system": "s", "code": "123"}]}});
@@ -127,12 +100,7 @@ fn observations_values_and_vital_signs() {
     assert_eq!(f.value.as_deref(), Some("120/80 mmHg"));
     assert_eq!(f.numeric, None);
     assert_eq!(f.category.as_deref(), Some("vital-signs"));
-    assert!(
-        f.merge_key
-            .starts_with("vital-sign|http://loinc.org|85354-9|2023-08-10T08:15Z|"),
-        "{}",
-        f.merge_key
-    );
+    assert!(f.merge_key.starts_with("vital-sign|http://loinc.org|85354-9|2023-08-10T08:15Z|"), "{}", f.merge_key);
 
     let lab = json!({"resourceType": "Observation", "id": "g", "status": "final",
         "category": [{"coding": [{"code": "laboratory"}]}],
@@ -144,15 +112,9 @@ fn observations_values_and_vital_signs() {
     assert_eq!(f.kind, FactKind::Result);
     assert_eq!(f.text, "Glucose");
     assert_eq!(f.value.as_deref(), Some("7.9 mmol/L"));
-    assert_eq!(
-        (f.numeric, f.unit.as_deref(), f.low, f.high),
-        (Some(7.9), Some("mmol/L"), Some(3.9), Some(5.8))
-    );
+    assert_eq!((f.numeric, f.unit.as_deref(), f.low, f.high), (Some(7.9), Some("mmol/L"), Some(3.9), Some(5.8)));
     assert!(f.abnormal, "above the range");
-    assert_eq!(
-        f.merge_key,
-        "result|http://loinc.org|2345-7|2024-01-02T08:00Z|7.9 mmol/l"
-    );
+    assert_eq!(f.merge_key, "result|http://loinc.org|2345-7|2024-01-02T08:00Z|7.9 mmol/l");
 
     // Same instant written in another zone, value written 7.90: same key.
     let mut again = lab.clone();
@@ -170,10 +132,7 @@ fn observations_values_and_vital_signs() {
         "code": {"text": "Haemoglobin"}, "valueString": "low-ish",
         "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "L", "display": "Low"}]}]});
     let f = fact(flagged, SourceKind::Gp);
-    assert_eq!(
-        (f.value.as_deref(), f.interpretation.as_deref(), f.abnormal),
-        (Some("low-ish"), Some("Low"), true)
-    );
+    assert_eq!((f.value.as_deref(), f.interpretation.as_deref(), f.abnormal), (Some("low-ish"), Some("Low"), true));
     assert_eq!(f.compared("interpretation"), Some("Low"));
 }
 
@@ -193,10 +152,7 @@ fn medications_allergies_and_others() {
     assert_eq!(a.compared("status"), Some("active"));
     assert_eq!(b.compared("status"), Some("stopped"));
     assert_eq!(a.compared("dosage"), Some("One three times a day"));
-    assert_ne!(
-        fact(med("active", "2024-04-01"), SourceKind::Gp).merge_key,
-        a.merge_key
-    );
+    assert_ne!(fact(med("active", "2024-04-01"), SourceKind::Gp).merge_key, a.merge_key);
 
     // medicationReference to a contained Medication.
     let contained = json!({"resourceType": "MedicationStatement", "id": "s", "status": "active",
@@ -224,23 +180,14 @@ fn medications_allergies_and_others() {
         "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140", "display": "Influenza"}]},
         "occurrenceDateTime": "2020-10-01T09:00:00Z"});
     let f = fact(imm, SourceKind::Gp);
-    assert_eq!(
-        (f.kind, f.merge_key.as_str()),
-        (
-            FactKind::Immunisation,
-            "immunisation|http://hl7.org/fhir/sid/cvx|140|2020-10-01"
-        )
-    );
+    assert_eq!((f.kind, f.merge_key.as_str()), (FactKind::Immunisation, "immunisation|http://hl7.org/fhir/sid/cvx|140|2020-10-01"));
 
     let enc = json!({"resourceType": "Encounter", "id": "e", "status": "finished",
         "class": {"code": "AMB", "display": "ambulatory"},
         "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185349003", "display": "Encounter for check up"}]}],
         "period": {"start": "2020-10-01T09:00:00Z"}});
     let f = fact(enc, SourceKind::Gp);
-    assert_eq!(
-        (f.kind, f.text.as_str()),
-        (FactKind::Encounter, "Encounter for check up")
-    );
+    assert_eq!((f.kind, f.text.as_str()), (FactKind::Encounter, "Encounter for check up"));
     assert_eq!(f.compared("class"), Some("AMB"));
 
     let plan = json!({"resourceType": "CarePlan", "id": "p", "status": "active", "intent": "plan",
@@ -254,39 +201,18 @@ fn medications_allergies_and_others() {
     let goal = json!({"resourceType": "Goal", "id": "g", "lifecycleStatus": "active",
         "description": {"text": "Walk 5,000 steps a day"}, "startDate": "2021-01-01"});
     let f = fact(goal, SourceKind::Patient);
-    assert_eq!(
-        (f.kind, f.status.as_deref()),
-        (FactKind::Goal, Some("active"))
-    );
+    assert_eq!((f.kind, f.status.as_deref()), (FactKind::Goal, Some("active")));
     assert_eq!(f.merge_key, "goal|text:walk 5 000 steps a day|2021-01-01");
 
     let doc = json!({"resourceType": "Composition", "id": "d", "status": "final", "title": "Discharge summary",
         "type": {"coding": [{"system": "http://snomed.info/sct", "code": "373942005"}]}, "date": "2022-02-02T12:00:00Z"});
     let f = fact(doc, SourceKind::Hospital);
-    assert_eq!(
-        (f.kind, f.text.as_str()),
-        (FactKind::Document, "Discharge summary")
-    );
+    assert_eq!((f.kind, f.text.as_str()), (FactKind::Document, "Discharge summary"));
 
     // Not facts.
-    for rt in [
-        "Patient",
-        "Organization",
-        "Practitioner",
-        "MessageHeader",
-        "Provenance",
-    ] {
-        let feed = parse_feed(
-            json!({"resourceType": rt, "id": "x"})
-                .to_string()
-                .as_bytes(),
-            1 << 20,
-        )
-        .unwrap();
-        assert!(
-            normalise(&feed.resources[0], SourceKind::Gp).is_none(),
-            "{rt}"
-        );
+    for rt in ["Patient", "Organization", "Practitioner", "MessageHeader", "Provenance"] {
+        let feed = parse_feed(json!({"resourceType": rt, "id": "x"}).to_string().as_bytes(), 1 << 20).unwrap();
+        assert!(normalise(&feed.resources[0], SourceKind::Gp).is_none(), "{rt}");
     }
     assert_eq!(FactKind::Condition.label(), "Conditions");
     assert_eq!(FactKind::VitalSign.as_str(), "vital-sign");

@@ -22,24 +22,12 @@ fn single_resource_bundle_and_ndjson_are_told_apart() {
     assert_eq!(single.resources[0].id, "p1");
     assert_eq!(single.resources[0].location, Location::File);
 
-    for bundle_type in [
-        "collection",
-        "searchset",
-        "transaction",
-        "document",
-        "message",
-        "batch",
-    ] {
+    for bundle_type in ["collection", "searchset", "transaction", "document", "message", "batch"] {
         let b = json!({"resourceType": "Bundle", "type": bundle_type, "entry": [
             {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "p1"}}
         ]});
         let feed = parse(&b.to_string()).unwrap();
-        assert_eq!(
-            feed.kind,
-            FeedKind::Bundle {
-                bundle_type: Some(bundle_type.into())
-            }
-        );
+        assert_eq!(feed.kind, FeedKind::Bundle { bundle_type: Some(bundle_type.into()) });
         assert_eq!(feed.resources[0].full_url.as_deref(), Some("urn:uuid:1"));
     }
 
@@ -51,9 +39,7 @@ fn single_resource_bundle_and_ndjson_are_told_apart() {
     assert_eq!(feed.resources[1].index, 1);
 
     // A pretty-printed Bundle stays one document.
-    let pretty =
-        serde_json::to_string_pretty(&json!({"resourceType": "Bundle", "type": "collection"}))
-            .unwrap();
+    let pretty = serde_json::to_string_pretty(&json!({"resourceType": "Bundle", "type": "collection"})).unwrap();
     let feed = parse(&pretty).unwrap();
     assert!(feed.resources.is_empty());
 }
@@ -65,69 +51,27 @@ fn empty_and_too_large() {
 
     let big = vec![b' '; 3 * 1024 * 1024];
     let e = parse_feed(&big, 2 * 1024 * 1024).unwrap_err();
-    assert_eq!(
-        e,
-        FeedError::TooLarge {
-            size: 3 * 1024 * 1024,
-            max: 2 * 1024 * 1024
-        }
-    );
+    assert_eq!(e, FeedError::TooLarge { size: 3 * 1024 * 1024, max: 2 * 1024 * 1024 });
     let msg = e.to_string();
     assert!(msg.contains("3.0 MB") && msg.contains("2.0 MB"), "{msg}");
     // Sizes that round alike get more decimals.
-    let msg = parse_feed(&vec![b' '; 10_500_000], 10_485_760)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("10.01 MB") && msg.contains("10.00 MB"),
-        "{msg}"
-    );
+    let msg = parse_feed(&vec![b' '; 10_500_000], 10_485_760).unwrap_err().to_string();
+    assert!(msg.contains("10.01 MB") && msg.contains("10.00 MB"), "{msg}");
 }
 
 #[test]
 fn invalid_json_names_line_and_column() {
     let (e, msg) = err("{\n  \"resourceType\": \"Patient\",\n  \"id\": p1\n}");
-    assert!(
-        matches!(
-            e,
-            FeedError::InvalidJson {
-                line: 3,
-                truncated: false,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(
-        msg.contains("not valid JSON") && msg.contains("line 3"),
-        "{msg}"
-    );
+    assert!(matches!(e, FeedError::InvalidJson { line: 3, truncated: false, .. }), "{e:?}");
+    assert!(msg.contains("not valid JSON") && msg.contains("line 3"), "{msg}");
 
     let (e, msg) = err("{\"resourceType\": \"Bundle\", \"entry\": [");
-    assert!(
-        matches!(
-            e,
-            FeedError::InvalidJson {
-                truncated: true,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, FeedError::InvalidJson { truncated: true, .. }), "{e:?}");
     assert!(msg.contains("truncated"), "{msg}");
 
     // NDJSON: the line number is the file's line.
     let (e, msg) = err("{\"resourceType\":\"Patient\"}\n{\"resourceType\":\"Patient\",}\n");
-    assert!(
-        matches!(
-            e,
-            FeedError::InvalidJson {
-                at: Location::Line(2),
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, FeedError::InvalidJson { at: Location::Line(2), .. }), "{e:?}");
     assert!(msg.starts_with("Line 2"), "{msg}");
 
     let (_, msg) = err("{\n\"resourceType\":\"Patient\"\n}\n{}");
@@ -136,62 +80,26 @@ fn invalid_json_names_line_and_column() {
 
 #[test]
 fn json_that_is_not_fhir() {
-    for (input, says) in [
-        ("[1, 2, 3]", "JSON array"),
-        ("42", "number"),
-        ("\"hello\"", "text"),
-        ("{\"name\": \"x\"}", "resourceType"),
-        ("{\"resourceType\": 7}", "resourceType"),
-    ] {
+    for (input, says) in
+        [("[1, 2, 3]", "JSON array"), ("42", "number"), ("\"hello\"", "text"), ("{\"name\": \"x\"}", "resourceType"), ("{\"resourceType\": 7}", "resourceType")]
+    {
         let (e, msg) = err(input);
         assert!(matches!(e, FeedError::NotFhir { .. }), "{input}: {e:?}");
-        assert!(
-            msg.contains("not FHIR") && msg.contains(says),
-            "{input}: {msg}"
-        );
+        assert!(msg.contains("not FHIR") && msg.contains(says), "{input}: {msg}");
     }
     let (e, msg) = err("{\"resourceType\":\"Patient\"}\n{\"hello\": 1}\n");
-    assert!(
-        matches!(
-            e,
-            FeedError::NotFhir {
-                at: Location::Line(2),
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, FeedError::NotFhir { at: Location::Line(2), .. }), "{e:?}");
     assert!(msg.contains("line 2"), "{msg}");
 }
 
 #[test]
 fn fhir_that_is_not_r4_shaped() {
     let cases = [
-        (
-            json!({"resourceType": "Patientt"}),
-            "resourceType",
-            "Patientt",
-        ),
-        (
-            json!({"resourceType": "Ingredient", "id": "x"}),
-            "resourceType",
-            "R4",
-        ),
-        (
-            json!({"resourceType": "Bundle", "type": "collection", "entry": {"resource": {}}}),
-            "Bundle.entry",
-            "list",
-        ),
-        (
-            json!({"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:1"}]}),
-            "Bundle.entry[0]",
-            "no resource",
-        ),
-        (
-            json!({"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient/1"}}]}),
-            "Bundle.entry[0]",
-            "GET Patient/1",
-        ),
+        (json!({"resourceType": "Patientt"}), "resourceType", "Patientt"),
+        (json!({"resourceType": "Ingredient", "id": "x"}), "resourceType", "R4"),
+        (json!({"resourceType": "Bundle", "type": "collection", "entry": {"resource": {}}}), "Bundle.entry", "list"),
+        (json!({"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:1"}]}), "Bundle.entry[0]", "no resource"),
+        (json!({"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient/1"}}]}), "Bundle.entry[0]", "GET Patient/1"),
         (
             json!({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Patient", "id": "a b"}}]}),
             "Bundle.entry[0].resource.id",
@@ -212,16 +120,8 @@ fn fhir_that_is_not_r4_shaped() {
             "Bundle.entry[0].resource.meta",
             "object",
         ),
-        (
-            json!({"resourceType": "Patient", "id": "x".repeat(65)}),
-            "id",
-            "valid FHIR id",
-        ),
-        (
-            json!({"resourceType": "Bundle", "id": "b_1", "type": "collection"}),
-            "Bundle.id",
-            "b_1",
-        ),
+        (json!({"resourceType": "Patient", "id": "x".repeat(65)}), "id", "valid FHIR id"),
+        (json!({"resourceType": "Bundle", "id": "b_1", "type": "collection"}), "Bundle.id", "b_1"),
     ];
     for (input, field, says) in cases {
         let (e, msg) = err(&input.to_string());
@@ -239,30 +139,16 @@ fn duplicate_ids_name_both_entries() {
         {"resource": {"resourceType": "Patient", "id": "p1"}},
     ]});
     let (e, msg) = err(&b.to_string());
-    assert_eq!(
-        e,
-        FeedError::DuplicateId {
-            resource_type: "Patient".into(),
-            id: "p1".into(),
-            first: Location::Entry(0),
-            second: Location::Entry(3)
-        }
-    );
-    assert!(
-        msg.contains("Bundle.entry[0]") && msg.contains("Bundle.entry[3]"),
-        "{msg}"
-    );
+    assert_eq!(e, FeedError::DuplicateId { resource_type: "Patient".into(), id: "p1".into(), first: Location::Entry(0), second: Location::Entry(3) });
+    assert!(msg.contains("Bundle.entry[0]") && msg.contains("Bundle.entry[3]"), "{msg}");
 
-    let (_, msg) = err(
-        "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{\"resourceType\":\"Patient\",\"id\":\"a\"}",
-    );
+    let (_, msg) = err("{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{\"resourceType\":\"Patient\",\"id\":\"a\"}");
     assert!(msg.contains("line 1") && msg.contains("line 2"), "{msg}");
 }
 
 #[test]
 fn resources_without_id_get_a_stable_synthetic_one() {
-    let a =
-        parse(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#).unwrap();
+    let a = parse(r#"{"resourceType":"Observation","status":"final","code":{"text":"x"}}"#).unwrap();
     // Same content, other key order and spacing: same id.
     let b = parse("{ \"code\": {\"text\": \"x\"}, \"status\": \"final\",\n \"resourceType\": \"Observation\" }").unwrap();
     let id = &a.resources[0].id;
@@ -270,8 +156,7 @@ fn resources_without_id_get_a_stable_synthetic_one() {
     assert_eq!(id, &b.resources[0].id);
     assert!(id.starts_with("kith-") && id.len() == 5 + 32, "{id}");
     assert!(is_valid_id(id));
-    let c =
-        parse(r#"{"resourceType":"Observation","status":"amended","code":{"text":"x"}}"#).unwrap();
+    let c = parse(r#"{"resourceType":"Observation","status":"amended","code":{"text":"x"}}"#).unwrap();
     assert_ne!(id, &c.resources[0].id);
 
     // Two identical id-less resources in one file are both kept.
@@ -299,11 +184,7 @@ fn resources_are_kept_verbatim_and_nested_content_stays_nested() {
         {"resource": inner.clone()}, {"resource": cond.clone()}
     ]});
     let feed = parse(&outer.to_string()).unwrap();
-    assert_eq!(
-        feed.resources.len(),
-        2,
-        "nested resources are not flattened"
-    );
+    assert_eq!(feed.resources.len(), 2, "nested resources are not flattened");
     assert_eq!(feed.resources[0].json, inner);
     assert_eq!(feed.resources[1].json, cond);
 
@@ -317,10 +198,7 @@ fn resources_are_kept_verbatim_and_nested_content_stays_nested() {
     // References: the message header's focus resolves inside the nested
     // Bundle; the contained one resolves in place; Patient/elsewhere does not.
     let missing = unresolved(&feed);
-    assert_eq!(
-        missing,
-        vec![("Condition".into(), "c1".into(), "Patient/elsewhere".into())]
-    );
+    assert_eq!(missing, vec![("Condition".into(), "c1".into(), "Patient/elsewhere".into())]);
 }
 
 #[test]
@@ -340,28 +218,15 @@ fn references_in_every_style() {
     let o = Some(("Organization".to_string(), "o1".to_string()));
     assert_eq!(ix.resolve("Patient/p1"), p);
     assert_eq!(ix.resolve("https://gp.example.nhs.uk/fhir/Patient/p1"), p);
-    assert_eq!(
-        ix.resolve("https://gp.example.nhs.uk/fhir/Patient/p1/_history/2"),
-        p
-    );
-    assert_eq!(
-        ix.resolve("urn:uuid:8a5b0c44-0000-4000-8000-000000000001"),
-        o
-    );
+    assert_eq!(ix.resolve("https://gp.example.nhs.uk/fhir/Patient/p1/_history/2"), p);
+    assert_eq!(ix.resolve("urn:uuid:8a5b0c44-0000-4000-8000-000000000001"), o);
     assert_eq!(ix.resolve("Organization/o1"), o);
     assert_eq!(ix.resolve("#c"), None);
     assert_eq!(ix.resolve("urn:uuid:nope"), None);
     assert_eq!(ix.resolve("Patient?identifier=x"), None);
     assert_eq!(references(&feed.resources[2].json).len(), 5);
     let missing = unresolved(&feed);
-    assert_eq!(
-        missing,
-        vec![(
-            "Observation".into(),
-            "x".into(),
-            "Observation/missing".into()
-        )]
-    );
+    assert_eq!(missing, vec![("Observation".into(), "x".into(), "Observation/missing".into())]);
 }
 
 #[test]
@@ -377,31 +242,12 @@ fn identity_outcomes() {
     };
     let nhs = |v: &str| json!({"system": "https://fhir.nhs.uk/Id/nhs-number", "value": v});
 
+    assert_eq!(check_identity(&patient(json!([nhs("943 476 5919")])), &me), Identity::Matches);
+    assert_eq!(check_identity(&patient(json!([nhs("9000000009")])), &me), Identity::Other { found: "9000000009".into() });
+    assert_eq!(check_identity(&patient(json!([nhs("9434765918")])), &me), Identity::Invalid { value: "9434765918".into() });
     assert_eq!(
-        check_identity(&patient(json!([nhs("943 476 5919")])), &me),
-        Identity::Matches
-    );
-    assert_eq!(
-        check_identity(&patient(json!([nhs("9000000009")])), &me),
-        Identity::Other {
-            found: "9000000009".into()
-        }
-    );
-    assert_eq!(
-        check_identity(&patient(json!([nhs("9434765918")])), &me),
-        Identity::Invalid {
-            value: "9434765918".into()
-        }
-    );
-    assert_eq!(
-        check_identity(
-            &patient(json!([{"system": "https://example/mrn", "value": "1"}])),
-            &me
-        ),
-        Identity::Missing {
-            name: Some("Jo Bloggs".into()),
-            birth_date: Some("1990-05-06".into())
-        }
+        check_identity(&patient(json!([{"system": "https://example/mrn", "value": "1"}])), &me),
+        Identity::Missing { name: Some("Jo Bloggs".into()), birth_date: Some("1990-05-06".into()) }
     );
     // Someone else's number anywhere in the file wins over a match.
     let two = json!({"resourceType": "Bundle", "type": "collection", "entry": [
@@ -409,12 +255,7 @@ fn identity_outcomes() {
         {"resource": {"resourceType": "Patient", "id": "b", "identifier": [nhs("9000000009")]}},
     ]});
     let feed = parse(&two.to_string()).unwrap();
-    assert_eq!(
-        check_identity(&feed, &me),
-        Identity::Other {
-            found: "9000000009".into()
-        }
-    );
+    assert_eq!(check_identity(&feed, &me), Identity::Other { found: "9000000009".into() });
 }
 
 #[test]
@@ -429,24 +270,12 @@ fn source_organisation_choices() {
         {"resource": {"resourceType": "Observation", "id": "o1", "performer": [{"reference": "Organization/lab"}]}},
     ]});
     let feed = parse(&b.to_string()).unwrap();
-    assert_eq!(
-        source_organisation(&feed),
-        Some(SourceOrg {
-            name: "Hill Surgery".into(),
-            identifier: Some("A12345".into())
-        })
-    );
+    assert_eq!(source_organisation(&feed), Some(SourceOrg { name: "Hill Surgery".into(), identifier: Some("A12345".into()) }));
     // No Organization: fall back to meta.source.
     let b = json!({"resourceType": "Bundle", "type": "collection", "meta": {"source": "https://trust.example.nhs.uk/fhir"}, "entry": []});
     let org = source_organisation(&parse(&b.to_string()).unwrap()).unwrap();
     assert_eq!(org.name, "trust.example.nhs.uk");
     let nd = "{\"resourceType\":\"Observation\",\"meta\":{\"source\":\"https://app.example.com/x\"}}\n{\"resourceType\":\"Patient\"}";
-    assert_eq!(
-        source_organisation(&parse(nd).unwrap()).unwrap().name,
-        "app.example.com"
-    );
-    assert_eq!(
-        source_organisation(&parse("{\"resourceType\":\"Patient\"}").unwrap()),
-        None
-    );
+    assert_eq!(source_organisation(&parse(nd).unwrap()).unwrap().name, "app.example.com");
+    assert_eq!(source_organisation(&parse("{\"resourceType\":\"Patient\"}").unwrap()), None);
 }

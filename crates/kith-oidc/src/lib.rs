@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
-    CoreRevocationErrorResponse, CoreRsaPrivateSigningKey, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse, CoreRsaPrivateSigningKey, CoreTokenIntrospectionResponse,
+    CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, RedirectUrl, Scope, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse, UserInfoClaims,
+    AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey, RedirectUrl, Scope,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -93,8 +92,7 @@ pub struct ExtraClaims {
 }
 impl AdditionalClaims for ExtraClaims {}
 
-type IdFields =
-    IdTokenFields<ExtraClaims, EmptyExtraTokenFields, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type IdFields = IdTokenFields<ExtraClaims, EmptyExtraTokenFields, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 type Tokens = StandardTokenResponse<IdFields, CoreTokenType>;
 type OidcClient = Client<
     ExtraClaims,
@@ -205,8 +203,7 @@ impl Provider {
             return Err(OidcError::Config(format!("provider {} needs a client secret or a private key", config.id)));
         }
         if let Some(pem) = &config.private_key_pem {
-            CoreRsaPrivateSigningKey::from_pem(pem, None)
-                .map_err(|e| OidcError::Config(format!("provider {}: private key: {e}", config.id)))?;
+            CoreRsaPrivateSigningKey::from_pem(pem, None).map_err(|e| OidcError::Config(format!("provider {}: private key: {e}", config.id)))?;
         }
         let http = reqwest::ClientBuilder::new()
             // Following redirects would let a provider send Kith anywhere.
@@ -308,21 +305,25 @@ impl Provider {
             organisation: claim_text(&claims.additional_claims().other, &self.config.organisation_claim),
         };
         if identity.name.is_none() {
-            identity.name = join_names(claims.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()), claims.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()));
+            identity.name = join_names(
+                claims.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+                claims.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+            );
         }
 
         // Many providers (NHS login among them) put most claims in UserInfo
         // rather than the ID token. Its subject must match the ID token's.
         if client.user_info_url().is_some() {
-            let request = client
-                .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
-                .map_err(|e| OidcError::Config(e.to_string()))?;
+            let request = client.user_info(tokens.access_token().clone(), Some(claims.subject().clone())).map_err(|e| OidcError::Config(e.to_string()))?;
             let info: UserInfoClaims<ExtraClaims, CoreGenderClaim> = request.request_async(&self.http).await.map_err(|e| match e {
                 openidconnect::UserInfoError::Request(e) => self.unavailable(e),
                 other => self.refused(format!("userinfo: {other}")),
             })?;
             identity.name = identity.name.or_else(|| info.name().and_then(|n| n.get(None)).map(|n| n.to_string())).or_else(|| {
-                join_names(info.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()), info.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()))
+                join_names(
+                    info.given_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+                    info.family_name().and_then(|n| n.get(None)).map(|n| n.to_string()),
+                )
             });
             if identity.email.is_none() {
                 identity.email = info.email().map(|e| e.to_string());
@@ -339,8 +340,7 @@ impl Provider {
     /// Whether the identity's NHS Number was proved to at least the level
     /// this deployment requires.
     pub fn nhs_number_verified(&self, identity: &Identity) -> bool {
-        identity.nhs_number.is_some()
-            && identity.proofing_level.as_deref().map(proofing_rank).unwrap_or(0) >= proofing_rank(&self.config.proofing_level)
+        identity.nhs_number.is_some() && identity.proofing_level.as_deref().map(proofing_rank).unwrap_or(0) >= proofing_rank(&self.config.proofing_level)
     }
 }
 

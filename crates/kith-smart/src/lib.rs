@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -192,7 +191,10 @@ impl SmartClient {
         let url = format!("{}/.well-known/smart-configuration", self.base());
         let res = self.http.get(&url).header("accept", "application/json").send().await.map_err(|e| self.unavailable(e))?;
         if !res.status().is_success() {
-            return Err(SmartError::Config(self.config.name.clone(), format!("no SMART configuration at {url} ({}); set the authorize and token URLs", res.status())));
+            return Err(SmartError::Config(
+                self.config.name.clone(),
+                format!("no SMART configuration at {url} ({}); set the authorize and token URLs", res.status()),
+            ));
         }
         let c: SmartConfiguration = res.json().await.map_err(|e| SmartError::Refused(self.config.name.clone(), format!("SMART configuration: {e}")))?;
         Ok((self.config.authorize_url.clone().unwrap_or(c.authorization_endpoint), self.config.token_url.clone().unwrap_or(c.token_endpoint)))
@@ -271,11 +273,7 @@ impl SmartClient {
             return Err(SmartError::Unauthorized(self.config.name.clone(), "access expired and no refresh token".into()));
         };
         let client = self.oauth(redirect_uri).await?;
-        let t = client
-            .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| self.token_error(e))?;
+        let t = client.exchange_refresh_token(&RefreshToken::new(refresh.clone())).request_async(&self.http).await.map_err(|e| self.token_error(e))?;
         self.tokens(t, Some(tokens))
     }
 
@@ -304,13 +302,7 @@ impl SmartClient {
                 if tries >= RATE_LIMIT_TRIES {
                     return Err(SmartError::RateLimited(self.config.name.clone()));
                 }
-                let wait = res
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1u64 << tries)
-                    .min(30);
+                let wait = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(1u64 << tries).min(30);
                 tokio::time::sleep(Duration::from_secs(wait)).await;
                 continue;
             }
@@ -322,7 +314,11 @@ impl SmartClient {
                 return Err(self.unavailable(format!("{status} from {url}")));
             }
             let body = res.bytes().await.map_err(|e| self.unavailable(e))?;
-            let json: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).map_err(|e| SmartError::Refused(self.config.name.clone(), format!("not JSON from the FHIR server: {e}")))? };
+            let json: Value = if body.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&body).map_err(|e| SmartError::Refused(self.config.name.clone(), format!("not JSON from the FHIR server: {e}")))?
+            };
             return Ok((status, json));
         }
     }
@@ -365,9 +361,8 @@ impl SmartClient {
                 .map(|u| base.join(u).map(|u| u.to_string()).unwrap_or_default());
             if let Some(n) = &next {
                 let root = base.path().trim_end_matches('/');
-                let same_server = url::Url::parse(n)
-                    .ok()
-                    .is_some_and(|u| u.origin() == base.origin() && (u.path() == root || u.path().starts_with(&format!("{root}/"))));
+                let same_server =
+                    url::Url::parse(n).ok().is_some_and(|u| u.origin() == base.origin() && (u.path() == root || u.path().starts_with(&format!("{root}/"))));
                 if !same_server {
                     return Err(SmartError::Refused(self.config.name.clone(), "a next link points away from the FHIR server".into()));
                 }

@@ -24,21 +24,26 @@ pub enum AppError {
         values: Vec<(String, String)>,
     },
     /// Sign-in refused; the message is the same for every cause.
-    SignInFailed { message: String, email: String },
+    SignInFailed {
+        message: String,
+        email: String,
+    },
     /// Too many attempts; try again later.
-    Throttled { message: String, email: String },
+    Throttled {
+        message: String,
+        email: String,
+    },
     Conflict(String),
-    Internal { correlation_id: String },
+    Internal {
+        correlation_id: String,
+    },
     /// Transport-level failure reported by the server-function machinery.
     Transport(String),
 }
 
 impl AppError {
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        AppError::Validation {
-            errors: vec![FieldError { field: field.into(), message: message.into() }],
-            values: vec![],
-        }
+        AppError::Validation { errors: vec![FieldError { field: field.into(), message: message.into() }], values: vec![] }
     }
 
     pub fn with_values(self, values: Vec<(String, String)>) -> Self {
@@ -51,9 +56,7 @@ impl AppError {
     /// The error for one field, if there is one.
     pub fn field_error(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Validation { errors, .. } => {
-                errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
-            }
+            AppError::Validation { errors, .. } => errors.iter().find(|e| e.field == field).map(|e| e.message.clone()),
             _ => None,
         }
     }
@@ -61,14 +64,8 @@ impl AppError {
     /// A value the user typed, echoed back for refilling the form.
     pub fn value(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Validation { values, .. } => {
-                values.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone())
-            }
-            AppError::SignInFailed { email, .. } | AppError::Throttled { email, .. }
-                if field == "email" =>
-            {
-                Some(email.clone())
-            }
+            AppError::Validation { values, .. } => values.iter().find(|(k, _)| k == field).map(|(_, v)| v.clone()),
+            AppError::SignInFailed { email, .. } | AppError::Throttled { email, .. } if field == "email" => Some(email.clone()),
             _ => None,
         }
     }
@@ -86,17 +83,10 @@ impl fmt::Display for AppError {
                     write!(f, "There are {} problems with what you entered.", errors.len())
                 }
             }
-            AppError::SignInFailed { message, .. } | AppError::Throttled { message, .. } => {
-                f.write_str(message)
-            }
+            AppError::SignInFailed { message, .. } | AppError::Throttled { message, .. } => f.write_str(message),
             AppError::Conflict(m) => f.write_str(m),
-            AppError::Internal { correlation_id } => write!(
-                f,
-                "Something went wrong on our side. Please try again. (Reference {correlation_id})"
-            ),
-            AppError::Transport(_) => {
-                f.write_str("We could not reach Kith. Check your connection and try again.")
-            }
+            AppError::Internal { correlation_id } => write!(f, "Something went wrong on our side. Please try again. (Reference {correlation_id})"),
+            AppError::Transport(_) => f.write_str("We could not reach Kith. Check your connection and try again."),
         }
     }
 }

@@ -21,10 +21,7 @@ pub enum NhsNumberError {
 impl NhsNumber {
     /// Accepts `9991234567`, `999 123 4567` or `999-123-4567`.
     pub fn parse(input: &str) -> Result<Self, NhsNumberError> {
-        let digits: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
+        let digits: String = input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
         if !digits.chars().all(|c| c.is_ascii_digit()) {
             return Err(NhsNumberError::NotDigits);
         }

@@ -203,13 +203,8 @@ pub struct UploadResult {
 }
 
 /// Labels a patient can put on entries (sharing uses them).
-pub const LABELS: [(&str, &str); 5] = [
-    ("general", "General"),
-    ("mental-health", "Mental health"),
-    ("sexual-health", "Sexual health"),
-    ("social-care", "Social care"),
-    ("private", "Private"),
-];
+pub const LABELS: [(&str, &str); 5] =
+    [("general", "General"), ("mental-health", "Mental health"), ("sexual-health", "Sexual health"), ("social-care", "Social care"), ("private", "Private")];
 
 /// Kinds of entry, in the order pages list them.
 pub const KINDS: [(&str, &str); 11] = [

@@ -25,7 +25,8 @@ pub fn section_title(key: &str) -> &'static str {
 }
 
 /// Goal statuses, as (value, title).
-pub const GOAL_STATUSES: &[(&str, &str)] = &[("proposed", "Not started"), ("active", "In progress"), ("achieved", "Achieved"), ("cancelled", "No longer a goal")];
+pub const GOAL_STATUSES: &[(&str, &str)] =
+    &[("proposed", "Not started"), ("active", "In progress"), ("achieved", "Achieved"), ("cancelled", "No longer a goal")];
 
 /// One care plan item's content. Which fields matter depends on the section;
 /// the rest stay empty.
@@ -63,7 +64,14 @@ impl PlanFields {
     /// One line for people to read ("Walk to the shop — by 1 Dec 2026 — done").
     pub fn summary(&self) -> String {
         let mut parts = vec![self.text.clone()];
-        for (label, v) in [("who", &self.who), ("by", &self.by_when), ("target", &self.target_date), ("status", &self.status), ("role", &self.role), ("contact", &self.contact)] {
+        for (label, v) in [
+            ("who", &self.who),
+            ("by", &self.by_when),
+            ("target", &self.target_date),
+            ("status", &self.status),
+            ("role", &self.role),
+            ("contact", &self.contact),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{label}: {v}"));
             }

@@ -134,20 +134,18 @@ where
 /// Whether this actor has viewed the record before, or opened it by
 /// emergency access (which told the patient already).
 pub(crate) async fn has_viewed(conn: &mut AnyConnection, patient_id: &str, actor_key: &str) -> sqlx::Result<bool> {
-    let n: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action IN ('view', 'export', 'break-glass') LIMIT 1")
-        .bind(patient_id.to_string())
-        .bind(actor_key.to_string())
-        .fetch_optional(conn)
-        .await?;
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM audit_events WHERE patient_id = $1 AND actor_key = $2 AND action IN ('view', 'export', 'break-glass') LIMIT 1")
+            .bind(patient_id.to_string())
+            .bind(actor_key.to_string())
+            .fetch_optional(conn)
+            .await?;
     Ok(n.is_some())
 }
 
 /// The whole chain in order (for verification and exports).
 pub(crate) async fn chain<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq"))
-        .bind(patient_id.to_string())
-        .fetch_all(ex)
-        .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq")).bind(patient_id.to_string()).fetch_all(ex).await
 }
 
 pub(crate) async fn head<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Option<(i64, String)>> {
@@ -329,13 +327,16 @@ pub(crate) async fn insert_break_glass<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// The user's current emergency access to this record: (id, reason).
-pub(crate) async fn active_break_glass<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, user_id: &str, now: i64) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as(
-        "SELECT id, reason FROM break_glass WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY started_at DESC LIMIT 1",
-    )
-    .bind(patient_id.to_string())
-    .bind(user_id.to_string())
-    .bind(now)
-    .fetch_optional(ex)
-    .await
+pub(crate) async fn active_break_glass<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient_id: &str,
+    user_id: &str,
+    now: i64,
+) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT id, reason FROM break_glass WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY started_at DESC LIMIT 1")
+        .bind(patient_id.to_string())
+        .bind(user_id.to_string())
+        .bind(now)
+        .fetch_optional(ex)
+        .await
 }

@@ -253,14 +253,7 @@ pub(crate) async fn bulk_insert_links(conn: &mut AnyConnection, backend: Backend
         Params::new(backend).rows(&mut sql, chunk.len(), 7);
         let mut q = sqlx::query(&sql);
         for r in chunk {
-            q = q
-                .bind(patient)
-                .bind(r.entry_id)
-                .bind(source)
-                .bind(r.resource_type)
-                .bind(r.fhir_id)
-                .bind(r.resource_id)
-                .bind(r.fact);
+            q = q.bind(patient).bind(r.entry_id).bind(source).bind(r.resource_type).bind(r.fhir_id).bind(r.resource_id).bind(r.fact);
         }
         q.execute(&mut *conn).await?;
     }

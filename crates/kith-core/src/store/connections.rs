@@ -24,10 +24,7 @@ pub(crate) async fn by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) 
 }
 
 pub(crate) async fn for_patient<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<ConnectionRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM connections WHERE patient_id = $1 ORDER BY name, id"))
-        .bind(patient_id.to_string())
-        .fetch_all(ex)
-        .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM connections WHERE patient_id = $1 ORDER BY name, id")).bind(patient_id.to_string()).fetch_all(ex).await
 }
 
 /// Connects (or reconnects) a patient's record to a provider, with fresh tokens.

@@ -24,10 +24,7 @@ pub(crate) async fn linked_by_subject<'e, E: Executor<'e, Database = Any>>(ex: E
 }
 
 pub(crate) async fn linked_for_user<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<Vec<LinkedRow>> {
-    sqlx::query_as(&format!("SELECT {LINKED} FROM linked_identities WHERE user_id = $1 ORDER BY linked_at, id"))
-        .bind(user_id.to_string())
-        .fetch_all(ex)
-        .await
+    sqlx::query_as(&format!("SELECT {LINKED} FROM linked_identities WHERE user_id = $1 ORDER BY linked_at, id")).bind(user_id.to_string()).fetch_all(ex).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -58,12 +55,7 @@ pub(crate) async fn insert_linked<'e, E: Executor<'e, Database = Any>>(
 }
 
 pub(crate) async fn touch_linked<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE linked_identities SET last_used_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+    sqlx::query("UPDATE linked_identities SET last_used_at = $1 WHERE id = $2").bind(now).bind(id.to_string()).execute(ex).await.map(|_| ())
 }
 
 pub(crate) async fn delete_linked<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, id: &str) -> sqlx::Result<u64> {
@@ -93,21 +85,11 @@ pub(crate) async fn count_methods<'e, E: Executor<'e, Database = Any>>(ex: E, us
 }
 
 pub(crate) async fn clear_password<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(user_id.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+    sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $1 WHERE id = $2").bind(now).bind(user_id.to_string()).execute(ex).await.map(|_| ())
 }
 
 pub(crate) async fn set_organisation<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, organisation: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET organisation = $1 WHERE id = $2")
-        .bind(organisation.to_string())
-        .bind(user_id.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+    sqlx::query("UPDATE users SET organisation = $1 WHERE id = $2").bind(organisation.to_string()).bind(user_id.to_string()).execute(ex).await.map(|_| ())
 }
 
 /// Gives an unclaimed record (one imported before its patient had an
@@ -167,8 +149,5 @@ pub(crate) struct FailureRow {
 }
 
 pub(crate) async fn recent_failures<'e, E: Executor<'e, Database = Any>>(ex: E, limit: i64) -> sqlx::Result<Vec<FailureRow>> {
-    sqlx::query_as("SELECT at, method, reason, address, user_agent FROM sign_in_failures ORDER BY at DESC, id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(ex)
-        .await
+    sqlx::query_as("SELECT at, method, reason, address, user_agent FROM sign_in_failures ORDER BY at DESC, id DESC LIMIT $1").bind(limit).fetch_all(ex).await
 }

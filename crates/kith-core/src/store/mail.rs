@@ -38,13 +38,15 @@ pub(crate) async fn due_mail(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Resu
 
 /// Takes an email for sending until `until`; false when another sender took it first.
 pub(crate) async fn claim_mail(pool: &AnyPool, m: &DueMail, until: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE mail_outbox SET next_attempt_at = $3 WHERE patient_id = $1 AND id = $2 AND next_attempt_at = $4 AND sent_at IS NULL AND gave_up_at IS NULL")
-        .bind(&m.patient_id)
-        .bind(&m.id)
-        .bind(until)
-        .bind(m.next_attempt_at)
-        .execute(pool)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE mail_outbox SET next_attempt_at = $3 WHERE patient_id = $1 AND id = $2 AND next_attempt_at = $4 AND sent_at IS NULL AND gave_up_at IS NULL",
+    )
+    .bind(&m.patient_id)
+    .bind(&m.id)
+    .bind(until)
+    .bind(m.next_attempt_at)
+    .execute(pool)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 

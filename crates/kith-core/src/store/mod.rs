@@ -37,24 +37,12 @@ pub(crate) struct SessionRow {
 
 const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation";
 
-pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    email: &str,
-) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-        .bind(email.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email.to_string()).fetch_optional(ex).await
 }
 
-pub(crate) async fn user_by_id<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    id: &str,
-) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn user_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")).bind(id.to_string()).fetch_optional(ex).await
 }
 
 pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
@@ -83,12 +71,7 @@ pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
-pub(crate) async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    user_id: &str,
-    hash: &str,
-    now: i64,
-) -> sqlx::Result<()> {
+pub(crate) async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, hash: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash.to_string())
         .bind(now)
@@ -98,24 +81,12 @@ pub(crate) async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(
         .map(|_| ())
 }
 
-pub(crate) async fn patient_by_user<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    user_id: &str,
-) -> sqlx::Result<Option<PatientRow>> {
-    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE user_id = $1")
-        .bind(user_id.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn patient_by_user<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<Option<PatientRow>> {
+    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE user_id = $1").bind(user_id.to_string()).fetch_optional(ex).await
 }
 
-pub(crate) async fn patient_by_nhs_number<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    nhs_number: &str,
-) -> sqlx::Result<Option<PatientRow>> {
-    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE nhs_number = $1")
-        .bind(nhs_number.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn patient_by_nhs_number<'e, E: Executor<'e, Database = Any>>(ex: E, nhs_number: &str) -> sqlx::Result<Option<PatientRow>> {
+    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE nhs_number = $1").bind(nhs_number.to_string()).fetch_optional(ex).await
 }
 
 pub(crate) async fn insert_patient<'e, E: Executor<'e, Database = Any>>(
@@ -144,21 +115,11 @@ pub(crate) async fn insert_patient<'e, E: Executor<'e, Database = Any>>(
 
 // ---- sign-in throttling ----
 
-pub(crate) async fn throttle_get<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    key: &str,
-) -> sqlx::Result<Option<ThrottleRow>> {
-    sqlx::query_as("SELECT failures, window_start, locked_until FROM sign_in_throttle WHERE key = $1")
-        .bind(key.to_string())
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn throttle_get<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> sqlx::Result<Option<ThrottleRow>> {
+    sqlx::query_as("SELECT failures, window_start, locked_until FROM sign_in_throttle WHERE key = $1").bind(key.to_string()).fetch_optional(ex).await
 }
 
-pub(crate) async fn throttle_put<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    key: &str,
-    row: &ThrottleRow,
-) -> sqlx::Result<()> {
+pub(crate) async fn throttle_put<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str, row: &ThrottleRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sign_in_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (key) DO UPDATE SET failures = $2, window_start = $3, locked_until = $4",
@@ -172,15 +133,8 @@ pub(crate) async fn throttle_put<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
-pub(crate) async fn throttle_clear<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    key: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
-        .bind(key.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+pub(crate) async fn throttle_clear<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1").bind(key.to_string()).execute(ex).await.map(|_| ())
 }
 
 // ---- sessions ----
@@ -226,34 +180,15 @@ pub(crate) async fn session_insert_new<'e, E: Executor<'e, Database = Any>>(
     Ok(r.rows_affected() == 1)
 }
 
-pub(crate) async fn session_get<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    id: &str,
-    now: i64,
-) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
-        .bind(id.to_string())
-        .bind(now)
-        .fetch_optional(ex)
-        .await
+pub(crate) async fn session_get<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str, now: i64) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2").bind(id.to_string()).bind(now).fetch_optional(ex).await
 }
 
-pub(crate) async fn session_delete<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    id: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+pub(crate) async fn session_delete<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id.to_string()).execute(ex).await.map(|_| ())
 }
 
-pub(crate) async fn sessions_delete_for_user_except<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    user_id: &str,
-    keep_id: &str,
-) -> sqlx::Result<u64> {
+pub(crate) async fn sessions_delete_for_user_except<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, keep_id: &str) -> sqlx::Result<u64> {
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id.to_string())
         .bind(keep_id.to_string())
@@ -262,43 +197,30 @@ pub(crate) async fn sessions_delete_for_user_except<'e, E: Executor<'e, Database
         .map(|r| r.rows_affected())
 }
 
-pub(crate) async fn sessions_delete_expired<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    now: i64,
-) -> sqlx::Result<u64> {
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(ex)
-        .await
-        .map(|r| r.rows_affected())
+pub(crate) async fn sessions_delete_expired<'e, E: Executor<'e, Database = Any>>(ex: E, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(ex).await.map(|r| r.rows_affected())
 }
 
-pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    user_id: &str,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-        .bind(user_id.to_string())
-        .fetch_one(ex)
-        .await
+pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1").bind(user_id.to_string()).fetch_one(ex).await
 }
 
 pub(crate) mod audit;
 mod bulk;
+pub(crate) mod connections;
+pub(crate) mod identity;
 mod mail;
 mod record;
 mod sharing;
 pub(crate) mod together;
 pub(crate) mod two_step;
-pub(crate) mod identity;
-pub(crate) mod connections;
 mod views;
-pub(crate) use sharing::*;
-pub(crate) use views::*;
-pub(crate) use mail::*;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
+pub(crate) use mail::*;
 pub(crate) use record::*;
+pub(crate) use sharing::*;
+pub(crate) use views::*;
 
 /// `$first, $first+1, ...` for an IN list.
 pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
@@ -310,8 +232,5 @@ pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
 pub(crate) const BATCH: usize = 400;
 
 pub(crate) async fn patient_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> sqlx::Result<Option<PatientRow>> {
-    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE id = $1").bind(id.to_string()).fetch_optional(ex).await
 }

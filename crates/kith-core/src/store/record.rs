@@ -2,9 +2,6 @@
 
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-
-
-
 #[derive(Debug, FromRow)]
 pub(crate) struct SourceRow {
     pub id: String,
@@ -62,13 +59,11 @@ pub(crate) async fn update_source_kind<'e, E: Executor<'e, Database = Any>>(ex: 
 }
 
 pub(crate) async fn current_resources<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, source: &str) -> sqlx::Result<Vec<CurrentResource>> {
-    sqlx::query_as(
-        "SELECT id, resource_type, fhir_id, version, hash FROM resources WHERE patient_id = $1 AND source_id = $2 AND current = 1",
-    )
-    .bind(patient.to_string())
-    .bind(source.to_string())
-    .fetch_all(ex)
-    .await
+    sqlx::query_as("SELECT id, resource_type, fhir_id, version, hash FROM resources WHERE patient_id = $1 AND source_id = $2 AND current = 1")
+        .bind(patient.to_string())
+        .bind(source.to_string())
+        .fetch_all(ex)
+        .await
 }
 
 /// Removes the links of these resources of one source; returns the entries
@@ -169,10 +164,7 @@ pub(crate) struct StoredResource {
 }
 
 pub(crate) async fn sources_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<SourceRow>> {
-    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 ORDER BY name")
-        .bind(patient.to_string())
-        .fetch_all(ex)
-        .await
+    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 ORDER BY name").bind(patient.to_string()).fetch_all(ex).await
 }
 
 pub(crate) async fn entries_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<EntryListRow>> {
@@ -201,7 +193,11 @@ pub(crate) async fn current_resources_of<'e, E: Executor<'e, Database = Any>>(ex
 
 /// The current resources behind the entries a scope shows (a recipient's
 /// export): nothing else, so what was not shared is absent here too.
-pub(crate) async fn scoped_resources_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: &crate::policy::Scope) -> sqlx::Result<Vec<StoredResource>> {
+pub(crate) async fn scoped_resources_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    scope: &crate::policy::Scope,
+) -> sqlx::Result<Vec<StoredResource>> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(Some(scope), &mut args, "e");
     let sql = format!(
@@ -220,10 +216,7 @@ pub(crate) async fn scoped_resources_of<'e, E: Executor<'e, Database = Any>>(ex:
 pub(crate) async fn row_counts(conn: &mut AnyConnection, patient: &str) -> sqlx::Result<Vec<(String, i64)>> {
     let mut out = Vec::new();
     for table in ["sources", "imports", "resources", "entries", "entry_sources", "held_feeds"] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE patient_id = $1"))
-            .bind(patient.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE patient_id = $1")).bind(patient.to_string()).fetch_one(&mut *conn).await?;
         out.push((table.to_string(), n));
     }
     Ok(out)

@@ -92,10 +92,7 @@ pub(crate) async fn grants_to_email<'e, E: Executor<'e, Database = Any>>(ex: E, 
 }
 
 pub(crate) async fn grants_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<GrantRow>> {
-    sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 ORDER BY created_at DESC"))
-        .bind(patient.to_string())
-        .fetch_all(ex)
-        .await
+    sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 ORDER BY created_at DESC")).bind(patient.to_string()).fetch_all(ex).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -168,10 +165,7 @@ pub(crate) async fn share_link_by_id<'e, E: Executor<'e, Database = Any>>(ex: E,
 }
 
 pub(crate) async fn share_link_by_token_hash<'e, E: Executor<'e, Database = Any>>(ex: E, hash: &str) -> sqlx::Result<Option<ShareLinkRow>> {
-    sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1"))
-        .bind(hash.to_string())
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1")).bind(hash.to_string()).fetch_optional(ex).await
 }
 
 pub(crate) async fn share_links_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<ShareLinkRow>> {
@@ -228,7 +222,13 @@ pub(crate) async fn revoke_share_link<'e, E: Executor<'e, Database = Any>>(ex: E
 /// Counts a wrong passcode on a link that is not locked, locking it at
 /// `limit`. Returns the new count and whether this attempt locked it; None
 /// when the link was already locked (by a guess at the same moment).
-pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, limit: i64, now: i64) -> sqlx::Result<Option<(i64, bool)>> {
+pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    id: &str,
+    limit: i64,
+    now: i64,
+) -> sqlx::Result<Option<(i64, bool)>> {
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(
         "UPDATE share_links SET failed_attempts = failed_attempts + 1, \
          locked_at = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_at END \
@@ -246,13 +246,15 @@ pub(crate) async fn link_failed_attempt<'e, E: Executor<'e, Database = Any>>(ex:
 /// Marks a link opened. For a single-use link only the first opening counts:
 /// returns false when someone else already used it.
 pub(crate) async fn link_opened<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE share_links SET used_at = COALESCE(used_at, $1), last_used_at = $1 WHERE patient_id = $2 AND id = $3 AND (single_use = 0 OR used_at IS NULL)")
-        .bind(now)
-        .bind(patient.to_string())
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|r| r.rows_affected() == 1)
+    sqlx::query(
+        "UPDATE share_links SET used_at = COALESCE(used_at, $1), last_used_at = $1 WHERE patient_id = $2 AND id = $3 AND (single_use = 0 OR used_at IS NULL)",
+    )
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected() == 1)
 }
 
 pub(crate) async fn insert_notification<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, message: &str, now: i64) -> sqlx::Result<()> {

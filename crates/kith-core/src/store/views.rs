@@ -170,7 +170,12 @@ pub(crate) async fn entry_by_id<'e, E: Executor<'e, Database = Any>>(
 
 /// Entries visible, counted up to `cap` (a page needs "over 1,000", not a
 /// count that costs as much as the record is big).
-pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>, cap: i64) -> sqlx::Result<i64> {
+pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    scope: Option<&crate::policy::Scope>,
+    cap: i64,
+) -> sqlx::Result<i64> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "");
     let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE patient_id = $1{clause} LIMIT {}) counted", cap.max(1));
@@ -183,7 +188,11 @@ pub(crate) async fn count_entries<'e, E: Executor<'e, Database = Any>>(ex: E, pa
 
 /// Every visible entry's id and privacy label (what an export discloses,
 /// for its log row).
-pub(crate) async fn entry_ids_and_labels<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
+pub(crate) async fn entry_ids_and_labels<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    scope: Option<&crate::policy::Scope>,
+) -> sqlx::Result<Vec<(String, String)>> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "");
     let sql = format!("SELECT id, label FROM entries WHERE patient_id = $1{clause} ORDER BY id");
@@ -195,7 +204,11 @@ pub(crate) async fn entry_ids_and_labels<'e, E: Executor<'e, Database = Any>>(ex
 }
 
 /// Sources that state at least one entry the viewer may see.
-pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, scope: Option<&crate::policy::Scope>) -> sqlx::Result<Vec<(String, String)>> {
+pub(crate) async fn visible_sources<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    scope: Option<&crate::policy::Scope>,
+) -> sqlx::Result<Vec<(String, String)>> {
     let mut args = vec![patient.to_string()];
     let clause = super::scope_clause(scope, &mut args, "e");
     // EXISTS stops at each source's first visible entry: the cost follows
@@ -242,11 +255,7 @@ pub(crate) async fn links_for(conn: &mut AnyConnection, patient: &str, entry_ids
 }
 
 pub(crate) async fn resource_json<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT json FROM resources WHERE patient_id = $1 AND id = $2")
-        .bind(patient.to_string())
-        .bind(id.to_string())
-        .fetch_optional(ex)
-        .await
+    sqlx::query_scalar("SELECT json FROM resources WHERE patient_id = $1 AND id = $2").bind(patient.to_string()).bind(id.to_string()).fetch_optional(ex).await
 }
 
 /// Every version of one resource from one source: (version, received_at).
@@ -320,23 +329,20 @@ pub(crate) struct HeldView {
 }
 
 pub(crate) async fn held_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<HeldView>> {
-    sqlx::query_as(
-        "SELECT id, file_name, source_name, found_name, found_birth_date, created_at FROM held_feeds WHERE patient_id = $1 ORDER BY created_at DESC",
-    )
-    .bind(patient.to_string())
-    .fetch_all(ex)
-    .await
+    sqlx::query_as("SELECT id, file_name, source_name, found_name, found_birth_date, created_at FROM held_feeds WHERE patient_id = $1 ORDER BY created_at DESC")
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await
 }
 
 /// Records a visit; returns the time of the visit before this one. Visits
 /// closer together than `gap_ms` count as one.
 pub(crate) async fn touch_visit(conn: &mut AnyConnection, patient: &str, user: &str, now: i64, gap_ms: i64) -> sqlx::Result<Option<i64>> {
-    let row: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT last_visit_at, previous_visit_at FROM record_visits WHERE patient_id = $1 AND user_id = $2")
-            .bind(patient.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as("SELECT last_visit_at, previous_visit_at FROM record_visits WHERE patient_id = $1 AND user_id = $2")
+        .bind(patient.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     match row {
         None => {
             sqlx::query("INSERT INTO record_visits (patient_id, user_id, last_visit_at, previous_visit_at) VALUES ($1, $2, $3, NULL) ON CONFLICT (patient_id, user_id) DO NOTHING")
@@ -434,7 +440,8 @@ mod tests {
         if backend == Backend::Postgres {
             sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
         }
-        let medicines = |current_only, disputed_only, scope| EntryFilter { kinds: vec!["medication".into()], current_only, disputed_only, scope, ..Default::default() };
+        let medicines =
+            |current_only, disputed_only, scope| EntryFilter { kinds: vec!["medication".into()], current_only, disputed_only, scope, ..Default::default() };
         let shared = Scope { labels: vec!["general".into()], ..Default::default() };
         let cases = [
             (medicines(true, false, None), "entries_current"),

@@ -14,11 +14,7 @@ pub const PATIENTS: [&str; 3] = ["ray", "cathrine", "sirena"];
 /// `/work/shared/fixtures`, found from this crate (crates/kith-fhir).
 pub fn fixtures() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    assert!(
-        dir.join("SOURCES.md").exists(),
-        "fixtures not found at {}",
-        dir.display()
-    );
+    assert!(dir.join("SOURCES.md").exists(), "fixtures not found at {}", dir.display());
     dir
 }
 
@@ -48,11 +44,7 @@ pub fn sources(manifest: &Value) -> Vec<(String, String, String)> {
         .map(|s| {
             let kind = s["kind"].as_str().expect("kind").to_string();
             let name = s["name"].as_str().expect("name");
-            (
-                s["file"].as_str().expect("file").to_string(),
-                format!("{kind}:{name}"),
-                kind,
-            )
+            (s["file"].as_str().expect("file").to_string(), format!("{kind}:{name}"), kind)
         })
         .collect()
 }
