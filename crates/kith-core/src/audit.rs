@@ -856,7 +856,10 @@ impl Kith {
     pub async fn audit_checkpoints_json(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        let cps = sql::checkpoints(&self.db.pool, access.patient_id()).await?;
+        // Hashes only, but a download of the log all the same: logged.
+        let mut a = self.audited(access).await?;
+        let cps = sql::checkpoints(a.conn(), access.patient_id()).await?;
+        a.commit(access, Disclosure::new("export", "access log checkpoints")).await?;
         Ok(serde_json::json!({
             "format": "kith-audit-checkpoint-v1",
             "signed_text": "kith-audit-checkpoint-v1\\n{patient_id}\\n{seq}\\n{hash}\\n{signed_at}",
