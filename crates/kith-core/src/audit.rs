@@ -994,6 +994,13 @@ struct ChainFile {
     checkpoints: Vec<ChainFileCheckpoint>,
 }
 
+/// What an earlier file (a chain file or a checkpoints download) adds.
+#[derive(serde::Deserialize)]
+struct KeptCheckpoints {
+    patient_id: String,
+    checkpoints: Vec<ChainFileCheckpoint>,
+}
+
 #[derive(serde::Deserialize)]
 struct ChainFileCheckpoint {
     seq: i64,
@@ -1016,32 +1023,28 @@ pub fn verify_chain_file(file: &str, earlier: &[&str], public_key: Option<&str>)
         return Err(format!("not a Kith access-log chain file (format {:?})", f.format));
     }
     let key = public_key.unwrap_or(&f.server_public_key).to_string();
-    let mut checkpoints = Vec::new();
-    for (i, text) in std::iter::once(file).chain(earlier.iter().copied()).enumerate() {
-        let other: ChainFile = if i == 0 {
-            serde_json::from_str(text).map_err(|e| e.to_string())?
-        } else {
-            // A checkpoints download has the same fields but no records.
-            let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("earlier file {i}: {e}"))?;
-            v["format"] = serde_json::Value::String(CHAIN_FILE_FORMAT.into());
-            serde_json::from_value(v).map_err(|e| format!("earlier file {i} is not a Kith chain or checkpoints file: {e}"))?
-        };
-        if other.patient_id != f.patient_id {
-            return Err(format!("earlier file {i} is for another record"));
+    let mut kept = Vec::new();
+    for (i, text) in earlier.iter().enumerate() {
+        let k: KeptCheckpoints = serde_json::from_str(text).map_err(|e| format!("earlier file {} is not a Kith chain or checkpoints file: {e}", i + 1))?;
+        if k.patient_id != f.patient_id {
+            return Err(format!("earlier file {} is for another record", i + 1));
         }
-        for c in other.checkpoints {
-            // Signed by the key the checker trusts, not whatever a file says.
-            let public_key = if c.public_key == key { c.public_key } else { String::new() };
-            checkpoints.push(CheckpointRow {
-                patient_id: f.patient_id.clone(),
-                seq: c.seq,
-                hash: c.hash,
-                signed_at: c.signed_at,
-                public_key,
-                signature: c.signature,
-            });
-        }
+        kept.extend(k.checkpoints);
     }
+    let mut checkpoints: Vec<CheckpointRow> = f
+        .checkpoints
+        .into_iter()
+        .chain(kept)
+        .map(|c| CheckpointRow {
+            patient_id: f.patient_id.clone(),
+            seq: c.seq,
+            hash: c.hash,
+            signed_at: c.signed_at,
+            // Signed by the key the checker trusts, not whatever a file says.
+            public_key: if c.public_key == key { c.public_key } else { String::new() },
+            signature: c.signature,
+        })
+        .collect();
     checkpoints.sort_by_key(|c| c.seq);
     let rows: Vec<AuditRow> = f.records.into_iter().map(AuditRow::from).collect();
     if let Some(r) = rows.iter().find(|r| r.patient_id != f.patient_id) {

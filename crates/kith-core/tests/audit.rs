@@ -235,15 +235,7 @@ async fn checkpoints_catch_a_rewritten_history(db: &TestDb) {
     // Someone with the database rewrites the whole chain consistently: every
     // hash recomputed, the head moved. Only the signed checkpoint shows it.
     let forged_first = cps["checkpoints"][0]["seq"].as_i64().unwrap();
-    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq >= {forged_first}", w.patient_id)).await;
-    db.tamper(&format!(
-        "UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'",
-        forged_first - 1,
-        w.patient_id,
-        forged_first - 1,
-        w.patient_id
-    ))
-    .await;
+    cut_history_from(db, &w.patient_id, forged_first).await;
     let check = k.verify_chain(&w.patient_id).await.unwrap();
     assert_eq!(check.broken_at.as_ref().map(|b| b.0), Some(forged_first), "{check:?}");
 }
@@ -362,15 +354,7 @@ async fn a_chain_file_can_be_checked_by_anyone(db: &TestDb) {
     // with the one the patient kept.
     let signed_seq: i64 = v["checkpoints"][0]["seq"].as_i64().unwrap();
     db.tamper(&format!("DELETE FROM audit_checkpoints WHERE patient_id = '{}'", w.patient_id)).await;
-    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{}' AND seq >= {signed_seq}", w.patient_id)).await;
-    db.tamper(&format!(
-        "UPDATE audit_heads SET seq = {}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{}' AND seq = {}) WHERE patient_id = '{}'",
-        signed_seq - 1,
-        w.patient_id,
-        signed_seq - 1,
-        w.patient_id
-    ))
-    .await;
+    cut_history_from(db, &w.patient_id, signed_seq).await;
     k.timeline(&owner, &TimelineQuery::default()).await.unwrap();
     let later = k.audit_chain_file(&owner).await.unwrap().to_string();
     assert!(verify_chain_file(&later, &[], None).unwrap().ok(), "consistent on its own");
@@ -544,6 +528,17 @@ async fn background_view_commits_are_settled_before_anything_is_shown(db: &TestD
     assert_eq!(after.len(), next, "only the blocking row was added");
     // Without pending commits the same failure is the view's own error.
     assert!(k.summary(&k.own_record(&w.owner, Right::Read).await.unwrap()).await.is_err());
+}
+
+/// What someone with the database could do to hide records from `seq` on:
+/// delete them and move the chain head back, so the chain is consistent.
+async fn cut_history_from(db: &TestDb, patient_id: &str, seq: i64) {
+    db.tamper(&format!("DELETE FROM audit_events WHERE patient_id = '{patient_id}' AND seq >= {seq}")).await;
+    let prev = seq - 1;
+    db.tamper(&format!(
+        "UPDATE audit_heads SET seq = {prev}, hash = (SELECT hash FROM audit_events WHERE patient_id = '{patient_id}' AND seq = {prev}) WHERE patient_id = '{patient_id}'"
+    ))
+    .await;
 }
 
 /// A second database of the same kind as `db`, with other settings.
