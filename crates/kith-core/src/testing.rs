@@ -135,6 +135,7 @@ pub struct LoggedEvent {
     pub action: String,
     pub what: String,
     pub actor_name: String,
+    pub actor_role: String,
     pub actor_org: String,
     pub via: String,
     pub reason: Option<String>,
@@ -142,13 +143,14 @@ pub struct LoggedEvent {
     pub entries: String,
     pub labels: String,
     pub address: String,
+    pub user_agent: String,
 }
 
 impl TestDb {
     /// The record's access log, oldest first.
     pub async fn log(&self, patient_id: &str) -> Vec<LoggedEvent> {
         sqlx::query_as(
-            "SELECT seq, action, what, actor_name, actor_org, via, reason, on_behalf_of, entries, labels, address \
+            "SELECT seq, action, what, actor_name, actor_role, actor_org, via, reason, on_behalf_of, entries, labels, address, user_agent \
              FROM audit_events WHERE patient_id = $1 ORDER BY seq",
         )
         .bind(patient_id.to_string())

@@ -218,6 +218,54 @@ async fn the_matrix(db: &TestDb) {
     assert!(!ids.is_empty() && kinds.iter().all(|k| k == "medication" || k == "allergy"), "{kinds:?}");
     assert!(not_found(open(&viewer_carer, Right::Manage).await));
 
+    // Someone with a shared link and no account (a paramedic): a passcode,
+    // the link's scope only, read only; logged under the name they gave.
+    let made = cell!(
+        k.create_link(
+            &owner_access,
+            &w.owner,
+            LinkInput {
+                name: "Ambulance".into(),
+                scope: Scope { labels: vec!["mental-health".into()], ..Default::default() },
+                expires_in_hours: Some(12),
+                passcode: Some("4821".into()),
+                single_use: false,
+            },
+            "http://kith.test",
+        )
+        .await
+        .unwrap(),
+        [("share", "own")]
+    );
+    let token = made.url.rsplit('/').next().unwrap().to_string();
+    let origin = Origin { address: "10.7.7.7".into(), user_agent: "ambulance tablet".into() };
+    let wrong = cell!(k.open_link(&token, "0000", "Pat Medic", "Paramedic", "Ambulance Service", &origin).await, [("passcode-failed", "link")]);
+    assert!(matches!(wrong, Err(CoreError::User(AppError::Validation { .. }))), "{wrong:?}");
+    let viewer = cell!(k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Ambulance Service", &origin).await.unwrap(), []);
+    let as_link = |r: Right| {
+        let (v, pid) = (viewer.clone(), pid.clone());
+        async move { k.open_patient(&Principal::LinkViewer(v), &pid, r).await }
+    };
+    // The web layer gives each request's access the address it came from.
+    let lv = cell!(as_link(Right::Read).await.unwrap(), []).from_origin(origin.clone());
+    let shown = cell!(k.summary(&lv).await.unwrap(), [("view", "link")]);
+    assert!(shown.allergies.is_empty() && shown.medications.is_empty(), "the link shows its scope only");
+    assert!(cell!(k.entry(&lv, &w.mental_entry).await, [("view", "link")]).is_ok());
+    assert!(not_found(cell!(k.entry(&lv, &w.general_entry).await, [])));
+    assert!(not_found(cell!(k.entry(&lv, &w.private_entry).await, [])));
+    assert!(cell!(k.export_bundle(&lv).await, [("export", "link")]).is_ok());
+    assert!(not_found(cell!(k.access_log(&lv, &Default::default()).await, [])));
+    assert!(not_found(cell!(k.sharing_view(&lv).await, [])));
+    assert!(not_found(cell!(k.care_plan(&lv).await, [])));
+    assert!(not_found(cell!(as_link(Right::Comment).await, [])), "a link is read only");
+    let row = db.log(&pid).await.into_iter().rev().find(|r| r.via == "link" && r.action == "export").unwrap();
+    assert_eq!((row.actor_name.as_str(), row.actor_role.as_str(), row.actor_org.as_str()), ("Pat Medic", "Paramedic", "Ambulance Service"));
+    assert_eq!((row.address.as_str(), row.user_agent.as_str()), ("10.7.7.7", "ambulance tablet"));
+    let link_id = k.sharing_view(&owner_access).await.unwrap().links.into_iter().find(|l| l.name == "Ambulance").unwrap().id;
+    cell!(k.revoke_link(&owner_access, &link_id).await.unwrap(), [("revoke", "own")]);
+    assert!(not_found(cell!(as_link(Right::Read).await, [])), "revoked at once");
+    assert!(not_found(cell!(k.open_link(&token, "4821", "Pat Medic", "Paramedic", "Ambulance Service", &origin).await, [])));
+
     // Revoked grant, stranger, another patient: not found.
     assert!(not_found(cell!(open(&revoked, Right::Read).await, [])));
     assert!(not_found(cell!(open(&stranger, Right::Read).await, [])));
