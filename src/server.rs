@@ -168,21 +168,7 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
 
     // Access-log chain heads are signed now and then, so later rewriting
     // of history can be shown (see kith_core::audit).
-    {
-        let kith = kith.clone();
-        let every = std::time::Duration::from_secs(opts.audit_checkpoint_minutes * 60);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                match kith.checkpoint().await {
-                    Ok(n) if n > 0 => tracing::info!(signed = n, "access-log checkpoints signed"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not sign access-log checkpoints"),
-                }
-            }
-        });
-    }
+    kith.sign_checkpoints_every(std::time::Duration::from_secs(opts.audit_checkpoint_minutes * 60));
     // Emails queued with notifications are sent in the background; a mail
     // server that is down only delays them (kith_core::mail).
     if let Some(mail) = &kith.settings.mail {

@@ -386,7 +386,10 @@ impl<'c> Audited<'c> {
             return Ok(());
         }
         let mut row = make_row(&self.patient_id, w, origin, d);
-        sql::append(&mut self.tx, self.backend, &mut row).await?;
+        // On SQLite the head this transaction holds is current: it took the
+        // write lock with it, and only this transaction has moved it since.
+        let held = if self.backend == Backend::Sqlite { self.head.take() } else { None };
+        sql::append(&mut self.tx, self.backend, held, &mut row).await?;
         self.head = Some((row.seq, row.hash));
         Ok(())
     }
@@ -748,6 +751,26 @@ impl Kith {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Signs the chain heads that moved, every `every` (the first round at
+    /// once), until the task is aborted (`kith serve` runs it). A failed
+    /// round is logged and the next one tries again: a missed checkpoint
+    /// weakens no earlier one.
+    pub fn sign_checkpoints_every(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let kith = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match kith.checkpoint().await {
+                    Ok(n) if n > 0 => tracing::info!(signed = n, "access-log checkpoints signed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not sign access-log checkpoints"),
+                }
+            }
+        })
     }
 
     /// The server's checkpoint-signing public key (hex).

@@ -240,6 +240,35 @@ async fn checkpoints_catch_a_rewritten_history(db: &TestDb) {
     assert_eq!(check.broken_at.as_ref().map(|b| b.0), Some(forged_first), "{check:?}");
 }
 
+/// The timer `kith serve` runs: the first round signs at once, later rounds
+/// sign whatever moved since, and nothing when nothing moved.
+async fn checkpoints_are_signed_on_a_timer(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let signed = || async { k.verify_chain(&w.patient_id).await.unwrap().checkpoints };
+    let wait_for = |n: usize| async move {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while signed().await < n {
+            assert!(std::time::Instant::now() < until, "no checkpoint {n} within 20 s");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    assert_eq!(signed().await, 0);
+    let timer = k.sign_checkpoints_every(std::time::Duration::from_millis(300));
+    wait_for(1).await;
+    // Three more rounds with nothing moved sign nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(signed().await, 1, "a head that did not move is not signed again");
+    k.summary(&owner).await.unwrap();
+    let head = db.log(&w.patient_id).await.last().unwrap().seq;
+    wait_for(2).await;
+    timer.abort();
+    let cps = k.audit_checkpoints_json(&owner).await.unwrap();
+    assert_eq!(cps["checkpoints"].as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()).max(), Some(head), "the new head is signed");
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+}
+
 async fn concurrent_views_keep_one_chain(db: &TestDb) {
     let k = &db.kith;
     let w = world(k).await;
@@ -553,6 +582,7 @@ backend_tests!(
     views_say_who_how_and_what,
     changes_and_deletions_are_caught,
     checkpoints_catch_a_rewritten_history,
+    checkpoints_are_signed_on_a_timer,
     concurrent_views_keep_one_chain,
     verify_is_not_fooled_by_a_busy_record,
     two_step_sign_ins_are_logged_when_finished,

@@ -58,9 +58,10 @@ pub(crate) async fn lock_head(conn: &mut AnyConnection, patient_id: &str) -> sql
 /// row, computes the new hash from the old one (`sha256` in SQL, the same
 /// text as `crate::audit::chain_hash`) and the insert appends the row, so a
 /// page view's log costs one statement and the commit. On SQLite, whose
-/// transaction already holds the write lock, the head is read and the hash
-/// computed here.
-pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut AuditRow) -> sqlx::Result<()> {
+/// transaction already holds the write lock, the hash is computed here from
+/// `held`, the head as this transaction last took or moved it (read again
+/// when None).
+pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, held: Option<(i64, String)>, r: &mut AuditRow) -> sqlx::Result<()> {
     let content = crate::audit::content_digest(r);
     r.hash_version = 2;
     if backend == Backend::Postgres {
@@ -83,7 +84,10 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, r: &mut A
         (r.seq, r.prev_hash, r.hash) = (seq, prev_hash, hash);
         return Ok(());
     }
-    let (seq, prev) = lock_head(&mut *conn, &r.patient_id).await?;
+    let (seq, prev) = match held {
+        Some(h) => h,
+        None => lock_head(&mut *conn, &r.patient_id).await?,
+    };
     r.seq = seq + 1;
     r.hash = crate::audit::chain_hash(&prev, r.seq, &content);
     r.prev_hash = prev;
