@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { demoPatient, expectAccessible, ready, signIn, signUp, uniqueEmail } from './helpers';
+import { changePassword, demoPatient, expectAccessible, ready, signIn, signUp, uniqueEmail } from './helpers';
 
 test('the demo patient signs in and sees their home page', async ({ page }, info) => {
   await signIn(page, info, demoPatient.email, demoPatient.password);
@@ -78,11 +78,7 @@ test('the account page changes the password', async ({ page }, info) => {
   await page.getByRole('link', { name: 'Account' }).click();
   await ready(page, info);
   await expectAccessible(page, info);
-  await page.getByLabel('Current password').fill('violet canal drum');
-  await page.getByLabel('New password', { exact: true }).fill('amber window fjord');
-  await page.getByLabel('New password again').fill('amber window fjord');
-  await page.getByRole('button', { name: 'Change password' }).click();
-  await expect(page.getByRole('status')).toContainText('Your password has been changed');
+  await changePassword(page, info, 'violet canal drum', 'amber window fjord');
 
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await signIn(page, info, email, 'amber window fjord');

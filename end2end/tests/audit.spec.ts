@@ -1,5 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { expectAccessible, freshPage, ready, signIn, signUp } from './helpers';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { changePassword, expectAccessible, freshPage, ready, signIn, signUp, signUpPatient } from './helpers';
 
 // Ray's record (imported from the shared multiprovider fixtures) is used here,
 // so these tests leave Margaret's demo record as the other specs expect it.
@@ -95,4 +99,49 @@ test('emergency access: a clinician opens a record with a reason, and the patien
   await expect(event).toContainText('Emergency access');
   await expect(event).toContainText('Unconscious in A&E, needs medicines and allergies');
   await expect(event).toHaveClass(/border-red-700/);
+});
+
+test('changes to the patient\'s own account are in their log, and its chain file checks out without Kith\'s database', async ({ page }, info) => {
+  test.setTimeout(90_000);
+  // One new patient per project, on NHS Numbers no other spec uses.
+  const nhs = ({ js: '9991000003', 'no-js': '9991000011' } as Record<string, string>)[info.project.name];
+  const email = await signUpPatient(page, info, 'Paula Account', nhs, '1961-07-08');
+  await changePassword(page, info, 'copper kettle hills', 'amber window fjord');
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await signIn(page, info, email, 'copper kettle hills');
+  await expect(page.getByRole('alert')).toContainText('not right');
+  await signIn(page, info, email, 'amber window fjord');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Paula Account');
+
+  await page.goto('/access-log');
+  await ready(page, info);
+  await expect(page.getByTestId('chain-status')).toContainText('Checked: nothing in this log has been changed or removed');
+  const events = page.getByTestId('access-event');
+  await expect(events.filter({ hasText: 'Account: password changed, other sessions ended' })).toContainText('Paula Account (you)');
+  await expect(events.filter({ hasText: 'Account: password changed' })).toContainText('Changed');
+  await expect(events.filter({ hasText: 'Failed sign-in' })).toHaveCount(1);
+  // Newest first: the failed sign-in came after the change.
+  const texts = await events.allTextContents();
+  const changed = texts.findIndex((t) => t.includes('Account: password changed'));
+  const failed = texts.findIndex((t) => t.includes('Failed sign-in'));
+  expect(failed).toBeGreaterThanOrEqual(0);
+  expect(failed).toBeLessThan(changed);
+  await expectAccessible(page, info);
+
+  // The page's link gives the chain file, and the command line checks it
+  // with nothing but the file.
+  const link = page.getByRole('link', { name: 'The whole chain, for checking' });
+  const chain = await page.request.get((await link.getAttribute('href'))!);
+  expect(chain.status()).toBe(200);
+  expect(chain.headers()['content-disposition']).toContain('attachment');
+  const body = await chain.text();
+  expect(body).toContain('account: password changed, other sessions ended');
+  const file = join(mkdtempSync(join(tmpdir(), 'kith-chain-')), 'chain.json');
+  writeFileSync(file, body);
+  const kith = `${__dirname}/../../${process.env.KITH_E2E_BIN ?? 'target/debug/kith'}`;
+  const out = execFileSync(kith, ['audit', 'verify-file', file], { cwd: `${__dirname}/../..`, encoding: 'utf8' });
+  expect(out).toContain('ok, ');
+  // A changed byte in a hashed field is caught (exit status non-zero).
+  writeFileSync(file, body.replace('account: password changed, other sessions ended', 'account: password changed, other sessions kept'));
+  expect(() => execFileSync(kith, ['audit', 'verify-file', file], { cwd: `${__dirname}/../..`, encoding: 'utf8', stdio: 'pipe' })).toThrow();
 });

@@ -1,5 +1,5 @@
 import { test, expect, Page, TestInfo } from '@playwright/test';
-import { ready, uniqueEmail } from './helpers';
+import { ready, signUpPatient } from './helpers';
 
 // Connecting a provider's FHIR API (SMART on FHIR standalone launch) against
 // a real FHIR server (npm @medplum/fhir-router, in memory) and a real
@@ -13,19 +13,6 @@ const theirs: Record<string, string> = { js: '4000000004', 'no-js': '4000000012'
 const nobodysHere = '4000000020';
 // Kith records that the FHIR server does not hold.
 const unmatched: Record<string, string> = { js: '4000000047', 'no-js': '4000000055' };
-
-async function newPatient(page: Page, info: TestInfo, name: string, nhs: string) {
-  await page.goto('/sign-up');
-  await ready(page, info);
-  await page.getByLabel('Full name').fill(name);
-  await page.getByLabel('Email address').fill(uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, '')));
-  await page.getByLabel('Create a password').fill('copper kettle hills');
-  await page.getByLabel('A patient, setting up my own record').check();
-  await page.getByLabel('NHS Number').fill(nhs);
-  await page.getByLabel('Date of birth').fill('1980-02-03');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
-}
 
 async function setMode(page: Page, mode: string) {
   expect((await page.request.post(`${fhir}/__test/mode?m=${mode}`)).status()).toBe(204);
@@ -51,7 +38,7 @@ async function connectAs(page: Page, info: TestInfo, login: string) {
 test('connect a provider, see its entries, refresh after a change, and lose nothing when access is revoked', async ({ page }, info) => {
   test.setTimeout(120_000);
   const nhs = theirs[info.project.name];
-  await newPatient(page, info, 'Connie Nect', nhs);
+  await signUpPatient(page, info, 'Connie Nect', nhs);
   await connectAs(page, info, `patient-${nhs}`);
   const notice = page.getByTestId('connections-notice');
   await expect(notice).toContainText(`${provider} is connected. Updated from ${provider}:`);
@@ -109,7 +96,7 @@ test('connect a provider, see its entries, refresh after a change, and lose noth
 });
 
 test('a provider record for another NHS Number is refused whole and not kept connected', async ({ page }, info) => {
-  await newPatient(page, info, 'Wren Ong', unmatched[info.project.name]);
+  await signUpPatient(page, info, 'Wren Ong', unmatched[info.project.name]);
   await connectAs(page, info, `patient-${nobodysHere}`);
   await expect(page.getByTestId('connections-notice')).toContainText(`${provider} was not connected`);
   await expect(page.getByTestId('connections-notice')).toContainText(nobodysHere.slice(0, 3));

@@ -60,6 +60,33 @@ export async function signUp(page: Page, info: TestInfo, name: string, role: str
   return email;
 }
 
+/** Creates a patient's account on their NHS Number through the sign-up page; returns its email. */
+export async function signUpPatient(page: Page, info: TestInfo, name: string, nhs: string, birthDate = '1980-02-03'): Promise<string> {
+  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
+  await page.goto('/sign-up');
+  await ready(page, info);
+  await page.getByLabel('Full name').fill(name);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Create a password').fill('copper kettle hills');
+  await page.getByLabel('A patient, setting up my own record').check();
+  await page.getByLabel('NHS Number').fill(nhs);
+  await page.getByLabel('Date of birth').fill(birthDate);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
+  return email;
+}
+
+/** Changes the signed-in person's password on the Account page. */
+export async function changePassword(page: Page, info: TestInfo, current: string, next: string) {
+  await page.goto('/account');
+  await ready(page, info);
+  await page.getByLabel('Current password').fill(current);
+  await page.getByLabel('New password', { exact: true }).fill(next);
+  await page.getByLabel('New password again').fill(next);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status')).toContainText('Your password has been changed');
+}
+
 /** On the Sharing page, makes a link for a clinician; returns its path (/l/...). */
 export async function makeLink(page: Page, info: TestInfo, name: string, passcode = ''): Promise<string> {
   await page.goto('/sharing');
