@@ -1,9 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { changePassword, expectAccessible, freshPage, ready, signIn, signUp, signUpPatient } from './helpers';
+import { changePassword, expectAccessible, freshPage, ready, runKith, signIn, signUp, signUpPatient } from './helpers';
 
 // Ray's record (imported from the shared multiprovider fixtures) is used here,
 // so these tests leave Margaret's demo record as the other specs expect it.
@@ -138,10 +137,8 @@ test('changes to the patient\'s own account are in their log, and its chain file
   expect(body).toContain('account: password changed, other sessions ended');
   const file = join(mkdtempSync(join(tmpdir(), 'kith-chain-')), 'chain.json');
   writeFileSync(file, body);
-  const kith = `${__dirname}/../../${process.env.KITH_E2E_BIN ?? 'target/debug/kith'}`;
-  const out = execFileSync(kith, ['audit', 'verify-file', file], { cwd: `${__dirname}/../..`, encoding: 'utf8' });
-  expect(out).toContain('ok, ');
+  expect(runKith(['audit', 'verify-file', file])).toContain('ok, ');
   // A changed byte in a hashed field is caught (exit status non-zero).
   writeFileSync(file, body.replace('account: password changed, other sessions ended', 'account: password changed, other sessions kept'));
-  expect(() => execFileSync(kith, ['audit', 'verify-file', file], { cwd: `${__dirname}/../..`, encoding: 'utf8', stdio: 'pipe' })).toThrow();
+  expect(() => runKith(['audit', 'verify-file', file])).toThrow();
 });

@@ -1,4 +1,5 @@
 import { Browser, expect, Page, TestInfo } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -45,8 +46,16 @@ export async function freshPage(browser: Browser, info: TestInfo): Promise<Page>
   return ctx.newPage();
 }
 
-/** Creates an account through the sign-up page and returns its email. */
-export async function signUp(page: Page, info: TestInfo, name: string, role: string, organisation = ''): Promise<string> {
+/** Creates an account through the sign-up page and returns its email; a
+ *  patient's record is made on `patient`'s NHS Number when given. */
+export async function signUp(
+  page: Page,
+  info: TestInfo,
+  name: string,
+  role: string,
+  organisation = '',
+  patient?: { nhs: string; birthDate: string },
+): Promise<string> {
   const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
   await page.goto('/sign-up');
   await ready(page, info);
@@ -55,6 +64,10 @@ export async function signUp(page: Page, info: TestInfo, name: string, role: str
   await page.getByLabel('Create a password').fill('copper kettle hills');
   await page.getByLabel(role).check();
   if (organisation) await page.getByLabel('Organisation').fill(organisation);
+  if (patient) {
+    await page.getByLabel('NHS Number').fill(patient.nhs);
+    await page.getByLabel('Date of birth').fill(patient.birthDate);
+  }
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
   return email;
@@ -62,18 +75,14 @@ export async function signUp(page: Page, info: TestInfo, name: string, role: str
 
 /** Creates a patient's account on their NHS Number through the sign-up page; returns its email. */
 export async function signUpPatient(page: Page, info: TestInfo, name: string, nhs: string, birthDate = '1980-02-03'): Promise<string> {
-  const email = uniqueEmail(info, name.toLowerCase().replace(/[^a-z]/g, ''));
-  await page.goto('/sign-up');
-  await ready(page, info);
-  await page.getByLabel('Full name').fill(name);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Create a password').fill('copper kettle hills');
-  await page.getByLabel('A patient, setting up my own record').check();
-  await page.getByLabel('NHS Number').fill(nhs);
-  await page.getByLabel('Date of birth').fill(birthDate);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${name}`);
-  return email;
+  return signUp(page, info, name, 'A patient, setting up my own record', '', { nhs, birthDate });
+}
+
+/** Runs the `kith` command line built for these tests (the same database as
+ *  the server, from the environment); throws if it exits non-zero. */
+export function runKith(args: string[], input?: string): string {
+  const root = `${__dirname}/../..`;
+  return execFileSync(`${root}/${process.env.KITH_E2E_BIN ?? 'target/debug/kith'}`, args, { cwd: root, encoding: 'utf8', input, stdio: 'pipe' });
 }
 
 /** Changes the signed-in person's password on the Account page. */

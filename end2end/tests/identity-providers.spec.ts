@@ -1,13 +1,11 @@
 import { test, expect, Page, TestInfo, Browser } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { ready, freshPage, signIn, signUp, expectAccessible, uniqueEmail } from './helpers';
+import { ready, freshPage, runKith, signIn, signUp, expectAccessible, uniqueEmail } from './helpers';
 
 // Signing in through real OpenID Connect providers (end2end/oidc/providers.mjs:
 // npm oidc-provider on loopback): NHS login style for patients (private_key_jwt,
 // nhs_number with identity_proofing_level), and a staff provider.
 
 const provider = `http://127.0.0.1:${process.env.KITH_E2E_OIDC_PORT ?? '3190'}`;
-const kith = `${__dirname}/../../${process.env.KITH_E2E_BIN ?? 'target/debug/kith'}`;
 // One NHS Number per project: each project signs up its own people.
 const nhsNumbers: Record<string, { p9: string; p5: string }> = {
   js: { p9: '9000000106', p5: '9876543105' },
@@ -41,7 +39,7 @@ async function viaProvider(page: Page, info: TestInfo, button: string, login: st
 }
 
 function signInFailures(): string {
-  return execFileSync(kith, ['audit', 'sign-in-failures', '--limit', '50'], { cwd: `${__dirname}/../..`, encoding: 'utf8' });
+  return runKith(['audit', 'sign-in-failures', '--limit', '50']);
 }
 
 test.afterEach(async ({ page }) => {

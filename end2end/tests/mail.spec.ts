@@ -1,12 +1,10 @@
 import { test, expect, Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, signIn, signUp, uniqueEmail } from './helpers';
+import { expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
 // Each project makes its own patient, so every email here is this test's.
 
-const kith = `${__dirname}/../../${process.env.KITH_E2E_BIN ?? 'target/debug/kith'}`;
 const sink = `http://127.0.0.1:${process.env.KITH_E2E_SMTP_HTTP_PORT ?? '3195'}`;
 const nhsNumbers: Record<string, string> = { js: '9990550018', 'no-js': '9990550026' };
 
@@ -30,10 +28,7 @@ test('the patient is emailed when someone new opens the record, when a link lock
   test.setTimeout(120_000);
   const email = uniqueEmail(info, 'edith');
   const nhs = nhsNumbers[info.project.name];
-  execFileSync(kith, ['user', 'add', '--email', email, '--name', 'Edith Mailer', '--role', 'patient', '--nhs-number', nhs, '--birth-date', '1940-02-03'], {
-    cwd: `${__dirname}/../..`,
-    input: 'kettle orange stairs\n',
-  });
+  runKith(['user', 'add', '--email', email, '--name', 'Edith Mailer', '--role', 'patient', '--nhs-number', nhs, '--birth-date', '1940-02-03'], 'kettle orange stairs\n');
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Edith Mailer');
   expect(await mailTo(page, email)).toEqual([]);

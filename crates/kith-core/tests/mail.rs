@@ -14,6 +14,19 @@ use kith_types::NhsNumber;
 
 const MARGARET: &str = "margaret@demo.kith.example";
 
+/// A clinician may view the whole record (no comments, no expiry).
+fn whole_record_view(email: &str) -> GrantInput {
+    GrantInput {
+        email: email.into(),
+        role: "clinician".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    }
+}
+
 async fn same_kind(db: &TestDb, settings: Settings) -> TestDb {
     match db.kith.db.backend() {
         kith_core::Backend::Sqlite => TestDb::sqlite_with(settings).await,
@@ -50,16 +63,7 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
-    let grant = GrantInput {
-        email: "mind@example.com".into(),
-        role: "clinician".into(),
-        scope: Scope::whole(),
-        comment: false,
-        contribute: false,
-        act_for: false,
-        expires_in_days: None,
-    };
-    k.create_grant(&manage, &owner, grant).await.unwrap();
+    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.timeline(&access, &TimelineQuery::default()).await.unwrap();
     k.summary(&access).await.unwrap();
@@ -105,16 +109,7 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
-    let grant = GrantInput {
-        email: "mind@example.com".into(),
-        role: "clinician".into(),
-        scope: Scope::whole(),
-        comment: false,
-        contribute: false,
-        act_for: false,
-        expires_in_days: None,
-    };
-    k.create_grant(&manage, &owner, grant).await.unwrap();
+    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
     let access = k.open_patient(&Principal::User(dr), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "told in the app");
@@ -203,16 +198,7 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
-    let grant = GrantInput {
-        email: "mind@example.com".into(),
-        role: "clinician".into(),
-        scope: Scope::whole(),
-        comment: false,
-        contribute: false,
-        act_for: false,
-        expires_in_days: None,
-    };
-    k.create_grant(&manage, &owner, grant).await.unwrap();
+    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();
     assert_eq!(on.mail_outbox(&pid).await.len(), 1);
