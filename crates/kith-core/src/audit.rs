@@ -50,8 +50,11 @@ impl Disclosure {
     }
     /// Adds entries (with their labels) that were shown or changed.
     pub fn with<'a>(mut self, items: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        // A set, not a scan of the list: a download names every entry of a
+        // record that may hold tens of thousands.
+        let mut listed: std::collections::HashSet<String> = self.entries.iter().cloned().collect();
         for (id, label) in items {
-            if !self.entries.iter().any(|e| e == id) {
+            if listed.insert(id.to_string()) {
                 self.entries.push(id.to_string());
             }
             if !self.labels.iter().any(|l| l == label) {
@@ -250,10 +253,6 @@ fn row_hash_v1(r: &AuditRow) -> String {
 fn checkpoint_message(patient_id: &str, seq: i64, hash: &str, signed_at: i64) -> String {
     format!("kith-audit-checkpoint-v1\n{patient_id}\n{seq}\n{hash}\n{signed_at}")
 }
-
-/// Most entry ids one log row lists; a bigger disclosure (an export) is
-/// logged by its labels and count.
-const MAX_LISTED_ENTRIES: usize = 1000;
 
 /// A transaction that an access happens in, holding the patient's chain head.
 pub(crate) struct Audited<'c> {
@@ -483,8 +482,8 @@ pub(crate) const COMMENTS_WHAT: &str = "comments on an entry";
 /// A row's content; `store::audit::append` gives it its place in the chain
 /// (`seq`, `prev_hash`, `hash`).
 fn make_row(patient_id: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditRow {
-    let (entries, what) =
-        if d.entries.len() > MAX_LISTED_ENTRIES { (Vec::new(), format!("{} ({} entries)", d.what, d.entries.len())) } else { (d.entries, d.what) };
+    // Every entry is listed, however many (a download of a long record):
+    // "who has seen this" and the hashes must cover all of them.
     let mut labels = d.labels;
     labels.sort();
     AuditRow {
@@ -492,8 +491,8 @@ fn make_row(patient_id: &str, w: &Who, origin: &Origin, d: Disclosure) -> AuditR
         seq: 0,
         at: now_ms(),
         action: d.action.to_string(),
-        what,
-        entries: serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into()),
+        what: d.what,
+        entries: serde_json::to_string(&d.entries).unwrap_or_else(|_| "[]".into()),
         labels: serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into()),
         actor_key: w.key.clone(),
         actor_name: w.name.clone(),

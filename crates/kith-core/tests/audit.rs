@@ -3,10 +3,12 @@
 //! emergency access. On SQLite and PostgreSQL.
 
 use kith_core::audit::PendingLogCommits;
+use kith_core::import::{ImportOutcome, ImportRequest};
 use kith_core::policy::{Origin, Principal, Right, Scope};
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::{not_found, user, TestDb};
 use kith_core::{backend_tests, Actor, CoreError, Kith, Settings};
+use kith_fhir::SourceKind;
 use kith_types::audit::AccessLogQuery;
 use kith_types::record::TimelineQuery;
 use kith_types::{AppError, NhsNumber};
@@ -578,6 +580,59 @@ async fn same_kind(db: &TestDb, settings: Settings) -> TestDb {
     }
 }
 
+/// A download of a long record names every entry it disclosed (the log
+/// once stopped listing them past 1,000), so "who has seen this" names the
+/// downloader on any entry of it.
+async fn a_long_download_names_every_entry(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    // 1,200 weights from a home scale, on top of the demo record.
+    let mut bundle = vec![serde_json::json!({ "resource": {
+        "resourceType": "Patient", "id": "p",
+        "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919" }],
+        "name": [{ "given": ["Margaret"], "family": "Jones" }], "birthDate": "1948-03-27" } })];
+    for i in 0..1200 {
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i);
+        bundle.push(serde_json::json!({ "resource": {
+            "resourceType": "Observation", "id": format!("w{i}"), "status": "final",
+            "code": { "coding": [{ "system": "http://loinc.org", "code": "29463-7", "display": "Body weight" }] },
+            "subject": { "reference": "Patient/p" }, "effectiveDateTime": day.to_string(),
+            "valueQuantity": { "value": 60 + i % 20, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg" } } }));
+    }
+    let body = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": bundle });
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let req = ImportRequest {
+        file_name: "scale.json".into(),
+        bytes: serde_json::to_vec(&body).unwrap(),
+        source_kind: Some(SourceKind::Device),
+        source_name: Some("Bathroom scale".into()),
+        max_bytes: 50 << 20,
+    };
+    assert!(matches!(k.import(&owner, req).await.unwrap(), ImportOutcome::Accepted(_)));
+    let all = k.record(&owner).await.unwrap();
+    assert!(all.len() > 1200, "{}", all.len());
+
+    let gp = user(k, "Dr Whole", "whole@example.com", "clinician", "Otley GP").await;
+    share(k, &w, "whole@example.com", "clinician", Scope::whole(), false).await;
+    let gp_access = k.open_patient(&Principal::User(gp), &w.patient_id, Right::Read).await.unwrap();
+    k.export_bundle(&gp_access).await.unwrap();
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.what.as_str()), ("export", "what was shared, as FHIR"));
+    let listed: std::collections::HashSet<String> = serde_json::from_str(&row.entries).unwrap();
+    let weights: Vec<_> = all.iter().filter(|e| e.sources.iter().any(|s| s.organisation == "Bathroom scale")).collect();
+    assert_eq!(weights.len(), 1200);
+    assert!(weights.iter().all(|e| listed.contains(&e.id)), "every entry is listed ({} of {})", listed.len(), all.len());
+    for e in [weights[0], weights[600], weights[1199]] {
+        let seen = k.seen_by(&owner, &e.id).await.unwrap();
+        assert!(seen.iter().any(|s| s.who == "Dr Whole"), "{}: {seen:?}", e.display);
+    }
+    // The Access log says how many, and the chain still checks.
+    let page = k.access_log(&owner, &AccessLogQuery::default()).await.unwrap();
+    let export = page.events.iter().find(|e| e.who == "Dr Whole").unwrap();
+    assert_eq!(export.entry_count, listed.len());
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
+}
+
 backend_tests!(
     views_say_who_how_and_what,
     changes_and_deletions_are_caught,
@@ -591,4 +646,5 @@ backend_tests!(
     emergency_access_is_off_by_default_and_stands_out,
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,
+    a_long_download_names_every_entry,
 );
