@@ -497,10 +497,17 @@ async fn access_log_downloads(db: &TestDb) {
     let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
     assert!(page.contains("Checked: nothing in this log has been changed or removed"), "{page}");
     assert!(page.contains("(verified up to "), "{page}");
-    // And says so when a record was changed behind the app's back.
-    db.tamper("UPDATE audit_events SET actor_name = 'Nobody' WHERE seq = 2").await;
+    // Seen again soon, it checks only the records since, and says so.
     let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
-    assert!(page.contains("Warning: this log has been tampered with") && page.contains("The first problem is at record 2"), "{page}");
+    assert!(page.contains("Every record was checked from the first at ") && page.contains(r#"href="/access-log?check=all""#), "{page}");
+    // It says so when a record was changed behind the app's back: an older
+    // one, changed in place, at the full check the page offers (and then
+    // on every visit).
+    db.tamper("UPDATE audit_events SET actor_name = 'Nobody' WHERE seq = 2").await;
+    for path in ["/access-log?check=all", "/access-log"] {
+        let page = text(get(&app, path, Some(&cookie)).await).await;
+        assert!(page.contains("Warning: this log has been tampered with") && page.contains("The first problem is at record 2"), "{path}: {page}");
+    }
 }
 
 /// An invitation link fills in the sign-up form.

@@ -59,6 +59,13 @@ test('the patient sees who viewed their record, and the log checks out', async (
   await page.getByRole('button', { name: 'Show' }).click();
   await expect(page.getByTestId('access-event').first()).toContainText(drName);
   for (const text of await page.getByTestId('access-event').allTextContents()) expect(text).toContain(drName);
+  // Seen again so soon, the log checks only what was added since every
+  // record was checked, says so, and offers a full check.
+  const status = page.getByTestId('chain-status');
+  await expect(status).toContainText('Every record was checked from the first at');
+  await page.getByTestId('check-all').click();
+  await expect(status).not.toContainText('Every record was checked from the first at');
+  await expect(status).toContainText('Checked: nothing in this log has been changed or removed');
 
   // The entry says who has seen it.
   await page.goto(entryPath);

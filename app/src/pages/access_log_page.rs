@@ -27,6 +27,7 @@ pub fn AccessLogPage() -> impl IntoView {
                 from: get("from"),
                 to: get("to"),
                 before: get("before"),
+                check: get("check"),
             }
         })
     });
@@ -64,6 +65,10 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
                 <span class="font-bold">"Checked: nothing in this log has been changed or removed"</span>
                 {check.verified_up_to.clone().map(|t| format!(" (verified up to {t}; {} records", check.records))}
                 {check.verified_up_to.is_some().then(|| format!(", {} signed checkpoints).", check.checkpoints))}
+                {check.whole_checked_at.clone().map(|at| view! {
+                    {format!(" Every record was checked from the first at {at}, and those added since just now. ")}
+                    <a href="/access-log?check=all" data-testid="check-all">"Check every record now"</a>
+                })}
             </p>
         }
         .into_any()

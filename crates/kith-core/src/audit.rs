@@ -254,6 +254,18 @@ fn checkpoint_message(patient_id: &str, seq: i64, hash: &str, signed_at: i64) ->
     format!("kith-audit-checkpoint-v1\n{patient_id}\n{seq}\n{hash}\n{signed_at}")
 }
 
+/// The newest record of a patient's chain that a check of every record found
+/// sound, and when: the Access log page then checks only what came after
+/// (`Kith::check_for_page`).
+#[derive(Clone, Debug)]
+pub(crate) struct Trusted {
+    seq: i64,
+    hash: String,
+    /// Checkpoints of earlier records at the time.
+    checkpoints_before: i64,
+    checked_at: i64,
+}
+
 /// A transaction that an access happens in, holding the patient's chain head.
 pub(crate) struct Audited<'c> {
     tx: Transaction<'c, Any>,
@@ -711,18 +723,68 @@ impl Kith {
     /// Checks one patient's chain: every row's hash, the links between rows,
     /// the head, and every signed checkpoint.
     pub async fn verify_chain(&self, patient_id: &str) -> CoreResult<ChainCheck> {
-        // One snapshot for all three reads: a view or checkpoint committed
-        // between them would otherwise look like a missing or changed row.
-        // (SQLite's read transaction takes its snapshot at the first read.)
-        let mut tx = self.db.pool.begin().await?;
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        }
+        let mut tx = self.chain_snapshot().await?;
         let rows = sql::chain(&mut *tx, patient_id).await?;
         let head = sql::head(&mut *tx, patient_id).await?;
         let checkpoints = sql::checkpoints(&mut *tx, patient_id).await?;
         tx.rollback().await?;
-        Ok(check_chain(&rows, head, &checkpoints))
+        let check = check_chain(&rows, head, &checkpoints, None);
+        let mut trust = self.chain_trust.lock().unwrap_or_else(|e| e.into_inner());
+        match rows.last() {
+            Some(last) if check.ok() => {
+                let checkpoints_before = checkpoints.iter().filter(|c| c.seq < last.seq).count() as i64;
+                trust.insert(patient_id.to_string(), Trusted { seq: last.seq, hash: last.hash.clone(), checkpoints_before, checked_at: now_ms() });
+            }
+            _ => {
+                trust.remove(patient_id);
+            }
+        }
+        Ok(check)
+    }
+
+    /// The Access log page's check: the records added since the last full
+    /// check, if that was within `audit_full_check_minutes` and nothing
+    /// before its last record has gone; else (or when `all`) every record.
+    ///
+    /// What the shorter check cannot see is a record from before that point
+    /// changed in place with its stored hash left alone: that shows at the
+    /// next full check (the page says when the last one was, and offers one
+    /// now), and `kith audit verify` always checks everything. A rewritten
+    /// history shows at once, as the trusted record's hash is kept here,
+    /// out of the database's reach.
+    pub async fn check_for_page(&self, patient_id: &str, all: bool) -> CoreResult<ChainCheck> {
+        let max_age = self.settings.audit_full_check_minutes * 60_000;
+        let trusted = if all { None } else { self.chain_trust.lock().unwrap_or_else(|e| e.into_inner()).get(patient_id).cloned() };
+        let Some(t) = trusted.filter(|t| now_ms() - t.checked_at < max_age) else {
+            return self.verify_chain(patient_id).await;
+        };
+        let mut tx = self.chain_snapshot().await?;
+        let (records_before, checkpoints_before) = sql::counts_before(&mut *tx, patient_id, t.seq).await?;
+        let rows = sql::chain_from(&mut *tx, patient_id, t.seq).await?;
+        let head = sql::head(&mut *tx, patient_id).await?;
+        let checkpoints = sql::checkpoints_from(&mut *tx, patient_id, t.seq).await?;
+        tx.rollback().await?;
+        let mut check = check_chain(&rows, head, &checkpoints, Some(&t));
+        if !check.ok() || records_before != t.seq - 1 || checkpoints_before != t.checkpoints_before {
+            // Something is wrong, or older records or checkpoints came or
+            // went: check everything, which also says exactly where.
+            return self.verify_chain(patient_id).await;
+        }
+        check.records += records_before;
+        check.checkpoints += checkpoints_before as usize;
+        check.whole_checked_at = Some(ms_to_uk_seconds(t.checked_at));
+        Ok(check)
+    }
+
+    /// One snapshot for a check's reads: a view or checkpoint committed
+    /// between them would otherwise look like a missing or changed row.
+    /// (SQLite's read transaction takes its snapshot at the first read.)
+    async fn chain_snapshot(&self) -> CoreResult<Transaction<'static, Any>> {
+        let mut tx = self.db.pool.begin().await?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        }
+        Ok(tx)
     }
 
     /// Checks every chain: (NHS Number, result).
@@ -782,7 +844,7 @@ impl Kith {
     pub async fn access_log(&self, access: &RecordAccess, q: &AccessLogQuery) -> CoreResult<AccessLogView> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        let check = self.verify_chain(access.patient_id()).await?;
+        let check = self.check_for_page(access.patient_id(), q.check == "all").await?;
         let mut a = self.audited(access).await?;
         let mut f = AuditFilter::default();
         let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
@@ -1075,12 +1137,14 @@ pub fn verify_chain_file(file: &str, earlier: &[&str], public_key: Option<&str>)
             verified_up_to: None,
             broken_at: Some((r.seq, format!("record {} belongs to another record", r.seq))),
             checkpoints: checkpoints.len(),
+            whole_checked_at: None,
+            checked_now: 0,
         });
     }
     // The file's last record stands for the head: records cut off after the
     // last checkpoint cannot be told from a download made earlier.
     let head = rows.last().map(|r| (r.seq, r.hash.clone()));
-    Ok(check_chain(&rows, head, &checkpoints))
+    Ok(check_chain(&rows, head, &checkpoints, None))
 }
 
 fn display_who(r: &AuditRow) -> String {
@@ -1115,17 +1179,26 @@ fn event_view(r: &AuditRow, me: Option<&str>, seen_before: i64) -> AccessEvent {
     }
 }
 
-fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[CheckpointRow]) -> ChainCheck {
+/// Checks `rows`, the whole chain or, `from` a trusted record, that record
+/// (which must be unchanged) and those after it.
+fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[CheckpointRow], from: Option<&Trusted>) -> ChainCheck {
     let mut broken: Option<(i64, String)> = None;
     let mut prev = String::new();
     let mut hashes: HashMap<i64, &str> = HashMap::new();
+    let first_seq = from.map(|t| t.seq).unwrap_or(1);
     for (i, r) in rows.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
+        let expected_seq = first_seq + i as i64;
         if r.seq != expected_seq {
             broken = Some((expected_seq, format!("record {expected_seq} is missing")));
             break;
         }
-        if r.prev_hash != prev {
+        if let Some(t) = from.filter(|_| i == 0) {
+            // Its hash commits to everything before it.
+            if r.hash != t.hash {
+                broken = Some((r.seq, format!("record {} is not the one checked before", r.seq)));
+                break;
+            }
+        } else if r.prev_hash != prev {
             broken = Some((r.seq, format!("record {} does not follow record {}", r.seq, r.seq - 1)));
             break;
         }
@@ -1135,6 +1208,9 @@ fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[Ch
         }
         hashes.insert(r.seq, &r.hash);
         prev = r.hash.clone();
+    }
+    if from.is_some() && rows.is_empty() {
+        broken = Some((first_seq, format!("record {first_seq} is missing")));
     }
     let last = rows.last().map(|r| r.seq).unwrap_or(0);
     if broken.is_none() {
@@ -1165,7 +1241,14 @@ fn check_chain(rows: &[AuditRow], head: Option<(i64, String)>, checkpoints: &[Ch
         None => rows.last().map(|r| ms_to_uk_seconds(r.at)),
         Some((seq, _)) => rows.iter().take_while(|r| r.seq < *seq).last().map(|r| ms_to_uk_seconds(r.at)),
     };
-    ChainCheck { records: rows.len() as i64, verified_up_to, broken_at: broken, checkpoints: checkpoints.len() }
+    ChainCheck {
+        records: rows.len() as i64,
+        verified_up_to,
+        broken_at: broken,
+        checkpoints: checkpoints.len(),
+        whole_checked_at: None,
+        checked_now: rows.len() as i64,
+    }
 }
 
 fn fhir_instant(ms: i64) -> String {
@@ -1314,12 +1397,12 @@ mod tests {
         let b = row(2, &a.hash);
         let c = row(3, &b.hash);
         let head = Some((3, c.hash.clone()));
-        assert!(check_chain(&[a.clone(), b.clone(), c.clone()], head.clone(), &[]).ok());
+        assert!(check_chain(&[a.clone(), b.clone(), c.clone()], head.clone(), &[], None).ok());
         let mut changed = b.clone();
         changed.actor_name = "Someone else".into();
-        assert_eq!(check_chain(&[a.clone(), changed, c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
-        assert_eq!(check_chain(&[a.clone(), c.clone()], head.clone(), &[]).broken_at.unwrap().0, 2);
-        assert_eq!(check_chain(&[a.clone(), b.clone()], head, &[]).broken_at.unwrap().0, 3);
+        assert_eq!(check_chain(&[a.clone(), changed, c.clone()], head.clone(), &[], None).broken_at.unwrap().0, 2);
+        assert_eq!(check_chain(&[a.clone(), c.clone()], head.clone(), &[], None).broken_at.unwrap().0, 2);
+        assert_eq!(check_chain(&[a.clone(), b.clone()], head, &[], None).broken_at.unwrap().0, 3);
     }
 
     /// Rows written before version 2 keep verifying, and a version 2 row
@@ -1332,10 +1415,10 @@ mod tests {
         assert_ne!(a.hash, row(1, "").hash, "the two versions hash differently");
         let b = row(2, &a.hash);
         assert_eq!(b.hash, chain_hash(&a.hash, 2, &content_digest(&b)));
-        assert!(check_chain(&[a.clone(), b.clone()], Some((2, b.hash.clone())), &[]).ok());
+        assert!(check_chain(&[a.clone(), b.clone()], Some((2, b.hash.clone())), &[], None).ok());
         let mut flipped = a.clone();
         flipped.hash_version = 2;
-        assert_eq!(check_chain(&[flipped, b.clone()], Some((2, b.hash.clone())), &[]).broken_at.unwrap().0, 1);
+        assert_eq!(check_chain(&[flipped, b.clone()], Some((2, b.hash.clone())), &[], None).broken_at.unwrap().0, 1);
     }
 
     #[test]
@@ -1351,16 +1434,16 @@ mod tests {
             public_key: hex(key.verifying_key().as_bytes()),
             signature: hex(&sig.to_bytes()),
         };
-        assert!(check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), std::slice::from_ref(&cp)).ok());
+        assert!(check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), std::slice::from_ref(&cp), None).ok());
         // Rewrite record 1 and recompute its hash and the head: only the checkpoint notices.
         let mut forged = a.clone();
         forged.actor_name = "Nobody".into();
         forged.hash = row_hash(&forged);
-        let r = check_chain(std::slice::from_ref(&forged), Some((1, forged.hash.clone())), std::slice::from_ref(&cp));
+        let r = check_chain(std::slice::from_ref(&forged), Some((1, forged.hash.clone())), std::slice::from_ref(&cp), None);
         assert_eq!(r.broken_at.unwrap().0, 1);
         let mut bad_sig = cp;
         bad_sig.signed_at = 6;
-        assert!(!check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), &[bad_sig]).ok());
+        assert!(!check_chain(std::slice::from_ref(&a), Some((1, a.hash.clone())), &[bad_sig], None).ok());
     }
 
     #[test]

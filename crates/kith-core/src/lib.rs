@@ -47,6 +47,10 @@ pub struct Settings {
     pub two_step_roles: Vec<kith_types::Role>,
     /// Where emails to patients go (KITH_SMTP_URL); None sends none.
     pub mail: Option<mail::MailSettings>,
+    /// For how long the Access log page trusts a check of every record of a
+    /// patient's log, and checks only the records added since (a full check
+    /// reads the whole log: about 0.3 s for 5,000 records).
+    pub audit_full_check_minutes: i64,
 }
 
 impl Default for Settings {
@@ -58,6 +62,7 @@ impl Default for Settings {
             break_glass_hours: 4,
             two_step_roles: vec![],
             mail: None,
+            audit_full_check_minutes: 10,
         }
     }
 }
@@ -73,6 +78,9 @@ pub struct Kith {
     audit_key: std::sync::Arc<ed25519_dalek::SigningKey>,
     /// False only in the benchmark that measures what logging costs.
     log_accesses: bool,
+    /// Per patient, the newest record a full check of their log found sound
+    /// (`audit::Trusted`); in memory only, so a restart checks everything.
+    chain_trust: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, audit::Trusted>>>,
     /// Changes to records (comments, care plan) for pages that show them live.
     changes: tokio::sync::broadcast::Sender<together::Change>,
     /// Seals provider tokens at rest (`connections`).
@@ -87,7 +95,15 @@ impl Kith {
         let (changes, _) = tokio::sync::broadcast::channel(256);
         let mut token_key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut token_key);
-        Self { db, settings, audit_key: std::sync::Arc::new(key), log_accesses: true, changes, token_key: std::sync::Arc::new(token_key) }
+        Self {
+            db,
+            settings,
+            audit_key: std::sync::Arc::new(key),
+            log_accesses: true,
+            chain_trust: Default::default(),
+            changes,
+            token_key: std::sync::Arc::new(token_key),
+        }
     }
 
     /// The server's kept key for provider tokens (`KITH_TOKEN_KEY_FILE`).

@@ -633,6 +633,78 @@ async fn a_long_download_names_every_entry(db: &TestDb) {
     assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
 }
 
+/// The Access log page checks only the records added since the last check
+/// of every record, while that is recent (`audit_full_check_minutes`). A
+/// change to a newer record, a rewritten history and a deleted older record
+/// show at once; an older record changed in place shows at the next full
+/// check, which the page offers ("check every record now").
+async fn the_page_checks_what_came_after_a_full_check(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let pid = w.patient_id.as_str();
+    let read = &k.own_record(&w.owner, Right::Read).await.unwrap();
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let views = |n: usize| async move {
+        for _ in 0..n {
+            k.timeline(read, &TimelineQuery::default()).await.unwrap();
+        }
+    };
+    let tamper = |sql: String| async move {
+        db.tamper(&sql.replace("$PATIENT", &format!("'{pid}'"))).await;
+    };
+    let logged = || async { db.log(pid).await.len() as i64 };
+
+    views(3).await;
+    let first = k.check_for_page(pid, false).await.unwrap();
+    assert!(first.ok() && first.whole_checked_at.is_none(), "nothing trusted yet: every record: {first:?}");
+    assert_eq!((first.records, first.checked_now), (logged().await, logged().await));
+    views(3).await;
+    let later = k.check_for_page(pid, false).await.unwrap();
+    assert!(later.ok() && later.whole_checked_at.is_some(), "{later:?}");
+    assert_eq!((later.records, later.checked_now), (logged().await, 4), "the trusted record and the three since");
+    let page = k.access_log(&owner, &AccessLogQuery::default()).await.unwrap();
+    assert!(page.check.whole_checked_at.is_some());
+    let page = k.access_log(&owner, &AccessLogQuery { check: "all".into(), ..Default::default() }).await.unwrap();
+    assert!(page.check.ok() && page.check.whole_checked_at.is_none() && page.check.checked_now == page.check.records);
+
+    // An older record changed in place, hash left alone: the short check
+    // cannot see it; a full check can, asked for or once the trust is old.
+    let name = db.query_text("SELECT actor_name FROM audit_events WHERE seq = 2 AND patient_id = $1", pid).await.unwrap();
+    tamper("UPDATE audit_events SET actor_name = 'Nobody' WHERE patient_id = $PATIENT AND seq = 2".into()).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().ok(), "the window the page states");
+    let mut impatient = k.clone();
+    impatient.settings.audit_full_check_minutes = 0;
+    assert_eq!(impatient.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(2));
+    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(2), "a failed check leaves nothing trusted");
+    tamper(format!("UPDATE audit_events SET actor_name = '{name}' WHERE patient_id = $PATIENT AND seq = 2")).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+
+    // A newer record changed: caught at once.
+    views(1).await;
+    let newest = logged().await;
+    tamper(format!("UPDATE audit_events SET what = 'nothing' WHERE patient_id = $PATIENT AND seq = {newest}")).await;
+    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(newest));
+    tamper(format!("UPDATE audit_events SET what = 'timeline' WHERE patient_id = $PATIENT AND seq = {newest}")).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+
+    // The trusted record itself rewritten (as a rewritten history would):
+    // caught at once.
+    views(1).await;
+    let trusted = newest;
+    let hash = db.query_text(&format!("SELECT hash FROM audit_events WHERE seq = {trusted} AND patient_id = $1"), pid).await.unwrap();
+    tamper(format!("UPDATE audit_events SET hash = '{}' WHERE patient_id = $PATIENT AND seq = {trusted}", "0".repeat(64))).await;
+    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(trusted));
+    tamper(format!("UPDATE audit_events SET hash = '{hash}' WHERE patient_id = $PATIENT AND seq = {trusted}")).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+
+    // An older record deleted: caught at once.
+    views(1).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().whole_checked_at.is_some());
+    tamper("DELETE FROM audit_events WHERE patient_id = $PATIENT AND seq = 3".into()).await;
+    let check = k.check_for_page(pid, false).await.unwrap();
+    assert_eq!(check.broken_at.map(|b| b.0), Some(3));
+}
+
 backend_tests!(
     views_say_who_how_and_what,
     changes_and_deletions_are_caught,
@@ -647,4 +719,5 @@ backend_tests!(
     exports_cover_the_whole_log,
     background_view_commits_are_settled_before_anything_is_shown,
     a_long_download_names_every_entry,
+    the_page_checks_what_came_after_a_full_check,
 );

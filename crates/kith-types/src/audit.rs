@@ -22,6 +22,10 @@ pub struct AccessLogQuery {
     /// Cursor: the seq of the last event on the previous page.
     #[serde(default)]
     pub before: String,
+    /// "all": check every record of the chain now, not only those since
+    /// the last full check.
+    #[serde(default)]
+    pub check: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,11 @@ pub struct ChainCheck {
     /// The first record that does not fit, and why.
     pub broken_at: Option<(i64, String)>,
     pub checkpoints: usize,
+    /// When every record was last checked from the first (UK form), if not
+    /// just now: the records since then were checked now (`checked_now`).
+    pub whole_checked_at: Option<String>,
+    /// How many records this check recomputed.
+    pub checked_now: i64,
 }
 
 impl ChainCheck {

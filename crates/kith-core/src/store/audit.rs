@@ -152,6 +152,28 @@ pub(crate) async fn chain<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq")).bind(patient_id.to_string()).fetch_all(ex).await
 }
 
+/// The chain from record `from_seq` on (the Access log page's check of what
+/// is new since a full check).
+pub(crate) async fn chain_from<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, from_seq: i64) -> sqlx::Result<Vec<AuditRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 AND seq >= $2 ORDER BY seq"))
+        .bind(patient_id.to_string())
+        .bind(from_seq)
+        .fetch_all(ex)
+        .await
+}
+
+/// How many log records and how many checkpoints lie before record `seq`.
+pub(crate) async fn counts_before<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, seq: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM audit_events WHERE patient_id = $1 AND seq < $2), \
+                (SELECT COUNT(*) FROM audit_checkpoints WHERE patient_id = $1 AND seq < $2)",
+    )
+    .bind(patient_id.to_string())
+    .bind(seq)
+    .fetch_one(ex)
+    .await
+}
+
 pub(crate) async fn head<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE patient_id = $1").bind(patient_id.to_string()).fetch_optional(ex).await
 }
@@ -283,6 +305,15 @@ pub(crate) async fn insert_checkpoint<'e, E: Executor<'e, Database = Any>>(ex: E
 pub(crate) async fn checkpoints<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<CheckpointRow>> {
     sqlx::query_as("SELECT patient_id, seq, hash, signed_at, public_key, signature FROM audit_checkpoints WHERE patient_id = $1 ORDER BY seq")
         .bind(patient_id.to_string())
+        .fetch_all(ex)
+        .await
+}
+
+/// The checkpoints at record `from_seq` and after.
+pub(crate) async fn checkpoints_from<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, from_seq: i64) -> sqlx::Result<Vec<CheckpointRow>> {
+    sqlx::query_as("SELECT patient_id, seq, hash, signed_at, public_key, signature FROM audit_checkpoints WHERE patient_id = $1 AND seq >= $2 ORDER BY seq")
+        .bind(patient_id.to_string())
+        .bind(from_seq)
         .fetch_all(ex)
         .await
 }
