@@ -900,7 +900,7 @@ impl Kith {
         if store::entry_by_id(&mut *conn, access.patient_id(), entry_id, access.scope()).await?.is_none() {
             return Err(AppError::NotFound.into());
         }
-        let f = AuditFilter { entry: Some(entry_id.to_string()), ..Default::default() };
+        let f = AuditFilter { entry: Some(entry_id.to_string()), others_views_only: true, ..Default::default() };
         let rows = sql::events_page(&mut conn, access.patient_id(), &f, 2000).await?;
         let mut by: HashMap<String, SeenBy> = HashMap::new();
         let mut order = Vec::new();

@@ -182,6 +182,11 @@ pub(crate) async fn heads<'e, E: Executor<'e, Database = Any>>(ex: E) -> sqlx::R
     sqlx::query_as("SELECT patient_id, seq, hash FROM audit_heads WHERE seq > 0 ORDER BY patient_id").fetch_all(ex).await
 }
 
+/// Other people's views and downloads: what "who has seen this" counts,
+/// written exactly as migration 0016's partial index is, so both planners
+/// can use it.
+pub(crate) const SEEN_BY_OTHERS: &str = "via NOT IN ('own', 'preview') AND action IN ('view', 'export')";
+
 /// Filters for the access log page; empty strings mean "any".
 #[derive(Debug, Default)]
 pub(crate) struct AuditFilter {
@@ -194,11 +199,27 @@ pub(crate) struct AuditFilter {
     pub before_ms: Option<i64>,
     /// Rows whose entries JSON holds this entry id.
     pub entry: Option<String>,
+    /// Only other people's views and downloads (`SEEN_BY_OTHERS`).
+    pub others_views_only: bool,
     /// Cursor: rows with seq below this.
     pub before_seq: Option<i64>,
 }
 
 pub(crate) async fn events_page(conn: &mut AnyConnection, patient_id: &str, f: &AuditFilter, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
+    let (sql, args, ints) = events_sql(f, limit);
+    let mut q = sqlx::query_as::<_, AuditRow>(&sql).bind(patient_id.to_string());
+    for a in args {
+        q = q.bind(a);
+    }
+    for i in ints {
+        q = q.bind(i);
+    }
+    q.fetch_all(conn).await
+}
+
+/// The query `events_page` runs ($1 the patient), its text binds and then
+/// its number binds.
+fn events_sql(f: &AuditFilter, limit: i64) -> (String, Vec<String>, Vec<i64>) {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1");
     let mut args: Vec<String> = Vec::new();
     let mut n = 1;
@@ -222,6 +243,10 @@ pub(crate) async fn events_page(conn: &mut AnyConnection, patient_id: &str, f: &
     if let Some(v) = &f.entry {
         text(&mut sql, " AND entries LIKE $?", format!("%\"{v}\"%"));
     }
+    if f.others_views_only {
+        sql.push_str(" AND ");
+        sql.push_str(SEEN_BY_OTHERS);
+    }
     let mut ints: Vec<i64> = Vec::new();
     for (clause, v) in [(" AND at >= $?", f.from_ms), (" AND at < $?", f.before_ms), (" AND seq < $?", f.before_seq)] {
         if let Some(v) = v {
@@ -231,14 +256,7 @@ pub(crate) async fn events_page(conn: &mut AnyConnection, patient_id: &str, f: &
         }
     }
     sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", limit.max(1)));
-    let mut q = sqlx::query_as::<_, AuditRow>(&sql).bind(patient_id.to_string());
-    for a in args {
-        q = q.bind(a);
-    }
-    for i in ints {
-        q = q.bind(i);
-    }
-    q.fetch_all(conn).await
+    (sql, args, ints)
 }
 
 /// Everyone who appears in the log, and every organisation, for the filters.
@@ -374,4 +392,42 @@ pub(crate) async fn active_break_glass<'e, E: Executor<'e, Database = Any>>(
         .bind(now)
         .fetch_optional(ex)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+    use crate::Backend;
+    use sqlx::Row;
+
+    /// "Who has seen this" can use migration 0016's partial index: with the
+    /// other indexes that could serve it dropped (in a transaction rolled
+    /// back) and PostgreSQL told to avoid table scans, its plan names the
+    /// index. This fails if `SEEN_BY_OTHERS` and the migration drift apart.
+    async fn seen_by_can_use_its_partial_index(db: &TestDb) {
+        let backend = db.kith.db.backend();
+        let mut tx = db.kith.db.pool.begin().await.unwrap();
+        sqlx::query("DROP INDEX audit_events_by_actor").execute(&mut *tx).await.unwrap();
+        if backend == Backend::Postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        }
+        let f = AuditFilter { entry: Some("some-entry".into()), others_views_only: true, ..Default::default() };
+        let (sql, args, ints) = events_sql(&f, 2000);
+        assert!(ints.is_empty());
+        let explain = match backend {
+            Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            Backend::Postgres => format!("EXPLAIN {sql}"),
+        };
+        let mut q = sqlx::query(&explain).bind("some-patient".to_string());
+        for a in args {
+            q = q.bind(a);
+        }
+        let column = if backend == Backend::Sqlite { "detail" } else { "QUERY PLAN" };
+        let plan: Vec<String> = q.fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect();
+        assert!(plan.iter().any(|line| line.contains("audit_events_seen_by_others")), "{backend:?}:\n{}", plan.join("\n"));
+        tx.rollback().await.unwrap();
+    }
+
+    crate::backend_tests!(seen_by_can_use_its_partial_index);
 }
