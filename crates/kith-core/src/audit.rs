@@ -723,49 +723,66 @@ impl Kith {
     /// Checks one patient's chain: every row's hash, the links between rows,
     /// the head, and every signed checkpoint.
     pub async fn verify_chain(&self, patient_id: &str) -> CoreResult<ChainCheck> {
+        // Taken before the reads: the snapshot is at least this recent.
+        let started = now_ms();
         let mut tx = self.chain_snapshot().await?;
         let rows = sql::chain(&mut *tx, patient_id).await?;
         let head = sql::head(&mut *tx, patient_id).await?;
         let checkpoints = sql::checkpoints(&mut *tx, patient_id).await?;
         tx.rollback().await?;
         let check = check_chain(&rows, head, &checkpoints, None);
+        let found = match rows.last() {
+            Some(last) if check.ok() => Some(Trusted {
+                seq: last.seq,
+                hash: last.hash.clone(),
+                checkpoints_before: checkpoints.iter().filter(|c| c.seq < last.seq).count() as i64,
+                checked_at: started,
+            }),
+            _ => None,
+        };
+        // Two full checks can overlap: only the one that started later
+        // decides (and a break found wins a tie), so a check whose snapshot
+        // predates a change cannot restore the trust one after it withdrew.
         let mut trust = self.chain_trust.lock().unwrap_or_else(|e| e.into_inner());
-        match rows.last() {
-            Some(last) if check.ok() => {
-                let checkpoints_before = checkpoints.iter().filter(|c| c.seq < last.seq).count() as i64;
-                trust.insert(patient_id.to_string(), Trusted { seq: last.seq, hash: last.hash.clone(), checkpoints_before, checked_at: now_ms() });
-            }
-            _ => {
-                trust.remove(patient_id);
-            }
+        let newer = match trust.get(patient_id) {
+            Some((at, earlier)) => started > *at || (started == *at && earlier.is_some()),
+            None => true,
+        };
+        if newer {
+            trust.insert(patient_id.to_string(), (started, found));
         }
         Ok(check)
     }
 
     /// The Access log page's check: the records added since the last full
-    /// check, if that was within `audit_full_check_minutes` and nothing
-    /// before its last record has gone; else (or when `all`) every record.
+    /// check, if that was within `audit_full_check_minutes` and as many
+    /// records and checkpoints lie before its last record as then; else (or
+    /// when `all`) every record.
     ///
-    /// What the shorter check cannot see is a record from before that point
-    /// changed in place with its stored hash left alone: that shows at the
-    /// next full check (the page says when the last one was, and offers one
-    /// now), and `kith audit verify` always checks everything. A rewritten
-    /// history shows at once, as the trusted record's hash is kept here,
-    /// out of the database's reach.
+    /// What the shorter check cannot see is a change below that record that
+    /// keeps those numbers: a record or checkpoint changed in place, even
+    /// with the hashes recomputed up to (not including) the trusted record.
+    /// That shows at the next full check (the page says when the last one
+    /// was, and offers one now), and `kith audit verify` always checks
+    /// everything. A rewrite that reaches the trusted record shows at once,
+    /// as its hash is kept here, out of the database's reach.
     pub async fn check_for_page(&self, patient_id: &str, all: bool) -> CoreResult<ChainCheck> {
         let max_age = self.settings.audit_full_check_minutes * 60_000;
-        let trusted = if all { None } else { self.chain_trust.lock().unwrap_or_else(|e| e.into_inner()).get(patient_id).cloned() };
+        let trusted = if all { None } else { self.chain_trust.lock().unwrap_or_else(|e| e.into_inner()).get(patient_id).and_then(|(_, t)| t.clone()) };
         let Some(t) = trusted.filter(|t| now_ms() - t.checked_at < max_age) else {
             return self.verify_chain(patient_id).await;
         };
         let mut tx = self.chain_snapshot().await?;
-        let (records_before, checkpoints_before) = sql::counts_before(&mut *tx, patient_id, t.seq).await?;
+        let (records_before, lowest_seq, checkpoints_before) = sql::counts_before(&mut *tx, patient_id, t.seq).await?;
         let rows = sql::chain_from(&mut *tx, patient_id, t.seq).await?;
         let head = sql::head(&mut *tx, patient_id).await?;
         let checkpoints = sql::checkpoints_from(&mut *tx, patient_id, t.seq).await?;
         tx.rollback().await?;
         let mut check = check_chain(&rows, head, &checkpoints, Some(&t));
-        if !check.ok() || records_before != t.seq - 1 || checkpoints_before != t.checkpoints_before {
+        // Records 1 to seq - 1, as many as there were: none gone, none moved
+        // below 1 to hide a gap.
+        let earlier_intact = records_before == t.seq - 1 && (records_before == 0 || lowest_seq == Some(1));
+        if !check.ok() || !earlier_intact || checkpoints_before != t.checkpoints_before {
             // Something is wrong, or older records or checkpoints came or
             // went: check everything, which also says exactly where.
             return self.verify_chain(patient_id).await;

@@ -78,9 +78,10 @@ pub struct Kith {
     audit_key: std::sync::Arc<ed25519_dalek::SigningKey>,
     /// False only in the benchmark that measures what logging costs.
     log_accesses: bool,
-    /// Per patient, the newest record a full check of their log found sound
-    /// (`audit::Trusted`); in memory only, so a restart checks everything.
-    chain_trust: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, audit::Trusted>>>,
+    /// Per patient, when the last full check of their log started and the
+    /// newest record it found sound (`audit::Trusted`; None if it found a
+    /// break); in memory only, so a restart checks everything.
+    chain_trust: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, Option<audit::Trusted>)>>>,
     /// Changes to records (comments, care plan) for pages that show them live.
     changes: tokio::sync::broadcast::Sender<together::Change>,
     /// Seals provider tokens at rest (`connections`).

@@ -697,7 +697,14 @@ async fn the_page_checks_what_came_after_a_full_check(db: &TestDb) {
     tamper(format!("UPDATE audit_events SET hash = '{hash}' WHERE patient_id = $PATIENT AND seq = {trusted}")).await;
     assert!(k.check_for_page(pid, false).await.unwrap().ok());
 
-    // An older record deleted: caught at once.
+    // An older record moved out of the way (so as many remain before the
+    // trusted one) or deleted: caught at once.
+    views(1).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().whole_checked_at.is_some());
+    tamper("UPDATE audit_events SET seq = 0 WHERE patient_id = $PATIENT AND seq = 3".into()).await;
+    assert!(!k.check_for_page(pid, false).await.unwrap().ok());
+    tamper("UPDATE audit_events SET seq = 3 WHERE patient_id = $PATIENT AND seq = 0".into()).await;
+    assert!(k.check_for_page(pid, false).await.unwrap().ok());
     views(1).await;
     assert!(k.check_for_page(pid, false).await.unwrap().whole_checked_at.is_some());
     tamper("DELETE FROM audit_events WHERE patient_id = $PATIENT AND seq = 3".into()).await;

@@ -162,10 +162,12 @@ pub(crate) async fn chain_from<'e, E: Executor<'e, Database = Any>>(ex: E, patie
         .await
 }
 
-/// How many log records and how many checkpoints lie before record `seq`.
-pub(crate) async fn counts_before<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, seq: i64) -> sqlx::Result<(i64, i64)> {
+/// How many log records lie before record `seq`, the lowest seq of them, and
+/// how many checkpoints.
+pub(crate) async fn counts_before<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str, seq: i64) -> sqlx::Result<(i64, Option<i64>, i64)> {
     sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM audit_events WHERE patient_id = $1 AND seq < $2), \
+                (SELECT MIN(seq) FROM audit_events WHERE patient_id = $1), \
                 (SELECT COUNT(*) FROM audit_checkpoints WHERE patient_id = $1 AND seq < $2)",
     )
     .bind(patient_id.to_string())
