@@ -14,7 +14,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::{time, SameSite};
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::config::ServeOptions;
 
@@ -66,6 +66,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .merge(crate::events::routes(kith.clone()))
         .merge(crate::oidc::routes(kith.clone(), providers, &opts.public_url))
         .merge(connections.routes())
+        .layer(middleware::from_fn(keep_session_alive))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
@@ -99,6 +100,33 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    res
+}
+
+/// Activity keeps a signed-in session alive: the idle timeout counts from
+/// the last request, not from sign-in. tower-sessions writes a session (and
+/// renews its cookie's lifetime) only when its data changed, so a request
+/// marks it active when it was last marked a minute or more ago: at most one
+/// write a minute per session. Static assets do not count (and would load
+/// the session for nothing).
+async fn keep_session_alive(req: Request<Body>, next: Next) -> Response {
+    let path = req.uri().path();
+    let session = if path.starts_with("/pkg/") || path == "/favicon.ico" { None } else { req.extensions().get::<Session>().cloned() };
+    let res = next.run(req).await;
+    if let Some(session) = session {
+        use kith_core::session_store::{LAST_ACTIVE_KEY, USER_ID_KEY};
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+        // Without a session cookie these answer None without a query.
+        let signed_in = matches!(session.get::<String>(USER_ID_KEY).await, Ok(Some(_)));
+        if signed_in {
+            let last = session.get::<i64>(LAST_ACTIVE_KEY).await.ok().flatten();
+            if last.is_none_or(|t| now - t >= 60) {
+                if let Err(e) = session.insert(LAST_ACTIVE_KEY, now).await {
+                    tracing::warn!(error = %e, "could not mark the session active");
+                }
+            }
+        }
+    }
     res
 }
 

@@ -614,7 +614,44 @@ async fn a_page_that_cannot_be_logged_is_not_shown(db: &TestDb) {
     assert_eq!(db.log(&patient).await.len(), before + 1, "only the blocking row");
 }
 
+/// A session times out after the idle time without requests, not after the
+/// idle time since sign-in: a request renews it (and its cookie), at most
+/// once a minute.
+async fn activity_keeps_a_session_alive(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let id = cookie.trim_start_matches("kith_session=").to_string();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    // As if signed in 29.5 minutes ago and active only then: 30 seconds left.
+    let data = db.query_text("SELECT data FROM sessions WHERE id = $1", &id).await.expect("the session is stored");
+    // Edited as text: the record's 128-bit id does not survive serde_json::Value.
+    let start = data.find("\"last_active\":").expect("sign-in marks the session active");
+    let end = start + data[start..].find([',', '}']).unwrap();
+    let data = format!("{}\"last_active\":{}{}", &data[..start], now_ms / 1000 - 1770, &data[end..]);
+    db.execute("UPDATE sessions SET data = $1 WHERE id = $2", &[&data, &id]).await;
+    db.exec(&format!("UPDATE sessions SET expires_at = {} WHERE id = '{id}'", now_ms + 30_000)).await;
+
+    let res = get(&app, "/", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (pair, attrs) = session_cookie(&res).expect("activity renews the session cookie");
+    assert_eq!(pair, cookie, "the same session goes on");
+    assert!(attrs.contains("Max-Age=1800"), "{attrs}");
+    let expires_at: i64 = db.query_text("SELECT CAST(expires_at AS TEXT) FROM sessions WHERE id = $1", &id).await.unwrap().parse().unwrap();
+    assert!(expires_at >= now_ms + 29 * 60_000, "the idle time counts from now: {} s left", (expires_at - now_ms) / 1000);
+
+    // Within the minute, a request writes nothing.
+    let res = get(&app, "/timeline", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(session_cookie(&res).is_none(), "renewed at most once a minute");
+
+    // A signed-out visitor's requests create no session.
+    let res = get(&app, "/sign-in", None).await;
+    assert!(session_cookie(&res).is_none());
+}
+
 backend_tests!(
+    activity_keeps_a_session_alive,
     a_page_that_cannot_be_logged_is_not_shown,
     connection_routes_answer_only_for_the_record,
     sign_out_everywhere_ends_every_session,

@@ -220,7 +220,7 @@ pub async fn change_password(current_password: String, new_password: String, con
 pub async fn keep_alive() -> Result<(), AppError> {
     let (_, session, _) = require_actor().await?;
     // Touching the session makes tower-sessions save it with a new expiry.
-    session.insert("last_active", chrono_now()).await.map_err(|e| internal(&format!("session write: {e}")))?;
+    session.insert(kith_core::session_store::LAST_ACTIVE_KEY, chrono_now()).await.map_err(|e| internal(&format!("session write: {e}")))?;
     Ok(())
 }
 

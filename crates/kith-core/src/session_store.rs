@@ -10,6 +10,10 @@ use crate::{now_ms, store, Db};
 
 /// The session key that holds the signed-in person's user id.
 pub const USER_ID_KEY: &str = "user_id";
+/// When the session was last marked active, in seconds since 1970: activity
+/// renews a session's idle timeout, at most once a minute (`server.rs`,
+/// `keep_session_alive`), and so does "Stay signed in".
+pub const LAST_ACTIVE_KEY: &str = "last_active";
 /// The outcome of the last upload, shown once on the Sources page.
 pub const LAST_UPLOAD_KEY: &str = "last_upload";
 
