@@ -565,8 +565,18 @@ impl Kith {
         self.audited_patient(access.patient_id()).await
     }
 
+    /// Where audited transactions begin (`Db::audited_pool`); with logging
+    /// off (benchmarks only) nothing takes the write lock, so the pool.
+    fn audited_pool(&self) -> &sqlx::AnyPool {
+        if self.log_accesses {
+            self.db.audited_pool()
+        } else {
+            &self.db.pool
+        }
+    }
+
     async fn audited_patient(&self, patient_id: &str) -> CoreResult<Audited<'static>> {
-        let tx = self.db.pool.begin().await?;
+        let tx = self.audited_pool().begin().await?;
         self.audited_in(tx, patient_id).await
     }
 
@@ -588,7 +598,7 @@ impl Kith {
     /// of one record queue only for the append. SQLite takes the head first,
     /// as every access does (see `lock_head`).
     pub(crate) async fn audited_view(&self, access: &RecordAccess) -> CoreResult<Audited<'static>> {
-        let tx = self.db.pool.begin().await?;
+        let tx = self.audited_pool().begin().await?;
         if self.db.backend() == Backend::Postgres {
             return Ok(Audited {
                 tx,

@@ -16,6 +16,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: AnyPool,
+    /// Where audited transactions begin (`Db::audited_pool`).
+    audited: AnyPool,
     backend: Backend,
     /// Held by every clone; the background checkpointer stops when the last
     /// clone is dropped.
@@ -95,31 +97,8 @@ impl Db {
         }
 
         let options = AnyConnectOptions::from_str(&url).map_err(|source| DbError::Connect { url: shown.clone(), source })?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; foreign keys are
-                        // off by default in SQLite; wait rather than fail when busy;
-                        // FULL flushes every commit, so nothing shown or saved is
-                        // lost in a power cut (docs/decisions.md, "The access log").
-                        // 16 KiB pages (a new database only; an existing one keeps
-                        // its size): FHIR originals of 1-10 KB fit a page rather
-                        // than overflow chains, and imports write a third less
-                        // (docs/benchmarks.md).
-                        conn.execute(
-                            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
-                             PRAGMA wal_autocheckpoint = 8192;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(backend, if backend == Backend::Sqlite { 8 } else { 16 })
+            .connect_with(options.clone())
             .await
             .map_err(|source| DbError::Connect { url: shown.clone(), source })?;
 
@@ -149,11 +128,15 @@ impl Db {
                 }
             }
         }
+        let audited = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await.map_err(|source| DbError::Connect { url: shown.clone(), source })?,
+            Backend::Postgres => pool.clone(),
+        };
         let alive = std::sync::Arc::new(());
         if backend == Backend::Sqlite {
             tokio::spawn(checkpoint_in_background(pool.clone(), std::sync::Arc::downgrade(&alive)));
         }
-        Ok(Db { pool, backend, alive })
+        Ok(Db { pool, audited, backend, alive })
     }
 
     pub fn backend(&self) -> Backend {
@@ -191,9 +174,48 @@ impl Db {
         .await
     }
 
+    /// The pool audited transactions (`Kith::audited` and its kin) begin
+    /// on. On PostgreSQL it is the pool. On SQLite it is one connection of
+    /// its own: every audited access takes SQLite's one write lock as its
+    /// first statement, so they run one at a time anyway, and on one
+    /// connection they keep its page cache, which SQLite empties whenever
+    /// another connection has written since, so each logged page view
+    /// re-read every page it needed (docs/benchmarks.md). They also queue
+    /// here, woken in turn, rather than in SQLite's busy handler, which
+    /// sleeps and retries.
+    pub(crate) fn audited_pool(&self) -> &AnyPool {
+        &self.audited
+    }
+
     pub async fn close(&self) {
+        self.audited.close().await;
         self.pool.close().await;
     }
+}
+
+/// The connection pool's settings; on SQLite, each connection's pragmas.
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            if backend == Backend::Sqlite {
+                // WAL lets readers run beside the writer; foreign keys are
+                // off by default in SQLite; wait rather than fail when busy;
+                // FULL flushes every commit, so nothing shown or saved is
+                // lost in a power cut (docs/decisions.md, "The access log").
+                // 16 KiB pages (a new database only; an existing one keeps
+                // its size): FHIR originals of 1-10 KB fit a page rather
+                // than overflow chains, and imports write a third less
+                // (docs/benchmarks.md).
+                conn.execute(
+                    "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+                         PRAGMA wal_autocheckpoint = 8192;",
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// SQLite: copies the write-ahead log into the database file every quarter

@@ -276,3 +276,19 @@ impl TestDb {
             .unwrap()
     }
 }
+
+/// The lines of `sql`'s query plan on `conn` (SQLite's `EXPLAIN QUERY PLAN`
+/// details, PostgreSQL's `EXPLAIN`), with `binds` as its text parameters:
+/// for tests that an index can serve a query.
+pub(crate) async fn query_plan(conn: &mut sqlx::AnyConnection, backend: crate::Backend, sql: &str, binds: Vec<String>) -> Vec<String> {
+    use sqlx::Row;
+    let (explain, column) = match backend {
+        crate::Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), "detail"),
+        crate::Backend::Postgres => (format!("EXPLAIN {sql}"), "QUERY PLAN"),
+    };
+    let mut q = sqlx::query(&explain);
+    for b in binds {
+        q = q.bind(b);
+    }
+    q.fetch_all(conn).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect()
+}

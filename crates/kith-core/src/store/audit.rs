@@ -147,9 +147,10 @@ pub(crate) async fn has_viewed(conn: &mut AnyConnection, patient_id: &str, actor
     Ok(n.is_some())
 }
 
-/// The whole chain in order (for verification and exports).
+/// The whole chain in order (for verification and exports), every row
+/// whatever its seq (a full check must see rows moved below 1).
 pub(crate) async fn chain<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq")).bind(patient_id.to_string()).fetch_all(ex).await
+    chain_from(ex, patient_id, i64::MIN).await
 }
 
 /// The chain from record `from_seq` on (the Access log page's check of what
@@ -323,10 +324,7 @@ pub(crate) async fn insert_checkpoint<'e, E: Executor<'e, Database = Any>>(ex: E
 }
 
 pub(crate) async fn checkpoints<'e, E: Executor<'e, Database = Any>>(ex: E, patient_id: &str) -> sqlx::Result<Vec<CheckpointRow>> {
-    sqlx::query_as("SELECT patient_id, seq, hash, signed_at, public_key, signature FROM audit_checkpoints WHERE patient_id = $1 ORDER BY seq")
-        .bind(patient_id.to_string())
-        .fetch_all(ex)
-        .await
+    checkpoints_from(ex, patient_id, i64::MIN).await
 }
 
 /// The checkpoints at record `from_seq` and after.
@@ -401,7 +399,6 @@ mod tests {
     use super::*;
     use crate::testing::TestDb;
     use crate::Backend;
-    use sqlx::Row;
 
     /// "Who has seen this" can use migration 0016's partial index: with the
     /// other indexes that could serve it dropped (in a transaction rolled
@@ -417,16 +414,8 @@ mod tests {
         let f = AuditFilter { entry: Some("some-entry".into()), others_views_only: true, ..Default::default() };
         let (sql, args, ints) = events_sql(&f, 2000);
         assert!(ints.is_empty());
-        let explain = match backend {
-            Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-            Backend::Postgres => format!("EXPLAIN {sql}"),
-        };
-        let mut q = sqlx::query(&explain).bind("some-patient".to_string());
-        for a in args {
-            q = q.bind(a);
-        }
-        let column = if backend == Backend::Sqlite { "detail" } else { "QUERY PLAN" };
-        let plan: Vec<String> = q.fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect();
+        let binds = std::iter::once("some-patient".to_string()).chain(args).collect();
+        let plan = crate::testing::query_plan(&mut tx, backend, &sql, binds).await;
         assert!(plan.iter().any(|line| line.contains("audit_events_seen_by_others")), "{backend:?}:\n{}", plan.join("\n"));
         tx.rollback().await.unwrap();
     }

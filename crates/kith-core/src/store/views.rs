@@ -418,8 +418,6 @@ pub(crate) async fn delete_held_feed<'e, E: Executor<'e, Database = Any>>(ex: E,
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Row;
-
     use super::*;
     use crate::db::Backend;
     use crate::policy::Scope;
@@ -452,16 +450,7 @@ mod tests {
         for (filter, index) in cases {
             let (sql, args, created) = entries_sql("some-patient", &filter, 50);
             assert!(created.is_none());
-            let explain = match backend {
-                Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-                Backend::Postgres => format!("EXPLAIN {sql}"),
-            };
-            let mut q = sqlx::query(&explain);
-            for a in args {
-                q = q.bind(a);
-            }
-            let column = if backend == Backend::Sqlite { "detail" } else { "QUERY PLAN" };
-            let plan: Vec<String> = q.fetch_all(&mut *tx).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect();
+            let plan = crate::testing::query_plan(&mut tx, backend, &sql, args).await;
             assert!(plan.iter().any(|line| line.contains(index)), "{backend:?} does not use {index} for {filter:?}:\n{}", plan.join("\n"));
         }
         tx.rollback().await.unwrap();
