@@ -500,6 +500,8 @@ async fn access_log_downloads(db: &TestDb) {
     // Seen again soon, it checks only the records since, and says so.
     let page = text(get(&app, "/access-log", Some(&cookie)).await).await;
     assert!(page.contains("Every record was checked from the first at ") && page.contains(r#"href="/access-log?check=all""#), "{page}");
+    // What came since is the first look at this page, logged after its check.
+    assert!(page.contains("the one added since was checked just now."), "{page}");
     // It says so when a record was changed behind the app's back: an older
     // one, changed in place, at the full check the page offers (and then
     // on every visit).

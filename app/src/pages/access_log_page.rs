@@ -56,6 +56,16 @@ fn access_log(
     }
 }
 
+/// What the page's short check covered: `checked_now` counts the record
+/// the last full check ended at, which is checked again, plus each one after.
+fn added_since(checked_now: i64) -> String {
+    match checked_now - 1 {
+        n if n <= 0 => "none has been added since.".to_string(),
+        1 => "the one added since was checked just now.".to_string(),
+        n => format!("the {n} added since were checked just now."),
+    }
+}
+
 #[component]
 fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEmails>) -> impl IntoView {
     let check = v.check.clone();
@@ -66,7 +76,7 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
                 {check.verified_up_to.clone().map(|t| format!(" (verified up to {t}; {} records", check.records))}
                 {check.verified_up_to.is_some().then(|| format!(", {} signed checkpoints).", check.checkpoints))}
                 {check.whole_checked_at.clone().map(|at| view! {
-                    {format!(" Every record was checked from the first at {at}, and those added since just now. ")}
+                    {format!(" Every record was checked from the first at {at}; {} ", added_since(check.checked_now))}
                     <a href="/access-log?check=all" data-testid="check-all">"Check every record now"</a>
                 })}
             </p>

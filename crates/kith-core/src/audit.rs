@@ -329,10 +329,12 @@ impl<'c> Audited<'c> {
         &mut self.tx
     }
 
-    /// Gives up: rolls back at once and returns `err`. An audited
-    /// transaction must never just be dropped: sqlx only queues the rollback
-    /// until the connection is next used, and meanwhile the idle connection
-    /// keeps the chain head locked, so the next access to this record waits.
+    /// Gives up: rolls back now and returns `err`. Prefer this to dropping
+    /// an audited transaction (with `?`): a dropped one is rolled back too,
+    /// but later. sqlx queues the rollback and the pool runs it as the
+    /// connection is released; on a connection the caller lent
+    /// (`audited_on`), not until the caller next uses it. Until then the
+    /// chain head stays locked and the next access to this record waits.
     pub(crate) async fn fail<T>(self, err: impl Into<crate::CoreError>) -> CoreResult<T> {
         self.tx.rollback().await?;
         Err(err.into())
@@ -714,16 +716,20 @@ impl Kith {
         let now = now_ms();
         let id = new_id();
         let mut a = self.audited_patient(&p.id).await?;
-        sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, now + self.settings.break_glass_hours.max(1) * 3_600_000)
-            .await?;
         let org = if actor.organisation.is_empty() { String::new() } else { format!(" of {}", actor.organisation) };
         let message = format!("Emergency access: {}{org} opened your record. Reason given: \"{}\"", actor.name, truncate(reason, 1000));
-        crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, now).await?;
         let mut w = who_of_actor(actor);
         w.via = "break-glass";
-        w.via_id = Some(id);
+        w.via_id = Some(id.clone());
         w.reason = Some(truncate(reason, 1000));
-        if let Err(e) = a.append_row(&w, origin, Disclosure::new("break-glass", "record")).await {
+        let expires = now + self.settings.break_glass_hours.max(1) * 3_600_000;
+        let written = async {
+            sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, expires).await?;
+            crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, now).await?;
+            a.append_row(&w, origin, Disclosure::new("break-glass", "record")).await
+        }
+        .await;
+        if let Err(e) = written {
             return a.fail(e).await;
         }
         a.tx.commit().await?;
@@ -776,7 +782,12 @@ impl Kith {
     /// was, and offers one now), and `kith audit verify` always checks
     /// everything. A rewrite that reaches the trusted record shows at once,
     /// as its hash is kept here, out of the database's reach.
-    pub async fn check_for_page(&self, patient_id: &str, all: bool) -> CoreResult<ChainCheck> {
+    ///
+    /// Only the patient (or whoever manages the whole record) may ask.
+    pub async fn check_for_page(&self, access: &RecordAccess, all: bool) -> CoreResult<ChainCheck> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let patient_id = access.patient_id();
         let max_age = self.settings.audit_full_check_minutes * 60_000;
         let trusted = if all { None } else { self.chain_trust.lock().unwrap_or_else(|e| e.into_inner()).get(patient_id).and_then(|(_, t)| t.clone()) };
         let Some(t) = trusted.filter(|t| now_ms() - t.checked_at < max_age) else {
@@ -871,7 +882,7 @@ impl Kith {
     pub async fn access_log(&self, access: &RecordAccess, q: &AccessLogQuery) -> CoreResult<AccessLogView> {
         require(access, Right::Manage)?;
         require_whole(access)?;
-        let check = self.check_for_page(access.patient_id(), q.check == "all").await?;
+        let check = self.check_for_page(access, q.check == "all").await?;
         let mut a = self.audited(access).await?;
         let mut f = AuditFilter::default();
         let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());

@@ -195,7 +195,9 @@ impl Kith {
             body: &body,
             now: now_ms(),
         };
-        sql::insert_comment(a.conn(), access.patient_id(), &c).await?;
+        if let Err(e) = sql::insert_comment(a.conn(), access.patient_id(), &c).await {
+            return a.fail(e).await;
+        }
         a.commit(access, Disclosure::new("comment", "comment on an entry").with([(entry.id.as_str(), entry.label.as_str())])).await?;
         self.announce(access.patient_id(), format!("comments:{entry_id}"));
         Ok(id)

@@ -655,11 +655,12 @@ async fn the_page_checks_what_came_after_a_full_check(db: &TestDb) {
     let logged = || async { db.log(pid).await.len() as i64 };
 
     views(3).await;
-    let first = k.check_for_page(pid, false).await.unwrap();
+    assert!(not_found(k.check_for_page(read, false).await), "only with the right to manage the whole record");
+    let first = k.check_for_page(&owner, false).await.unwrap();
     assert!(first.ok() && first.whole_checked_at.is_none(), "nothing trusted yet: every record: {first:?}");
     assert_eq!((first.records, first.checked_now), (logged().await, logged().await));
     views(3).await;
-    let later = k.check_for_page(pid, false).await.unwrap();
+    let later = k.check_for_page(&owner, false).await.unwrap();
     assert!(later.ok() && later.whole_checked_at.is_some(), "{later:?}");
     assert_eq!((later.records, later.checked_now), (logged().await, 4), "the trusted record and the three since");
     let page = k.access_log(&owner, &AccessLogQuery::default()).await.unwrap();
@@ -671,21 +672,21 @@ async fn the_page_checks_what_came_after_a_full_check(db: &TestDb) {
     // cannot see it; a full check can, asked for or once the trust is old.
     let name = db.query_text("SELECT actor_name FROM audit_events WHERE seq = 2 AND patient_id = $1", pid).await.unwrap();
     tamper("UPDATE audit_events SET actor_name = 'Nobody' WHERE patient_id = $PATIENT AND seq = 2".into()).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().ok(), "the window the page states");
+    assert!(k.check_for_page(&owner, false).await.unwrap().ok(), "the window the page states");
     let mut impatient = k.clone();
     impatient.settings.audit_full_check_minutes = 0;
-    assert_eq!(impatient.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(2));
-    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(2), "a failed check leaves nothing trusted");
+    assert_eq!(impatient.check_for_page(&owner, false).await.unwrap().broken_at.map(|b| b.0), Some(2));
+    assert_eq!(k.check_for_page(&owner, false).await.unwrap().broken_at.map(|b| b.0), Some(2), "a failed check leaves nothing trusted");
     tamper(format!("UPDATE audit_events SET actor_name = '{name}' WHERE patient_id = $PATIENT AND seq = 2")).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+    assert!(k.check_for_page(&owner, false).await.unwrap().ok());
 
     // A newer record changed: caught at once.
     views(1).await;
     let newest = logged().await;
     tamper(format!("UPDATE audit_events SET what = 'nothing' WHERE patient_id = $PATIENT AND seq = {newest}")).await;
-    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(newest));
+    assert_eq!(k.check_for_page(&owner, false).await.unwrap().broken_at.map(|b| b.0), Some(newest));
     tamper(format!("UPDATE audit_events SET what = 'timeline' WHERE patient_id = $PATIENT AND seq = {newest}")).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+    assert!(k.check_for_page(&owner, false).await.unwrap().ok());
 
     // The trusted record itself rewritten (as a rewritten history would):
     // caught at once.
@@ -693,22 +694,22 @@ async fn the_page_checks_what_came_after_a_full_check(db: &TestDb) {
     let trusted = newest;
     let hash = db.query_text(&format!("SELECT hash FROM audit_events WHERE seq = {trusted} AND patient_id = $1"), pid).await.unwrap();
     tamper(format!("UPDATE audit_events SET hash = '{}' WHERE patient_id = $PATIENT AND seq = {trusted}", "0".repeat(64))).await;
-    assert_eq!(k.check_for_page(pid, false).await.unwrap().broken_at.map(|b| b.0), Some(trusted));
+    assert_eq!(k.check_for_page(&owner, false).await.unwrap().broken_at.map(|b| b.0), Some(trusted));
     tamper(format!("UPDATE audit_events SET hash = '{hash}' WHERE patient_id = $PATIENT AND seq = {trusted}")).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+    assert!(k.check_for_page(&owner, false).await.unwrap().ok());
 
     // An older record moved out of the way (so as many remain before the
     // trusted one) or deleted: caught at once.
     views(1).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().whole_checked_at.is_some());
+    assert!(k.check_for_page(&owner, false).await.unwrap().whole_checked_at.is_some());
     tamper("UPDATE audit_events SET seq = 0 WHERE patient_id = $PATIENT AND seq = 3".into()).await;
-    assert!(!k.check_for_page(pid, false).await.unwrap().ok());
+    assert!(!k.check_for_page(&owner, false).await.unwrap().ok());
     tamper("UPDATE audit_events SET seq = 3 WHERE patient_id = $PATIENT AND seq = 0".into()).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().ok());
+    assert!(k.check_for_page(&owner, false).await.unwrap().ok());
     views(1).await;
-    assert!(k.check_for_page(pid, false).await.unwrap().whole_checked_at.is_some());
+    assert!(k.check_for_page(&owner, false).await.unwrap().whole_checked_at.is_some());
     tamper("DELETE FROM audit_events WHERE patient_id = $PATIENT AND seq = 3".into()).await;
-    let check = k.check_for_page(pid, false).await.unwrap();
+    let check = k.check_for_page(&owner, false).await.unwrap();
     assert_eq!(check.broken_at.map(|b| b.0), Some(3));
 }
 
