@@ -1,19 +1,28 @@
 //! Fresh databases for tests: a new SQLite file, or a new PostgreSQL database
 //! on the server named by `KITH_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), dropped when done.
+//!
+//! On PostgreSQL the tests' Kith runs as a deployment's does: as a login
+//! role granted kith_app (migration 0015), with the server's admin as the
+//! owner that migrates. So a table or statement the app role has no
+//! privilege for fails here, not first in production.
 
 use crate::{Db, Kith, Settings};
 use sqlx::{Connection, Executor};
 
 pub struct TestDb {
     pub kith: Kith,
+    /// The URL Kith was opened with (on PostgreSQL, as the app role).
     pub url: String,
+    /// PostgreSQL: the owner's URL of this database (the admin's), for what
+    /// only someone with the database in hand could do (`tamper`).
+    owner_url: Option<String>,
     cleanup: Cleanup,
 }
 
 enum Cleanup {
     SqliteDir(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres { admin_url: String, name: String, app_role: String },
 }
 
 pub fn postgres_admin_url() -> String {
@@ -37,7 +46,7 @@ impl TestDb {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/kith.db", dir.display());
         let db = Db::connect(&url).await.expect("open test SQLite database");
-        TestDb { kith: Kith::new(db, settings), url, cleanup: Cleanup::SqliteDir(dir) }
+        TestDb { kith: Kith::new(db, settings), url, owner_url: None, cleanup: Cleanup::SqliteDir(dir) }
     }
 
     pub async fn postgres() -> TestDb {
@@ -52,12 +61,26 @@ impl TestDb {
             panic!("cannot reach PostgreSQL at {} for tests ({e}); start it or set KITH_TEST_POSTGRES_URL", crate::db::redact_url(&admin_url))
         });
         admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+        // The app's login role, made a member of kith_app before migrating
+        // (as scripts/e2e.sh does; 0015 then grants kith_app its privileges).
+        let app_role = format!("{name}_app");
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        admin.execute(format!("CREATE ROLE {app_role} LOGIN PASSWORD '{password}'").as_str()).await.expect("create the app's test role");
+        admin
+            .execute("DO $$ BEGIN CREATE ROLE kith_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
+            .await
+            .expect("create kith_app");
+        admin.execute(format!("GRANT kith_app TO {app_role}").as_str()).await.expect("grant kith_app");
         admin.close().await.ok();
         let mut u = url::Url::parse(&admin_url).unwrap();
         u.set_path(&format!("/{name}"));
+        let owner_url = u.to_string();
+        u.set_username(&app_role).unwrap();
+        u.set_password(Some(&password)).unwrap();
         let url = u.to_string();
-        let db = Db::connect(&url).await.expect("open test PostgreSQL database");
-        TestDb { kith: Kith::new(db, settings), url, cleanup: Cleanup::Postgres { admin_url, name } }
+        let cleanup = Cleanup::Postgres { admin_url, name, app_role };
+        let db = Db::connect_with_owner(&url, Some(&owner_url)).await.expect("open test PostgreSQL database");
+        TestDb { kith: Kith::new(db, settings), url, owner_url: Some(owner_url), cleanup }
     }
 }
 
@@ -67,14 +90,15 @@ impl Drop for TestDb {
             Cleanup::SqliteDir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Cleanup::Postgres { admin_url, name } => {
+            Cleanup::Postgres { admin_url, name, app_role } => {
                 // Drop runs outside async context: use a thread with its own runtime.
-                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let (admin_url, name, app_role) = (admin_url.clone(), name.clone(), app_role.clone());
                 let _ = std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                     rt.block_on(async move {
                         if let Ok(mut c) = sqlx::AnyConnection::connect(&admin_url).await {
                             let _ = c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                            let _ = c.execute(format!("DROP ROLE IF EXISTS {app_role}").as_str()).await;
                         }
                     });
                 })
@@ -159,6 +183,15 @@ impl TestDb {
         .unwrap()
     }
 
+    /// A transaction as the database's owner, for tests that change the
+    /// schema and roll it back (SQLite has no roles: the app's pool).
+    pub async fn owner_tx(&self) -> sqlx::Transaction<'static, sqlx::Any> {
+        match &self.owner_url {
+            None => self.kith.db.pool.begin().await.unwrap(),
+            Some(url) => sqlx::pool::PoolOptions::<sqlx::Any>::new().max_connections(1).connect(url).await.unwrap().begin().await.unwrap(),
+        }
+    }
+
     /// Runs SQL on the app's own pool, to set up what no service makes.
     pub async fn exec(&self, sql: &str) {
         sqlx::query(sql).execute(&self.kith.db.pool).await.unwrap();
@@ -166,7 +199,8 @@ impl TestDb {
 
     /// Runs `sql` against the access log as someone with the database in
     /// hand would: with the append-only triggers out of the way. Returns the
-    /// error the app itself would get running it with the triggers in place.
+    /// error the app itself gets running it (SQLite: the triggers refuse;
+    /// PostgreSQL: the app's role has no such privilege).
     pub async fn tamper(&self, sql: &str) -> Option<String> {
         let pool = &self.kith.db.pool;
         let as_app = sqlx::query(sql).execute(pool).await.err().map(|e| e.to_string());
@@ -183,10 +217,13 @@ impl TestDb {
                 sqlx::query(sql).execute(pool).await.unwrap();
             }
             crate::Backend::Postgres => {
-                let mut tx = pool.begin().await.unwrap();
+                // As the owner (the app's role may not), triggers off.
+                let mut owner = sqlx::AnyConnection::connect(self.owner_url.as_deref().expect("a PostgreSQL TestDb has an owner")).await.unwrap();
+                let mut tx = owner.begin().await.unwrap();
                 sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
                 sqlx::query(sql).execute(&mut *tx).await.unwrap();
                 tx.commit().await.unwrap();
+                owner.close().await.ok();
             }
         }
         as_app

@@ -406,7 +406,7 @@ mod tests {
     /// index. This fails if `SEEN_BY_OTHERS` and the migration drift apart.
     async fn seen_by_can_use_its_partial_index(db: &TestDb) {
         let backend = db.kith.db.backend();
-        let mut tx = db.kith.db.pool.begin().await.unwrap();
+        let mut tx = db.owner_tx().await;
         sqlx::query("DROP INDEX audit_events_by_actor").execute(&mut *tx).await.unwrap();
         if backend == Backend::Postgres {
             sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();

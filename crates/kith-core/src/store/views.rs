@@ -431,7 +431,7 @@ mod tests {
     /// condition drift apart, as a planner then cannot prove the index applies.
     async fn summary_lists_can_use_their_partial_indexes(db: &TestDb) {
         let backend = db.kith.db.backend();
-        let mut tx = db.kith.db.pool.begin().await.unwrap();
+        let mut tx = db.owner_tx().await;
         for index in ["entries_by_kind", "entries_by_date", "entries_by_created"] {
             sqlx::query(&format!("DROP INDEX {index}")).execute(&mut *tx).await.unwrap();
         }
