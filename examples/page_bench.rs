@@ -109,7 +109,7 @@ async fn main() {
         let admin = kith_core::testing::postgres_admin_url();
         if reachable(&admin) {
             let db = TestDb::postgres().await;
-            let analyze = pg_analyze.then(|| db.url.clone());
+            let analyze = pg_analyze.then(|| db.owner_url().to_string());
             let name = if pg_analyze { "PostgreSQL" } else { "PostgreSQL (fresh, no ANALYZE)" };
             missed |= run_backend(name, &db, iterations, warmup, hold, analyze, load).await;
         } else {

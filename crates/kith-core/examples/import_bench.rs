@@ -200,7 +200,7 @@ fn main() {
                             Backend::Postgres => TestDb::postgres().await,
                         }
                     });
-                    let r = rt.block_on(bench_backend(&db.kith, &db.url, &files, round == 0, mode));
+                    let r = rt.block_on(bench_backend(&db.kith, db.owner_url(), &files, round == 0, mode));
                     drop(db);
                     r
                 }

@@ -183,6 +183,12 @@ impl TestDb {
         .unwrap()
     }
 
+    /// The URL to reach this database as its owner (the app's own URL on
+    /// SQLite), for what the app's role may not do, such as ANALYZE.
+    pub fn owner_url(&self) -> &str {
+        self.owner_url.as_deref().unwrap_or(&self.url)
+    }
+
     /// A transaction as the database's owner, for tests that change the
     /// schema and roll it back (SQLite has no roles: the app's pool).
     pub async fn owner_tx(&self) -> sqlx::Transaction<'static, sqlx::Any> {
@@ -317,6 +323,7 @@ impl TestDb {
 /// The lines of `sql`'s query plan on `conn` (SQLite's `EXPLAIN QUERY PLAN`
 /// details, PostgreSQL's `EXPLAIN`), with `binds` as its text parameters:
 /// for tests that an index can serve a query.
+#[cfg(test)]
 pub(crate) async fn query_plan(conn: &mut sqlx::AnyConnection, backend: crate::Backend, sql: &str, binds: Vec<String>) -> Vec<String> {
     use sqlx::Row;
     let (explain, column) = match backend {
