@@ -29,10 +29,7 @@ case "${1:-}" in
     fi
     echo "==> Rust tests (SQLite and PostgreSQL)"
     cargo test -p kith-core -p kith-types -p kith-fhir
-    # The HTTP tests one at a time: run in parallel, each building the whole
-    # Leptos router, they now and then stop making progress (not yet
-    # understood; see the session notes), and one at a time they take 15 s.
-    cargo test -p kith -- --test-threads=1
+    cargo test -p kith
     echo "==> Building the site"
     build_site
     echo "==> Command-line tools"

@@ -24,10 +24,21 @@ pub fn leptos_options(opts: &ServeOptions) -> LeptosOptions {
     LeptosOptions::builder().output_name("kith").site_root(opts.site_root.clone()).site_pkg_dir("pkg").site_addr(opts.addr).build()
 }
 
+/// The app's pages, listed once per process. Listing them renders the app
+/// with every resource held back by a process-wide switch (leptos_server's
+/// `SuppressResourceLoad`), and a page rendering elsewhere at that moment
+/// whose resource first polls then waits forever (leptos issue #4773). A
+/// server builds one router before it serves, but tests build many side by
+/// side, and one in a few runs stalled (docs/decisions.md).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole application as a router, ready to serve (or to drive in tests).
 pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
     let options = leptos_options(opts);
-    let routes = generate_route_list(app::App);
+    let routes = route_list();
 
     let sessions = SessionManagerLayer::new(kith.session_store())
         .with_name(SESSION_COOKIE)

@@ -73,6 +73,31 @@ async fn sign_in(app: &Router, cookie: Option<&str>) -> (Response<Body>, String)
     (res, pair)
 }
 
+/// Building a router lists the app's pages by rendering the app with every
+/// resource held back by a process-wide switch (leptos issue #4773); a page
+/// rendering meanwhile must not stall. Tests build routers side by side.
+async fn pages_render_while_routers_are_built(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let (_, cookie) = sign_in(&app, None).await;
+    let builder = {
+        let kith = db.kith.clone();
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                drop(kith::server::router(kith.clone(), &ServeOptions::default()));
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for _ in 0..40 {
+        let res = tokio::time::timeout(std::time::Duration::from_secs(10), get(&app, "/timeline", Some(&cookie)))
+            .await
+            .expect("a page stalled while a router was being built");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    builder.await.unwrap();
+}
+
 async fn sign_in_redirects_home_with_a_safe_cookie(db: &TestDb) {
     add_margaret(db).await;
     let app = app(db);
@@ -654,6 +679,7 @@ async fn activity_keeps_a_session_alive(db: &TestDb) {
 
 backend_tests!(
     activity_keeps_a_session_alive,
+    pages_render_while_routers_are_built,
     a_page_that_cannot_be_logged_is_not_shown,
     connection_routes_answer_only_for_the_record,
     sign_out_everywhere_ends_every_session,
