@@ -479,6 +479,44 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
     assert!(db.kith.record(&access).await.unwrap().iter().all(|e| e.label != "private"));
 }
 
+/// The `rel="next"` link of a list page, as the browser would follow it.
+fn next_link(page: &str) -> Option<String> {
+    let at = page.find("rel=\"next\"")?;
+    let start = page[..at].rfind("href=\"")? + "href=\"".len();
+    let end = start + page[start..].find('"')?;
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+/// "Older entries" and "Older events" keep the filters in use (and only
+/// those), and lead to the next page of the same filtered list.
+async fn paging_keeps_the_filters(db: &TestDb) {
+    kith_core::demo::load(&db.kith).await.unwrap();
+    let app = app(db);
+    let res = form_post(&app, "/api/sign_in", &format!("email=margaret%40demo.kith.example&password={}", PASSWORD.replace(' ', "+")), None).await;
+    let (cookie, _) = session_cookie(&res).unwrap();
+
+    let first = text(get(&app, "/timeline?label=general&from=2000-01-01&q=", Some(&cookie)).await).await;
+    let href = next_link(&first).expect("the demo record fills more than one page of the timeline");
+    assert!(href.starts_with("/timeline?label=general&from=2000-01-01&after="), "{href}");
+    let res = get(&app, &href, Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = text(res).await;
+    assert!(second.contains("class=\"entry-item"), "the second page lists entries");
+    assert_ne!(next_link(&second).as_deref(), Some(href.as_str()));
+
+    // 101 views fill more than a page (100) of the Access log.
+    let margaret = db.kith.sign_in("margaret@demo.kith.example", PASSWORD, "10.8.0.1").await.unwrap();
+    let access = db.kith.own_record(&margaret, kith_core::policy::Right::Read).await.unwrap();
+    for _ in 0..101 {
+        db.kith.summary(&access).await.unwrap();
+    }
+    let first = text(get(&app, "/access-log?action=view&person=", Some(&cookie)).await).await;
+    let href = next_link(&first).expect("101 views fill more than one page of the access log");
+    assert!(href.starts_with("/access-log?action=view&before="), "{href}");
+    let second = text(get(&app, &href, Some(&cookie)).await).await;
+    assert!(second.contains("data-testid=\"access-event\""), "the second page lists events");
+}
+
 /// The access-log downloads: signed-out visitors go to sign in; a patient
 /// gets their own log, which names the browser that viewed the record.
 async fn access_log_downloads(db: &TestDb) {
@@ -679,6 +717,7 @@ async fn activity_keeps_a_session_alive(db: &TestDb) {
 
 backend_tests!(
     activity_keeps_a_session_alive,
+    paging_keeps_the_filters,
     pages_render_while_routers_are_built,
     a_page_that_cannot_be_logged_is_not_shown,
     connection_routes_answer_only_for_the_record,

@@ -1,4 +1,5 @@
 pub mod chart;
+pub mod filters;
 pub mod form;
 pub mod idle_warning;
 pub mod layout;

@@ -6,12 +6,11 @@ use kith_types::record::LABELS;
 use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{get_access_log, SetNoticeEmails};
+use crate::components::filters::{choices, next_page_href, DateRangeFilter, FilterForm, FilterSelect};
 use crate::components::layout::{Authed, ErrorPanel};
-use crate::components::urlencode;
 
 #[component]
 pub fn AccessLogPage() -> impl IntoView {
@@ -94,12 +93,16 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
         .into_any()
     };
     let next = v.next.clone().map(|before| {
-        let pairs = [("person", &q.person), ("organisation", &q.organisation), ("action", &q.action), ("label", &q.label), ("from", &q.from), ("to", &q.to)];
-        let mut qs: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
-        qs.push(format!("before={before}"));
-        format!("/access-log?{}", qs.join("&"))
+        let filters = [
+            ("person", q.person.as_str()),
+            ("organisation", q.organisation.as_str()),
+            ("action", q.action.as_str()),
+            ("label", q.label.as_str()),
+            ("from", q.from.as_str()),
+            ("to", q.to.as_str()),
+        ];
+        next_page_href("/access-log", &filters, ("before", before.as_str()))
     });
-    let sel = |a: &str, b: &str| a == b;
     view! {
         {status}
         {(v.new_count > 0).then(|| view! { <p class="card" role="status">{format!("{} new since you last looked, marked New.", v.new_count)}</p> })}
@@ -124,50 +127,19 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
                 </div>
             }
         })}
-        <Form method="get" action="/access-log" attr:class="card filters" attr:role="search" attr:aria-label="Filter the access log">
-            <div class="grid gap-3 sm:grid-cols-2">
-                <div>
-                    <label for="person" class="block font-bold">"Person"</label>
-                    <select id="person" name="person" class="field">
-                        <option value="" selected=q.person.is_empty()>"Everyone"</option>
-                        {v.people.iter().map(|(k, name)| { let s = q.person == *k; view! { <option value=k.clone() selected=s>{name.clone()}</option> } }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="organisation" class="block font-bold">"Organisation"</label>
-                    <select id="organisation" name="organisation" class="field">
-                        <option value="" selected=q.organisation.is_empty()>"All organisations"</option>
-                        {v.organisations.iter().map(|o| { let s = q.organisation == *o; view! { <option value=o.clone() selected=s>{o.clone()}</option> } }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="action" class="block font-bold">"What they did"</label>
-                    <select id="action" name="action" class="field">
-                        <option value="" selected=q.action.is_empty()>"Anything"</option>
-                        {ACTIONS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.action, k)>{*t}</option> }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="label" class="block font-bold">"Privacy label"</label>
-                    <select id="label" name="label" class="field">
-                        <option value="" selected=q.label.is_empty()>"Any label"</option>
-                        {LABELS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.label, k)>{*t}</option> }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="from" class="block font-bold">"From"</label>
-                    <input id="from" name="from" type="date" value=q.from.clone() class="field"/>
-                </div>
-                <div>
-                    <label for="to" class="block font-bold">"To"</label>
-                    <input id="to" name="to" type="date" value=q.to.clone() class="field"/>
-                </div>
-            </div>
-            <div class="mt-3 flex gap-4 items-center">
-                <button type="submit" class="btn-primary">"Show"</button>
-                <a href="/access-log">"Clear filters"</a>
-            </div>
-        </Form>
+        <FilterForm action="/access-log" aria_label="Filter the access log" submit="Show">
+            <FilterSelect name="person" label="Person" any="Everyone" options=v.people.clone() selected=q.person.clone()/>
+            <FilterSelect
+                name="organisation"
+                label="Organisation"
+                any="All organisations"
+                options=v.organisations.iter().map(|o| (o.clone(), o.clone())).collect()
+                selected=q.organisation.clone()
+            />
+            <FilterSelect name="action" label="What they did" any="Anything" options=choices(ACTIONS) selected=q.action.clone()/>
+            <FilterSelect name="label" label="Privacy label" any="Any label" options=choices(&LABELS) selected=q.label.clone()/>
+            <DateRangeFilter from=q.from.clone() to=q.to.clone()/>
+        </FilterForm>
         {if v.events.is_empty() {
             view! { <p class="card" role="status">"Nothing in the log matches these filters."</p> }.into_any()
         } else {

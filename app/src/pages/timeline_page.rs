@@ -2,13 +2,12 @@ use kith_types::record::{TimelinePage, TimelineQuery, KINDS, LABELS};
 use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::get_timeline;
+use crate::components::filters::{choices, next_page_href, DateRangeFilter, FilterForm, FilterSelect};
 use crate::components::layout::{Authed, ErrorPanel};
 use crate::components::record::EntryItem;
-use crate::components::urlencode;
 
 #[component]
 pub fn TimelinePage() -> impl IntoView {
@@ -39,59 +38,32 @@ fn timeline(_me: Me, q: Memo<TimelineQuery>, page: Resource<Result<TimelinePage,
 
 #[component]
 fn Filters(q: TimelineQuery, sources: Vec<(String, String)>) -> impl IntoView {
-    let sel = |a: &str, b: &str| a == b;
     view! {
-        <Form method="get" action="/timeline" attr:class="card filters" attr:role="search" attr:aria-label="Filter the timeline">
-            <div class="grid gap-3 sm:grid-cols-2">
-                <div>
-                    <label for="q" class="block font-bold">"Search"</label>
-                    <input id="q" name="q" type="search" value=q.q.clone() class="field"/>
-                </div>
-                <div>
-                    <label for="kind" class="block font-bold">"Kind of entry"</label>
-                    <select id="kind" name="kind" class="field">
-                        <option value="" selected=q.kind.is_empty()>"All kinds"</option>
-                        {KINDS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.kind, k)>{*t}</option> }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="source" class="block font-bold">"Source"</label>
-                    <select id="source" name="source" class="field">
-                        <option value="" selected=q.source.is_empty()>"All sources"</option>
-                        {sources.into_iter().map(|(id, name)| { let s = q.source == id; view! { <option value=id selected=s>{name}</option> } }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="label" class="block font-bold">"Privacy label"</label>
-                    <select id="label" name="label" class="field">
-                        <option value="" selected=q.label.is_empty()>"All labels"</option>
-                        {LABELS.iter().map(|(k, t)| view! { <option value=*k selected=sel(&q.label, k)>{*t}</option> }).collect::<Vec<_>>()}
-                    </select>
-                </div>
-                <div>
-                    <label for="from" class="block font-bold">"From"</label>
-                    <input id="from" name="from" type="date" value=q.from.clone() class="field"/>
-                </div>
-                <div>
-                    <label for="to" class="block font-bold">"To"</label>
-                    <input id="to" name="to" type="date" value=q.to.clone() class="field"/>
-                </div>
+        <FilterForm action="/timeline" aria_label="Filter the timeline" submit="Show entries">
+            <div>
+                <label for="q" class="block font-bold">"Search"</label>
+                <input id="q" name="q" type="search" value=q.q.clone() class="field"/>
             </div>
-            <div class="mt-3 flex gap-4 items-center">
-                <button type="submit" class="btn-primary">"Show entries"</button>
-                <a href="/timeline">"Clear filters"</a>
-            </div>
-        </Form>
+            <FilterSelect name="kind" label="Kind of entry" any="All kinds" options=choices(&KINDS) selected=q.kind.clone()/>
+            <FilterSelect name="source" label="Source" any="All sources" options=sources selected=q.source.clone()/>
+            <FilterSelect name="label" label="Privacy label" any="All labels" options=choices(&LABELS) selected=q.label.clone()/>
+            <DateRangeFilter from=q.from.clone() to=q.to.clone()/>
+        </FilterForm>
     }
 }
 
 #[component]
 fn Entries(p: TimelinePage, q: TimelineQuery) -> impl IntoView {
     let next = p.next.clone().map(|after| {
-        let pairs = [("q", &q.q), ("kind", &q.kind), ("source", &q.source), ("label", &q.label), ("from", &q.from), ("to", &q.to)];
-        let mut qs: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
-        qs.push(format!("after={}", urlencode(&after)));
-        format!("/timeline?{}", qs.join("&"))
+        let filters = [
+            ("q", q.q.as_str()),
+            ("kind", q.kind.as_str()),
+            ("source", q.source.as_str()),
+            ("label", q.label.as_str()),
+            ("from", q.from.as_str()),
+            ("to", q.to.as_str()),
+        ];
+        next_page_href("/timeline", &filters, ("after", after.as_str()))
     });
     if p.days.is_empty() {
         return view! { <p class="card" role="status">"No entries match these filters."</p> }.into_any();
