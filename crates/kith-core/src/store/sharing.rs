@@ -218,7 +218,6 @@ pub(crate) async fn revoke_share_link<'e, E: Executor<'e, Database = Any>>(ex: E
         .map(|r| r.rows_affected())
 }
 
-/// Counts a wrong passcode; locks the link at `limit`. Returns (attempts, locked).
 /// Counts a wrong passcode on a link that is not locked, locking it at
 /// `limit`. Returns the new count and whether this attempt locked it; None
 /// when the link was already locked (by a guess at the same moment).

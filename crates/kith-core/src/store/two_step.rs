@@ -28,8 +28,8 @@ pub(crate) async fn set_pending<'e, E: Executor<'e, Database = Any>>(ex: E, user
         .map(|_| ())
 }
 
-/// Switches it on and replaces the recovery codes, in one transaction.
-/// Switches it on (within the caller's transaction).
+/// Switches it on and replaces the recovery codes, within the caller's
+/// transaction.
 pub(crate) async fn enable(tx: &mut sqlx::AnyConnection, user_id: &str, now: i64, step: i64, code_hashes: &[String]) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET totp_enabled_at = $2, totp_last_step = $3 WHERE id = $1")
         .bind(user_id.to_string())
