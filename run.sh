@@ -27,6 +27,10 @@ case "${1:-}" in
       echo "==> Formatting (cargo fmt --check; rustfmt.toml)"
       cargo fmt --check >/dev/null || { echo "Some Rust files are not formatted: run cargo fmt" >&2; exit 1; }
     fi
+    if cargo clippy --version >/dev/null 2>&1; then
+      echo "==> Lints (cargo clippy, warnings are errors)"
+      cargo clippy --all-targets --quiet -- -D warnings
+    fi
     echo "==> Rust tests (SQLite and PostgreSQL)"
     cargo test -p kith-core -p kith-types -p kith-fhir
     cargo test -p kith

@@ -190,7 +190,7 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
 
     // Pages through the router, interleaved across sizes.
     let pages = ["/", "/timeline"];
-    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); 4];
+    let mut times: Vec<Vec<Duration>> = (0..4).map(|_| Vec::with_capacity(iterations)).collect();
     for i in 0..warmup + iterations {
         for (pi, path) in pages.iter().enumerate() {
             for (si, p) in [&small, &large].into_iter().enumerate() {
@@ -213,7 +213,7 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
     // the page cache of every other connection, which a server with logging
     // off never does, so an unlogged view just after a logged one would be
     // timed with a cache its own server would have kept.
-    let mut audit_times: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); 8];
+    let mut audit_times: Vec<Vec<Duration>> = (0..8).map(|_| Vec::with_capacity(iterations)).collect();
     let total = warmup + iterations;
     for round in 0..total.div_ceil(AUDIT_BLOCK) {
         for (pi, path) in pages.iter().enumerate() {
@@ -236,7 +236,7 @@ async fn run_backend(backend: &str, db: &TestDb, iterations: usize, warmup: usiz
 
     // The service calls alone, for diagnosis.
     let query = TimelineQuery::default();
-    let mut service: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); 4];
+    let mut service: Vec<Vec<Duration>> = (0..4).map(|_| Vec::with_capacity(iterations)).collect();
     for i in 0..warmup + iterations {
         for (si, p) in [&small, &large].into_iter().enumerate() {
             let t = Instant::now();

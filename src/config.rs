@@ -60,6 +60,8 @@ impl std::fmt::Debug for GlobalOptions {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start-up: the size of the Serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the web server.
     Serve(ServeOptions),
@@ -320,7 +322,7 @@ impl SmartOptions {
     /// environment is "smart".
     pub fn connections(&self) -> anyhow::Result<Vec<(String, kith_smart::SmartConfig)>> {
         let mut out = Vec::new();
-        if let Some(c) = self.from_env()? {
+        if let Some(c) = self.set_by_environment()? {
             out.push(("smart".to_string(), c));
         }
         if let Some(f) = &self.smart_providers_file {
@@ -340,7 +342,7 @@ impl SmartOptions {
         Ok(out)
     }
 
-    fn from_env(&self) -> anyhow::Result<Option<kith_smart::SmartConfig>> {
+    fn set_by_environment(&self) -> anyhow::Result<Option<kith_smart::SmartConfig>> {
         let Some(base) = &self.smart_fhir_base else { return Ok(None) };
         Ok(Some(kith_smart::SmartConfig {
             name: self.smart_name.clone().ok_or_else(|| anyhow::anyhow!("KITH_SMART_NAME: name the organisation whose FHIR API KITH_SMART_FHIR_BASE is"))?,

@@ -137,6 +137,8 @@ pub async fn renew_grant(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+// One argument per field of the form.
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "sharing/create_link")]
 pub async fn create_link(
     name: String,

@@ -100,7 +100,7 @@ async fn open_record(
     if right == Right::Read {
         if let Ok(Some(share)) = session.get::<String>(PREVIEW_KEY).await {
             if let Ok(manage) = kith.own_record(&actor, Right::Manage).await {
-                return Ok(kith.preview(&manage.from_origin(origin), &share).await.map_err(core)?);
+                return kith.preview(&manage.from_origin(origin), &share).await.map_err(core);
             }
         }
     }

@@ -17,7 +17,7 @@ pub fn SourceNames(sources: Vec<String>) -> impl IntoView {
     let many = sources.len() > 1;
     view! {
         <p class="text-sm text-gray-700">
-            {if many { "From " } else { "From " }}<span class="font-semibold">{text}</span>
+            "From "<span class="font-semibold">{text}</span>
             {many.then(|| view! { <span class="ml-1 inline-block rounded bg-teal-100 text-teal-900 px-1 text-xs font-bold">{sources.len()}" sources"</span> })}
         </p>
     }

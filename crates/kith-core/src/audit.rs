@@ -129,7 +129,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -253,6 +253,10 @@ fn row_hash_v1(r: &AuditRow) -> String {
 fn checkpoint_message(patient_id: &str, seq: i64, hash: &str, signed_at: i64) -> String {
     format!("kith-audit-checkpoint-v1\n{patient_id}\n{seq}\n{hash}\n{signed_at}")
 }
+
+/// When the last full check of a patient's log started, and the newest
+/// record it found sound (None if it found a break).
+pub(crate) type ChainTrust = (i64, Option<Trusted>);
 
 /// The newest record of a patient's chain that a check of every record found
 /// sound, and when: the Access log page then checks only what came after

@@ -81,7 +81,7 @@ pub struct Kith {
     /// Per patient, when the last full check of their log started and the
     /// newest record it found sound (`audit::Trusted`; None if it found a
     /// break); in memory only, so a restart checks everything.
-    chain_trust: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, Option<audit::Trusted>)>>>,
+    chain_trust: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, audit::ChainTrust>>>,
     /// Changes to records (comments, care plan) for pages that show them live.
     changes: tokio::sync::broadcast::Sender<together::Change>,
     /// Seals provider tokens at rest (`connections`).

@@ -469,7 +469,7 @@ fn changes_since(versions: &[sql::PlanVersionRow], since: i64) -> Vec<PlanChange
             section: section_title(&last.section).to_string(),
             change: change.into(),
             before: before.map(|v| text(v)),
-            after: after.map(|v| text(v)),
+            after: after.map(&text),
             by: format!("{} ({})", last.author_name, last.author_role),
             when: ms_to_uk(last.at),
         });

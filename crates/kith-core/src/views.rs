@@ -223,7 +223,7 @@ impl Kith {
         let conn = audited.conn();
         let card = cards(conn, patient, std::slice::from_ref(&row), None).await?.remove(0);
         let codes: Vec<StoredCode> = serde_json::from_str(&row.codes).map_err(|e| CoreError::Internal(e.to_string()))?;
-        let links = store::links_for(conn, patient, &[row.id.clone()]).await?;
+        let links = store::links_for(conn, patient, std::slice::from_ref(&row.id)).await?;
         let mut sources = Vec::new();
         let mut facts = Vec::new();
         for l in links {
@@ -399,6 +399,8 @@ fn day_number(date: &str) -> Option<i64> {
 }
 
 fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, SourceFact)>>) -> ResultsView {
+    /// (line number, day, when, value, abnormal, entry id)
+    type Point = (usize, i64, String, f64, bool, String);
     struct Acc {
         name: String,
         unit: Option<String>,
@@ -406,8 +408,7 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
         high: Option<f64>,
         device: bool,
         sources: Vec<String>,
-        // (line name, day, when, value, abnormal, entry id)
-        points: Vec<(usize, i64, String, f64, bool, String)>,
+        points: Vec<Point>,
         two_lines: bool,
     }
     let mut series: BTreeMap<String, Acc> = BTreeMap::new();
@@ -477,9 +478,9 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
         let names: Vec<String> = if acc.two_lines { vec!["Systolic".into(), "Diastolic".into()] } else { vec![acc.name.clone()] };
         let mut lines = Vec::new();
         for (i, name) in names.into_iter().enumerate() {
-            let pts: Vec<&(usize, i64, String, f64, bool, String)> = acc.points.iter().filter(|p| p.0 == i).collect();
+            let pts: Vec<&Point> = acc.points.iter().filter(|p| p.0 == i).collect();
             let points = if daily {
-                let mut days: BTreeMap<i64, Vec<&(usize, i64, String, f64, bool, String)>> = BTreeMap::new();
+                let mut days: BTreeMap<i64, Vec<&Point>> = BTreeMap::new();
                 for p in pts {
                     days.entry(p.1).or_default().push(p);
                 }

@@ -45,6 +45,7 @@ pub(crate) async fn user_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &
     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")).bind(id.to_string()).fetch_optional(ex).await
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
