@@ -121,9 +121,15 @@ impl Kith {
         let patient = access.patient_id();
         let mut audited = self.audited(access).await?;
         let sources = store::sources_of(audited.conn(), patient).await?;
-        let (resources, d) = match (require_whole(access), access.scope()) {
-            (Ok(()), _) | (_, None) => (store::current_resources_of(audited.conn(), patient).await?, Disclosure::new("export", "whole record as FHIR")),
-            (Err(_), Some(scope)) => (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "what was shared, as FHIR")),
+        // Only the owner (and the operator) get every resource: anyone with a
+        // scope, a carer acting for the patient included, gets what the scope
+        // shows, which never holds private entries.
+        let (resources, d) = match access.scope() {
+            None => (store::current_resources_of(audited.conn(), patient).await?, Disclosure::new("export", "whole record as FHIR")),
+            Some(scope) if scope.all => {
+                (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "whole record but private entries, as FHIR"))
+            }
+            Some(scope) => (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "what was shared, as FHIR")),
         };
         // The log names the entries and labels the download disclosed, so
         // the label filter and "who has seen this" find it.

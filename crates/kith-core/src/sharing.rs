@@ -444,6 +444,13 @@ impl Kith {
     pub async fn renew_carer_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
         require(access, Right::Manage)?;
         require_whole(access)?;
+        // A carer acting for the patient may renew other carers, never their
+        // own access: that would defeat the yearly review.
+        if let Via::Grant { grant_ids, .. } = access.via() {
+            if grant_ids.iter().any(|g| g == grant_id) {
+                return Err(AppError::NotFound.into());
+            }
+        }
         let mut audited = self.audited(access).await?;
         if store::renew_carer_grant(audited.conn(), access.patient_id(), grant_id, now_ms() + 365 * DAY_MS).await? == 0 {
             return audited.fail(AppError::NotFound).await;

@@ -167,7 +167,12 @@ async fn the_matrix(db: &TestDb) {
     let acting = open(&carer, Right::Manage).await.unwrap();
     assert!(k.sharing_view(&acting).await.is_ok());
     assert!(not_found(cell!(k.entry(&acting, &w.private_entry).await, [])));
-    assert!(cell!(k.export_bundle(&acting).await, [("export", "act-for")]).is_ok());
+    // Their export is the whole record but private entries: exactly what a
+    // whole-record clinician's export holds, less than the owner's.
+    let acting_export = cell!(k.export_bundle(&acting).await.unwrap(), [("export", "act-for")]);
+    let whole_export = k.export_bundle(&whole).await.unwrap();
+    assert_eq!(n(&acting_export), n(&whole_export), "a carer acting for the patient exports what a whole-record grant does");
+    assert!(n(&acting_export) < n(&full), "the private entry's resources are not in a carer's export");
     let plan_item = kith_types::together::PlanFields { text: "Pick up prescriptions on Mondays".into(), ..Default::default() };
     assert!(cell!(k.add_plan_item(&acting, "actions", plan_item).await, [("create", "act-for")]).is_ok());
     assert!(cell!(k.access_log(&acting, &Default::default()).await, [("view", "act-for")]).is_ok());
@@ -208,6 +213,9 @@ async fn the_matrix(db: &TestDb) {
     );
     assert_eq!(db.log(&pid).await.last().unwrap().on_behalf_of.as_deref(), Some("Margaret Jones"), "carer X for patient Y");
     assert!(matches!(onward, Err(CoreError::User(AppError::Validation { .. }))), "{onward:?}");
+    // Nor can they renew their own access past the patient's yearly review.
+    let act_grant = k.sharing_view(&owner_access).await.unwrap().grants.into_iter().find(|g| g.email == "act@example.com").unwrap().id;
+    assert!(not_found(cell!(k.renew_carer_grant(&acting, &act_grant).await, [])), "a carer cannot renew their own access");
 
     // Carer without act-for: only medicines and allergies, cannot manage.
     let view = open(&viewer_carer, Right::Read).await.unwrap();

@@ -106,15 +106,22 @@ pub enum Identity {
     Missing { name: Option<String>, birth_date: Option<String> },
 }
 
-/// Compares the NHS Numbers of every Patient in the feed with `expected`.
+/// Compares the NHS Numbers in the feed with `expected`: those of every
+/// Patient, and those clinical resources name their patient by (a
+/// `subject`, `patient` or `beneficiary` reference by identifier), in
+/// contained resources and nested Bundles too.
 ///
 /// Another person's valid number anywhere in the file wins over a match: a
 /// feed mixing two patients must not be imported into one record.
 pub fn check_identity(feed: &Feed, expected: &NhsNumber) -> Identity {
     let people = patients(feed);
+    let mut named = Vec::new();
+    for res in &feed.resources {
+        nhs_numbers_named(&res.json, 0, &mut named);
+    }
     let mut matched = false;
     let mut invalid = None;
-    for value in people.iter().flat_map(|p| &p.nhs_numbers) {
+    for value in people.iter().flat_map(|p| &p.nhs_numbers).chain(&named) {
         match NhsNumber::parse(value) {
             Ok(n) if n == *expected => matched = true,
             Ok(n) => return Identity::Other { found: n.as_str().to_string() },
@@ -131,4 +138,40 @@ pub fn check_identity(feed: &Feed, expected: &NhsNumber) -> Identity {
     }
     let first = people.into_iter().next();
     Identity::Missing { name: first.as_ref().and_then(|p| p.name.clone()), birth_date: first.and_then(|p| p.birth_date) }
+}
+
+/// The NHS Numbers a resource names anywhere inside it: on a Patient (a
+/// contained one too) and in references that name the patient by identifier
+/// rather than by id, as NDJSON exports and messages often do.
+fn nhs_numbers_named(v: &Value, depth: usize, out: &mut Vec<String>) {
+    if depth > 32 {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            if map.get("resourceType").and_then(Value::as_str) == Some("Patient") && depth > 0 {
+                out.extend(identity_of("", v).nhs_numbers);
+            }
+            for key in ["subject", "patient", "beneficiary"] {
+                let ident = map.get(key).and_then(|r| r.get("identifier"));
+                if let Some(i) = ident.filter(|i| i.get("system").and_then(Value::as_str) == Some(NHS_NUMBER_SYSTEM)) {
+                    if let Some(value) = i.get("value").and_then(Value::as_str) {
+                        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+                        if !digits.is_empty() {
+                            out.push(digits);
+                        }
+                    }
+                }
+            }
+            for child in map.values() {
+                nhs_numbers_named(child, depth + 1, out);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                nhs_numbers_named(child, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
 }

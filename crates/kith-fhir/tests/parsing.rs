@@ -256,6 +256,26 @@ fn identity_outcomes() {
     ]});
     let feed = parse(&two.to_string()).unwrap();
     assert_eq!(check_identity(&feed, &me), Identity::Other { found: "9000000009".into() });
+
+    // Clinical resources that name their patient by NHS Number count too:
+    // my Patient with someone else's results is someone else's data.
+    let obs = |n: &str| {
+        json!({"resourceType": "Observation", "id": format!("o{n}"), "status": "final",
+        "code": {"text": "Sodium"}, "subject": {"identifier": nhs(n)}})
+    };
+    let mixed = json!({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "a", "identifier": [nhs("9434765919")]}},
+        {"resource": obs("9000000009")},
+    ]});
+    assert_eq!(check_identity(&parse(&mixed.to_string()).unwrap(), &me), Identity::Other { found: "9000000009".into() });
+    // An NDJSON file with no Patient is identified by its references.
+    let ndjson = |n: &str| format!("{}\n{}\n", obs(n), json!({"resourceType": "AllergyIntolerance", "id": "c", "patient": {"identifier": nhs(n)}}));
+    assert_eq!(check_identity(&parse(&ndjson("9000000009")).unwrap(), &me), Identity::Other { found: "9000000009".into() });
+    assert_eq!(check_identity(&parse(&ndjson("9434765919")).unwrap(), &me), Identity::Matches);
+    // A contained Patient is a Patient.
+    let contained = json!({"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "Sodium"},
+        "contained": [{"resourceType": "Patient", "id": "p", "identifier": [nhs("9000000009")]}], "subject": {"reference": "#p"}});
+    assert_eq!(check_identity(&parse(&contained.to_string()).unwrap(), &me), Identity::Other { found: "9000000009".into() });
 }
 
 #[test]
