@@ -1,7 +1,8 @@
 //! `GET /events`: server-sent events telling an open page that the record it
 //! shows has changed (a comment, the care plan), so it fetches again. The
-//! events carry only a topic, never health data: what the page then fetches
-//! goes through the policy as usual, so a revoked grant sees nothing new.
+//! events carry only a topic, never health data, and each is checked against
+//! the access again before it is sent (`Kith::hears`): a revoked grant or
+//! expired link ends the stream, and changes outside the scope are skipped.
 //! One process's changes only; several servers would relay them through the
 //! database (PostgreSQL LISTEN/NOTIFY), which Kith does not do yet.
 
@@ -15,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
 use kith_core::policy::Right;
+use kith_core::together::{Change, Hearing};
 use kith_core::Kith;
 use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
@@ -27,16 +29,21 @@ async fn events(State(kith): State<Kith>, session: Session, req: Request) -> Res
     let Ok(access) = app::api::ssr::resolve_record(&kith, &session, crate::downloads::origin(&req), Right::Read).await else {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     };
-    let patient = access.patient_id().to_string();
     let rx = kith.subscribe();
-    let stream = futures::stream::unfold((rx, patient), |(mut rx, patient)| async move {
+    let stream = futures::stream::unfold((rx, kith, access), |(mut rx, kith, access)| async move {
         loop {
-            match rx.recv().await {
-                Ok(c) if c.patient_id == patient => return Some((Ok::<_, Infallible>(Event::default().event("change").data(c.topic)), (rx, patient))),
-                Ok(_) => continue,
+            let change = match rx.recv().await {
+                Ok(c) => c,
                 // Missed some: tell the page to fetch everything again.
-                Err(RecvError::Lagged(_)) => return Some((Ok(Event::default().event("change").data("all")), (rx, patient))),
+                Err(RecvError::Lagged(_)) => Change { patient_id: access.patient_id().to_string(), topic: "all".into() },
                 Err(RecvError::Closed) => return None,
+            };
+            match kith.hears(&access, &change).await {
+                Ok(Hearing::Tell) => return Some((Ok::<_, Infallible>(Event::default().event("change").data(change.topic)), (rx, kith, access))),
+                Ok(Hearing::Skip) => continue,
+                // Revoked, expired, or the database failing: end the stream;
+                // the page's own fetches say what happened.
+                Ok(Hearing::Closed) | Err(_) => return None,
             }
         }
     });

@@ -29,6 +29,15 @@ pub struct Change {
     pub topic: String,
 }
 
+/// What to do with a change for one open page (see [`Kith::hears`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hearing {
+    Tell,
+    Skip,
+    /// The access has ended: close the stream.
+    Closed,
+}
+
 fn byline(name: &str, role: &str, org: &str, on_behalf_of: Option<&str>) -> String {
     let org = if org.is_empty() { String::new() } else { format!(", {org}") };
     let behalf = on_behalf_of.map(|p| format!(" for {p}")).unwrap_or_default();
@@ -125,6 +134,33 @@ impl Kith {
     /// the record the page shows).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    /// Whether a page open under `access` should hear of `change`. The
+    /// access is decided again, so a revoked grant or an expired link hears
+    /// nothing more ([`Hearing::Closed`]); a change to something outside
+    /// what it may see (an entry out of scope, a plan it cannot see) is
+    /// skipped, so even the timing of activity there does not leak. Nothing
+    /// is disclosed, so nothing is logged.
+    pub async fn hears(&self, access: &RecordAccess, change: &Change) -> CoreResult<Hearing> {
+        if change.patient_id != access.patient_id() {
+            return Ok(Hearing::Skip);
+        }
+        match self.open_patient(access.principal(), access.patient_id(), Right::Read).await {
+            Ok(_) => {}
+            Err(CoreError::User(AppError::NotFound)) => return Ok(Hearing::Closed),
+            Err(e) => return Err(e),
+        }
+        let visible = if change.topic == "care-plan" {
+            sees_care_plan(access)
+        } else if let Some(entry_id) = change.topic.strip_prefix("comments:") {
+            store::entry_by_id(&self.db.pool, access.patient_id(), entry_id, access.scope()).await?.is_some()
+        } else {
+            // "all" (missed changes) and anything new: the page refetches
+            // through the policy anyway.
+            true
+        };
+        Ok(if visible { Hearing::Tell } else { Hearing::Skip })
     }
 
     fn announce(&self, patient_id: &str, topic: String) {

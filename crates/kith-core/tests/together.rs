@@ -16,7 +16,6 @@ struct People {
     viewer: RecordAccess,
     mind: RecordAccess,
     general_entry: String,
-    mental_entry: String,
 }
 
 /// Margaret with a carer acting for her, a clinician who may comment and
@@ -56,7 +55,6 @@ async fn people(k: &Kith) -> People {
     let page = k.timeline(&patient, &TimelineQuery::default()).await.unwrap();
     let cards: Vec<_> = page.days.iter().flat_map(|(_, c)| c.iter()).collect();
     let general_entry = cards.iter().find(|c| c.label == "general").unwrap().id.clone();
-    let mental_entry = cards.iter().find(|c| c.label == "mental-health").map(|c| c.id.clone()).unwrap_or_default();
     People {
         carer: open(carer, Right::Manage).await,
         clinician: open(dr, Right::Contribute).await,
@@ -64,7 +62,6 @@ async fn people(k: &Kith) -> People {
         mind: open(mind, Right::Contribute).await,
         patient,
         general_entry,
-        mental_entry,
     }
 }
 
@@ -219,7 +216,28 @@ async fn changes_are_announced_to_open_pages(db: &TestDb) {
     let c = tokio::time::timeout(std::time::Duration::from_secs(2), live.recv()).await.expect("within 2 s").unwrap();
     assert_eq!((c.patient_id.as_str(), c.topic.as_str()), (p.patient.patient_id(), "care-plan"));
     assert!(t.elapsed() < std::time::Duration::from_secs(2));
-    let _ = p.mental_entry;
+
+    // Each open page hears only what it may see, and nothing once its
+    // access has ended.
+    use kith_core::together::{Change, Hearing};
+    let change = |topic: String| Change { patient_id: p.patient.patient_id().to_string(), topic };
+    let plan = change("care-plan".into());
+    let general = change(format!("comments:{}", p.general_entry));
+    // An entry Dr Mind sees (mental health only).
+    let minds = k.timeline(&p.mind, &TimelineQuery::default()).await.unwrap();
+    let mental = change(format!("comments:{}", minds.days[0].1[0].id));
+    assert_eq!(k.hears(&p.viewer, &plan).await.unwrap(), Hearing::Tell);
+    assert_eq!(k.hears(&p.viewer, &general).await.unwrap(), Hearing::Tell);
+    assert_eq!(k.hears(&p.mind, &mental).await.unwrap(), Hearing::Tell);
+    assert_eq!(k.hears(&p.mind, &general).await.unwrap(), Hearing::Skip, "an entry out of scope");
+    assert_eq!(k.hears(&p.mind, &plan).await.unwrap(), Hearing::Skip, "a plan out of scope");
+    let elsewhere = Change { patient_id: "someone-else".into(), topic: "care-plan".into() };
+    assert_eq!(k.hears(&p.patient, &elsewhere).await.unwrap(), Hearing::Skip);
+    let grants = k.sharing_view(&p.patient).await.unwrap().grants;
+    let viewer_grant = grants.into_iter().find(|g| g.email == "vo@example.com").unwrap().id;
+    k.revoke_grant(&p.patient, &viewer_grant).await.unwrap();
+    assert_eq!(k.hears(&p.viewer, &plan).await.unwrap(), Hearing::Closed, "revocation ends the stream");
+    assert_eq!(k.hears(&p.patient, &plan).await.unwrap(), Hearing::Tell);
 }
 
 backend_tests!(
