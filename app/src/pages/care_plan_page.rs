@@ -205,16 +205,16 @@ fn Fields(prefix: String, section: String, item: Option<kith_types::together::Pl
         }.into_any(),
         "actions" => view! {
             <div class="mb-3"><label for=id("who") class="block font-bold">"Who does it"</label>
-                <input id=id("who") name="item[who]" type="text" value=f.who.clone() class="field"/></div>
+                <input id=id("who") name="item[who]" type="text" maxlength="200" value=f.who.clone() class="field"/></div>
             <div class="mb-3"><label for=id("by_when") class="block font-bold">"By when"</label>
                 <input id=id("by_when") name="item[by_when]" type="date" value=f.by_when.clone() class="field"/></div>
             {f.done.then(|| view! { <input type="hidden" name="item[done]" value="on"/> })}
         }.into_any(),
         "people" => view! {
             <div class="mb-3"><label for=id("role") class="block font-bold">"Role"</label>
-                <input id=id("role") name="item[role]" type="text" value=f.role.clone() class="field"/></div>
+                <input id=id("role") name="item[role]" type="text" maxlength="200" value=f.role.clone() class="field"/></div>
             <div class="mb-3"><label for=id("contact") class="block font-bold">"How to reach them"</label>
-                <input id=id("contact") name="item[contact]" type="text" value=f.contact.clone() class="field"/></div>
+                <input id=id("contact") name="item[contact]" type="text" maxlength="500" value=f.contact.clone() class="field"/></div>
         }.into_any(),
         "problems" => view! {
             <div class="mb-3"><label for=id("entry_id") class="block font-bold">"Condition in the record (optional)"</label>

@@ -87,6 +87,15 @@ fn values_of(f: &PlanFields) -> Vec<(String, String)> {
     .collect()
 }
 
+/// A short optional field, trimmed; too long is an error, never cut short.
+fn check_short(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
+    let v = value.trim();
+    if v.chars().count() > max {
+        errors.push(FieldError { field: field.into(), message: format!("Keep this to {max} characters or fewer") });
+    }
+    v.to_string()
+}
+
 /// Checks and tidies one item's fields for its section.
 fn check_fields(section: &str, f: PlanFields) -> Result<PlanFields, AppError> {
     let mut errors = Vec::new();
@@ -111,13 +120,13 @@ fn check_fields(section: &str, f: PlanFields) -> Result<PlanFields, AppError> {
             }
         }
         "actions" => {
-            out.who = f.who.trim().chars().take(200).collect();
+            out.who = check_short("who", &f.who, 200, &mut errors);
             out.by_when = check_date("by_when", &f.by_when, &mut errors);
             out.done = f.done;
         }
         "people" => {
-            out.role = f.role.trim().chars().take(200).collect();
-            out.contact = f.contact.trim().chars().take(500).collect();
+            out.role = check_short("role", &f.role, 200, &mut errors);
+            out.contact = check_short("contact", &f.contact, 500, &mut errors);
         }
         "problems" => out.entry_id = f.entry_id.trim().to_string(),
         _ => {}

@@ -243,5 +243,28 @@ async fn changes_are_announced_to_open_pages(db: &TestDb) {
 backend_tests!(
     comments_are_shared_kept_and_hidden_not_deleted,
     the_care_plan_is_written_together_with_versions_and_a_review_diff,
-    changes_are_announced_to_open_pages
+    changes_are_announced_to_open_pages,
+    long_plan_fields_are_refused_not_cut_short
 );
+
+async fn long_plan_fields_are_refused_not_cut_short(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let who = "Margaret's neighbour ".repeat(12);
+    let fields = PlanFields { text: "Put the bins out".into(), who: who.clone(), ..Default::default() };
+    match k.add_plan_item(&p.patient, "actions", fields).await {
+        Err(CoreError::User(AppError::Validation { errors, values })) => {
+            assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["who"]);
+            assert!(values.contains(&("who".to_string(), who.clone())), "what was typed comes back whole");
+        }
+        other => panic!("expected a field error, got {other:?}"),
+    }
+    let contact = "x".repeat(501);
+    let fields = PlanFields { text: "Dr Shah".into(), role: "GP".into(), contact, ..Default::default() };
+    assert!(matches!(k.add_plan_item(&p.patient, "people", fields).await, Err(CoreError::User(AppError::Validation { .. }))));
+    let plan = k.care_plan(&p.patient).await.unwrap();
+    assert!(plan.sections.iter().all(|s| s.items.is_empty() || s.key != "actions"), "nothing stored cut short");
+    // At the limit is fine.
+    let fields = PlanFields { text: "Put the bins out".into(), who: "n".repeat(200), ..Default::default() };
+    k.add_plan_item(&p.patient, "actions", fields).await.unwrap();
+}
