@@ -90,6 +90,9 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await ready(gp, info);
   await fillLinkForm(gp, { name: 'Out Of Hours GP', role: 'GP', organisation: 'NHS 111' });
   await expect(gp.getByRole('heading', { level: 1 })).toHaveText("Edith Mailer's record");
+  // The summary has loaded, so the view is logged: closing sooner could
+  // cancel the request before its view (and the message) is written.
+  await expect(gp.getByTestId('nhs-number')).toBeVisible();
   await gp.context().close();
   await page.goto('/');
   await expect(page.getByTestId('messages')).toContainText('Out Of Hours GP');

@@ -132,3 +132,38 @@ test('patient, carer and clinician write the care plan together and see each oth
   await carer.context().close();
   await dr.context().close();
 });
+
+test('a change made while someone is writing waits for them: their text is kept and they choose when to see it', async ({ page, browser }, info) => {
+  test.skip(info.project.name !== 'js', 'live updates need JavaScript; without it changes show on reload');
+  test.setTimeout(90_000);
+  const tag = `${info.project.name}-${Date.now()}`;
+  const other = await freshPage(browser, info);
+  for (const p of [page, other]) {
+    await signIn(p, info, ray.email, ray.password);
+    await expect(p.getByRole('heading', { level: 1 })).toContainText('Hello');
+    await p.goto('/care-plan');
+    await ready(p, info);
+  }
+  // The reader is half way through writing a need.
+  const needs = page.getByTestId('section-needs');
+  await needs.getByText('Add to My needs').click();
+  const draft = `A lift to the day centre on Tuesdays (${tag})`;
+  await needs.getByRole('textbox').first().fill(draft);
+  await add(other, 'about-me', 'About me', `I used to drive buses (${tag})`);
+
+  // They are told, and nothing they typed has gone.
+  await expect(page.getByTestId('live-pending')).toBeVisible({ timeout: 3_000 });
+  await expect(needs.getByRole('textbox').first()).toHaveValue(draft);
+  await expect(page.getByTestId('section-about-me').getByText(`I used to drive buses (${tag})`)).toHaveCount(0);
+  // Sending what they wrote shows both, and the message goes.
+  await needs.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(needs.getByTestId('plan-item').filter({ hasText: draft })).toBeVisible();
+  await expect(page.getByTestId('section-about-me').getByTestId('plan-item').filter({ hasText: `I used to drive buses (${tag})` })).toBeVisible();
+  await expect(page.getByTestId('live-pending')).toBeHidden();
+
+  // With nothing being written, a change shows at once.
+  await add(other, 'strengths', 'My strengths', `Good with numbers (${tag})`);
+  await expect(page.getByTestId('section-strengths').getByTestId('plan-item').filter({ hasText: `Good with numbers (${tag})` })).toBeVisible({ timeout: 3_000 });
+  await expectAccessible(page, info);
+  await other.context().close();
+});

@@ -19,25 +19,60 @@ pub fn live_version() -> RwSignal<u64> {
     use_context::<LiveVersion>().map(|l| l.0).unwrap_or_else(|| RwSignal::new(0))
 }
 
-/// Listens for changes while it is on the page (browser only).
+/// Listens for changes while it is on the page (browser only). While the
+/// reader is writing (a text field has focus, or they have typed something
+/// not yet sent), a change is not shown at once, since showing it redraws
+/// the page and would throw their text away: a status message says so, and
+/// the change shows once they have sent their text or when they ask.
 #[component]
 pub fn Live() -> impl IntoView {
+    let pending = RwSignal::new(false);
+    let version = live_version();
+    // Typed into a field since the page was last drawn or a form was sent.
+    let typed = StoredValue::new(false);
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::closure::Closure;
         use wasm_bindgen::JsCast;
-        let version = live_version();
         let source = StoredValue::new_local(None::<web_sys::EventSource>);
         Effect::new(move |_| {
             let Ok(es) = web_sys::EventSource::new("/events") else { return };
             let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-                version.update(|v| *v += 1);
+                if typed.try_get_value().unwrap_or(false) || text_field_has_focus() {
+                    let _ = pending.try_set(true);
+                } else {
+                    let _ = version.try_update(|v| *v += 1);
+                }
             });
             let _ = es.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
             on_change.forget();
             source.set_value(Some(es));
         });
+        let on_input = window_event_listener(leptos::ev::input, move |e| {
+            if e.target().is_some_and(|t| is_text_field(t.unchecked_ref())) {
+                typed.try_set_value(true);
+            }
+        });
+        let on_submit = window_event_listener(leptos::ev::submit, move |_| {
+            typed.try_set_value(false);
+        });
+        // Once they have stopped writing, show what was held back.
+        let tick = set_interval_with_handle(
+            move || {
+                if pending.try_get_untracked() == Some(true) && !typed.try_get_value().unwrap_or(true) && !text_field_has_focus() {
+                    pending.set(false);
+                    version.update(|v| *v += 1);
+                }
+            },
+            std::time::Duration::from_secs(1),
+        )
+        .ok();
         on_cleanup(move || {
+            on_input.remove();
+            on_submit.remove();
+            if let Some(t) = tick {
+                t.clear();
+            }
             source.with_value(|s| {
                 if let Some(es) = s {
                     es.close();
@@ -45,5 +80,38 @@ pub fn Live() -> impl IntoView {
             })
         });
     }
-    view! { <span hidden=true data-testid="live"></span> }
+    let show = move |_| {
+        typed.set_value(false);
+        pending.set(false);
+        version.update(|v| *v += 1);
+    };
+    view! {
+        <span hidden=true data-testid="live"></span>
+        <div role="status" class="no-print">
+            <Show when=move || pending.get()>
+                <p class="notice-warn" data-testid="live-pending">
+                    "Someone has changed this page since you started writing. Their changes will show when you send yours, or "
+                    <button type="button" class="btn-secondary" on:click=show>"show them now"</button>
+                    " (what you have not sent will be cleared)."
+                </p>
+            </Show>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn text_field_has_focus() -> bool {
+    web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|e| is_text_field(&e))
+}
+
+#[cfg(feature = "hydrate")]
+fn is_text_field(e: &web_sys::Element) -> bool {
+    use wasm_bindgen::JsCast;
+    match e.tag_name().as_str() {
+        "TEXTAREA" => true,
+        "INPUT" => e
+            .dyn_ref::<web_sys::HtmlInputElement>()
+            .is_some_and(|i| matches!(i.type_().as_str(), "text" | "date" | "email" | "tel" | "search" | "url" | "number" | "")),
+        _ => false,
+    }
 }
