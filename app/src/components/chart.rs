@@ -168,7 +168,7 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
     view! {
         <figure class="card" data-testid="trend-chart" data-series=series.name.clone()>
             <figcaption>
-                <h3 id=title_id.clone() class="text-lg font-bold">{series.name.clone()}{(!unit.is_empty()).then(|| format!(" ({unit})"))}</h3>
+                <h2 id=title_id.clone() class="text-lg font-bold">{series.name.clone()}{(!unit.is_empty()).then(|| format!(" ({unit})"))}</h2>
                 <p id=desc_id.clone() class="text-sm text-gray-800">{desc.clone()}</p>
                 <p class="text-sm text-gray-700">"From "{series.sources.join(", ")}</p>
             </figcaption>

@@ -138,9 +138,12 @@ fn ScopeFields(prefix: &'static str, error: FormResult, chosen: Chosen) -> impl 
         })
     };
     view! {
-        <fieldset class="mb-4" id="scope">
+        // Two forms on the page hold these fields: only the one with the
+        // error takes the id the error summary links to, so ids stay unique.
+        <fieldset class="mb-4" id=move || if message().is_some() { "scope".to_string() } else { format!("{prefix}-scope") }
+            aria-describedby=move || message().map(|_| format!("{prefix}-scope-error"))>
             <legend class="font-bold">"What to share"</legend>
-            {move || message().map(|m| view! { <p class="text-red-800 font-bold">{m}</p> })}
+            {move || message().map(|m| view! { <p id=format!("{prefix}-scope-error") class="text-red-800 font-bold">{m}</p> })}
             <div class="flex gap-2 items-center"><input type="radio" id=format!("{prefix}-all") name="scope" value="all" checked=true class="w-6 h-6"/><label for=format!("{prefix}-all")>"My whole record (except private entries)"</label></div>
             <div class="flex gap-2 items-center"><input type="radio" id=format!("{prefix}-some") name="scope" value="some" class="w-6 h-6"/><label for=format!("{prefix}-some")>"Only what I tick below"</label></div>
             <div class="ml-8 grid sm:grid-cols-2 gap-x-4">
