@@ -126,9 +126,6 @@ impl Kith {
         // shows, which never holds private entries.
         let (resources, d) = match access.scope() {
             None => (store::current_resources_of(audited.conn(), patient).await?, Disclosure::new("export", "whole record as FHIR")),
-            Some(scope) if scope.all => {
-                (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "whole record but private entries, as FHIR"))
-            }
             Some(scope) => (store::scoped_resources_of(audited.conn(), patient, scope).await?, Disclosure::new("export", "what was shared, as FHIR")),
         };
         // The log names the entries and labels the download disclosed, so
