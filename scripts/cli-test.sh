@@ -12,6 +12,12 @@ export KITH_DATABASE_URL="sqlite://$dir/kith.db" KITH_AUDIT_KEY_FILE="$dir/audit
 fail() { echo "cli-test: $*" >&2; exit 1; }
 
 echo "kettle orange stairs" | $kith user add --email ray@example.com --name "Ray Lindgren" --role patient --nhs-number 9992649690 --birth-date 1995-06-22 >/dev/null
+# A clinician the operator added is not checked for emergency access until
+# the operator says so; only clinicians can be checked.
+echo "kettle orange stairs" | $kith user add --email dr@example.com --name "Dr Check" --role clinician --organisation "Otley GP" | grep -q "verify-clinician" \
+  || fail "adding a clinician does not say how to check them"
+$kith user verify-clinician --email Dr@Example.com | grep -q "may use emergency access" || fail "verify-clinician did not say it checked them"
+if $kith user verify-clinician --email ray@example.com 2>/dev/null; then fail "a patient was checked as a clinician"; fi
 $kith import --nhs-number 9992649690 --source-kind gp --json "$fixtures"/01-*.json > "$dir/gp.json"
 python3 - "$dir/gp.json" <<'PY'
 import json, sys

@@ -40,6 +40,9 @@ pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
     match result {
         Ok(actor) => {
             println!("Created {} ({})", actor.name, actor.role);
+            if actor.role == kith_types::Role::Clinician {
+                println!("Once you have checked their staff identity, `kith user verify-clinician --email ...` lets them use emergency access.");
+            }
             Ok(())
         }
         Err(e) => {
@@ -52,6 +55,16 @@ pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
             }
             Err(anyhow::anyhow!(msg))
         }
+    }
+}
+
+pub async fn verify_clinician(kith: &Kith, email: &str) -> anyhow::Result<()> {
+    match kith.verify_clinician(email).await.map_err(|e| anyhow::anyhow!(e.into_app_error().to_string()))? {
+        true => {
+            println!("Checked: {email} may use emergency access where this Kith allows it.");
+            Ok(())
+        }
+        false => Err(anyhow::anyhow!("No clinician's account has the email address {email}.")),
     }
 }
 

@@ -168,6 +168,13 @@ pub struct ExportOptions {
 pub enum UserCommand {
     /// Create an account. The password is read from standard input (one line).
     Add(UserAddOptions),
+    /// Record that you checked a clinician's staff identity, so they may use
+    /// emergency access (clinicians who sign in through the staff provider
+    /// are checked by it).
+    VerifyClinician {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -171,7 +171,7 @@ async fn callback(State(o): State<Oidc>, session: Session, Query(q): Query<Callb
             }
             match note {
                 Some(n) => notice(&session, &n, "/account#sign-in-methods").await,
-                None => Redirect::to("/").into_response(),
+                None => Redirect::to(app::api::ssr::landing(&session).await).into_response(),
             }
         }
         Ok(IdentityOutcome::ProveAccount { email, user_id }) => {

@@ -236,6 +236,10 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/sharing/link_prompt",
         "/api/sharing/open_link",
         "/api/sharing/close_record",
+        // An invitation's page: shows what it offers to whoever holds its
+        // (unguessable) token, and keeps it for after they sign in.
+        "/api/sharing/invitation",
+        "/api/sharing/forget_invitation",
         // The second step of signing in: answers only a session that gave the right password.
         "/api/sign_in_code",
         // Answers an empty list to anyone who does not manage a record.
@@ -265,6 +269,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/sharing/view", ""),
         ("/api/sharing/create_grant", "email=a%40example.com&role=clinician&scope=all"),
         ("/api/sharing/revoke_grant", "id=x"),
+        ("/api/sharing/new_invitation", "id=x"),
+        ("/api/sharing/accept_invitation", "token=x"),
         ("/api/sharing/create_link", "name=x&scope=all"),
         ("/api/sharing/revoke_link", "id=x"),
         ("/api/sharing/relabel_entry", "entry_id=x&label=general"),

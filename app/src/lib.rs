@@ -11,9 +11,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    access_log_page::AccessLogPage, account_page::AccountPage, care_plan_page::CarePlanPage, entry_page::EntryPage, home_page::HomePage, link_page::LinkPage,
-    not_found_page::NotFoundPage, results_page::ResultsPage, sharing_page::SharingPage, sign_in_code_page::SignInCodePage, sign_in_page::SignInPage,
-    sign_up_page::SignUpPage, sources_page::SourcesPage, timeline_page::TimelinePage,
+    access_log_page::AccessLogPage, account_page::AccountPage, care_plan_page::CarePlanPage, entry_page::EntryPage, home_page::HomePage,
+    invite_page::InvitePage, link_page::LinkPage, not_found_page::NotFoundPage, results_page::ResultsPage, sharing_page::SharingPage,
+    sign_in_code_page::SignInCodePage, sign_in_page::SignInPage, sign_up_page::SignUpPage, sources_page::SourcesPage, timeline_page::TimelinePage,
 };
 
 /// The HTML document around the app.
@@ -60,6 +60,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/access-log") view=AccessLogPage ssr=SsrMode::Async/>
                 <Route path=path!("/care-plan") view=CarePlanPage ssr=SsrMode::Async/>
                 <Route path=path!("/l/:token") view=LinkPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

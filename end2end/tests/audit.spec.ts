@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { changePassword, expectAccessible, freshPage, ready, runKith, signIn, signUp, signUpPatient } from './helpers';
+import { acceptInvitation, changePassword, expectAccessible, freshPage, newInvitationPath, ready, runKith, signIn, signUp, signUpPatient } from './helpers';
 
 // Ray's record (imported from the shared multiprovider fixtures) is used here,
 // so these tests leave Margaret's demo record as the other specs expect it.
@@ -24,12 +24,11 @@ test('the patient sees who viewed their record, and the log checks out', async (
   await share.getByLabel('A clinician or care professional').check();
   await share.getByLabel('My whole record (except private entries)').check();
   await share.getByRole('button', { name: 'Share' }).click();
+  const invitation = await newInvitationPath(page);
   await expect(page.getByTestId('grant').filter({ hasText: drEmail })).toBeVisible();
 
-  // The clinician opens the record and one entry.
-  await dr.goto('/');
-  await ready(dr, info);
-  await dr.getByRole('button', { name: "Open Ray Lindgren's record" }).click();
+  // The clinician accepts the invitation, and opens the record and one entry.
+  await acceptInvitation(dr, info, invitation);
   await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
   await dr.goto('/timeline');
   await ready(dr, info);
@@ -83,7 +82,14 @@ test('emergency access: a clinician opens a record with a reason, and the patien
   test.setTimeout(120_000);
   const drName = `Dr Urgent ${info.project.name}`;
   const dr = await freshPage(browser, info);
-  await signUp(dr, info, drName, 'A clinician or care professional', 'Out-of-area A&E');
+  const drEmail = await signUp(dr, info, drName, 'A clinician or care professional', 'Out-of-area A&E');
+  // Anyone can sign up as a clinician: emergency access waits until someone
+  // checks their staff identity (here the operator, on the command line).
+  await expect(dr.getByTestId('emergency-unverified')).toContainText('staff identity has been checked');
+  await expect(dr.getByRole('button', { name: 'Open the record in an emergency' })).toHaveCount(0);
+  expect(runKith(['user', 'verify-clinician', '--email', drEmail])).toContain('may use emergency access');
+  await dr.reload();
+  await ready(dr, info);
   const form = dr.locator('section', { has: dr.getByRole('heading', { name: 'Emergency access' }) });
   await expectAccessible(dr, info);
   // A reason is required.

@@ -78,6 +78,22 @@ export async function signUpPatient(page: Page, info: TestInfo, name: string, nh
   return signUp(page, info, name, 'A patient, setting up my own record', '', { nhs, birthDate });
 }
 
+/** The address of the invitation the Sharing page has just shown (once),
+ *  as a path on the server under test. */
+export async function newInvitationPath(page: Page): Promise<string> {
+  const url = await page.getByTestId('new-invitation').getByTestId('invitation-url').getAttribute('href');
+  return new URL(url!).pathname;
+}
+
+/** The signed-in person opens an invitation and accepts it: the record it
+ *  shares is then on screen. */
+export async function acceptInvitation(page: Page, info: TestInfo, path: string) {
+  await page.goto(path);
+  await ready(page, info);
+  await page.getByRole('button', { name: /^Accept and open/ }).click();
+  await expect(page.getByRole('region', { name: 'Whose record' })).toBeVisible();
+}
+
 /** Runs the `kith` command line built for these tests (the same database as
  *  the server, from the environment); throws if it exits non-zero. */
 export function runKith(args: string[], input?: string): string {

@@ -164,6 +164,8 @@ test('the staff provider signs in a clinician with the organisation from its cla
   await viaProvider(page, info, 'Staff: sign in with Hilltop Hospital', id);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Dr Lee Ward');
   await expect(page.getByText('Records that patients share with you will appear here.')).toBeVisible();
+  // The staff provider vouches for who they are: emergency access is open to them.
+  await expect(page.getByRole('button', { name: 'Open the record in an emergency' })).toBeVisible();
   await page.goto('/account');
   await expect(page.locator('dl')).toContainText('Clinician');
   // A staff account cannot link the patients' provider.

@@ -64,7 +64,10 @@ test('the patient is emailed when someone new opens the record, when a link lock
   // Emergency access by a clinician: an email that gives neither name nor reason.
   const drName = `Dr Mailtest ${info.project.name}`;
   const dr = await freshPage(browser, info);
-  await signUp(dr, info, drName, 'A clinician or care professional', 'Out-of-area A&E');
+  const drEmail = await signUp(dr, info, drName, 'A clinician or care professional', 'Out-of-area A&E');
+  runKith(['user', 'verify-clinician', '--email', drEmail]);
+  await dr.reload();
+  await ready(dr, info);
   await dr.getByLabel("The patient's NHS Number").fill(nhs);
   await dr.getByLabel('Why you need the record now').fill('Unconscious after a fall, needs medicines list');
   await dr.getByRole('button', { name: 'Open the record in an emergency' }).click();

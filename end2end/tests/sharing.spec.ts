@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { demoPatient, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, signIn } from './helpers';
+import { acceptInvitation, demoPatient, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, newInvitationPath, ready, signIn, signUp } from './helpers';
 
 const clinician = { email: 'priya.shah@demo.kith.example', password: 'stethoscope maple' };
 
@@ -16,13 +16,15 @@ test('a patient shares only mental-health entries, then revokes', async ({ page,
   await share.getByLabel('Only what I tick below').check();
   await share.getByLabel('Mental health').check();
   await share.getByRole('button', { name: 'Share' }).click();
+  const invitation = await newInvitationPath(page);
   await expect(page.getByTestId('grant').filter({ hasText: clinician.email }).filter({ hasText: 'active' }).first()).toBeVisible();
 
-  // The clinician, in their own browser, sees exactly what was shared.
+  // The clinician, in their own browser, accepts the invitation the patient
+  // gave them and sees exactly what was shared.
   const dr = await freshPage(browser, info);
   await signIn(dr, info, clinician.email, clinician.password);
   await expect(dr.getByRole('heading', { level: 1 })).toContainText('Hello');
-  await dr.getByRole('button', { name: "Open Margaret Jones's record" }).click();
+  await acceptInvitation(dr, info, invitation);
   await expect(dr.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
   await expect(dr.getByText('They have not shared everything with you.')).toBeVisible();
   await expect(dr.locator('#allergies')).toContainText('No allergies recorded');
@@ -108,8 +110,8 @@ test('a patient shares one chosen entry by link, and the clinician sees only tha
   await medic.context().close();
 });
 
-test('someone without an account is invited by link, signs up, and finds the record shared with them', async ({ page, browser }, info) => {
-  test.setTimeout(90_000);
+test('an invitation, not the email address, decides who gets a share: the invited person signs up through it and accepts', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
   const email = `invited.${info.project.name}.${Date.now()}@example.com`;
   await signIn(page, info, demoPatient.email, demoPatient.password);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
@@ -121,20 +123,57 @@ test('someone without an account is invited by link, signs up, and finds the rec
   await share.getByLabel('Only what I tick below').check();
   await share.getByLabel('Mental health').check();
   await share.getByRole('button', { name: 'Share' }).click();
-  const invitation = page.getByTestId('grant').filter({ hasText: email }).getByTestId('invitation');
-  await expect(invitation).toContainText('has no Kith account yet');
-  const link = await invitation.getByRole('link').getAttribute('href');
+  await expect(page.getByTestId('new-invitation')).toContainText('This is the only time it is shown');
+  const path = await newInvitationPath(page);
+  await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('invitation')).toContainText('Waiting for them to accept');
 
+  // Someone who signs up with that email address first gets nothing.
+  const squatter = await freshPage(browser, info);
+  await squatter.goto('/sign-up');
+  await ready(squatter, info);
+  await squatter.getByLabel('Full name').fill('Mallory Squat');
+  await squatter.getByLabel('Email address').fill(email);
+  await squatter.getByLabel('Create a password').fill('copper kettle hills');
+  await squatter.getByLabel('A clinician or care professional').check();
+  await squatter.getByRole('button', { name: 'Create account' }).click();
+  await expect(squatter.getByText('Records that patients share with you will appear here.')).toBeVisible();
+  await expect(squatter.getByRole('button', { name: "Open Margaret Jones's record" })).toHaveCount(0);
+  await squatter.context().close();
+
+  // The person it was given to opens it before they have an account, makes
+  // one (with their own address), comes back to it and accepts.
   const invited = await freshPage(browser, info);
-  await invited.goto(new URL(link!).pathname + new URL(link!).search);
+  await invited.goto(path);
+  await ready(invited, info);
+  await expect(invited.getByRole('heading', { level: 1 })).toHaveText('Margaret Jones has invited you to see their health record');
+  await expect(invited.getByTestId('invitation-offer')).toContainText('Mental health entries');
+  await expectAccessible(invited, info);
+  await invited.getByRole('link', { name: 'Create an account' }).click();
   await ready(invited, info);
   await expect(invited.getByLabel('Email address')).toHaveValue(email);
   await expect(invited.getByLabel('A clinician or care professional')).toBeChecked();
+  const own = email.replace('invited.', 'dr.new.');
   await invited.getByLabel('Full name').fill('Dr New Person');
+  await invited.getByLabel('Email address').fill(own);
   await invited.getByLabel('Create a password').fill('copper kettle hills');
   await invited.getByRole('button', { name: 'Create account' }).click();
-  await expect(invited.getByRole('button', { name: "Open Margaret Jones's record" })).toBeVisible();
+  await expect(invited.getByRole('heading', { level: 1 })).toHaveText('Margaret Jones has invited you to see their health record');
+  await expect(invited.getByText(`You are signed in as Dr New Person (${own})`)).toBeVisible();
+  await invited.getByRole('button', { name: "Accept and open Margaret Jones's record" }).click();
+  await expect(invited.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
+  await expect(invited.getByText('They have not shared everything with you.')).toBeVisible();
+  // Once only.
+  await invited.goto(path);
+  await ready(invited, info);
+  await expect(invited.getByRole('heading', { level: 1 })).toHaveText('This invitation cannot be used');
   await invited.context().close();
+
+  // The patient sees who accepted it, on the Sharing page and in her messages.
+  await page.goto('/sharing');
+  await ready(page, info);
+  await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('accepted-by')).toContainText(`Accepted by Dr New Person (${own})`);
+  await page.goto('/');
+  await expect(page.getByTestId('messages')).toContainText(`Dr New Person (${own}) accepted your invitation to share with ${email}`);
 
   // Tidy: stop sharing, so later tests see Margaret's sharing as before.
   await page.goto('/sharing');

@@ -1,12 +1,13 @@
 import { expect, Page, test, TestInfo } from '@playwright/test';
-import { expectAccessible, freshPage, ready, signIn, signUp } from './helpers';
+import { acceptInvitation, expectAccessible, freshPage, newInvitationPath, ready, signIn, signUp } from './helpers';
 
 // Ray's record (from the shared multiprovider fixtures): the patient, a family
 // carer acting for him and a clinician who may contribute write the care plan
 // together, each in their own browser.
 const ray = { email: 'ray@example.com', password: 'kettle orange stairs' };
 
-async function share(page: Page, email: string, carer: boolean) {
+/** Shares Ray's record; returns the invitation to hand over. */
+async function share(page: Page, email: string, carer: boolean): Promise<string> {
   await page.goto('/sharing');
   const form = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
   await form.getByLabel('Their email address').fill(email);
@@ -19,13 +20,14 @@ async function share(page: Page, email: string, carer: boolean) {
     await form.getByLabel('Add to your record and care plan').check();
   }
   await form.getByRole('button', { name: 'Share' }).click();
+  const invitation = await newInvitationPath(page);
   await expect(page.getByTestId('grant').filter({ hasText: email })).toBeVisible();
+  return invitation;
 }
 
-async function openRaysPlan(page: Page, info: TestInfo) {
-  await page.goto('/');
-  await ready(page, info);
-  await page.getByRole('button', { name: "Open Ray Lindgren's record" }).click();
+/** Accepts Ray's invitation and goes to his care plan. */
+async function openRaysPlan(page: Page, info: TestInfo, invitation: string) {
+  await acceptInvitation(page, info, invitation);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText("Ray Lindgren's record");
   await page.goto('/care-plan');
   await ready(page, info);
@@ -59,14 +61,14 @@ test('patient, carer and clinician write the care plan together and see each oth
 
   await signIn(page, info, ray.email, ray.password);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
-  await share(page, carerEmail, true);
-  await share(page, drEmail, false);
+  const carerInvitation = await share(page, carerEmail, true);
+  const drInvitation = await share(page, drEmail, false);
 
   await page.goto('/care-plan');
   await ready(page, info);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Care plan');
-  await openRaysPlan(carer, info);
-  await openRaysPlan(dr, info);
+  await openRaysPlan(carer, info, carerInvitation);
+  await openRaysPlan(dr, info, drInvitation);
   await expectAccessible(page, info);
 
   // Each adds to the plan; the other two see it within 2 seconds.

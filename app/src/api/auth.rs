@@ -28,6 +28,7 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
             idle_timeout_minutes: kith.settings.session_idle_minutes,
             viewing: Some(Viewing { patient_name, how: "through a shared link".into(), partial: true, can_manage: false }),
             break_glass: false,
+            break_glass_unverified: false,
         }));
     }
     let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
@@ -193,7 +194,7 @@ pub async fn sign_up(
     let session = session().await?;
     let actor = kith.create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date, organisation }).await.map_err(core)?;
     start_session(&session, &actor).await?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(super::ssr::landing(&session).await);
     Ok(())
 }
 

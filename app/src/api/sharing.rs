@@ -1,6 +1,6 @@
 //! Sharing: grants, links, labels, and choosing whose record is on screen.
 
-use kith_types::sharing::{NewLink, SharedRecord, SharingView};
+use kith_types::sharing::{InvitationView, NewInvitation, NewLink, SharedRecord, SharingView};
 use kith_types::AppError;
 use leptos::prelude::*;
 
@@ -69,17 +69,32 @@ pub async fn close_shared_record() -> Result<(), AppError> {
 pub async fn get_sharing() -> Result<SharingView, AppError> {
     let (kith, session, access) = super::record::record(kith_core::policy::Right::Manage).await?;
     let mut view = kith.sharing_view(&access).await.map_err(core)?;
-    // Invitations for people without an account: the patient sends the link
-    // (Kith has no mail sender of its own yet).
-    let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
-    for g in view.grants.iter_mut().filter(|g| !g.has_account && g.status == "active") {
-        let email: String =
-            g.email.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-        g.invite_url = Some(format!("{public_url}/sign-up?email={email}&role={}", g.role));
-    }
-    // Shown once: taken out of the session as it is shown.
+    // Shown once: taken out of the session as they are shown.
     view.new_link = session.remove(NEW_LINK_KEY).await.ok().flatten();
+    view.new_invitation = session.remove(NEW_INVITATION_KEY).await.ok().flatten();
     Ok(view)
+}
+
+/// Session key carrying a just-made invitation to the page that shows it,
+/// for browsers without JavaScript (as `NEW_LINK_KEY`).
+#[cfg(feature = "ssr")]
+const NEW_INVITATION_KEY: &str = "new_invitation";
+
+#[cfg(feature = "ssr")]
+fn public_url() -> String {
+    use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into())
+}
+
+/// Hands a just-made invitation to the page: in the reply (with
+/// JavaScript), or through the session and a redirect (without).
+#[cfg(feature = "ssr")]
+async fn show_invitation(made: NewInvitation) -> Result<NewInvitation, AppError> {
+    if super::ssr::accepts_html().await {
+        let session = session().await?;
+        session.insert(NEW_INVITATION_KEY, made.clone()).await.map_err(|e| internal(&e.to_string()))?;
+        leptos_axum::redirect("/sharing#new-invitation");
+    }
+    Ok(made)
 }
 
 /// Session key carrying a just-made link to the page that shows it, for
@@ -101,7 +116,7 @@ pub async fn create_grant(
     #[server(default)] contribute: Option<String>,
     #[server(default)] act_for: Option<String>,
     #[server(default)] expires_in_days: String,
-) -> Result<(), AppError> {
+) -> Result<NewInvitation, AppError> {
     let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
     let (_, _, actor) = require_actor().await?;
     let days = expires_in_days.trim();
@@ -115,8 +130,63 @@ pub async fn create_grant(
         act_for: act_for.is_some(),
         expires_in_days: expires,
     };
-    kith.create_grant(&access, &actor, input).await.map_err(core)?;
-    leptos_axum::redirect("/sharing?done=grant");
+    let made = kith.create_grant(&access, &actor, input, &public_url()).await.map_err(core)?;
+    show_invitation(made).await
+}
+
+/// A new invitation for a grant nobody has accepted; the old one stops working.
+#[server(endpoint = "sharing/new_invitation")]
+pub async fn reissue_invitation(id: String) -> Result<NewInvitation, AppError> {
+    let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
+    let made = kith.new_invitation(&access, &id, &public_url()).await.map_err(core)?;
+    show_invitation(made).await
+}
+
+/// What an invitation offers. Public: whoever holds the link may see what
+/// it is for. Someone not signed in has the token kept in their session, so
+/// that signing in (or up) brings them back to it.
+#[server(endpoint = "sharing/invitation")]
+pub async fn get_invitation(#[server(default)] token: String) -> Result<(String, InvitationView), AppError> {
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let token = if token.is_empty() { session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default() } else { token };
+    let user_id: Option<String> = session.get(kith_core::session_store::USER_ID_KEY).await.ok().flatten();
+    let actor = match user_id {
+        Some(id) => kith.actor(&id).await.map_err(core)?,
+        None => None,
+    };
+    let view = match kith.invitation(&token, actor.as_ref()).await {
+        Ok(v) => v,
+        Err(e) => {
+            // An unusable invitation must not bring them back here at every sign-in.
+            let _ = session.remove::<String>(super::ssr::PENDING_INVITE_KEY).await;
+            return Err(core(e));
+        }
+    };
+    if actor.is_none() {
+        session.insert(super::ssr::PENDING_INVITE_KEY, token.clone()).await.map_err(|e| internal(&e.to_string()))?;
+    }
+    Ok((token, view))
+}
+
+/// "Not now": the invitation stays usable, but signing in no longer leads to it.
+#[server(endpoint = "sharing/forget_invitation")]
+pub async fn forget_invitation() -> Result<(), AppError> {
+    let session = session().await?;
+    let _ = session.remove::<String>(super::ssr::PENDING_INVITE_KEY).await;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// The signed-in person accepts an invitation; the record is then on screen.
+#[server(endpoint = "sharing/accept_invitation")]
+pub async fn accept_invitation(token: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let origin = super::ssr::origin().await;
+    let patient_id = kith.accept_invitation(&actor, &token, &origin).await.map_err(core)?;
+    let _ = session.remove::<String>(super::ssr::PENDING_INVITE_KEY).await;
+    session.insert(CURRENT_RECORD_KEY, patient_id).await.map_err(|e| internal(&e.to_string()))?;
+    leptos_axum::redirect("/");
     Ok(())
 }
 
@@ -154,7 +224,7 @@ pub async fn create_link(
     let (_, _, actor) = require_actor().await?;
     let hours = expires_in_hours.trim();
     let hours = if hours.is_empty() { None } else { Some(hours.parse::<i64>().map_err(|_| AppError::field("expires_in_hours", "Enter a number of hours"))?) };
-    let public_url = use_context::<PublicUrl>().map(|p| p.0).unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let public_url = public_url();
     let input = kith_core::sharing::LinkInput {
         name,
         scope: scope_from(&scope, labels, kinds, entries),

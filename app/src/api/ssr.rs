@@ -196,7 +196,7 @@ pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Act
     let Some(p) =
         pending.filter(|p| chrono::Utc::now().timestamp_millis() - p.started_ms < PENDING_LINK_MINUTES * 60_000).filter(|p| p.user_id == actor.user_id)
     else {
-        return Ok("/");
+        return Ok(landing(session).await);
     };
     let message = match kith.link_identity(actor, &p.identity, &origin().await).await {
         Ok(note) => note.unwrap_or_else(|| format!("{} is linked: next time you can sign in with it.", p.identity.provider_name)),
@@ -204,6 +204,19 @@ pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Act
     };
     let _ = session.insert(SIGN_IN_NOTICE_KEY, message).await;
     Ok("/account#sign-in-methods")
+}
+
+/// Session key: an invitation's token, from someone who opened its link
+/// before signing in; the invitation page picks it up after they do.
+pub const PENDING_INVITE_KEY: &str = "pending_invite";
+
+/// Where someone goes once signed in: back to an invitation they opened
+/// first, or home.
+pub async fn landing(session: &Session) -> &'static str {
+    match session.get::<String>(PENDING_INVITE_KEY).await.ok().flatten() {
+        Some(_) => "/invite",
+        None => "/",
+    }
 }
 
 /// Whether this session was signed in through a provider (which does its

@@ -27,7 +27,21 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messag
             Role::Clinician => "Records that patients share with you will appear here.",
         };
         let shared = Resource::new(|| (), |_| crate::api::get_shared_records());
-        let emergency = me.break_glass.then(|| view! { <EmergencyAccess/> });
+        let emergency = if me.break_glass {
+            Some(view! { <EmergencyAccess/> }.into_any())
+        } else if me.break_glass_unverified {
+            Some(
+                view! {
+                    <section class="card border-l-8 border-gray-500" aria-labelledby="emergency-heading" data-testid="emergency-unverified">
+                        <h2 id="emergency-heading" class="text-xl font-bold mb-2">"Emergency access"</h2>
+                        <p>{kith_types::UNVERIFIED_CLINICIAN}</p>
+                    </section>
+                }
+                .into_any(),
+            )
+        } else {
+            None
+        };
         return view! {
             <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
             {emergency}

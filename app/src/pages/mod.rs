@@ -3,6 +3,7 @@ pub mod account_page;
 pub mod care_plan_page;
 pub mod entry_page;
 pub mod home_page;
+pub mod invite_page;
 pub mod link_page;
 pub mod not_found_page;
 pub mod results_page;

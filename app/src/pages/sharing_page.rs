@@ -63,8 +63,9 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
 
         <section class="card mt-6" aria-labelledby="grant-heading">
             <h2 id="grant-heading" class="text-2xl font-bold mb-2">"Share with a person"</h2>
-            <p class="mb-3">"They sign in (or create an account) with this email address to see what you share."</p>
+            <p class="mb-3">"You get an invitation link to give them. Nothing is shared until they open it and accept it while signed in to Kith, and you will see who accepted it."</p>
             <ErrorSummary error=grant_error/>
+            {move || grant.value().get().and_then(|r| r.ok()).map(|i| view! { <NewInvitationBox i/> })}
             <ActionForm action=grant>
                 <TextField name="email" label="Their email address" input_type="email" required=true error=grant_error/>
                 <fieldset class="mb-4">
@@ -104,6 +105,28 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
                 <SubmitButton label="Make link"/>
             </ActionForm>
         </section>
+    }
+}
+
+/// An invitation just made: the only time its address is shown.
+#[component]
+fn NewInvitationBox(i: kith_types::sharing::NewInvitation) -> impl IntoView {
+    let mail = format!(
+        "mailto:{}?subject={}&body={}",
+        crate::pages::invite_page::encode(&i.email),
+        crate::pages::invite_page::encode("An invitation to see my health record in Kith"),
+        crate::pages::invite_page::encode(&format!(
+            "I would like you to see my health record in Kith. Open this link and sign in (or create an account) to accept:\n\n{}\n",
+            i.url
+        )),
+    );
+    view! {
+        <div class="notice-ok" role="status" data-testid="new-invitation" id="new-invitation">
+            <h3 class="font-bold">"Invitation for "{i.email.clone()}</h3>
+            <p>"Give them this link yourself: by email, text message or on paper. This is the only time it is shown. Whoever opens it and signs in can accept it, so give it only to them."</p>
+            <p class="break-all"><a href=i.url.clone() data-testid="invitation-url">{i.url.clone()}</a></p>
+            <p class="mt-2"><a href=mail class="underline">"Email it to "{i.email.clone()}" from your own email"</a></p>
+        </div>
     }
 }
 
@@ -173,6 +196,7 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="people-heading">
             <h2 id="people-heading" class="text-2xl font-bold mb-2">"People you share with"</h2>
+            {v.new_invitation.map(|i| view! { <NewInvitationBox i/> })}
             {if v.grants.is_empty() {
                 view! { <p>"You are not sharing your record with anyone."</p> }.into_any()
             } else {
@@ -186,10 +210,23 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
                                     <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
                                     <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}{g.last_used.clone().map(|u| format!(" · last used {u}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
-                                    {g.invite_url.clone().map(|url| view! {
-                                        <p class="text-sm" data-testid="invitation">{format!("Invitation: {} has no Kith account yet. Send them this link to create one; your record appears for them when they sign in: ", g.email)}
-                                            <a href=url.clone() class="break-all">{url.clone()}</a></p>
-                                    })}
+                                    {match g.accepted_by.clone() {
+                                        Some(who) => view! { <p class="text-sm" data-testid="accepted-by">"Accepted by "{who}</p> }.into_any(),
+                                        None if active => {
+                                            let id = g.id.clone();
+                                            view! {
+                                                <div class="text-sm" data-testid="invitation">
+                                                    <p>"Waiting for them to accept your invitation: nothing is shared until they do."</p>
+                                                    // A plain form: the new link comes back on a fresh page.
+                                                    <form method="post" action="/api/sharing/new_invitation">
+                                                        <input type="hidden" name="id" value=id/>
+                                                        <button type="submit" class="btn-secondary mt-1">"Make a new invitation link for "{g.email.clone()}</button>
+                                                    </form>
+                                                </div>
+                                            }.into_any()
+                                        }
+                                        None => ().into_any(),
+                                    }}
                                     {(g.review_due && g.status != "revoked").then(|| {
                                         let id = g.id.clone();
                                         view! {

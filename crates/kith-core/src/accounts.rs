@@ -17,6 +17,27 @@ pub struct Actor {
     pub name: String,
     /// For clinicians: where they work (shown in the access log).
     pub organisation: String,
+    /// A clinician whose staff identity was checked (through the staff
+    /// provider, or by the operator): only they may use emergency access.
+    pub verified_clinician: bool,
+}
+
+impl Actor {
+    fn from_row(u: store::UserRow) -> CoreResult<Actor> {
+        let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
+        Ok(Actor {
+            verified_clinician: role == Role::Clinician && u.clinician_verified_by.is_some(),
+            user_id: u.id,
+            role,
+            name: u.name,
+            organisation: u.organisation,
+        })
+    }
+
+    /// May open a record in an emergency, where the deployment allows it.
+    pub(crate) fn may_break_glass(&self) -> bool {
+        self.role == Role::Clinician && self.verified_clinician
+    }
 }
 
 /// What a new account needs; used by the sign-up form and `kith user add`.
@@ -163,7 +184,7 @@ impl Kith {
         }
         tx.commit().await?;
         tracing::info!(user_id = %id, role = %valid.role, "account created");
-        Ok(Actor { user_id: id, role: valid.role, name: valid.name, organisation: input.organisation.trim().to_string() })
+        Ok(Actor { user_id: id, role: valid.role, name: valid.name, organisation: input.organisation.trim().to_string(), verified_clinician: false })
     }
 
     /// Checks email and password. Unknown emails and wrong passwords give the
@@ -202,8 +223,7 @@ impl Kith {
         match (ok, user) {
             (true, Some(u)) => {
                 throttle::record_success(&self.db, &keys[0].0).await?;
-                let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
-                let actor = Actor { user_id: u.id, role, name: u.name, organisation: u.organisation };
+                let actor = Actor::from_row(u)?;
                 // With two-step verification on, the sign-in is logged when
                 // the second step is done (or fails): `verify_second_step`.
                 if !self.two_step_enabled(&actor.user_id).await? {
@@ -212,11 +232,8 @@ impl Kith {
                 Ok(actor)
             }
             (_, user) => {
-                if let Some(u) = user {
-                    if let Ok(role) = u.role.parse::<Role>() {
-                        self.log_sign_in(&Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }, origin, false, "account: wrong password")
-                            .await?;
-                    }
+                if let Some(actor) = user.and_then(|u| Actor::from_row(u).ok()) {
+                    self.log_sign_in(&actor, origin, false, "account: wrong password").await?;
                 }
                 let locked = throttle::record_failure(&self.db, s, &keys, now_ms()).await?;
                 tracing::info!("sign-in failed");
@@ -261,8 +278,7 @@ impl Kith {
         let Some(u) = store::user_by_id(&self.db.pool, user_id).await? else {
             return Ok(None);
         };
-        let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
-        Ok(Some(Actor { user_id: u.id, role, name: u.name, organisation: u.organisation }))
+        Ok(Some(Actor::from_row(u)?))
     }
 
     /// What the home page shows about the signed-in person.
@@ -284,7 +300,8 @@ impl Kith {
             patient,
             idle_timeout_minutes: self.settings.session_idle_minutes,
             viewing: None,
-            break_glass: self.settings.break_glass && actor.role == Role::Clinician,
+            break_glass: self.settings.break_glass && actor.may_break_glass(),
+            break_glass_unverified: self.settings.break_glass && actor.role == Role::Clinician && !actor.verified_clinician,
         })
     }
 

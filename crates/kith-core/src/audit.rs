@@ -448,9 +448,14 @@ impl AccountChange {
 
     /// Commits the change with its log row ("update", `what`).
     pub(crate) async fn commit(self, origin: &Origin, what: &str) -> CoreResult<()> {
+        self.commit_as(origin, Disclosure::new("update", what)).await
+    }
+
+    /// Commits the change with its log row, `d`.
+    pub(crate) async fn commit_as(self, origin: &Origin, d: Disclosure) -> CoreResult<()> {
         match self {
             AccountChange::Logged(mut a, w) => {
-                if let Err(e) = a.append_row(&w, origin, Disclosure::new("update", what)).await {
+                if let Err(e) = a.append_row(&w, origin, d).await {
                     return a.fail(e).await;
                 }
                 a.tx.commit().await?;
@@ -635,6 +640,15 @@ impl Kith {
         Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(who_of_actor(actor))))
     }
 
+    /// Begins a change someone makes to a record through one grant given to
+    /// them (accepting its invitation), logged in the record's chain.
+    pub(crate) async fn grant_change(&self, patient_id: &str, actor: &Actor, grant_id: &str) -> CoreResult<AccountChange> {
+        let mut w = who_of_actor(actor);
+        w.via = "grant";
+        w.via_id = Some(grant_id.to_string());
+        Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(w)))
+    }
+
     /// Begins a read of the record's settings or messages (see `DelegateRead`).
     pub(crate) async fn delegate_read(&self, access: &RecordAccess) -> CoreResult<DelegateRead> {
         Ok(match access.via() {
@@ -708,9 +722,24 @@ impl Kith {
     /// Emergency access: a signed-in clinician opens a record they were not
     /// given, saying why. The patient is told at once. NotFound when the
     /// deployment does not allow it or there is no such record.
+    /// Makes an operator-checked clinician's account able to use emergency
+    /// access (`kith user verify-clinician`). False: no clinician has that email.
+    pub async fn verify_clinician(&self, email: &str) -> CoreResult<bool> {
+        let Ok(email) = kith_types::Email::parse(email) else { return Ok(false) };
+        let Some(u) = store::user_by_email(&self.db.pool, email.as_str()).await? else { return Ok(false) };
+        let done = store::verify_clinician(&self.db.pool, &u.id, "operator", now_ms()).await? == 1;
+        if done {
+            tracing::info!(user_id = %u.id, "clinician checked by the operator");
+        }
+        Ok(done)
+    }
+
     pub async fn break_glass(&self, actor: &Actor, nhs_number: &NhsNumber, reason: &str, origin: &Origin) -> CoreResult<String> {
         if !self.settings.break_glass || actor.role != Role::Clinician {
             return Err(AppError::NotFound.into());
+        }
+        if !actor.may_break_glass() {
+            return Err(AppError::Conflict(kith_types::UNVERIFIED_CLINICIAN.into()).into());
         }
         let reason = reason.trim();
         if reason.chars().count() < 10 {

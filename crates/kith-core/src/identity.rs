@@ -40,6 +40,11 @@ pub struct VerifiedIdentity {
     pub organisation: Option<String>,
 }
 
+/// How a staff provider's sign-in checked a clinician (kept on the account).
+fn staff_check(id: &VerifiedIdentity) -> String {
+    format!("staff sign-in through {}", id.provider_name)
+}
+
 /// What signing in with an identity came to.
 #[derive(Debug)]
 pub enum IdentityOutcome {
@@ -62,6 +67,9 @@ impl Kith {
             if id.staff {
                 if let Some(org) = id.organisation.as_deref().filter(|o| *o != actor.organisation) {
                     store::identity::set_organisation(&self.db.pool, &actor.user_id, org).await?;
+                }
+                if !actor.verified_clinician {
+                    store::verify_clinician(&self.db.pool, &actor.user_id, &staff_check(id), now).await?;
                 }
             }
             let actor = self.actor(&link.user_id).await?.ok_or(AppError::Unauthenticated)?;
@@ -95,6 +103,9 @@ impl Kith {
         let mut tx = self.db.pool.begin().await?;
         store::insert_user(&mut *tx, &user_id, email.as_str(), name.trim(), role.as_str(), None, &organisation, now).await?;
         store::identity::insert_linked(&mut *tx, &new_id(), &user_id, &id.provider_id, &id.issuer, &id.subject, email.as_str(), now).await?;
+        if id.staff {
+            store::verify_clinician(&mut *tx, &user_id, &staff_check(id), now).await?;
+        }
         tx.commit().await?;
         tracing::info!(user_id = %user_id, role = %role, provider = %id.provider_id, "account created through a provider");
         let actor = self.actor(&user_id).await?.ok_or(AppError::Unauthenticated)?;
@@ -126,6 +137,9 @@ impl Kith {
         let label = id.email.clone().unwrap_or_else(|| id.provider_name.clone());
         let mut change = self.account_change(actor).await?;
         store::identity::insert_linked(change.conn(), &new_id(), &actor.user_id, &id.provider_id, &id.issuer, &id.subject, &label, now_ms()).await?;
+        if id.staff {
+            store::verify_clinician(change.conn(), &actor.user_id, &staff_check(id), now_ms()).await?;
+        }
         change.commit(origin, &format!("account: sign-in through {} added", id.provider_name)).await?;
         tracing::info!(user_id = %actor.user_id, provider = %id.provider_id, "sign-in method linked");
         self.attach_record(actor, id, origin).await

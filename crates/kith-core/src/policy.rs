@@ -230,12 +230,11 @@ impl Kith {
                         }
                     }
                 }
-                let Some(user) = store::user_by_id(&self.db.pool, &actor.user_id).await? else { return Ok(None) };
-                let grants = store::active_grants_for(&self.db.pool, patient_id, &user.email, now).await?;
+                let grants = store::active_grants_for(&self.db.pool, patient_id, &actor.user_id, now).await?;
                 if grants.is_empty() {
                     // Emergency access, where the deployment allows it: what a
                     // clinician needs for direct care, never private entries.
-                    if self.settings.break_glass && actor.role == Role::Clinician {
+                    if self.settings.break_glass && actor.may_break_glass() {
                         if let Some((id, reason)) = store::audit::active_break_glass(&self.db.pool, patient_id, &actor.user_id, now).await? {
                             return Ok(Some(Decision {
                                 rights: vec![Right::Read, Right::Comment],

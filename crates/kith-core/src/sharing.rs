@@ -3,7 +3,7 @@
 //! `policy`; this module only records what the patient chose.
 
 use kith_types::record::{kind_title, label_title};
-use kith_types::sharing::{GrantInfo, LinkInfo, NewLink, SharedRecord, SharingView};
+use kith_types::sharing::{GrantInfo, InvitationView, LinkInfo, NewInvitation, NewLink, SharedRecord, SharingView};
 use kith_types::{AppError, Email, FieldError, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -45,6 +45,19 @@ pub struct LinkInput {
 fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// 256 bits of randomness, as hex; only its hash is stored.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn invitation_url(public_url: &str, token: &str) -> String {
+    format!("{}/invite/{token}", public_url.trim_end_matches('/'))
+}
+
+const INVITATION_GONE: &str = "This invitation cannot be used: it has been accepted already, replaced by a newer one, withdrawn, or it has ended. Ask the person who sent it for a new one.";
 
 /// "Whole record" / "Mental health entries, Medicines" — for people to read.
 pub fn describe_scope(s: &Scope) -> String {
@@ -101,8 +114,11 @@ impl Kith {
         Ok(())
     }
 
-    /// Shares the record with a person by email.
-    pub async fn create_grant(&self, access: &RecordAccess, by: &Actor, input: GrantInput) -> CoreResult<()> {
+    /// Shares the record with a person. Nobody sees anything through it until
+    /// they accept the returned invitation while signed in: the email only
+    /// says whom the patient meant, since Kith does not check that people
+    /// own the address they sign up with.
+    pub async fn create_grant(&self, access: &RecordAccess, by: &Actor, input: GrantInput, public_url: &str) -> CoreResult<NewInvitation> {
         require(access, Right::Manage)?;
         require_whole(access)?;
         let mut errors = Vec::new();
@@ -144,6 +160,7 @@ impl Kith {
         let scope = if input.act_for { Scope::whole() } else { input.scope };
         let mut audited = self.audited(access).await?;
         let grant_id = new_id();
+        let token = new_token();
         store::insert_grant(
             audited.conn(),
             access.patient_id(),
@@ -154,12 +171,98 @@ impl Kith {
             (input.comment || input.act_for, input.contribute || input.act_for, input.act_for),
             days.map(|d| now + d * DAY_MS),
             &by.user_id,
+            &token_hash(&token),
             now,
         )
         .await?;
         let what = format!("grant to {} ({}): {}", email.as_str(), role.as_str(), describe_scope(&scope));
         audited.commit(access, Disclosure { labels: scope.labels.clone(), ..Disclosure::new("share", what) }).await?;
-        Ok(())
+        Ok(NewInvitation { email: email.as_str().to_string(), url: invitation_url(public_url, &token) })
+    }
+
+    /// A new invitation for a grant nobody has accepted yet (the patient lost
+    /// the first, or sent it to the wrong place): the old one stops working.
+    pub async fn new_invitation(&self, access: &RecordAccess, grant_id: &str, public_url: &str) -> CoreResult<NewInvitation> {
+        require(access, Right::Manage)?;
+        require_whole(access)?;
+        let token = new_token();
+        let mut audited = self.audited(access).await?;
+        let Some(g) = store::grants_of(audited.conn(), access.patient_id()).await?.into_iter().find(|g| g.id == grant_id) else {
+            return audited.fail(AppError::NotFound).await;
+        };
+        if store::set_invite(audited.conn(), access.patient_id(), grant_id, &token_hash(&token)).await? == 0 {
+            return audited.fail(AppError::Conflict("This invitation has been accepted or the sharing has stopped, so there is nothing to send.".into())).await;
+        }
+        audited.commit(access, Disclosure::new("share", format!("new invitation for the grant to {} ({})", g.grantee_email, g.grantee_role))).await?;
+        Ok(NewInvitation { email: g.grantee_email, url: invitation_url(public_url, &token) })
+    }
+
+    /// What an invitation offers, for the page its link opens.
+    pub async fn invitation(&self, token: &str, actor: Option<&Actor>) -> CoreResult<InvitationView> {
+        let g = self.waiting_grant(token).await?;
+        let p = store::patient_by_id(&self.db.pool, &g.patient_id).await?.ok_or(AppError::NotFound)?;
+        let signed_in_as = match actor {
+            Some(a) => store::user_by_id(&self.db.pool, &a.user_id).await?.map(|u| format!("{} ({})", u.name, u.email)),
+            None => None,
+        };
+        Ok(InvitationView {
+            patient_name: p.name,
+            email: g.grantee_email,
+            role: g.grantee_role,
+            scope: serde_json::from_str::<Scope>(&g.scope).map(|s| describe_scope(&s)).unwrap_or_default(),
+            rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0),
+            expires: g.expires_at.map(ms_to_uk),
+            signed_in_as,
+        })
+    }
+
+    /// The grant an invitation token opens, while it can still be accepted.
+    async fn waiting_grant(&self, token: &str) -> CoreResult<store::GrantRow> {
+        let gone = || CoreError::User(AppError::Conflict(INVITATION_GONE.into()));
+        let g = store::grant_by_invite(&self.db.pool, &token_hash(token.trim())).await?.ok_or_else(gone)?;
+        if g.revoked_at.is_some() || g.expires_at.is_some_and(|e| e <= now_ms()) {
+            return Err(gone());
+        }
+        Ok(g)
+    }
+
+    /// The signed-in person accepts an invitation: the grant is theirs from
+    /// now on, and the invitation cannot be used again. The patient is told
+    /// who accepted it, so an invitation that reached the wrong person shows.
+    /// Returns the record's patient id.
+    pub async fn accept_invitation(&self, actor: &Actor, token: &str, origin: &Origin) -> CoreResult<String> {
+        let g = self.waiting_grant(token).await?;
+        if store::patient_by_user(&self.db.pool, &actor.user_id).await?.is_some_and(|p| p.id == g.patient_id) {
+            return Err(AppError::Conflict("This invitation is to your own record. Give it to the person you meant to share with.".into()).into());
+        }
+        match (g.grantee_role.as_str(), actor.role) {
+            ("clinician", Role::Clinician) | ("carer", Role::Carer | Role::Patient) => {}
+            ("clinician", _) => {
+                return Err(AppError::Conflict(
+                    "This invitation is for a clinician or care professional. Sign in with a clinician's account to accept it.".into(),
+                )
+                .into())
+            }
+            _ => {
+                return Err(
+                    AppError::Conflict("This invitation is for a family carer. Sign in with your own account, not a clinician's, to accept it.".into()).into()
+                )
+            }
+        }
+        let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
+        let now = now_ms();
+        let mut change = self.grant_change(&g.patient_id, actor, &g.id).await?;
+        if !store::accept_grant(change.conn(), &g.patient_id, &g.id, &token_hash(token.trim()), &actor.user_id, now).await? {
+            change.rollback().await?;
+            return Err(AppError::Conflict(INVITATION_GONE.into()).into());
+        }
+        let who = format!("{} ({})", actor.name, user.email);
+        let message =
+            format!("{who} accepted your invitation to share with {}. If that is not who you meant, stop sharing on the Sharing page.", g.grantee_email);
+        store::insert_notification(change.conn(), &g.patient_id, &new_id(), &message, now).await?;
+        change.commit_as(origin, Disclosure::new("share", format!("invitation for {} ({}) accepted by {who}", g.grantee_email, g.grantee_role))).await?;
+        tracing::info!(user_id = %actor.user_id, "invitation accepted");
+        Ok(g.patient_id)
     }
 
     pub async fn revoke_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
@@ -195,10 +298,7 @@ impl Kith {
         if !errors.is_empty() {
             return Err(AppError::Validation { errors, values: vec![("name".into(), input.name.clone())] }.into());
         }
-        // 256 bits of randomness; only its hash is stored.
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = new_token();
         let passcode_hash = match passcode {
             Some(p) => Some(password::hash(p.trim().to_string()).await?),
             None => None,
@@ -309,10 +409,12 @@ impl Kith {
         let now = now_ms();
         let scope_of = |s: &str| serde_json::from_str::<Scope>(s).map(|s| describe_scope(&s)).unwrap_or_default();
         let rows = store::grants_of(r.conn(), access.patient_id()).await?;
-        let mut accounts = std::collections::HashSet::new();
+        let mut accepted_by = std::collections::HashMap::new();
         for g in &rows {
-            if store::user_by_email(r.conn(), &g.grantee_email).await?.is_some() {
-                accounts.insert(g.grantee_email.clone());
+            if let (Some(uid), Some(at)) = (&g.grantee_user_id, g.accepted_at) {
+                if let Some(u) = store::user_by_id(r.conn(), uid).await? {
+                    accepted_by.insert(g.id.clone(), format!("{} ({}), {}", u.name, u.email, ms_to_uk(at)));
+                }
             }
         }
         let last_use: std::collections::HashMap<String, i64> = store::audit::last_use_by_share(r.conn(), access.patient_id()).await?.into_iter().collect();
@@ -320,9 +422,8 @@ impl Kith {
             .into_iter()
             .map(|g| GrantInfo {
                 last_used: last_use.get(&g.id).copied().map(ms_to_uk),
-                invite_url: None,
                 review_due: g.grantee_role == "carer" && g.revoked_at.is_none() && g.expires_at.is_some_and(|e| e <= now + CARER_REVIEW_NOTICE_MS),
-                has_account: accounts.contains(&g.grantee_email),
+                accepted_by: accepted_by.remove(&g.id),
                 status: if g.revoked_at.is_some() {
                     "revoked"
                 } else if g.expires_at.is_some_and(|e| e <= now) {
@@ -367,14 +468,13 @@ impl Kith {
             })
             .collect();
         r.finish(access, "sharing settings").await?;
-        Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner), new_link: None })
+        Ok(SharingView { grants, links, can_grant_act_for: matches!(access.via(), Via::Owner), new_link: None, new_invitation: None })
     }
 
     /// Records other patients have shared with this person.
     pub async fn shared_with_me(&self, actor: &Actor) -> CoreResult<Vec<SharedRecord>> {
-        let Some(user) = store::user_by_id(&self.db.pool, &actor.user_id).await? else { return Ok(vec![]) };
         let mut out: Vec<SharedRecord> = Vec::new();
-        for g in store::grants_to_email(&self.db.pool, &user.email, now_ms()).await? {
+        for g in store::grants_to_user(&self.db.pool, &actor.user_id, now_ms()).await? {
             if out.iter().any(|r| r.patient_id == g.patient_id) {
                 continue;
             }

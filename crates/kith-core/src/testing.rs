@@ -336,3 +336,16 @@ pub(crate) async fn query_plan(conn: &mut sqlx::AnyConnection, backend: crate::B
     }
     q.fetch_all(conn).await.unwrap().iter().map(|r| r.get::<String, _>(column)).collect()
 }
+
+/// The person who signed up with `email` accepts an invitation, as they do
+/// by opening its link while signed in.
+pub async fn accept(k: &Kith, invitation: &kith_types::sharing::NewInvitation, email: &str) {
+    let user = crate::store::user_by_email(&k.db.pool, email).await.unwrap().unwrap_or_else(|| panic!("no account for {email} to accept with"));
+    let actor = k.actor(&user.id).await.unwrap().unwrap();
+    k.accept_invitation(&actor, invitation_token(invitation), &crate::policy::Origin::default()).await.unwrap();
+}
+
+/// The token at the end of an invitation's address.
+pub fn invitation_token(invitation: &kith_types::sharing::NewInvitation) -> &str {
+    invitation.url.rsplit('/').next().unwrap()
+}

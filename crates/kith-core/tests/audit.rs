@@ -27,13 +27,16 @@ async fn world(k: &Kith) -> World {
 
 async fn share(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
-    k.create_grant(
-        &owner,
-        &w.owner,
-        GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute: false, act_for, expires_in_days: None },
-    )
-    .await
-    .unwrap();
+    let invitation = k
+        .create_grant(
+            &owner,
+            &w.owner,
+            GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute: false, act_for, expires_in_days: None },
+            "http://kith.test",
+        )
+        .await
+        .unwrap();
+    kith_core::testing::accept(k, &invitation, email).await;
 }
 
 async fn views_say_who_how_and_what(db: &TestDb) {
@@ -96,7 +99,14 @@ async fn views_say_who_how_and_what(db: &TestDb) {
     let gp_access = k.open_patient(&Principal::User(gp), &w.patient_id, Right::Read).await.unwrap();
     k.export_bundle(&gp_access).await.unwrap();
     k.summary(&gp_access).await.unwrap();
-    let told: Vec<String> = k.notifications(&owner_manage).await.unwrap().into_iter().map(|(m, _)| m).filter(|m| m.contains("Dr Download")).collect();
+    let told: Vec<String> = k
+        .notifications(&owner_manage)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(m, _)| m)
+        .filter(|m| m.contains("Dr Download") && !m.contains("accepted your invitation"))
+        .collect();
     assert_eq!(told.len(), 1, "told once, at the download: {told:?}");
     assert!(told[0].contains("downloaded a copy of your record"), "{told:?}");
     let download = db.log(&w.patient_id).await.into_iter().rev().find(|r| r.action == "export").unwrap();
@@ -448,6 +458,22 @@ async fn emergency_access_is_off_by_default_and_stands_out(db: &TestDb) {
     let carer = user(k, "Not A Doctor", "carer@example.com", "carer", "").await;
     assert!(not_found(k.break_glass(&carer, &nhs, "I would like to look please", &Origin::default()).await), "clinicians only");
     assert!(not_found(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await), "no access before");
+    // Anyone can sign up calling themselves a clinician: until their staff
+    // identity is checked they are refused, and nothing is written.
+    let log_before = db.log(&w.patient_id).await.len();
+    let unchecked = k.break_glass(&dr, &nhs, "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await;
+    assert!(
+        matches!(&unchecked, Err(CoreError::User(AppError::Conflict(m))) if m.contains("staff identity")),
+        "unchecked clinicians are refused: {unchecked:?}"
+    );
+    assert_eq!(db.log(&w.patient_id).await.len(), log_before);
+    assert_eq!(db.count_where("break_glass", "user_id", &dr.user_id).await, 0);
+    assert!(!k.me(&dr).await.unwrap().break_glass && k.me(&dr).await.unwrap().break_glass_unverified, "the home page says why");
+    assert!(!k.verify_clinician("carer@example.com").await.unwrap(), "only clinicians are checked");
+    assert!(!k.verify_clinician("nobody@example.com").await.unwrap());
+    assert!(k.verify_clinician("Urgent@Example.com").await.unwrap());
+    let dr = k.actor(&dr.user_id).await.unwrap().unwrap();
+    assert!(dr.verified_clinician && k.me(&dr).await.unwrap().break_glass);
     let short = k.break_glass(&dr, &nhs, "urgent", &Origin::default()).await;
     assert!(matches!(short, Err(CoreError::User(AppError::Validation { .. }))), "a reason is required");
     let pid = k

@@ -59,7 +59,8 @@ async fn only_whoever_manages_the_record_connects_or_sees_connections(db: &TestD
         act_for: false,
         expires_in_days: None,
     };
-    k.create_grant(&own, &m, input).await.unwrap();
+    let invitation = k.create_grant(&own, &m, input, "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "shah@example.com").await;
     let theirs = k.open_patient(&Principal::User(dr), own.patient_id(), Right::Read).await.unwrap();
     assert!(k.connections(&theirs).await.unwrap().is_empty(), "a viewer does not see connections");
     assert!(not_found(k.pullable(&theirs, &id).await));

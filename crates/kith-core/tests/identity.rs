@@ -170,6 +170,21 @@ async fn staff_providers_make_clinicians_with_their_organisation(db: &TestDb) {
     let moved = VerifiedIdentity { organisation: Some("Hilltop Hospital".into()), ..staff };
     let (dr, _) = signed_in(k.sign_in_with_identity(&moved, &origin()).await.unwrap());
     assert_eq!(dr.organisation, "Hilltop Hospital", "the organisation follows the provider's claim");
+    assert!(dr.verified_clinician, "the staff provider checked who they are: they may use emergency access");
+    assert_eq!(
+        db.query_text("SELECT clinician_verified_by FROM users WHERE id = $1", &dr.user_id).await.as_deref(),
+        Some("staff sign-in through Riverside staff sign-in")
+    );
+    // A clinician who signed up with a password is checked once they link
+    // their staff sign-in (and not before).
+    let pw = user(k, "Dr Pass", "pass@riverside.example", "clinician", "Riverside Surgery").await;
+    assert!(!k.actor(&pw.user_id).await.unwrap().unwrap().verified_clinician);
+    let theirs = VerifiedIdentity { subject: "dr-2".into(), email: Some("pass@riverside.example".into()), ..moved };
+    k.link_identity(&pw, &theirs, &origin()).await.unwrap();
+    assert!(k.actor(&pw.user_id).await.unwrap().unwrap().verified_clinician);
+    // A patient's provider checks nobody as a clinician.
+    let (ann, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-10", "ann10@example.com", None), &origin()).await.unwrap());
+    assert!(!ann.verified_clinician);
 }
 
 async fn no_email_no_account(db: &TestDb) {

@@ -63,7 +63,8 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
-    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
+    let invitation = k.create_grant(&manage, &owner, whole_record_view("mind@example.com"), "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "mind@example.com").await;
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.timeline(&access, &TimelineQuery::default()).await.unwrap();
     k.summary(&access).await.unwrap();
@@ -72,6 +73,8 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
 
     // Emergency access, and a link locked by wrong passcodes.
     let urgent = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    assert!(k.verify_clinician("urgent@example.com").await.unwrap());
+    let urgent = k.actor(&urgent.user_id).await.unwrap().unwrap();
     k.break_glass(&urgent, &NhsNumber::parse("9434765919").unwrap(), "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await.unwrap();
     let link = LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false };
     let url = k.create_link(&manage, &owner, link, "https://kith.example").await.unwrap().url;
@@ -109,7 +112,8 @@ async fn without_a_mail_server_nothing_is_queued(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
-    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
+    let invitation = k.create_grant(&manage, &owner, whole_record_view("mind@example.com"), "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "mind@example.com").await;
     let access = k.open_patient(&Principal::User(dr), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "told in the app");
@@ -152,6 +156,8 @@ async fn a_refused_address_is_given_up_without_keeping_it(db: &TestDb) {
     let k = &on.kith;
     let (_, pid) = margaret(k).await;
     let urgent = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    assert!(k.verify_clinician("urgent@example.com").await.unwrap());
+    let urgent = k.actor(&urgent.user_id).await.unwrap().unwrap();
     k.break_glass(&urgent, &NhsNumber::parse("9434765919").unwrap(), "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await.unwrap();
     // Her first view after emergency access is not news twice.
     let a = k.open_patient(&Principal::User(urgent), &pid, Right::Read).await.unwrap();
@@ -198,7 +204,8 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
     let (owner, pid) = margaret(k).await;
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "").await;
-    k.create_grant(&manage, &owner, whole_record_view("mind@example.com")).await.unwrap();
+    let invitation = k.create_grant(&manage, &owner, whole_record_view("mind@example.com"), "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "mind@example.com").await;
     let access = k.open_patient(&Principal::User(dr.clone()), &pid, Right::Read).await.unwrap();
     k.summary(&access).await.unwrap();
     assert_eq!(on.mail_outbox(&pid).await.len(), 1);

@@ -44,13 +44,16 @@ async fn visible_ids(k: &Kith, a: &RecordAccess) -> Vec<(String, String)> {
 
 async fn grant(k: &Kith, w: &World, email: &str, role: &str, scope: Scope, act_for: bool, days: Option<i64>) {
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
-    k.create_grant(
-        &owner,
-        &w.owner,
-        GrantInput { email: email.into(), role: role.into(), scope, comment: true, contribute: false, act_for, expires_in_days: days },
-    )
-    .await
-    .unwrap();
+    let invitation = k
+        .create_grant(
+            &owner,
+            &w.owner,
+            GrantInput { email: email.into(), role: role.into(), scope, comment: true, contribute: false, act_for, expires_in_days: days },
+            "http://kith.test",
+        )
+        .await
+        .unwrap();
+    kith_core::testing::accept(k, &invitation, email).await;
 }
 
 async fn the_matrix(db: &TestDb) {
@@ -188,7 +191,8 @@ async fn the_matrix(db: &TestDb) {
                 contribute: false,
                 act_for: true,
                 expires_in_days: None
-            }
+            },
+            "http://kith.test"
         )
         .await,
         []
@@ -205,7 +209,8 @@ async fn the_matrix(db: &TestDb) {
                 contribute: false,
                 act_for: false,
                 expires_in_days: None
-            }
+            },
+            "http://kith.test"
         )
         .await
         .unwrap(),
@@ -289,18 +294,92 @@ async fn the_matrix(db: &TestDb) {
 async fn carers_access_is_reviewed_and_renewed(db: &TestDb) {
     let k = &db.kith;
     let w = world(k).await;
-    grant(k, &w, "carer@example.com", "carer", Scope::whole(), false, Some(20)).await;
     let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let invitation = k.create_grant(&owner, &w.owner, carer_input("carer@example.com", Some(20)), "http://kith.test").await.unwrap();
     let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
     assert!(g.review_due, "ends within 30 days");
-    assert!(!g.has_account, "no account yet: an invitation is pending");
+    assert_eq!(g.accepted_by, None, "nobody has accepted the invitation yet");
     assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.contains("Review your family carer carer@example.com")));
     k.renew_carer_grant(&owner, &g.id).await.unwrap();
     let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
     assert!(!g.review_due, "renewed for 12 months");
     assert_eq!(db.log(&w.patient_id).await.last().unwrap().action, "share");
     user(k, "Sam Carer", "carer@example.com", "carer", "").await;
-    assert!(k.sharing_view(&owner).await.unwrap().grants.iter().any(|g| g.email == "carer@example.com" && g.has_account));
+    kith_core::testing::accept(k, &invitation, "carer@example.com").await;
+    let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "carer@example.com").unwrap();
+    assert!(g.accepted_by.unwrap().starts_with("Sam Carer (carer@example.com), "));
+}
+
+fn carer_input(email: &str, days: Option<i64>) -> GrantInput {
+    GrantInput { email: email.into(), role: "carer".into(), scope: Scope::whole(), comment: true, contribute: false, act_for: false, expires_in_days: days }
+}
+
+/// A grant names an email, but Kith does not check that people own the
+/// address they sign up with: only the account that accepts the invitation
+/// (a one-time link the patient hands over) gets the grant.
+async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let gone = |r: Result<String, CoreError>| matches!(r, Err(CoreError::User(AppError::Conflict(m))) if m.contains("cannot be used"));
+    // Someone signs up with the carer's email before the carer does.
+    let squatter = user(k, "Mallory", "sam@example.com", "carer", "").await;
+    let invitation = k.create_grant(&owner, &w.owner, carer_input("sam@example.com", None), "http://kith.test").await.unwrap();
+    assert_eq!(invitation.email, "sam@example.com");
+    assert!(invitation.url.starts_with("http://kith.test/invite/"));
+    let token = kith_core::testing::invitation_token(&invitation).to_string();
+    assert_eq!(db.count_where("grants", "invite_hash", &token).await, 0, "only the token's hash is kept");
+    assert!(not_found(k.open_patient(&Principal::User(squatter.clone()), &w.patient_id, Right::Read).await), "the email alone opens nothing");
+    assert!(k.shared_with_me(&squatter).await.unwrap().is_empty());
+
+    // What the invitation's page shows.
+    let shown = k.invitation(&token, None).await.unwrap();
+    assert_eq!((shown.patient_name.as_str(), shown.role.as_str(), shown.signed_in_as.as_deref()), ("Margaret Jones", "carer", None));
+    assert!(shown.scope.starts_with("Whole record") && shown.rights.contains("comment"), "{shown:?}");
+    assert!(matches!(k.invitation("not-a-token", None).await, Err(CoreError::User(AppError::Conflict(_)))));
+
+    // The wrong kind of account, and the patient herself, cannot take it.
+    let dr = user(k, "Dr Wrong", "wrong@example.com", "clinician", "").await;
+    assert!(matches!(k.accept_invitation(&dr, &token, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("family carer")));
+    assert!(
+        matches!(k.accept_invitation(&w.owner, &token, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("your own record"))
+    );
+
+    // The carer, signed up with another address, accepts: the grant is theirs.
+    let sam = user(k, "Sam Jones", "sam.jones@example.net", "carer", "").await;
+    assert_eq!(k.invitation(&token, Some(&sam)).await.unwrap().signed_in_as.as_deref(), Some("Sam Jones (sam.jones@example.net)"));
+    let origin = Origin { address: "10.7.7.7".into(), user_agent: "Test/1".into() };
+    assert_eq!(k.accept_invitation(&sam, &token, &origin).await.unwrap(), w.patient_id);
+    assert!(k.open_patient(&Principal::User(sam.clone()), &w.patient_id, Right::Comment).await.is_ok());
+    assert_eq!(k.shared_with_me(&sam).await.unwrap().len(), 1);
+    // Once only: not again, and not by the squatter.
+    assert!(gone(k.accept_invitation(&sam, &token, &Origin::default()).await));
+    assert!(gone(k.accept_invitation(&squatter, &token, &Origin::default()).await));
+    assert!(not_found(k.open_patient(&Principal::User(squatter.clone()), &w.patient_id, Right::Read).await));
+    // The patient is told who accepted, and it is in her log.
+    assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.starts_with("Sam Jones (sam.jones@example.net) accepted your invitation")));
+    let row = db.log(&w.patient_id).await.pop().unwrap();
+    assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("share", "grant", "10.7.7.7"));
+    assert!(row.what.contains("accepted by Sam Jones"), "{}", row.what);
+    let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "sam@example.com").unwrap();
+    assert!(g.accepted_by.unwrap().starts_with("Sam Jones (sam.jones@example.net)"));
+    // An accepted grant gets no new invitation.
+    assert!(matches!(k.new_invitation(&owner, &g.id, "http://kith.test").await, Err(CoreError::User(AppError::Conflict(_)))));
+
+    // A new invitation replaces a lost one; withdrawing the grant ends it.
+    let first = k.create_grant(&owner, &w.owner, carer_input("ann@example.com", None), "http://kith.test").await.unwrap();
+    let id = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "ann@example.com").unwrap().id;
+    let second = k.new_invitation(&owner, &id, "http://kith.test").await.unwrap();
+    let ann = user(k, "Ann", "ann@example.com", "carer", "").await;
+    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&first), &Origin::default()).await), "the old one stops working");
+    k.revoke_grant(&owner, &id).await.unwrap();
+    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&second), &Origin::default()).await), "withdrawn");
+    assert!(not_found(k.new_invitation(&owner, "no-such-grant", "http://kith.test").await));
+    // An invitation to a grant that has ended cannot be taken either.
+    let late = k.create_grant(&owner, &w.owner, carer_input("late@example.com", Some(1)), "http://kith.test").await.unwrap();
+    db.expire_all_grants().await;
+    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&late), &Origin::default()).await));
+    assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
 }
 
 async fn expired_grants_stop_working(db: &TestDb) {
@@ -422,6 +501,7 @@ async fn one_chosen_entry_only(db: &TestDb) {
                 act_for: false,
                 expires_in_days: None,
             },
+            "http://kith.test",
         )
         .await;
     assert!(matches!(private, Err(CoreError::User(AppError::Validation { .. }))), "{private:?}");
@@ -434,6 +514,7 @@ async fn one_chosen_entry_only(db: &TestDb) {
 }
 
 backend_tests!(
+    invitations_decide_who_gets_a_grant,
     carers_access_is_reviewed_and_renewed,
     one_chosen_entry_only,
     the_matrix,

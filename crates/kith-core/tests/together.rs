@@ -37,16 +37,16 @@ async fn people(k: &Kith) -> People {
     let dr = user(k, "Dr Priya Shah", "ps@example.com", "clinician", "Riverside Surgery").await;
     let viewer = user(k, "Dr View Only", "vo@example.com", "clinician", "Riverside Surgery").await;
     let mind = user(k, "Dr Mind", "mind@example.com", "clinician", "Riverside Surgery").await;
-    k.create_grant(&patient, &owner, grant("dj@example.com", "carer", Scope::whole(), false, false, true)).await.unwrap();
-    k.create_grant(&patient, &owner, grant("ps@example.com", "clinician", Scope::whole(), true, true, false)).await.unwrap();
-    k.create_grant(&patient, &owner, grant("vo@example.com", "clinician", Scope::whole(), false, false, false)).await.unwrap();
-    k.create_grant(
-        &patient,
-        &owner,
+    for input in [
+        grant("dj@example.com", "carer", Scope::whole(), false, false, true),
+        grant("ps@example.com", "clinician", Scope::whole(), true, true, false),
+        grant("vo@example.com", "clinician", Scope::whole(), false, false, false),
         grant("mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, true, true, false),
-    )
-    .await
-    .unwrap();
+    ] {
+        let email = input.email.clone();
+        let invitation = k.create_grant(&patient, &owner, input, "http://kith.test").await.unwrap();
+        kith_core::testing::accept(k, &invitation, &email).await;
+    }
     let pid = patient.patient_id().to_string();
     let open = |a: Actor, r: Right| {
         let pid = pid.clone();

@@ -33,6 +33,10 @@ pub struct Me {
     /// A clinician who may use emergency access in this deployment.
     #[serde(default)]
     pub break_glass: bool,
+    /// A clinician who could use emergency access once their staff identity
+    /// is checked (they signed up with a password).
+    #[serde(default)]
+    pub break_glass_unverified: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +47,10 @@ pub struct PatientSummary {
     /// UK form, rendered on the server: `21 Nov 2026`.
     pub birth_date: String,
 }
+
+/// Why a clinician who signed up with a password cannot open records in an
+/// emergency: anyone can call themselves a clinician at sign-up.
+pub const UNVERIFIED_CLINICIAN: &str = "Emergency access is only for clinicians whose staff identity has been checked. Sign in through your organisation's staff sign-in, or ask whoever runs this Kith to check your account.";
 
 /// Formats a date the way NHS services write it: `21 Nov 2026`.
 pub fn uk_date(date: chrono::NaiveDate) -> String {

@@ -11,6 +11,33 @@ pub struct SharingView {
     /// A link just made (without JavaScript it arrives through the session).
     #[serde(default)]
     pub new_link: Option<NewLink>,
+    /// An invitation just made (likewise).
+    #[serde(default)]
+    pub new_invitation: Option<NewInvitation>,
+}
+
+/// An invitation just made: the only time its address is shown. Whoever
+/// opens it and signs in can accept it, so the patient gives it only to the
+/// person they meant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewInvitation {
+    pub email: String,
+    pub url: String,
+}
+
+/// What an invitation offers, shown to the person who opened it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub patient_name: String,
+    /// The email address the patient typed.
+    pub email: String,
+    /// clinician or carer
+    pub role: String,
+    pub scope: String,
+    pub rights: String,
+    pub expires: Option<String>,
+    /// The signed-in person ("Name (email)"); None: they must sign in first.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,16 +57,13 @@ pub struct GrantInfo {
     /// review it.
     #[serde(default)]
     pub review_due: bool,
-    /// Whether the person has a Kith account yet (if not, they need inviting).
+    /// Who accepted the invitation and when ("Dr Priya Shah (priya@…), 4
+    /// Dec 2026"); None: nobody has yet, and nobody sees anything through it.
     #[serde(default)]
-    pub has_account: bool,
+    pub accepted_by: Option<String>,
     /// When they last looked at or added to the record (from the access log).
     #[serde(default)]
     pub last_used: Option<String>,
-    /// For someone without an account: the link that invites them to make
-    /// one (it fills in their email and role).
-    #[serde(default)]
-    pub invite_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,8 @@ pub(crate) struct UserRow {
     pub role: String,
     pub password_hash: Option<String>,
     pub organisation: String,
+    /// How a clinician's staff identity was checked; None: not checked.
+    pub clinician_verified_by: Option<String>,
 }
 
 #[derive(Debug, FromRow)]
@@ -35,7 +37,7 @@ pub(crate) struct SessionRow {
     pub data: String,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation";
+const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation, clinician_verified_by";
 
 pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email.to_string()).fetch_optional(ex).await
@@ -70,6 +72,17 @@ pub(crate) async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+/// Marks a clinician's account as checked (`how`: who checked it).
+pub(crate) async fn verify_clinician<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, how: &str, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE users SET clinician_verified_by = $1, updated_at = $2 WHERE id = $3 AND role = 'clinician'")
+        .bind(how.to_string())
+        .bind(now)
+        .bind(user_id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
 }
 
 pub(crate) async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, hash: &str, now: i64) -> sqlx::Result<()> {

@@ -63,32 +63,82 @@ pub(crate) struct GrantRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// The account that accepted the invitation; None: not accepted yet.
+    pub grantee_user_id: Option<String>,
+    pub accepted_at: Option<i64>,
 }
 
 // `grants.last_used_at` stays NULL: the Sharing page takes a grant's last
 // use from the access log, which cannot drift from what happened.
-const GRANT_COLUMNS: &str = "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at";
+const GRANT_COLUMNS: &str =
+    "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at, grantee_user_id, accepted_at";
 
-pub(crate) async fn active_grants_for<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, email: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
+/// The grants this account accepted that are in force for one record.
+pub(crate) async fn active_grants_for<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, user_id: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
     sqlx::query_as(&format!(
-        "SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 AND grantee_email = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+        "SELECT {GRANT_COLUMNS} FROM grants WHERE patient_id = $1 AND grantee_user_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
     ))
     .bind(patient.to_string())
-    .bind(email.to_string())
+    .bind(user_id.to_string())
     .bind(now)
     .fetch_all(ex)
     .await
 }
 
-/// Every active grant to this email, across patients (records shared with me).
-pub(crate) async fn grants_to_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
+/// Every grant in force that this account accepted, across patients
+/// (records shared with me).
+pub(crate) async fn grants_to_user<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
     sqlx::query_as(&format!(
-        "SELECT {GRANT_COLUMNS} FROM grants WHERE grantee_email = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at"
+        "SELECT {GRANT_COLUMNS} FROM grants WHERE grantee_user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at"
     ))
-    .bind(email.to_string())
+    .bind(user_id.to_string())
     .bind(now)
     .fetch_all(ex)
     .await
+}
+
+/// The grant waiting for the invitation with this token hash (any patient:
+/// the token is all the invited person has).
+pub(crate) async fn grant_by_invite<'e, E: Executor<'e, Database = Any>>(ex: E, invite_hash: &str) -> sqlx::Result<Option<GrantRow>> {
+    sqlx::query_as(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE invite_hash = $1 AND grantee_user_id IS NULL"))
+        .bind(invite_hash.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+/// Gives a grant to the account that accepted its invitation; the
+/// invitation cannot be used again. False: someone else took it first.
+pub(crate) async fn accept_grant<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    id: &str,
+    invite_hash: &str,
+    user_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE grants SET grantee_user_id = $1, accepted_at = $2, invite_hash = NULL \
+         WHERE patient_id = $3 AND id = $4 AND invite_hash = $5 AND grantee_user_id IS NULL AND revoked_at IS NULL",
+    )
+    .bind(user_id.to_string())
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .bind(invite_hash.to_string())
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+/// A new invitation for a grant nobody has accepted (the old one stops working).
+pub(crate) async fn set_invite<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, invite_hash: &str) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE grants SET invite_hash = $1 WHERE patient_id = $2 AND id = $3 AND grantee_user_id IS NULL AND revoked_at IS NULL")
+        .bind(invite_hash.to_string())
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
 }
 
 pub(crate) async fn grants_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<GrantRow>> {
@@ -106,11 +156,12 @@ pub(crate) async fn insert_grant<'e, E: Executor<'e, Database = Any>>(
     rights: (bool, bool, bool),
     expires_at: Option<i64>,
     by: &str,
+    invite_hash: &str,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO grants (patient_id, id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_by, created_at, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, NULL)",
+        "INSERT INTO grants (patient_id, id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_by, created_at, last_used_at, invite_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, NULL, $12)",
     )
     .bind(patient.to_string())
     .bind(id.to_string())
@@ -123,6 +174,7 @@ pub(crate) async fn insert_grant<'e, E: Executor<'e, Database = Any>>(
     .bind(expires_at)
     .bind(by.to_string())
     .bind(now)
+    .bind(invite_hash.to_string())
     .execute(ex)
     .await
     .map(|_| ())
