@@ -91,7 +91,7 @@ export async function acceptInvitation(page: Page, info: TestInfo, path: string)
   await page.goto(path);
   await ready(page, info);
   await page.getByRole('button', { name: /^Accept and open/ }).click();
-  await expect(page.getByRole('region', { name: 'Whose record' })).toBeVisible();
+  await expect(page.getByRole('banner').getByRole('region', { name: 'Whose record' })).toBeVisible();
 }
 
 /** Runs the `kith` command line built for these tests (the same database as
