@@ -124,12 +124,14 @@ pub struct RecordAccess {
     patient_name: String,
     origin: Origin,
     right: Right,
-    /// Every right the actor holds on this record (the page may offer them).
-    rights: Vec<Right>,
+    /// Every right the actor holds on this record (the page may offer them),
+    /// each with the part of the record it covers: someone may see the whole
+    /// record but comment only on what one grant lets them comment on.
+    rights: Vec<(Right, Option<Scope>)>,
     principal: Principal,
     via: Via,
-    /// None: the whole record, private entries included (owner, operator,
-    /// a carer acting for the patient sees what the patient sees except private).
+    /// What `right` covers. None: the whole record, private entries included
+    /// (owner, operator).
     scope: Option<Scope>,
     /// Where page views' log commits go while the page renders (web only).
     pending_log_commits: Option<PendingLogCommits>,
@@ -170,7 +172,12 @@ impl RecordAccess {
     /// was opened for (to decide which forms a page offers; the server
     /// checks again when they are used).
     pub fn may(&self, right: Right) -> bool {
-        self.rights.contains(&right)
+        self.rights.iter().any(|(r, _)| *r == right)
+    }
+    /// The part of the record `right` covers: None if not held at all,
+    /// Some(None) for the whole record.
+    pub fn scope_for(&self, right: Right) -> Option<Option<&Scope>> {
+        self.rights.iter().find(|(r, _)| *r == right).map(|(_, s)| s.as_ref())
     }
     pub fn principal(&self) -> &Principal {
         &self.principal
@@ -204,29 +211,28 @@ fn rank(r: Right) -> u8 {
     }
 }
 
-/// What one principal may do with one record: the single decision.
+/// What one principal may do with one record: the single decision. Each
+/// right comes with the part of the record it covers.
 struct Decision {
-    rights: Vec<Right>,
+    rights: Vec<(Right, Option<Scope>)>,
     via: Via,
-    scope: Option<Scope>,
+}
+
+/// Every right, each over `scope`.
+fn all_rights(scope: Option<Scope>) -> Vec<(Right, Option<Scope>)> {
+    [Right::Read, Right::Comment, Right::Contribute, Right::Manage].into_iter().map(|r| (r, scope.clone())).collect()
 }
 
 impl Kith {
     async fn decide(&self, principal: &Principal, patient_id: &str) -> CoreResult<Option<Decision>> {
         let now = now_ms();
         match principal {
-            Principal::Operator => {
-                Ok(Some(Decision { rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage], via: Via::Operator, scope: None }))
-            }
+            Principal::Operator => Ok(Some(Decision { rights: all_rights(None), via: Via::Operator })),
             Principal::User(actor) => {
                 if actor.role == Role::Patient {
                     if let Some(own) = store::patient_by_user(&self.db.pool, &actor.user_id).await? {
                         if own.id == patient_id {
-                            return Ok(Some(Decision {
-                                rights: vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage],
-                                via: Via::Owner,
-                                scope: None,
-                            }));
+                            return Ok(Some(Decision { rights: all_rights(None), via: Via::Owner }));
                         }
                     }
                 }
@@ -237,39 +243,43 @@ impl Kith {
                     if self.settings.break_glass && actor.may_break_glass() {
                         if let Some((id, reason)) = store::audit::active_break_glass(&self.db.pool, patient_id, &actor.user_id, now).await? {
                             return Ok(Some(Decision {
-                                rights: vec![Right::Read, Right::Comment],
+                                rights: vec![(Right::Read, Some(Scope::whole())), (Right::Comment, Some(Scope::whole()))],
                                 via: Via::BreakGlass { id, reason },
-                                scope: Some(Scope::whole()),
                             }));
                         }
                     }
                     return Ok(None);
                 }
-                let mut rights = vec![Right::Read];
-                let mut scope = Scope::default();
+                // Each right covers the union of the scopes of the grants
+                // that give it, not of every grant: "view everything" plus
+                // "comment on mental health" comments on mental health only.
+                let (mut read, mut comment, mut contribute) = (Scope::default(), None::<Scope>, None::<Scope>);
                 let mut act_for = false;
                 for g in &grants {
                     let s: Scope = serde_json::from_str(&g.scope).map_err(|e| CoreError::Internal(e.to_string()))?;
-                    scope = scope.union(&s);
                     if g.can_comment != 0 {
-                        rights.push(Right::Comment);
+                        comment = Some(comment.unwrap_or_default().union(&s));
                     }
                     if g.can_contribute != 0 {
-                        rights.push(Right::Contribute);
+                        contribute = Some(contribute.unwrap_or_default().union(&s));
                     }
+                    read = read.union(&s);
                     if g.can_act_for != 0 && actor.role == Role::Carer {
                         act_for = true;
                     }
                 }
+                let ids = grants.into_iter().map(|g| g.id).collect();
+                let via = Via::Grant { grant_ids: ids, act_for };
                 if act_for {
                     // Acting for the patient: everything they can do, over the
                     // whole record but private entries; granting act-for onward
                     // is refused in the sharing service.
-                    rights = vec![Right::Read, Right::Comment, Right::Contribute, Right::Manage];
-                    scope = Scope::whole();
+                    return Ok(Some(Decision { rights: all_rights(Some(Scope::whole())), via }));
                 }
-                let ids = grants.into_iter().map(|g| g.id).collect();
-                Ok(Some(Decision { rights, via: Via::Grant { grant_ids: ids, act_for }, scope: Some(scope) }))
+                let mut rights = vec![(Right::Read, Some(read))];
+                rights.extend(comment.map(|s| (Right::Comment, Some(s))));
+                rights.extend(contribute.map(|s| (Right::Contribute, Some(s))));
+                Ok(Some(Decision { rights, via }))
             }
             Principal::LinkViewer(v) => {
                 if v.patient_id != patient_id {
@@ -280,7 +290,7 @@ impl Kith {
                     return Ok(None);
                 }
                 let scope: Scope = serde_json::from_str(&link.scope).map_err(|e| CoreError::Internal(e.to_string()))?;
-                Ok(Some(Decision { rights: vec![Right::Read], via: Via::Link { link_id: link.id }, scope: Some(scope) }))
+                Ok(Some(Decision { rights: vec![(Right::Read, Some(scope))], via: Via::Link { link_id: link.id } }))
             }
         }
     }
@@ -293,9 +303,9 @@ impl Kith {
         let Some(d) = self.decide(principal, &p.id).await? else {
             return Err(AppError::NotFound.into());
         };
-        if !d.rights.contains(&right) {
+        let Some(scope) = d.rights.iter().find(|(r, _)| *r == right).map(|(_, s)| s.clone()) else {
             return Err(AppError::NotFound.into());
-        }
+        };
         let nhs_number = NhsNumber::parse(&p.nhs_number).map_err(|e| CoreError::Internal(format!("stored NHS Number invalid: {e}")))?;
         let origin = match principal {
             Principal::Operator => Origin::command_line(),
@@ -310,7 +320,7 @@ impl Kith {
             rights: d.rights,
             principal: principal.clone(),
             via: d.via,
-            scope: d.scope,
+            scope,
             pending_log_commits: None,
         })
     }
@@ -369,7 +379,7 @@ impl Kith {
             patient_name: owner.patient_name.clone(),
             origin: owner.origin.clone(),
             right: Right::Read,
-            rights: vec![Right::Read],
+            rights: vec![(Right::Read, Some(scope.clone()))],
             principal: owner.principal.clone(),
             via: Via::Preview { share_id: share_id.to_string() },
             scope: Some(scope),

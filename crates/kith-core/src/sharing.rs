@@ -21,6 +21,7 @@ pub const LINK_PASSCODE_LIMIT: i64 = 5;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
+#[derive(Clone, Debug)]
 pub struct GrantInput {
     pub email: String,
     /// clinician or carer

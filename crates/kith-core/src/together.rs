@@ -47,7 +47,11 @@ fn byline(name: &str, role: &str, org: &str, on_behalf_of: Option<&str>) -> Stri
 /// The care plan is shared with those given the whole record or the care
 /// plan kind of entry.
 fn sees_care_plan(access: &RecordAccess) -> bool {
-    access.scope().is_none_or(|s| s.all || s.kinds.iter().any(|k| k == "care-plan"))
+    covers_care_plan(access.scope())
+}
+
+fn covers_care_plan(scope: Option<&crate::policy::Scope>) -> bool {
+    scope.is_none_or(|s| s.all || s.kinds.iter().any(|k| k == "care-plan"))
 }
 
 fn check_text(field: &str, text: &str, what: &str) -> Result<String, AppError> {
@@ -217,7 +221,13 @@ impl Kith {
         } else {
             audited.commit_view(access, Disclosure::new("view", crate::audit::COMMENTS_WHAT).with([(entry.id.as_str(), entry.label.as_str())])).await?;
         }
-        Ok(CommentsView { comments, can_comment: access.may(Right::Comment), can_hide })
+        // Someone may see more than they may comment on (two grants).
+        let can_comment = match access.scope_for(Right::Comment) {
+            None => false,
+            Some(s) if s == access.scope() => true,
+            Some(s) => store::entry_by_id(&self.db.pool, access.patient_id(), entry_id, s).await?.is_some(),
+        };
+        Ok(CommentsView { comments, can_comment, can_hide })
     }
 
     pub async fn add_comment(&self, access: &RecordAccess, entry_id: &str, body: &str) -> CoreResult<String> {
@@ -333,7 +343,7 @@ impl Kith {
         Ok(CarePlanView {
             patient_name: access.patient_name().to_string(),
             sections,
-            can_contribute: access.may(Right::Contribute),
+            can_contribute: access.scope_for(Right::Contribute).is_some_and(covers_care_plan),
             last_review: review.as_ref().map(|(at, by, _)| format!("{} by {by}", ms_to_uk(*at))),
             next_review,
             review_due,

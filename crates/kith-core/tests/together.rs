@@ -241,6 +241,7 @@ async fn changes_are_announced_to_open_pages(db: &TestDb) {
 }
 
 backend_tests!(
+    each_right_covers_only_what_its_grants_cover,
     comments_are_shared_kept_and_hidden_not_deleted,
     the_care_plan_is_written_together_with_versions_and_a_review_diff,
     changes_are_announced_to_open_pages,
@@ -267,4 +268,57 @@ async fn long_plan_fields_are_refused_not_cut_short(db: &TestDb) {
     // At the limit is fine.
     let fields = PlanFields { text: "Put the bins out".into(), who: "n".repeat(200), ..Default::default() };
     k.add_plan_item(&p.patient, "actions", fields).await.unwrap();
+}
+
+/// Two grants to one clinician: the whole record to view, and the mental
+/// health entries to comment on and contribute to. Rights are not merged
+/// across grants: they comment on mental health only, and do not change
+/// the care plan (which the mental-health grant does not cover).
+async fn each_right_covers_only_what_its_grants_cover(db: &TestDb) {
+    let k = &db.kith;
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.0.0.1").await.unwrap();
+    let patient = k.own_record(&owner, Right::Manage).await.unwrap();
+    let dr = user(k, "Dr Two Grants", "two@example.com", "clinician", "Riverside Surgery").await;
+    let view_all = GrantInput {
+        email: "two@example.com".into(),
+        role: "clinician".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    };
+    let mental =
+        GrantInput { scope: Scope { labels: vec!["mental-health".into()], ..Default::default() }, comment: true, contribute: true, ..view_all.clone() };
+    for input in [view_all, mental] {
+        let invitation = k.create_grant(&patient, &owner, input, "http://kith.test").await.unwrap();
+        kith_core::testing::accept(k, &invitation, "two@example.com").await;
+    }
+    let first = |label: &str| {
+        let q = TimelineQuery { label: label.into(), ..Default::default() };
+        let patient = &patient;
+        async move { k.timeline(patient, &q).await.unwrap().days[0].1[0].id.clone() }
+    };
+    let (general, mh) = (first("general").await, first("mental-health").await);
+    let pid = patient.patient_id().to_string();
+    let who = Principal::User(dr.clone());
+    let open = |r: Right| k.open_patient(&who, &pid, r);
+
+    // Reading covers both grants.
+    let read = open(Right::Read).await.unwrap();
+    assert!(k.entry(&read, &general).await.is_ok() && k.entry(&read, &mh).await.is_ok());
+    assert!(k.care_plan(&read).await.is_ok(), "the whole-record grant shows the care plan");
+    // Commenting covers the mental-health grant only, and the page says so.
+    assert!(!k.comments(&read, &general).await.unwrap().can_comment);
+    assert!(k.comments(&read, &mh).await.unwrap().can_comment);
+    let commenting = open(Right::Comment).await.unwrap();
+    assert!(not_found(k.add_comment(&commenting, &general, "Commenting where I was not asked to.").await));
+    assert!(k.add_comment(&commenting, &mh, "Seen in clinic; doing better.").await.is_ok());
+    // Contributing: the mental-health grant does not cover the care plan.
+    assert!(!k.care_plan(&read).await.unwrap().can_contribute);
+    let contributing = open(Right::Contribute).await.unwrap();
+    let item = PlanFields { text: "Walk every morning".into(), ..Default::default() };
+    assert!(not_found(k.add_plan_item(&contributing, "goals", item).await));
+    assert!(!read.is_partial() || read.scope().is_some_and(|s| s.all), "reading is the union: the whole record");
 }
