@@ -508,9 +508,19 @@ impl Kith {
         // A changed resource's link goes; it is made again below if the new
         // version states a fact. (Only resources this source sent before can
         // have links from it, so new ones need no unlinking.)
+        let mut was_linked: HashMap<(String, String), String> = HashMap::new();
+        // Entries no source states once the changed links are gone, with
+        // their labels: an amended fact takes one over rather than leave it
+        // (and the comments on it) behind.
+        let mut vacated: HashMap<String, String> = HashMap::new();
         if !changed_keys.is_empty() {
             let keys: Vec<(&str, &str)> = changed_keys.iter().map(|(t, id)| (t.as_str(), id.as_str())).collect();
-            touched.extend(store::bulk_unlink(tx, backend, patient, source, &keys).await?);
+            for (t, id, entry) in store::bulk_unlink(tx, backend, patient, source, &keys).await? {
+                touched.insert(entry.clone());
+                was_linked.insert((t, id), entry);
+            }
+            let ids: Vec<&str> = touched.iter().map(String::as_str).collect();
+            vacated.extend(store::bulk_unstated_entries(tx, backend, patient, &ids).await?);
         }
 
         // Merge: find or make the entry for each stored fact's key.
@@ -530,13 +540,24 @@ impl Kith {
             let mut new_entry_of: HashMap<&str, usize> = HashMap::new();
             let mut new_entry_facts: Vec<Vec<&SourceFact>> = Vec::new();
             let mut new_entry_first: Vec<&PreparedFact> = Vec::new();
+            // Vacated entries taken over by an amended fact: key -> entry.
+            let mut rekeyed: HashMap<&str, &str> = HashMap::new();
+            let mut rekeys: Vec<(&str, &PreparedFact)> = Vec::new();
             // Per linked resource: Ok(existing entry id) or Err(new entry index).
             let mut link_targets: Vec<Result<&str, usize>> = Vec::with_capacity(linked.len());
-            for (_, f, _) in &linked {
+            for (r, f, _) in &linked {
+                let before = was_linked.get(&(r.resource_type.clone(), r.fhir_id.clone()));
                 let target = match existing.get(&f.merge_key) {
                     Some(id) => {
                         touched.insert(id.clone());
                         Ok(id.as_str())
+                    }
+                    None if rekeyed.contains_key(f.merge_key.as_str()) => Ok(rekeyed[f.merge_key.as_str()]),
+                    None if !new_entry_of.contains_key(f.merge_key.as_str()) && before.is_some_and(|b| vacated.remove(b).is_some()) => {
+                        let id = before.expect("checked").as_str();
+                        rekeyed.insert(&f.merge_key, id);
+                        rekeys.push((id, f));
+                        Ok(id)
                     }
                     None => {
                         let i = *new_entry_of.entry(f.merge_key.as_str()).or_insert_with(|| {
@@ -584,7 +605,35 @@ impl Kith {
                 });
             }
             store::bulk_insert_entries(tx, backend, patient, now, &new_entries).await?;
+            for (id, f) in &rekeys {
+                let e = store::NewEntry {
+                    id,
+                    kind: f.kind,
+                    merge_key: &f.merge_key,
+                    text: &f.stored.text,
+                    date: f.stored.date.as_deref(),
+                    status: f.stored.status.as_deref(),
+                    label: f.label,
+                    codes: &f.codes_json,
+                    value: f.stored.value.as_deref(),
+                    numeric: f.stored.numeric.map(|n| n.to_string()),
+                    unit: f.stored.unit.as_deref(),
+                    disagreement: 0,
+                };
+                store::rekey_entry(tx, patient, id, &e, now).await?;
+            }
             store::bulk_insert_links(tx, backend, patient, source, &links).await?;
+            // A vacated entry whose amended fact joined another entry hands it
+            // its comments (and a stricter label) before it goes.
+            for ((r, _, _), target) in linked.iter().zip(&link_targets) {
+                let Some(before) = was_linked.get(&(r.resource_type.clone(), r.fhir_id.clone())) else { continue };
+                let Some(label) = vacated.remove(before) else { continue };
+                let to = match target {
+                    Ok(id) => *id,
+                    Err(i) => new_entry_ids[*i].as_str(),
+                };
+                store::carry_over_entry(tx, patient, before, &label, to).await?;
+            }
         }
 
         // Each touched entry: drop it if no source states it any more, else

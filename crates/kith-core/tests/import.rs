@@ -432,6 +432,7 @@ async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
 }
 
 backend_tests!(
+    an_amended_fact_keeps_its_entry_comments_and_label,
     files_started_together_are_stored_in_order,
     every_shared_example_is_accepted_held_or_refused,
     merged_view_matches_each_manifest,
@@ -441,3 +442,74 @@ backend_tests!(
     a_new_source_needs_a_kind,
     export_has_every_original_and_a_provenance_per_source,
 );
+
+/// A source corrects a fact so that it is now another fact (a new code):
+/// the entry it alone stated takes the new fact and keeps its id, so the
+/// comments on it and the label the patient gave it stay. A fact corrected
+/// into one another entry already shows hands that entry its comments and
+/// (stricter) label. Nothing anyone wrote is dropped.
+async fn an_amended_fact_keeps_its_entry_comments_and_label(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    import_sources(k, &access, "ray", &m).await;
+    let gp = &m["sources"][0];
+    let path = fixtures().join("multiprovider/ray").join(gp["file"].as_str().unwrap());
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let record = k.record(&access).await.unwrap();
+    // Conditions only the GP states, each in its own entry.
+    let gp_only: Vec<_> = record
+        .iter()
+        .filter(|e| e.kind == "condition" && e.sources.len() == 1 && e.sources[0].resource_type == "Condition")
+        .filter(|e| bundle["entry"].as_array().unwrap().iter().any(|x| x["resource"]["id"] == e.sources[0].id.as_str()))
+        .collect();
+    assert!(gp_only.len() >= 3, "the fixture has GP-only conditions");
+    let (a, b, c) = (gp_only[0].clone(), gp_only[1].clone(), gp_only[2].clone());
+    let commenting = k.open_record(&Principal::Operator, &NhsNumber::parse(m["nhs_number"].as_str().unwrap()).unwrap(), Right::Manage).await.unwrap();
+    k.add_comment(&commenting, &a.id, "Diagnosed after the fall in March.").await.unwrap();
+    k.relabel_entry(&commenting, &a.id, "mental-health").await.unwrap();
+    k.add_comment(&commenting, &b.id, "Ask about this at the next review.").await.unwrap();
+    k.relabel_entry(&commenting, &b.id, "private").await.unwrap();
+
+    let before_same = record.iter().filter(|e| e.display == a.display).count();
+    let at = |bundle: &Value, id: &str| bundle["entry"].as_array().unwrap().iter().position(|x| x["resource"]["id"] == id).unwrap();
+    let (ia, ib, ic) = (at(&bundle, &a.sources[0].id), at(&bundle, &b.sources[0].id), at(&bundle, &c.sources[0].id));
+    // A: a corrected code. B: corrected into C (C's code and dates).
+    bundle["entry"][ia]["resource"]["code"] = serde_json::json!({"coding": [{"system": "http://snomed.info/sct", "code": "73211009", "display": "Diabetes mellitus"}], "text": "Diabetes mellitus (corrected)"});
+    let rc = bundle["entry"][ic]["resource"].clone();
+    let rb = &mut bundle["entry"][ib]["resource"];
+    for field in ["code", "onsetDateTime", "onsetPeriod", "recordedDate", "abatementDateTime"] {
+        match rc.get(field) {
+            Some(v) => rb[field] = v.clone(),
+            None => {
+                rb.as_object_mut().unwrap().remove(field);
+            }
+        }
+    }
+    let req = ImportRequest {
+        file_name: "gp-corrected.json".into(),
+        bytes: serde_json::to_vec(&bundle).unwrap(),
+        source_kind: None,
+        source_name: None,
+        max_bytes: MAX,
+    };
+    match k.import(&access, req).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 2), "{s:?}"),
+        other => panic!("{other:?}"),
+    }
+    let record = k.record(&access).await.unwrap();
+    let a2 = record.iter().find(|e| e.id == a.id).expect("the amended entry keeps its id");
+    assert_eq!(a2.display, "Diabetes mellitus (corrected)");
+    assert_eq!(a2.label, "mental-health", "the patient's label stays");
+    assert_eq!(record.iter().filter(|e| e.display == a.display).count(), before_same - 1, "no copy of the old fact is left");
+    let comments = k.comments(&commenting, &a.id).await.unwrap().comments;
+    assert_eq!(comments.iter().map(|c| c.body.as_str()).collect::<Vec<_>>(), ["Diagnosed after the fall in March."]);
+
+    assert!(record.iter().all(|e| e.id != b.id), "B's fact is now C's: one entry");
+    let c2 = record.iter().find(|e| e.id == c.id).unwrap();
+    assert_eq!(c2.sources.len(), 2, "both GP resources state C");
+    assert_eq!(c2.label, "private", "B's stricter label goes with it");
+    let comments = k.comments(&commenting, &c.id).await.unwrap().comments;
+    assert!(comments.iter().any(|c| c.body == "Ask about this at the next review."), "B's comment moved to C");
+    assert!(k.verify_chain(access.patient_id()).await.unwrap().ok());
+}

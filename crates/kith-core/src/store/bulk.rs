@@ -194,8 +194,14 @@ pub(crate) async fn bulk_entries_by_keys(conn: &mut AnyConnection, backend: Back
 }
 
 /// Removes the links of these `(resource type, id)`s of one source; returns
-/// the entries they pointed at.
-pub(crate) async fn bulk_unlink(conn: &mut AnyConnection, backend: Backend, patient: &str, source: &str, keys: &[(&str, &str)]) -> sqlx::Result<Vec<String>> {
+/// `(resource type, id, entry)` for each link removed.
+pub(crate) async fn bulk_unlink(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    patient: &str,
+    source: &str,
+    keys: &[(&str, &str)],
+) -> sqlx::Result<Vec<(String, String, String)>> {
     let mut entries = Vec::new();
     for chunk in batches(keys) {
         // A row-value IN over the primary key (patient_id, source_id,
@@ -207,14 +213,75 @@ pub(crate) async fn bulk_unlink(conn: &mut AnyConnection, backend: Backend, pati
         p.one(&mut sql);
         sql.push_str(" AND (resource_type, fhir_id) IN (VALUES ");
         p.rows(&mut sql, chunk.len(), 2);
-        sql.push_str(") RETURNING entry_id");
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(patient).bind(source);
+        sql.push_str(") RETURNING resource_type, fhir_id, entry_id");
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql).bind(patient).bind(source);
         for (t, id) in chunk {
             q = q.bind(*t).bind(*id);
         }
         entries.extend(q.fetch_all(&mut *conn).await?);
     }
     Ok(entries)
+}
+
+/// Of these entries, those no source states any more, with their labels.
+pub(crate) async fn bulk_unstated_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, ids: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in batches(ids) {
+        let mut p = Params::new(backend);
+        let mut sql = String::from("SELECT e.id, e.label FROM entries e WHERE e.patient_id = ");
+        p.one(&mut sql);
+        sql.push_str(" AND e.id IN (");
+        p.list(&mut sql, chunk.len());
+        sql.push_str(") AND NOT EXISTS (SELECT 1 FROM entry_sources s WHERE s.patient_id = e.patient_id AND s.entry_id = e.id)");
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(patient);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// An entry whose only source amended its fact so that it is now another
+/// fact (a corrected code or value): it takes the new fact and key, and
+/// keeps its id, so its comments, shares of it and care-plan links stay.
+/// Its label is never loosened: a private entry stays private, and a label
+/// the patient chose stays unless the new fact has a label of its own.
+pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, id: &str, e: &NewEntry<'_>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE entries SET kind = $1, merge_key = $2, text = $3, date = $4, status = $5, \
+         label = CASE WHEN label = 'private' OR $6 = 'general' THEN label ELSE $6 END, \
+         codes = $7, value = $8, numeric = $9, unit = $10, updated_at = $11 WHERE patient_id = $12 AND id = $13",
+    )
+    .bind(e.kind)
+    .bind(e.merge_key)
+    .bind(e.text)
+    .bind(e.date)
+    .bind(e.status)
+    .bind(e.label)
+    .bind(e.codes)
+    .bind(e.value)
+    .bind(e.numeric.clone())
+    .bind(e.unit)
+    .bind(now)
+    .bind(patient)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+/// An entry that stops being stated because its fact merged into another
+/// entry hands that entry its comments, and its label if it was stricter.
+pub(crate) async fn carry_over_entry(conn: &mut AnyConnection, patient: &str, from: &str, from_label: &str, to: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE comments SET entry_id = $1 WHERE patient_id = $2 AND entry_id = $3").bind(to).bind(patient).bind(from).execute(&mut *conn).await?;
+    sqlx::query("UPDATE entries SET label = $1 WHERE patient_id = $2 AND id = $3 AND label <> 'private' AND ($1 = 'private' OR label = 'general')")
+        .bind(from_label)
+        .bind(patient)
+        .bind(to)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
 }
 
 pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, now: i64, rows: &[NewEntry<'_>]) -> sqlx::Result<()> {
