@@ -923,6 +923,18 @@ impl Kith {
         f.organisation = nonempty(&q.organisation);
         f.action = nonempty(&q.action);
         f.label = nonempty(&q.label);
+        // A carer acting for the patient sees the log without private
+        // entries: rows only about them are left out, and the rest say
+        // nothing of them.
+        let private: Option<std::collections::HashSet<String>> = match access.scope() {
+            Some(_) => {
+                if f.label.as_deref() == Some("private") {
+                    f.label = Some("(none)".into());
+                }
+                Some(store::private_entry_ids(a.conn(), access.patient_id()).await?.into_iter().collect())
+            }
+            None => None,
+        };
         let day =
             |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis());
         f.from_ms = day(&q.from);
@@ -952,7 +964,23 @@ impl Kith {
             _ => None,
         };
         a.commit(access, Disclosure::new("view", "access log")).await?;
-        let events: Vec<AccessEvent> = rows.iter().map(|r| event_view(r, me_key.as_deref(), seen_before)).collect();
+        let events: Vec<AccessEvent> = match &private {
+            None => rows.iter().map(|r| event_view(r, me_key.as_deref(), seen_before)).collect(),
+            Some(private) => rows
+                .iter()
+                .filter_map(|r| {
+                    let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
+                    let left = entries.iter().filter(|e| !private.contains(*e)).count();
+                    if !entries.is_empty() && left == 0 {
+                        return None;
+                    }
+                    let mut e = event_view(r, me_key.as_deref(), seen_before);
+                    e.entry_count = left;
+                    e.labels.retain(|l| l != label_title("private"));
+                    Some(e)
+                })
+                .collect(),
+        };
         let new_count = events.iter().filter(|e| e.is_new).count();
         let mut organisations: Vec<String> = people_rows.iter().map(|p| p.3.clone()).filter(|o| !o.is_empty()).collect();
         organisations.sort();

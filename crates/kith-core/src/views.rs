@@ -284,7 +284,7 @@ impl Kith {
         let info = store::patient_info(&mut *conn, patient).await?;
         let imports = store::imports_of(&mut *conn, patient).await?;
         let held_rows = store::held_of(&mut *conn, patient).await?;
-        let sources = store::source_counts(&mut *conn, patient)
+        let sources = store::source_counts(&mut *conn, patient, access.scope().is_none())
             .await?
             .into_iter()
             .map(|s| {

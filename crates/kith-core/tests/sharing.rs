@@ -514,6 +514,7 @@ async fn one_chosen_entry_only(db: &TestDb) {
 }
 
 backend_tests!(
+    a_carer_acting_for_the_patient_is_not_told_of_private_entries,
     invitations_decide_who_gets_a_grant,
     carers_access_is_reviewed_and_renewed,
     one_chosen_entry_only,
@@ -522,3 +523,30 @@ backend_tests!(
     links_need_passcode_lock_after_five_and_store_only_a_hash,
     single_use_and_revoked_links
 );
+
+/// A carer acting for the patient manages the record and reads its access
+/// log and sources, but private entries stay out of sight there too: no row
+/// only about a private entry, no "Private" label, no count of them.
+async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    k.entry(&k.own_record(&w.owner, Right::Read).await.unwrap(), &w.private_entry).await.unwrap();
+    let carer = user(k, "David Act", "act@example.com", "carer", "").await;
+    grant(k, &w, "act@example.com", "carer", Scope::whole(), true, None).await;
+    let acting = k.open_patient(&Principal::User(carer), &w.patient_id, Right::Manage).await.unwrap();
+
+    let private = kith_types::record::label_title("private").to_string();
+    let theirs = k.access_log(&owner, &Default::default()).await.unwrap().events;
+    assert!(theirs.iter().any(|e| e.labels.contains(&private)), "the patient sees her private entry's rows");
+    let shown = k.access_log(&acting, &Default::default()).await.unwrap().events;
+    assert!(shown.iter().all(|e| !e.labels.contains(&private)), "no Private label for the carer");
+    assert!(shown.len() < theirs.len(), "rows only about the private entry are left out");
+    let only_private = kith_types::audit::AccessLogQuery { label: "private".into(), ..Default::default() };
+    assert!(k.access_log(&acting, &only_private).await.unwrap().events.is_empty());
+
+    let total = |v: kith_types::record::SourcesView| v.sources.iter().map(|s| s.entries).sum::<i64>();
+    let all = total(k.sources_view(&owner).await.unwrap());
+    let without = total(k.sources_view(&acting).await.unwrap());
+    assert!(without < all, "source counts leave the private entry out ({without} vs {all})");
+}

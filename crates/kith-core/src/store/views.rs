@@ -287,14 +287,24 @@ pub(crate) struct SourceCounts {
     pub resources: i64,
 }
 
-pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<SourceCounts>> {
+/// The ids of a record's private entries (to keep them out of what a carer
+/// acting for the patient is shown about the record's history).
+pub(crate) async fn private_entry_ids<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM entries WHERE patient_id = $1 AND label = 'private'").bind(patient.to_string()).fetch_all(ex).await
+}
+
+/// Each source with how many entries it states (private ones only when
+/// `with_private`) and how many resources it sent.
+pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, with_private: bool) -> sqlx::Result<Vec<SourceCounts>> {
     sqlx::query_as(
         "SELECT s.id, s.name, s.kind, s.identifier, \
-           (SELECT COUNT(DISTINCT l.entry_id) FROM entry_sources l WHERE l.patient_id = s.patient_id AND l.source_id = s.id) AS entries, \
+           (SELECT COUNT(DISTINCT l.entry_id) FROM entry_sources l JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
+             WHERE l.patient_id = s.patient_id AND l.source_id = s.id AND ($2 = 1 OR e.label <> 'private')) AS entries, \
            (SELECT COUNT(*) FROM resources r WHERE r.patient_id = s.patient_id AND r.source_id = s.id AND r.current = 1) AS resources \
          FROM sources s WHERE s.patient_id = $1 ORDER BY s.name",
     )
     .bind(patient.to_string())
+    .bind(i64::from(with_private))
     .fetch_all(ex)
     .await
 }
