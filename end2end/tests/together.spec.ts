@@ -169,3 +169,33 @@ test('a change made while someone is writing waits for them: their text is kept 
   await expectAccessible(page, info);
   await other.context().close();
 });
+
+test('a refused care plan item comes back as typed, with its error beside the field, with or without JavaScript', async ({ page }, info) => {
+  test.setTimeout(60_000);
+  await signIn(page, info, ray.email, ray.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/care-plan');
+  await ready(page, info);
+  const goals = page.getByTestId('section-goals');
+  await goals.getByText('Add to Goals').click();
+  const form = goals.locator('form:has(input[name="section"])');
+  const long = `Walk to the park every day ${info.project.name} `.repeat(200);
+  await form.getByRole('textbox').first().fill(long);
+  await form.getByLabel('Target date').fill('2031-05-01');
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+
+  // The summary's link leads to the field, which holds what was typed.
+  const summary = page.locator('#error-summary');
+  await expect(summary).toContainText('Keep it to 5000 characters');
+  await summary.getByRole('link', { name: /Keep it to 5000 characters/ }).click();
+  const text = page.locator('#text');
+  await expect(text).toHaveValue(long);
+  await expect(text).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#text-error')).toContainText('Keep it to 5000 characters');
+  await expect(form.getByLabel('Target date')).toHaveValue('2031-05-01');
+  await expectAccessible(page, info);
+  // Shortened, it is added.
+  await text.fill(`Walk to the park every day (${info.project.name})`);
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(goals.getByTestId('plan-item').filter({ hasText: `Walk to the park every day (${info.project.name})` }).first()).toBeVisible();
+});

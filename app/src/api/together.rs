@@ -83,17 +83,56 @@ impl From<PlanForm> for PlanFields {
     }
 }
 
+/// A refused plan form's error carries everything that was typed, and which
+/// form it came from, so that form (and only it) opens again filled in and
+/// with its errors beside its fields, with or without JavaScript.
+#[cfg(feature = "ssr")]
+fn refilled(e: AppError, form: String, f: &PlanForm) -> AppError {
+    match e {
+        AppError::Validation { errors, .. } => {
+            let values = [
+                ("form", form),
+                ("text", f.text.clone()),
+                ("target_date", f.target_date.clone()),
+                ("status", f.status.clone()),
+                ("who", f.who.clone()),
+                ("by_when", f.by_when.clone()),
+                ("role", f.role.clone()),
+                ("contact", f.contact.clone()),
+                ("entry_id", f.entry_id.clone()),
+            ];
+            AppError::Validation { errors, values: values.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
+        }
+        other => other,
+    }
+}
+
 #[server(endpoint = "together/add_plan_item")]
 pub async fn add_plan_item(section: String, item: PlanForm) -> Result<(), AppError> {
     let (kith, _, access) = record(Right::Contribute).await?;
-    kith.add_plan_item(&access, &section, item.into()).await.map_err(core)?;
+    let form = format!("add-{section}");
+    kith.add_plan_item(&access, &section, item.clone().into()).await.map_err(|e| refilled(core(e), form, &item))?;
+    back_to_plan(&section).await;
     Ok(())
+}
+
+/// Without JavaScript, a form post goes back to the page it came from,
+/// named by the Referer header, which browsers drop when it is long (a
+/// refused form's address holds what was typed): so name it.
+#[cfg(feature = "ssr")]
+async fn back_to_plan(section: &str) {
+    if super::ssr::accepts_html().await {
+        leptos_axum::redirect(&if section.is_empty() { "/care-plan".to_string() } else { format!("/care-plan#{section}") });
+    }
 }
 
 #[server(endpoint = "together/update_plan_item")]
 pub async fn update_plan_item(id: String, version: i64, item: PlanForm) -> Result<(), AppError> {
     let (kith, _, access) = record(Right::Contribute).await?;
-    kith.update_plan_item(&access, &id, version, item.into()).await.map_err(core)
+    let form = format!("item-{id}");
+    kith.update_plan_item(&access, &id, version, item.clone().into()).await.map_err(|e| refilled(core(e), form, &item))?;
+    back_to_plan("").await;
+    Ok(())
 }
 
 #[server(endpoint = "together/remove_plan_item")]

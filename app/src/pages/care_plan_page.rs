@@ -117,15 +117,20 @@ fn SectionView(s: PlanSection, can: bool, conditions: Vec<(String, String)>, act
             <ul class="entry-list">
                 {s.items.into_iter().map(|item| view! { <ItemView item can conditions=conditions.clone() actions/> }).collect::<Vec<_>>()}
             </ul>
-            {can.then(|| view! {
-                <details class="no-print mt-2">
+            {can.then(|| {
+                let prefix = format!("add-{key}");
+                let error = refused(actions.add.value(), &prefix);
+                let open = error.is_some();
+                view! {
+                <details class="no-print mt-2" open=open>
                     <summary class="cursor-pointer underline">{format!("Add to {}", s.title)}</summary>
                     <ActionForm action=actions.add attr:class="mt-2">
                         <input type="hidden" name="section" value=key.clone()/>
-                        <Fields prefix=format!("add-{key}") section=key.clone() item=None conditions=conditions.clone()/>
+                        <Fields prefix section=key.clone() item=None conditions=conditions.clone() error/>
                         <button type="submit" class="btn-primary">"Add"</button>
                     </ActionForm>
                 </details>
+                }
             })}
         </section>
     }
@@ -152,13 +157,15 @@ fn ItemView(item: PlanItem, can: bool, conditions: Vec<(String, String)>, action
     let edit = can.then(|| {
         let (id, id2, version, section) = (item.id.clone(), item.id.clone(), item.version.to_string(), item.section.clone());
         let fields = f.clone();
+        let error = refused(actions.update.value(), &prefix);
+        let open = error.is_some();
         view! {
-            <details class="no-print mt-1">
+            <details class="no-print mt-1" open=open>
                 <summary class="cursor-pointer underline">"Change or remove"</summary>
                 <ActionForm action=actions.update attr:class="mt-2">
                     <input type="hidden" name="id" value=id/>
                     <input type="hidden" name="version" value=version/>
-                    <Fields prefix=prefix section item=Some(fields) conditions/>
+                    <Fields prefix=prefix section item=Some(fields) conditions error/>
                     <button type="submit" class="btn-primary">"Save the change"</button>
                 </ActionForm>
                 <ActionForm action=actions.remove attr:class="mt-2">
@@ -182,11 +189,45 @@ fn ItemView(item: PlanItem, can: bool, conditions: Vec<(String, String)>, action
     }
 }
 
-/// The fields of one item, for a section (ids prefixed: many forms share a page).
+/// The error of the last refused add or change, if it came from the form
+/// `prefix` (the server names the form it came from).
+fn refused(value: impl WithUntracked<Value = Option<Result<(), kith_types::AppError>>>, prefix: &str) -> Option<kith_types::AppError> {
+    value.with_untracked(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())).filter(|e| e.value("form").as_deref() == Some(prefix))
+}
+
+/// The fields of one item, for a section (ids prefixed: many forms share a
+/// page). A refused form comes back with what was typed, each error beside
+/// its field; its erring fields take the bare ids the error summary links to.
 #[component]
-fn Fields(prefix: String, section: String, item: Option<kith_types::together::PlanFields>, conditions: Vec<(String, String)>) -> impl IntoView {
-    let f = item.unwrap_or_default();
-    let id = |name: &str| format!("{prefix}-{name}");
+fn Fields(
+    prefix: String,
+    section: String,
+    item: Option<kith_types::together::PlanFields>,
+    conditions: Vec<(String, String)>,
+    error: Option<kith_types::AppError>,
+) -> impl IntoView {
+    let mut f = item.unwrap_or_default();
+    if let Some(e) = &error {
+        for (name, slot) in [
+            ("text", &mut f.text),
+            ("target_date", &mut f.target_date),
+            ("status", &mut f.status),
+            ("who", &mut f.who),
+            ("by_when", &mut f.by_when),
+            ("role", &mut f.role),
+            ("contact", &mut f.contact),
+            ("entry_id", &mut f.entry_id),
+        ] {
+            if let Some(v) = e.value(name) {
+                *slot = v;
+            }
+        }
+    }
+    let message = |name: &str| error.as_ref().and_then(|e| e.field_error(name));
+    let id = |name: &str| if message(name).is_some() { name.to_string() } else { format!("{prefix}-{name}") };
+    let problem = |name: &str| message(name).map(|m| view! { <p id=format!("{}-error", id(name)) class="text-red-800 font-bold">{m}</p> });
+    let described = |name: &str| message(name).map(|_| format!("{}-error", id(name)));
+    let invalid = |name: &str| message(name).map(|_| "true");
     let text_label = match section.as_str() {
         "goals" => "The goal",
         "actions" => "What will be done",
@@ -196,25 +237,25 @@ fn Fields(prefix: String, section: String, item: Option<kith_types::together::Pl
     };
     let extra = match section.as_str() {
         "goals" => view! {
-            <div class="mb-3"><label for=id("target_date") class="block font-bold">"Target date"</label>
-                <input id=id("target_date") name="item[target_date]" type="date" value=f.target_date.clone() class="field"/></div>
+            <div class="mb-3"><label for=id("target_date") class="block font-bold">"Target date"</label>{problem("target_date")}
+                <input id=id("target_date") name="item[target_date]" type="date" value=f.target_date.clone() class="field" aria-describedby=described("target_date") aria-invalid=invalid("target_date")/></div>
             <div class="mb-3"><label for=id("status") class="block font-bold">"Status"</label>
                 <select id=id("status") name="item[status]" class="field">
                     {GOAL_STATUSES.iter().map(|(k, t)| view! { <option value=*k selected=f.status == *k>{*t}</option> }).collect::<Vec<_>>()}
                 </select></div>
         }.into_any(),
         "actions" => view! {
-            <div class="mb-3"><label for=id("who") class="block font-bold">"Who does it"</label>
-                <input id=id("who") name="item[who]" type="text" maxlength="200" value=f.who.clone() class="field"/></div>
-            <div class="mb-3"><label for=id("by_when") class="block font-bold">"By when"</label>
-                <input id=id("by_when") name="item[by_when]" type="date" value=f.by_when.clone() class="field"/></div>
+            <div class="mb-3"><label for=id("who") class="block font-bold">"Who does it"</label>{problem("who")}
+                <input id=id("who") name="item[who]" type="text" maxlength="200" value=f.who.clone() class="field" aria-describedby=described("who") aria-invalid=invalid("who")/></div>
+            <div class="mb-3"><label for=id("by_when") class="block font-bold">"By when"</label>{problem("by_when")}
+                <input id=id("by_when") name="item[by_when]" type="date" value=f.by_when.clone() class="field" aria-describedby=described("by_when") aria-invalid=invalid("by_when")/></div>
             {f.done.then(|| view! { <input type="hidden" name="item[done]" value="on"/> })}
         }.into_any(),
         "people" => view! {
-            <div class="mb-3"><label for=id("role") class="block font-bold">"Role"</label>
-                <input id=id("role") name="item[role]" type="text" maxlength="200" value=f.role.clone() class="field"/></div>
-            <div class="mb-3"><label for=id("contact") class="block font-bold">"How to reach them"</label>
-                <input id=id("contact") name="item[contact]" type="text" maxlength="500" value=f.contact.clone() class="field"/></div>
+            <div class="mb-3"><label for=id("role") class="block font-bold">"Role"</label>{problem("role")}
+                <input id=id("role") name="item[role]" type="text" maxlength="200" value=f.role.clone() class="field" aria-describedby=described("role") aria-invalid=invalid("role")/></div>
+            <div class="mb-3"><label for=id("contact") class="block font-bold">"How to reach them"</label>{problem("contact")}
+                <input id=id("contact") name="item[contact]" type="text" maxlength="500" value=f.contact.clone() class="field" aria-describedby=described("contact") aria-invalid=invalid("contact")/></div>
         }.into_any(),
         "problems" => view! {
             <div class="mb-3"><label for=id("entry_id") class="block font-bold">"Condition in the record (optional)"</label>
@@ -227,8 +268,8 @@ fn Fields(prefix: String, section: String, item: Option<kith_types::together::Pl
     };
     view! {
         <div class="mb-3">
-            <label for=id("text") class="block font-bold">{text_label}</label>
-            <textarea id=id("text") name="item[text]" rows="3" class="field w-full" required=true>{f.text.clone()}</textarea>
+            <label for=id("text") class="block font-bold">{text_label}</label>{problem("text")}
+            <textarea id=id("text") name="item[text]" rows="3" class="field w-full" required=true aria-describedby=described("text") aria-invalid=invalid("text")>{f.text.clone()}</textarea>
         </div>
         {extra}
     }

@@ -142,7 +142,11 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                 </div>
                 <div class="mb-4">
                     <label for="source_kind" class="block font-bold">"Where it comes from"</label>
-                    <select id="source_kind" name="source_kind" class="field">
+                    <p id="source-kind-hint" class="text-gray-700">"Choose one for an organisation new to your record. For one already in it, what it is stays as it was."</p>
+                    <select id="source_kind" name="source_kind" class="field" aria-describedby="source-kind-hint">
+                        // Empty: keep a known source's kind (a re-upload must
+                        // not turn a mental health service into a GP).
+                        <option value="" selected=true>"Already in my record"</option>
                         {KIND_CHOICES.iter().map(|(k, t)| view! { <option value=*k>{*t}</option> }).collect::<Vec<_>>()}
                     </select>
                 </div>
