@@ -267,7 +267,7 @@ impl Kith {
         let hash = password::hash(new.to_string()).await?;
         let mut change = self.account_change(actor).await?;
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
-        let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, keep_session).await?;
+        let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, &crate::session_store::stored_key(keep_session)).await?;
         change.commit(origin, "account: password changed, other sessions ended").await?;
         tracing::info!(user_id = %actor.user_id, other_sessions_ended = ended, "password changed");
         Ok(())

@@ -286,6 +286,7 @@ impl Kith {
     pub async fn sessions(&self, actor: &Actor, current: &str) -> CoreResult<Vec<SessionView>> {
         let idle_ms = self.settings.session_idle_minutes * 60_000;
         let rows = store::identity::sessions_for_user(&self.db.pool, &actor.user_id, now_ms()).await?;
+        let current = crate::session_store::stored_key(current);
         Ok(rows
             .into_iter()
             .filter_map(|r| {

@@ -1,6 +1,8 @@
 //! tower-sessions storage in Kith's own database (SQLite or PostgreSQL), so a
 //! deployment needs nothing besides the database, and sign-out deletes the
-//! session on the server.
+//! session on the server. Rows are keyed by the SHA-256 of the session id
+//! and do not hold the id itself: someone who reads the table (a backup, a
+//! leaked dump) cannot use it to take over anyone's session.
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -39,12 +41,20 @@ impl DbSessionStore {
     }
 }
 
+/// The key a session's row is stored under: the SHA-256 of its id, as hex.
+pub fn stored_key(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
 fn encode(record: &Record) -> session_store::Result<(String, Option<String>, i64)> {
-    let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    // Stored without its id (only the id's hash keys the row).
+    let without_id = Record { id: Id(0), data: record.data.clone(), expiry_date: record.expiry_date };
+    let data = serde_json::to_string(&without_id).map_err(|e| session_store::Error::Encode(e.to_string()))?;
     let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_str()).map(str::to_string);
     let expires_at = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
     Ok((data, user_id, expires_at))
@@ -56,7 +66,8 @@ impl SessionStore for DbSessionStore {
         // Ids are random 128-bit values; on the rare collision, draw again.
         loop {
             let (data, user_id, expires_at) = encode(record)?;
-            let inserted = store::session_insert_new(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at).await.map_err(backend)?;
+            let inserted =
+                store::session_insert_new(&self.db.pool, &stored_key(&record.id.to_string()), user_id.as_deref(), &data, expires_at).await.map_err(backend)?;
             if inserted {
                 return Ok(());
             }
@@ -66,14 +77,15 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id, expires_at) = encode(record)?;
-        store::session_upsert(&self.db.pool, &record.id.to_string(), user_id.as_deref(), &data, expires_at).await.map_err(backend)
+        store::session_upsert(&self.db.pool, &stored_key(&record.id.to_string()), user_id.as_deref(), &data, expires_at).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row = store::session_get(&self.db.pool, &id.to_string(), now_ms()).await.map_err(backend)?;
+        let row = store::session_get(&self.db.pool, &stored_key(&id.to_string()), now_ms()).await.map_err(backend)?;
         match row {
             Some(r) => {
-                let record: Record = serde_json::from_str(&r.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+                let mut record: Record = serde_json::from_str(&r.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+                record.id = *id;
                 Ok(Some(record))
             }
             None => Ok(None),
@@ -81,7 +93,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        store::session_delete(&self.db.pool, &id.to_string()).await.map_err(backend)
+        store::session_delete(&self.db.pool, &stored_key(&id.to_string())).await.map_err(backend)
     }
 }
 

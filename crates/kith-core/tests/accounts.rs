@@ -225,6 +225,7 @@ async fn two_step_required_for_clinicians(same_kind: &TestDb) {
 }
 
 backend_tests!(
+    session_rows_do_not_hold_session_ids,
     two_step_verification,
     two_step_required_for_clinicians,
     sign_up_creates_account_and_record,
@@ -236,3 +237,26 @@ backend_tests!(
     change_password_checks_current_and_policy,
     demo_loads_three_people_once,
 );
+
+/// The sessions table is keyed by a hash of each session id and never holds
+/// the id itself, so reading it does not let anyone take over a session.
+async fn session_rows_do_not_hold_session_ids(db: &TestDb) {
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+    let k = &db.kith;
+    let ann = kith_core::testing::user(k, "Ann", "ann@example.com", "patient", "").await;
+    let store = k.session_store();
+    let mut record = Record { id: Id::default(), data: Default::default(), expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(5) };
+    record.data.insert("user_id".into(), serde_json::json!(ann.user_id));
+    store.create(&mut record).await.unwrap();
+    let id = record.id.to_string();
+    assert_eq!(db.count_where("sessions", "id", &id).await, 0, "not keyed by the id");
+    let data = db.query_text("SELECT data FROM sessions WHERE user_id = $1", &ann.user_id).await.unwrap();
+    assert!(!data.contains(&id) && !data.contains(&record.id.0.to_string()), "the id is not in the stored data: {data}");
+    let loaded = store.load(&record.id).await.unwrap().expect("found by its id");
+    assert_eq!((loaded.id, loaded.data.get("user_id").cloned()), (record.id, Some(serde_json::json!(ann.user_id))));
+    assert!(k.sessions(&ann, &id).await.unwrap().iter().any(|s| s.this_one), "the Account page still knows which is this one");
+    assert!(store.load(&Id::default()).await.unwrap().is_none());
+    store.delete(&record.id).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none());
+}

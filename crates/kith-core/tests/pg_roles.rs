@@ -130,7 +130,7 @@ async fn use_kith(k: &Kith) {
     record.data.insert("user_id".into(), serde_json::json!(owner.user_id));
     store.create(&mut record).await.unwrap();
     store.save(&record).await.unwrap();
-    assert!(store.load(&record.id).await.unwrap().is_some());
+    assert_eq!(store.load(&record.id).await.unwrap().map(|r| r.id), Some(record.id));
     store.delete(&record.id).await.unwrap();
     store.delete_expired().await.unwrap();
 }
