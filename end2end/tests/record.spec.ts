@@ -114,6 +114,7 @@ test('a file without an NHS Number waits until the patient confirms it', async (
   await expect(held.first()).toContainText('22 Jun 1995');
   await expectAccessible(page, info);
   await held.first().getByRole('button', { name: 'This is me: add it to my record' }).first().click();
+  await expect(page.getByTestId('done-notice')).toHaveText('The file has been added to your record.');
   await expect(page.getByRole('heading', { name: 'Files waiting for you to check' })).toHaveCount(0);
   await page.goto('/timeline?q=hay+fever');
   await expect(page.locator('.entry-item').first()).toContainText('Hay fever (my diary)');

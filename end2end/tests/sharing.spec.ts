@@ -203,6 +203,7 @@ test("a family carer's access near its end is flagged for review, and the patien
   await page.goto('/sharing');
   await ready(page, info);
   await page.getByTestId('grant').filter({ hasText: email }).getByRole('button', { name: 'Renew for 12 months' }).click();
+  await expect(page.getByTestId('done-notice')).toHaveText('Renewed for another 12 months.');
   await expect(page.getByTestId('grant').filter({ hasText: email })).toBeVisible();
   await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('review-due')).toHaveCount(0);
   await page.getByRole('button', { name: `Stop sharing with ${email}` }).click();

@@ -199,3 +199,28 @@ test('a refused care plan item comes back as typed, with its error beside the fi
   await form.getByRole('button', { name: 'Add', exact: true }).click();
   await expect(goals.getByTestId('plan-item').filter({ hasText: `Walk to the park every day (${info.project.name})` }).first()).toBeVisible();
 });
+
+test('a refused comment comes back as typed, tied to its field, with or without JavaScript', async ({ page }, info) => {
+  test.setTimeout(60_000);
+  await signIn(page, info, ray.email, ray.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/timeline');
+  await ready(page, info);
+  await page.locator('.entry-item a').first().click();
+  await ready(page, info);
+  const long = `Checked with the pharmacist ${info.project.name} `.repeat(200);
+  await page.getByLabel('Add a comment').fill(long);
+  await page.getByRole('button', { name: 'Add comment' }).click();
+  const summary = page.locator('#error-summary').first();
+  await expect(summary).toContainText('Keep it to 5000 characters');
+  await summary.getByRole('link', { name: /Keep it to 5000 characters/ }).click();
+  const body = page.locator('#body');
+  await expect(body).toHaveValue(long);
+  await expect(body).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#comment-error')).toContainText('Keep it to 5000 characters');
+  await expectAccessible(page, info);
+  const short = `Checked with the pharmacist (${info.project.name}-${Date.now()})`;
+  await body.fill(short);
+  await page.getByRole('button', { name: 'Add comment' }).click();
+  await expect(page.getByTestId('comment').filter({ hasText: short })).toBeVisible();
+});

@@ -22,13 +22,28 @@ pub async fn get_comments(entry_id: String) -> Result<CommentsView, AppError> {
 pub async fn add_comment(entry_id: String, body: String) -> Result<(), AppError> {
     let (kith, _, access) = record(Right::Comment).await?;
     kith.add_comment(&access, &entry_id, &body).await.map_err(|e| core(e).with_values(vec![("body".into(), body.clone())]))?;
+    back_to_entry(&entry_id).await;
     Ok(())
 }
 
+/// Without JavaScript, back to the entry's comments by name (browsers drop
+/// a long Referer, and a refused form's address holds what was typed).
+#[cfg(feature = "ssr")]
+async fn back_to_entry(entry_id: &str) {
+    if !entry_id.is_empty() && super::ssr::accepts_html().await {
+        leptos_axum::redirect(&format!("/entries/{}#comments", crate::pages::invite_page::encode(entry_id)));
+    }
+}
+
 #[server(endpoint = "together/edit_comment")]
-pub async fn edit_comment(id: String, body: String) -> Result<(), AppError> {
+pub async fn edit_comment(id: String, body: String, #[server(default)] entry_id: String) -> Result<(), AppError> {
     let (kith, _, access) = record(Right::Comment).await?;
-    kith.edit_comment(&access, &id, &body).await.map_err(core)
+    // A refused edit comes back to the comment's own form, as typed.
+    kith.edit_comment(&access, &id, &body)
+        .await
+        .map_err(|e| core(e).with_values(vec![("form".into(), format!("edit-{id}")), ("body".into(), body.clone())]))?;
+    back_to_entry(&entry_id).await;
+    Ok(())
 }
 
 /// `hidden` is "true" to hide, anything else to show again.

@@ -147,3 +147,16 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
         </div>
     }
 }
+
+/// What a form post that came back with `?{param}=value` did, said once at
+/// the top of the page (without JavaScript the page is all there is to say
+/// it on; with it, the same address is navigated to).
+#[component]
+pub fn DoneNotice(param: &'static str, messages: &'static [(&'static str, &'static str)]) -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    move || {
+        query.with(|q| q.get(param)).and_then(|v| messages.iter().find(|(k, _)| *k == v)).map(|(_, m)| {
+            view! { <p class="notice-ok" role="status" data-testid="done-notice">{*m}</p> }
+        })
+    }
+}

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_entry;
-use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::layout::{Authed, DoneNotice, ErrorPanel};
 
 #[component]
 pub fn EntryPage() -> impl IntoView {
@@ -84,6 +84,7 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
         <Title text=format!("{} – Kith", c.text)/>
         <p class="text-gray-700">{kind_title(&c.kind)}</p>
         <h1 class="text-3xl font-bold mb-2">{c.text.clone()}</h1>
+        <DoneNotice param="relabelled" messages=&[("1", "The label has been changed. Who can see this entry now follows the new label.")]/>
         <dl class="card grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1">
             {c.value.clone().map(|v| view! { <dt class="font-bold">"Value"</dt><dd>{v}</dd> })}
             <dt class="font-bold">"Date"</dt><dd>{c.date.clone().unwrap_or_else(|| "Not given".into())}</dd>
@@ -205,14 +206,25 @@ fn Comments(comments: CommentsResource, talk: Talk, entry_id: String) -> impl In
                                         <ol class="entry-list">
                                             {v.comments.into_iter().map(|c| {
                                                 let hide_value = if c.hidden { "false" } else { "true" };
+                                                let on_entry = entry_id.clone();
                                                 let edit = c.mine.then(|| {
-                                                    let (id, field_id, body) = (c.id.clone(), format!("edit-{}", c.id), c.body.clone());
+                                                    let form = format!("edit-{}", c.id);
+                                                    // A refused edit of this comment: open, as typed, the error beside it.
+                                                    let refused = edit_error.get_untracked().filter(|e| e.value("form").as_deref() == Some(form.as_str()));
+                                                    let message = refused.as_ref().and_then(|e| e.field_error("body"));
+                                                    let body = refused.as_ref().and_then(|e| e.value("body")).unwrap_or_else(|| c.body.clone());
+                                                    let field_id = if message.is_some() { "body".to_string() } else { form };
+                                                    let (id, open, error_id) = (c.id.clone(), refused.is_some(), format!("{field_id}-error"));
+                                                    let described = message.as_ref().map(|_| error_id.clone());
+                                                    let invalid = message.as_ref().map(|_| "true");
                                                     view! {
-                                                        <details><summary class="cursor-pointer underline">"Edit"</summary>
+                                                        <details open=open><summary class="cursor-pointer underline">"Edit"</summary>
                                                             <ActionForm action=talk.edit>
                                                                 <input type="hidden" name="id" value=id/>
+                                                                <input type="hidden" name="entry_id" value=on_entry/>
                                                                 <label for=field_id.clone() class="block font-bold">"Your comment"</label>
-                                                                <textarea id=field_id name="body" rows="3" class="field w-full">{body}</textarea>
+                                                                {message.map(|m| view! { <p id=error_id class="text-red-800 font-bold">{m}</p> })}
+                                                                <textarea id=field_id name="body" rows="3" class="field w-full" aria-describedby=described aria-invalid=invalid>{body}</textarea>
                                                                 <button type="submit" class="btn-secondary mt-1">"Save"</button>
                                                             </ActionForm>
                                                         </details>
@@ -247,12 +259,18 @@ fn Comments(comments: CommentsResource, talk: Talk, entry_id: String) -> impl In
                                         </ol>
                                     }.into_any()
                                 };
+                                // The error summary links to the field by its name.
+                                let message = move || add_error.get().and_then(|e| e.field_error("body"));
+                                let field_id = move || if message().is_some() { "body" } else { "comment-body" };
                                 let form = v.can_comment.then(|| view! {
                                     <ActionForm action=talk.add attr:class="mt-3">
                                         <input type="hidden" name="entry_id" value=entry_id.clone()/>
-                                        <label for="comment-body" class="block font-bold">"Add a comment"</label>
+                                        <label for=field_id class="block font-bold">"Add a comment"</label>
                                         <p id="comment-hint" class="text-gray-700">"Everyone who can see this entry will see your comment, with your name."</p>
-                                        <textarea id="comment-body" name="body" rows="3" class="field w-full" aria-describedby="comment-hint" prop:value=typed>{typed()}</textarea>
+                                        {move || message().map(|m| view! { <p id="comment-error" class="text-red-800 font-bold">{m}</p> })}
+                                        <textarea id=field_id name="body" rows="3" class="field w-full"
+                                            aria-describedby=move || if message().is_some() { "comment-hint comment-error" } else { "comment-hint" }
+                                            aria-invalid=move || message().map(|_| "true") prop:value=typed>{typed()}</textarea>
                                         <button type="submit" class="btn-primary mt-1">"Add comment"</button>
                                     </ActionForm>
                                 });

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::api::{get_sharing, CreateGrant, CreateLink, RevokeGrant, RevokeLink};
 use crate::components::form::{error_of, ErrorSummary, FormResult, SubmitButton, TextField};
-use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::layout::{Authed, DoneNotice, ErrorPanel};
 
 #[component]
 pub fn SharingPage() -> impl IntoView {
@@ -51,6 +51,10 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
     let link_error = error_of(link.value());
     view! {
         <h1 class="text-3xl font-bold mb-2">"Sharing"</h1>
+        <DoneNotice param="done" messages=&[
+            ("revoked", "Sharing stopped. It took effect straight away."),
+            ("renewed", "Renewed for another 12 months."),
+        ]/>
         <p class="mb-4">"You decide who sees your record, and how much. Entries you label private are never shared. You can stop sharing at any time; it takes effect straight away."</p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

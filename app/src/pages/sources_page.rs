@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{get_connections, get_sources};
-use crate::components::layout::{Authed, ErrorPanel};
+use crate::components::layout::{Authed, DoneNotice, ErrorPanel};
 
 /// Kinds a person can choose for an uploaded file's organisation.
 const KIND_CHOICES: [(&str, &str); 7] = [
@@ -33,6 +33,10 @@ type ConnectionsResource = Resource<Result<kith_types::ConnectionsView, kith_typ
 fn sources(_me: Me, data: Resource<Result<SourcesView, kith_types::AppError>>, connections: ConnectionsResource) -> impl IntoView {
     view! {
         <h1 class="text-3xl font-bold mb-4">"Sources"</h1>
+        <DoneNotice param="held" messages=&[
+            ("confirmed", "The file has been added to your record."),
+            ("rejected", "The file was not added to your record, and Kith no longer keeps it."),
+        ]/>
         <p class="mb-4">"Every organisation and device that has sent information to your record."</p>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
