@@ -138,11 +138,19 @@ where
     }
 }
 
+/// Why part of a page could not be shown. A heading under the page's own
+/// h1; `page` when the failed part was to have given the page its h1 (an
+/// entry that is not there), so the page still has one.
 #[component]
-pub fn ErrorPanel(error: AppError) -> impl IntoView {
+pub fn ErrorPanel(error: AppError, #[prop(optional)] page: bool) -> impl IntoView {
+    let heading = if page {
+        view! { <h1 class="text-xl font-bold">"Sorry, there is a problem"</h1> }.into_any()
+    } else {
+        view! { <h2 class="text-xl font-bold">"Sorry, there is a problem"</h2> }.into_any()
+    };
     view! {
         <div role="alert" class="border-4 border-red-700 p-4">
-            <h1 class="text-xl font-bold">"Sorry, there is a problem"</h1>
+            {heading}
             <p>{error.to_string()}</p>
         </div>
     }

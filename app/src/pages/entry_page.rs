@@ -50,7 +50,7 @@ fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, se
                                 r.set_status(http::StatusCode::NOT_FOUND);
                             }
                         }
-                        view! { <ErrorPanel error=e/> }.into_any()
+                        view! { <ErrorPanel error=e page=true/> }.into_any()
                     }
                 }
             })}

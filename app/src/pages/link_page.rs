@@ -14,13 +14,8 @@ pub fn LinkPage() -> impl IntoView {
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
     let prompt = Resource::new(token, link_prompt);
     let action = ServerAction::<OpenLink>::new();
+    // The summary says every refusal (a locked link too), once.
     let error = error_of(action.value());
-    let message = move || {
-        error.get().and_then(|e| match e {
-            kith_types::AppError::Validation { .. } => None,
-            other => Some(other.to_string()),
-        })
-    };
     view! {
         <Title text="Shared record – Kith"/>
         <PublicPage>
@@ -36,7 +31,6 @@ pub fn LinkPage() -> impl IntoView {
                         }.into_any(),
                         Ok(needs_passcode) => view! {
                             <p class="mb-4">"Someone has shared part of their health record with you. Say who you are: it is recorded in the access log the patient reads."</p>
-                            {move || message().map(|m| view! { <div class="notice-error" role="alert"><p class="font-bold">{m}</p></div> })}
                             <ErrorSummary error=error/>
                             <ActionForm action=action>
                                 <input type="hidden" name="token" value=token()/>

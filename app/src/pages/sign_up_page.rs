@@ -52,7 +52,7 @@ pub fn SignUpPage() -> impl IntoView {
                     <TextField name="nhs_number" label="NHS Number" inputmode="numeric"
                         hint="10 digits, like 943 476 5919. It is on letters from the NHS and in the NHS App."
                         error=error/>
-                    <TextField name="birth_date" label="Date of birth" input_type="date" autocomplete="bday" error=error/>
+                    <TextField name="birth_date" label="Date of birth" input_type="date" autocomplete="bday" hint="If your browser shows no calendar, write it as year-month-day: for example 1948-03-27." error=error/>
                 </fieldset>
                 <fieldset class="mb-5 card">
                     <legend class="font-bold">"Clinicians: where you work (optional)"</legend>
