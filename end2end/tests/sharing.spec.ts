@@ -124,8 +124,13 @@ test('an invitation, not the email address, decides who gets a share: the invite
   await share.getByLabel('Mental health').check();
   await share.getByRole('button', { name: 'Share' }).click();
   await expect(page.getByTestId('new-invitation')).toContainText('This is the only time it is shown');
-  const path = await newInvitationPath(page);
+  const lost = await newInvitationPath(page);
   await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('invitation')).toContainText('Waiting for them to accept');
+  // Say the first link went astray: a new one replaces it.
+  await page.getByRole('button', { name: `Make a new invitation link for ${email}` }).click();
+  await ready(page, info);
+  const path = await newInvitationPath(page);
+  expect(path).not.toBe(lost);
 
   // Someone who signs up with that email address first gets nothing.
   const squatter = await freshPage(browser, info);
@@ -162,10 +167,12 @@ test('an invitation, not the email address, decides who gets a share: the invite
   await invited.getByRole('button', { name: "Accept and open Margaret Jones's record" }).click();
   await expect(invited.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
   await expect(invited.getByText('They have not shared everything with you.')).toBeVisible();
-  // Once only.
-  await invited.goto(path);
-  await ready(invited, info);
-  await expect(invited.getByRole('heading', { level: 1 })).toHaveText('This invitation cannot be used');
+  // Once only; and the replaced link never worked again.
+  for (const used of [path, lost]) {
+    await invited.goto(used);
+    await ready(invited, info);
+    await expect(invited.getByRole('heading', { level: 1 })).toHaveText('This invitation cannot be used');
+  }
   await invited.context().close();
 
   // The patient sees who accepted it, on the Sharing page and in her messages.

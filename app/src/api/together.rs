@@ -31,7 +31,7 @@ pub async fn add_comment(entry_id: String, body: String) -> Result<(), AppError>
 #[cfg(feature = "ssr")]
 async fn back_to_entry(entry_id: &str) {
     if !entry_id.is_empty() && super::ssr::accepts_html().await {
-        leptos_axum::redirect(&format!("/entries/{}#comments", crate::pages::invite_page::encode(entry_id)));
+        leptos_axum::redirect(&format!("/entries/{}#comments", crate::components::urlencode(entry_id)));
     }
 }
 

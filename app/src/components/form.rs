@@ -17,6 +17,13 @@ where
     Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())))
 }
 
+/// The error of a refused form, if it came from the form named `form` (the
+/// server fn names it in the error's values, beside what was typed): one of
+/// many forms on a page opens again with it.
+pub fn error_from_form(error: FormResult, form: &str) -> Option<AppError> {
+    error.get_untracked().filter(|e| e.value("form").as_deref() == Some(form))
+}
+
 #[component]
 pub fn ErrorSummary(error: FormResult) -> impl IntoView {
     move || {

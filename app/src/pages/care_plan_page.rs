@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{get_care_plan, AddPlanItem, RemovePlanItem, ReviewCarePlan, UpdatePlanItem};
-use crate::components::form::{error_of, ErrorSummary};
+use crate::components::form::{error_from_form, error_of, ErrorSummary};
 use crate::components::layout::{Authed, ErrorPanel};
 use crate::components::live::{live_version, Live};
 
@@ -119,7 +119,7 @@ fn SectionView(s: PlanSection, can: bool, conditions: Vec<(String, String)>, act
             </ul>
             {can.then(|| {
                 let prefix = format!("add-{key}");
-                let error = refused(actions.add.value(), &prefix);
+                let error = error_from_form(error_of(actions.add.value()), &prefix);
                 let open = error.is_some();
                 view! {
                 <details class="no-print mt-2" open=open>
@@ -157,7 +157,7 @@ fn ItemView(item: PlanItem, can: bool, conditions: Vec<(String, String)>, action
     let edit = can.then(|| {
         let (id, id2, version, section) = (item.id.clone(), item.id.clone(), item.version.to_string(), item.section.clone());
         let fields = f.clone();
-        let error = refused(actions.update.value(), &prefix);
+        let error = error_from_form(error_of(actions.update.value()), &prefix);
         let open = error.is_some();
         view! {
             <details class="no-print mt-1" open=open>
@@ -187,12 +187,6 @@ fn ItemView(item: PlanItem, can: bool, conditions: Vec<(String, String)>, action
             {edit}
         </li>
     }
-}
-
-/// The error of the last refused add or change, if it came from the form
-/// `prefix` (the server names the form it came from).
-fn refused(value: impl WithUntracked<Value = Option<Result<(), kith_types::AppError>>>, prefix: &str) -> Option<kith_types::AppError> {
-    value.with_untracked(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned())).filter(|e| e.value("form").as_deref() == Some(prefix))
 }
 
 /// The fields of one item, for a section (ids prefixed: many forms share a

@@ -182,7 +182,7 @@ fn SeenBy(seen: SeenResource) -> impl IntoView {
 /// exactly those who can see the entry; new ones appear live.
 #[component]
 fn Comments(comments: CommentsResource, talk: Talk, entry_id: String) -> impl IntoView {
-    use crate::components::form::{error_of, ErrorSummary};
+    use crate::components::form::{error_from_form, error_of, ErrorSummary};
     let add_error = error_of(talk.add.value());
     let typed = move || add_error.get().and_then(|e| e.value("body")).unwrap_or_default();
     let edit_error = error_of(talk.edit.value());
@@ -210,7 +210,7 @@ fn Comments(comments: CommentsResource, talk: Talk, entry_id: String) -> impl In
                                                 let edit = c.mine.then(|| {
                                                     let form = format!("edit-{}", c.id);
                                                     // A refused edit of this comment: open, as typed, the error beside it.
-                                                    let refused = edit_error.get_untracked().filter(|e| e.value("form").as_deref() == Some(form.as_str()));
+                                                    let refused = error_from_form(edit_error, &form);
                                                     let message = refused.as_ref().and_then(|e| e.field_error("body"));
                                                     let body = refused.as_ref().and_then(|e| e.value("body")).unwrap_or_else(|| c.body.clone());
                                                     let field_id = if message.is_some() { "body".to_string() } else { form };

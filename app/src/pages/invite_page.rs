@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{get_invitation, AcceptInvitation};
 use crate::components::form::{error_of, ErrorSummary};
 use crate::components::layout::PublicPage;
+use crate::components::urlencode;
 
 /// `/invite/:token`, and `/invite` for the invitation kept in the session
 /// while its person signed in.
@@ -56,7 +57,7 @@ fn invitation(token: String, v: InvitationView) -> impl IntoView {
         }
         .into_any(),
         None => {
-            let sign_up = format!("/sign-up?email={}&role={}", encode(&v.email), encode(&v.role));
+            let sign_up = format!("/sign-up?email={}&role={}", urlencode(&v.email), urlencode(&v.role));
             view! {
                 <p class="mb-4">"To accept it, sign in to Kith, or create an account if you do not have one. You will come back to this page."</p>
                 <div class="flex flex-wrap gap-3">
@@ -80,9 +81,4 @@ fn invitation(token: String, v: InvitationView) -> impl IntoView {
         </section>
         {next}
     }
-}
-
-/// Percent-encodes a query value.
-pub(crate) fn encode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

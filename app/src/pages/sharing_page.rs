@@ -117,9 +117,9 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
 fn NewInvitationBox(i: kith_types::sharing::NewInvitation) -> impl IntoView {
     let mail = format!(
         "mailto:{}?subject={}&body={}",
-        crate::pages::invite_page::encode(&i.email),
-        crate::pages::invite_page::encode("An invitation to see my health record in Kith"),
-        crate::pages::invite_page::encode(&format!(
+        crate::components::urlencode(&i.email),
+        crate::components::urlencode("An invitation to see my health record in Kith"),
+        crate::components::urlencode(&format!(
             "I would like you to see my health record in Kith. Open this link and sign in (or create an account) to accept:\n\n{}\n",
             i.url
         )),

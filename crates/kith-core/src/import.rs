@@ -118,6 +118,27 @@ struct PreparedFact {
     codes_json: String,
 }
 
+impl PreparedFact {
+    /// The entry row this fact makes (a new entry's, or the new content of
+    /// one an amended fact takes over).
+    fn entry<'a>(&'a self, id: &'a str, disagreement: bool) -> store::NewEntry<'a> {
+        store::NewEntry {
+            id,
+            kind: self.kind,
+            merge_key: &self.merge_key,
+            text: &self.stored.text,
+            date: self.stored.date.as_deref(),
+            status: self.stored.status.as_deref(),
+            label: self.label,
+            codes: &self.codes_json,
+            value: self.stored.value.as_deref(),
+            numeric: self.stored.numeric.map(|n| n.to_string()),
+            unit: self.stored.unit.as_deref(),
+            disagreement: i64::from(disagreement),
+        }
+    }
+}
+
 /// Consecutive prepared resources, `start` being the index of the first.
 struct PreparedChunk {
     start: usize,
@@ -576,20 +597,7 @@ impl Kith {
                 .iter()
                 .zip(&new_entry_ids)
                 .zip(&new_entry_facts)
-                .map(|((f, id), facts)| store::NewEntry {
-                    id,
-                    kind: f.kind,
-                    merge_key: &f.merge_key,
-                    text: &f.stored.text,
-                    date: f.stored.date.as_deref(),
-                    status: f.stored.status.as_deref(),
-                    label: f.label,
-                    codes: &f.codes_json,
-                    value: f.stored.value.as_deref(),
-                    numeric: f.stored.numeric.map(|n| n.to_string()),
-                    unit: f.stored.unit.as_deref(),
-                    disagreement: i64::from(disagree_any(facts.iter().copied())),
-                })
+                .map(|((f, id), facts)| f.entry(id, disagree_any(facts.iter().copied())))
                 .collect();
             let mut links: Vec<store::NewLink> = Vec::with_capacity(linked.len());
             for ((r, f, row_id), target) in linked.iter().zip(&link_targets) {
@@ -606,21 +614,8 @@ impl Kith {
             }
             store::bulk_insert_entries(tx, backend, patient, now, &new_entries).await?;
             for (id, f) in &rekeys {
-                let e = store::NewEntry {
-                    id,
-                    kind: f.kind,
-                    merge_key: &f.merge_key,
-                    text: &f.stored.text,
-                    date: f.stored.date.as_deref(),
-                    status: f.stored.status.as_deref(),
-                    label: f.label,
-                    codes: &f.codes_json,
-                    value: f.stored.value.as_deref(),
-                    numeric: f.stored.numeric.map(|n| n.to_string()),
-                    unit: f.stored.unit.as_deref(),
-                    disagreement: 0,
-                };
-                store::rekey_entry(tx, patient, id, &e, now).await?;
+                // Whether its sources disagree is recomputed below (it is touched).
+                store::rekey_entry(tx, patient, &f.entry(id, false), now).await?;
             }
             store::bulk_insert_links(tx, backend, patient, source, &links).await?;
             // A vacated entry whose amended fact joined another entry hands it

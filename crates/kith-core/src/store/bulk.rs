@@ -247,7 +247,7 @@ pub(crate) async fn bulk_unstated_entries(conn: &mut AnyConnection, backend: Bac
 /// keeps its id, so its comments, shares of it and care-plan links stay.
 /// Its label is never loosened: a private entry stays private, and a label
 /// the patient chose stays unless the new fact has a label of its own.
-pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, id: &str, e: &NewEntry<'_>, now: i64) -> sqlx::Result<()> {
+pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, e: &NewEntry<'_>, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE entries SET kind = $1, merge_key = $2, text = $3, date = $4, status = $5, \
          label = CASE WHEN label = 'private' OR $6 = 'general' THEN label ELSE $6 END, \
@@ -265,7 +265,7 @@ pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, id: &st
     .bind(e.unit)
     .bind(now)
     .bind(patient)
-    .bind(id)
+    .bind(e.id)
     .execute(&mut *conn)
     .await
     .map(|_| ())
