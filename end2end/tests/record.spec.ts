@@ -105,19 +105,37 @@ test('a file without an NHS Number waits until the patient confirms it', async (
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sources' }).click();
   await ready(page, info);
   await page.getByLabel('File', { exact: true }).setInputFiles('fixtures/diary-without-nhs-number.json');
-  await page.getByLabel('Where it comes from').selectOption('patient');
-  await page.getByLabel('Organisation name (optional)').fill('My diary');
+  // Nobody says what "My diary" is yet: that can wait until it is confirmed.
+  await page.locator('#source_kind').selectOption('');
+  await page.getByLabel('Organisation name (optional)').fill(`My diary (${info.project.name})`);
   await page.getByRole('button', { name: 'Add file' }).click();
   await expect(page.locator('#upload-result')).toContainText('File waiting for you to check');
   const held = page.getByRole('region', { name: 'Files waiting for you to check' }).or(page.locator('section', { has: page.getByRole('heading', { name: 'Files waiting for you to check' }) }));
   await expect(held.first()).toContainText('Ray Lindgren');
   await expect(held.first()).toContainText('22 Jun 1995');
   await expectAccessible(page, info);
+  // Confirmed with no kind for an organisation new to the record: refused,
+  // and the file keeps waiting.
+  await held.first().getByRole('button', { name: 'This is me: add it to my record' }).first().click();
+  await expect(page.locator('#error-summary')).toContainText('say what kind of organisation it is');
+  await expect(page.getByRole('heading', { name: 'Files waiting for you to check' })).toBeVisible();
+  await held.first().getByLabel('Where it comes from').first().selectOption('patient');
   await held.first().getByRole('button', { name: 'This is me: add it to my record' }).first().click();
   await expect(page.getByTestId('done-notice')).toHaveText('The file has been added to your record.');
   await expect(page.getByRole('heading', { name: 'Files waiting for you to check' })).toHaveCount(0);
   await page.goto('/timeline?q=hay+fever');
   await expect(page.locator('.entry-item').first()).toContainText('Hay fever (my diary)');
+});
+
+test('a chart of two lines tells them apart without colour', async ({ page }, info) => {
+  await page.goto('/results');
+  await ready(page, info);
+  const bp = page.getByTestId('trend-chart').filter({ has: page.getByTestId('legend-line') }).first();
+  await expect(bp.getByTestId('legend-line')).toHaveText(['Systolic (solid line, round dots)', 'Diastolic (dashed line, square dots)']);
+  // In the drawing itself: one line dashed, its readings squares.
+  await expect(bp.locator('svg[role="img"] polyline[stroke-dasharray]')).toHaveCount(1);
+  await expect(bp.locator('svg[role="img"] polyline:not([stroke-dasharray])')).toHaveCount(1);
+  expect(await bp.locator('svg[role="img"] rect[width="7"]').count()).toBeGreaterThan(0);
 });
 
 test('works at 320 pixels wide', async ({ page }) => {

@@ -164,6 +164,15 @@ test('an invitation, not the email address, decides who gets a share: the invite
   await invited.getByRole('button', { name: 'Create account' }).click();
   await expect(invited.getByRole('heading', { level: 1 })).toHaveText('Margaret Jones has invited you to see their health record');
   await expect(invited.getByText(`You are signed in as Dr New Person (${own})`)).toBeVisible();
+  // "Not now" goes home, and the session no longer leads back to the
+  // invitation; the link itself still works.
+  await invited.getByRole('button', { name: 'Not now' }).click();
+  await expect(invited.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await invited.goto('/invite');
+  await ready(invited, info);
+  await expect(invited.getByRole('heading', { level: 1 })).toHaveText('This invitation cannot be used');
+  await invited.goto(path);
+  await ready(invited, info);
   await invited.getByRole('button', { name: "Accept and open Margaret Jones's record" }).click();
   await expect(invited.getByRole('heading', { level: 1 })).toHaveText("Margaret Jones's record");
   await expect(invited.getByText('They have not shared everything with you.')).toBeVisible();
@@ -181,6 +190,13 @@ test('an invitation, not the email address, decides who gets a share: the invite
   await expect(page.getByTestId('grant').filter({ hasText: email }).getByTestId('accepted-by')).toContainText(`Accepted by Dr New Person (${own})`);
   await page.goto('/');
   await expect(page.getByTestId('messages')).toContainText(`Dr New Person (${own}) accepted your invitation to share with ${email}`);
+  // Each opening of the invitation's page is in her log: once before they
+  // signed in, and as themselves after.
+  await page.goto('/access-log');
+  await ready(page, info);
+  const opened = page.getByTestId('access-event').filter({ hasText: `Invitation for ${email} (clinician) opened` });
+  await expect(opened.filter({ hasText: 'Someone with the invitation link' })).toHaveCount(1);
+  await expect(opened.filter({ hasText: 'Dr New Person' })).toHaveCount(2);
 
   // Tidy: stop sharing, so later tests see Margaret's sharing as before.
   await page.goto('/sharing');

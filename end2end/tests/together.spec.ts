@@ -193,6 +193,8 @@ test('a refused care plan item comes back as typed, with its error beside the fi
   await expect(text).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator('#text-error')).toContainText('Keep it to 5000 characters');
   await expect(form.getByLabel('Target date')).toHaveValue('2031-05-01');
+  // Where there is no calendar, the field says how to write a date.
+  await expect(form.getByLabel('Target date')).toHaveAccessibleDescription(/year-month-day/);
   await expectAccessible(page, info);
   // Shortened, it is added.
   await text.fill(`Walk to the park every day (${info.project.name})`);

@@ -60,12 +60,18 @@ pub async fn get_sources(#[server(default)] upload: String) -> Result<SourcesVie
     Ok(view)
 }
 
-/// The patient confirms a held file (no NHS Number) is theirs.
+/// The patient confirms a held file (no NHS Number) is theirs, saying what
+/// its organisation is if it was not said on upload. A refusal leaves it
+/// waiting.
 #[server(endpoint = "record/confirm_held")]
-pub async fn confirm_held(id: String) -> Result<(), AppError> {
+pub async fn confirm_held(id: String, #[server(default)] source_kind: String) -> Result<(), AppError> {
     let (kith, _, access) = record(kith_core::policy::Right::Manage).await?;
+    let kind = match source_kind.trim() {
+        "" => None,
+        k => Some(k.parse::<kith_core::import::SourceKind>().map_err(|_| AppError::field("source_kind", "Choose where the file comes from from the list"))?),
+    };
     // Its size was checked when it arrived.
-    match kith.confirm_held(&access, &id, usize::MAX).await.map_err(core)? {
+    match kith.confirm_held(&access, &id, kind, usize::MAX).await.map_err(core)? {
         kith_core::import::ImportOutcome::Refused { reason, .. } => Err(AppError::Conflict(reason)),
         _ => {
             leptos_axum::redirect("/sources?held=confirmed");

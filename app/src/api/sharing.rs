@@ -155,7 +155,8 @@ pub async fn get_invitation(#[server(default)] token: String) -> Result<(String,
         Some(id) => kith.actor(&id).await.map_err(core)?,
         None => None,
     };
-    let view = match kith.invitation(&token, actor.as_ref()).await {
+    let origin = super::ssr::origin().await;
+    let view = match kith.invitation(&token, actor.as_ref(), &origin).await {
         Ok(v) => v,
         Err(e) => {
             // An unusable invitation must not bring them back here at every sign-in.

@@ -10,7 +10,30 @@ const LEFT: f64 = 48.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 32.0;
-const COLOURS: [&str; 2] = ["#005a9c", "#6f3f9c"];
+/// How each line of a chart is drawn. Lines differ in dash and mark shape
+/// as well as colour, so they can be told apart without seeing colour
+/// (WCAG 1.4.1); the legend says which is which in words.
+struct LineStyle {
+    colour: &'static str,
+    /// SVG stroke-dasharray; empty for a solid line.
+    dash: &'static str,
+    square: bool,
+    words: &'static str,
+}
+
+const STYLES: [LineStyle; 2] = [
+    LineStyle { colour: "#005a9c", dash: "", square: false, words: "solid line, round dots" },
+    LineStyle { colour: "#6f3f9c", dash: "7 4", square: true, words: "dashed line, square dots" },
+];
+
+/// A reading's mark: a dot, or a square for the second line.
+fn mark(style: &LineStyle, cx: f64, cy: f64) -> AnyView {
+    if style.square {
+        view! { <rect x=cx - 3.5 y=cy - 3.5 width="7" height="7" fill=style.colour/> }.into_any()
+    } else {
+        view! { <circle cx=cx cy=cy r="3.5" fill=style.colour/> }.into_any()
+    }
+}
 
 fn fmt(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
@@ -90,7 +113,8 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let colour = COLOURS[i % COLOURS.len()];
+            let style = &STYLES[i % STYLES.len()];
+            let colour = style.colour;
             let path = line.points.iter().map(|p| format!("{:.1},{:.1}", x(p.day), y(p.value))).collect::<Vec<_>>().join(" ");
             let ranges = line
                 .points
@@ -112,11 +136,12 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
                         let d = format!("M{:.1},{:.1} l6,6 l-6,6 l-6,-6 z", cx, cy - 6.0);
                         view! { <path d=d class="fill-red-700"/> }.into_any()
                     } else {
-                        view! { <circle cx=cx cy=cy r="3.5" fill=colour/> }.into_any()
+                        mark(style, cx, cy)
                     }
                 })
                 .collect::<Vec<_>>();
-            view! { <polyline points=path fill="none" stroke=colour stroke-width="2"/> {ranges} {marks} }
+            let dash = (!style.dash.is_empty()).then_some(style.dash);
+            view! { <polyline points=path fill="none" stroke=colour stroke-width="2" stroke-dasharray=dash/> {ranges} {marks} }
         })
         .collect::<Vec<_>>();
 
@@ -125,7 +150,19 @@ pub fn TrendChart(series: ResultSeries) -> impl IntoView {
             .lines
             .iter()
             .enumerate()
-            .map(|(i, l)| view! { <span class="mr-4"><span class="inline-block w-3 h-3 mr-1 align-middle" style=format!("background:{}", COLOURS[i % 2])></span>{l.name.clone()}</span> })
+            .map(|(i, l)| {
+                let style = &STYLES[i % STYLES.len()];
+                let dash = (!style.dash.is_empty()).then_some(style.dash);
+                view! {
+                    <span class="mr-4" data-testid="legend-line">
+                        <svg viewBox="0 0 28 10" width="28" height="10" class="inline-block mr-1 align-middle" aria-hidden="true">
+                            <line x1="0" x2="28" y1="5" y2="5" stroke=style.colour stroke-width="2" stroke-dasharray=dash/>
+                            {mark(style, 14.0, 5.0)}
+                        </svg>
+                        {format!("{} ({})", l.name, style.words)}
+                    </span>
+                }
+            })
             .collect::<Vec<_>>()
     });
 

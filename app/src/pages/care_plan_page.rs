@@ -12,6 +12,9 @@ use crate::components::form::{error_from_form, error_of, ErrorSummary};
 use crate::components::layout::{Authed, ErrorPanel};
 use crate::components::live::{live_version, Live};
 
+/// Under every date field: browsers without a date picker show a plain box.
+const DATE_HINT: &str = "If your browser shows no calendar, write it as year-month-day: for example 2027-03-01.";
+
 #[derive(Clone, Copy)]
 struct Actions {
     add: ServerAction<AddPlanItem>,
@@ -92,7 +95,8 @@ fn ReviewBox(p: CarePlanView, can: bool, actions: Actions) -> impl IntoView {
                 <ActionForm action=actions.review attr:class="no-print mt-3 flex flex-wrap gap-3 items-end">
                     <div>
                         <label for="next_review" class="block font-bold">"Next review"</label>
-                        <input id="next_review" name="next_review" type="date" class="field"/>
+                        <p id="next_review-hint" class="text-sm text-gray-700">{DATE_HINT}</p>
+                        <input id="next_review" name="next_review" type="date" class="field" aria-describedby="next_review-hint"/>
                     </div>
                     <button type="submit" class="btn-secondary">"Mark as reviewed today"</button>
                 </ActionForm>
@@ -221,6 +225,12 @@ fn Fields(
     let id = |name: &str| if message(name).is_some() { name.to_string() } else { format!("{prefix}-{name}") };
     let problem = |name: &str| message(name).map(|m| view! { <p id=format!("{}-error", id(name)) class="text-red-800 font-bold">{m}</p> });
     let described = |name: &str| message(name).map(|_| format!("{}-error", id(name)));
+    // A date field is described by its hint, and by its error when it has one.
+    let date_described = |name: &str| match described(name) {
+        Some(e) => format!("{}-hint {e}", id(name)),
+        None => format!("{}-hint", id(name)),
+    };
+    let date_hint = |name: &str| view! { <p id=format!("{}-hint", id(name)) class="text-sm text-gray-700">{DATE_HINT}</p> };
     let invalid = |name: &str| message(name).map(|_| "true");
     let text_label = match section.as_str() {
         "goals" => "The goal",
@@ -231,8 +241,8 @@ fn Fields(
     };
     let extra = match section.as_str() {
         "goals" => view! {
-            <div class="mb-3"><label for=id("target_date") class="block font-bold">"Target date"</label>{problem("target_date")}
-                <input id=id("target_date") name="item[target_date]" type="date" value=f.target_date.clone() class="field" aria-describedby=described("target_date") aria-invalid=invalid("target_date")/></div>
+            <div class="mb-3"><label for=id("target_date") class="block font-bold">"Target date"</label>{date_hint("target_date")}{problem("target_date")}
+                <input id=id("target_date") name="item[target_date]" type="date" value=f.target_date.clone() class="field" aria-describedby=date_described("target_date") aria-invalid=invalid("target_date")/></div>
             <div class="mb-3"><label for=id("status") class="block font-bold">"Status"</label>
                 <select id=id("status") name="item[status]" class="field">
                     {GOAL_STATUSES.iter().map(|(k, t)| view! { <option value=*k selected=f.status == *k>{*t}</option> }).collect::<Vec<_>>()}
@@ -241,8 +251,8 @@ fn Fields(
         "actions" => view! {
             <div class="mb-3"><label for=id("who") class="block font-bold">"Who does it"</label>{problem("who")}
                 <input id=id("who") name="item[who]" type="text" maxlength="200" value=f.who.clone() class="field" aria-describedby=described("who") aria-invalid=invalid("who")/></div>
-            <div class="mb-3"><label for=id("by_when") class="block font-bold">"By when"</label>{problem("by_when")}
-                <input id=id("by_when") name="item[by_when]" type="date" value=f.by_when.clone() class="field" aria-describedby=described("by_when") aria-invalid=invalid("by_when")/></div>
+            <div class="mb-3"><label for=id("by_when") class="block font-bold">"By when"</label>{date_hint("by_when")}{problem("by_when")}
+                <input id=id("by_when") name="item[by_when]" type="date" value=f.by_when.clone() class="field" aria-describedby=date_described("by_when") aria-invalid=invalid("by_when")/></div>
             {f.done.then(|| view! { <input type="hidden" name="item[done]" value="on"/> })}
         }.into_any(),
         "people" => view! {

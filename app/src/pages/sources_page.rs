@@ -3,7 +3,8 @@ use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{get_connections, get_sources};
+use crate::api::{get_connections, get_sources, ConfirmHeld};
+use crate::components::form::{error_of, ErrorSummary};
 use crate::components::layout::{Authed, DoneNotice, ErrorPanel};
 
 /// Kinds a person can choose for an uploaded file's organisation.
@@ -70,12 +71,15 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
         }
     });
     let patient = format!("{}, born {}", v.patient_name, v.patient_birth_date);
+    // A refused confirmation (the file stays waiting) comes back here.
+    let confirm_error = error_of(ServerAction::<ConfirmHeld>::new().value());
     view! {
         {result}
         {(!v.held.is_empty()).then(|| view! {
             <section class="notice-warn" aria-labelledby="held-heading">
                 <h2 id="held-heading" class="text-xl font-bold">"Files waiting for you to check"</h2>
                 <p>"These files have no NHS Number, so Kith cannot be sure they are about you. Compare the details before anything is added to your record."</p>
+                <ErrorSummary error=confirm_error/>
                 <ul>
                     {v.held.into_iter().map(|h| view! {
                         <li class="card mt-2">
@@ -87,10 +91,18 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                                     <tr><th scope="row">"Date of birth"</th><td>{h.found_birth_date.clone().unwrap_or_else(|| "Not given".into())}</td><td>{v.patient_birth_date.clone()}</td></tr>
                                 </tbody>
                             </table>
-                            <div class="flex flex-wrap gap-4 mt-2">
+                            <div class="flex flex-wrap gap-4 mt-2 items-end">
                                 // Plain forms: the page reloads to show the merged record.
                                 <form method="post" action="/api/record/confirm_held">
                                     <input type="hidden" name="id" value=h.id.clone()/>
+                                    <div class="mb-2">
+                                        <label for=format!("held-kind-{}", h.id) class="block font-bold">"Where it comes from"</label>
+                                        <p id=format!("held-kind-{}-hint", h.id) class="text-gray-700">"Choose one if this organisation is new to your record."</p>
+                                        <select id=format!("held-kind-{}", h.id) name="source_kind" class="field" aria-describedby=format!("held-kind-{}-hint", h.id)>
+                                            <option value="" selected=h.source_kind.is_empty()>"Already in my record"</option>
+                                            {KIND_CHOICES.iter().map(|(k, t)| view! { <option value=*k selected=h.source_kind == *k>{*t}</option> }).collect::<Vec<_>>()}
+                                        </select>
+                                    </div>
                                     <button type="submit" class="btn-primary">"This is me: add it to my record"</button>
                                 </form>
                                 <form method="post" action="/api/record/reject_held">

@@ -649,6 +649,27 @@ impl Kith {
         Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(w)))
     }
 
+    /// Begins the opening of an invitation's page, logged in the record's
+    /// chain as the signed-in person or, before sign-in, as the link's holder.
+    pub(crate) async fn invitation_opened(&self, patient_id: &str, grant_id: &str, actor: Option<&Actor>) -> CoreResult<AccountChange> {
+        let mut w = match actor {
+            Some(a) => who_of_actor(a),
+            None => Who {
+                key: format!("invitation:{grant_id}"),
+                name: "Someone with the invitation link".into(),
+                role: "not signed in".into(),
+                org: String::new(),
+                via: "grant",
+                via_id: None,
+                reason: None,
+                on_behalf_of: None,
+            },
+        };
+        w.via = "grant";
+        w.via_id = Some(grant_id.to_string());
+        Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(w)))
+    }
+
     /// Begins a read of the record's settings or messages (see `DelegateRead`).
     pub(crate) async fn delegate_read(&self, access: &RecordAccess) -> CoreResult<DelegateRead> {
         Ok(match access.via() {

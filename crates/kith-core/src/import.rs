@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, RefIndex, SourceKind};
+/// What kind of organisation a file comes from (callers name it on upload).
+pub use kith_fhir::SourceKind;
+use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, RefIndex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -357,7 +359,9 @@ impl Kith {
         let (feed, refs, (source_name, identifier)) = match checked {
             Checked::Refused(reason) => return Ok(refused(&file, reason)),
             Checked::Held { found_name, found_birth_date, source_name } => {
-                let kind = source_kind.map(|k| k.as_str()).unwrap_or("hospital");
+                // Empty when none was chosen: the patient may choose one on
+                // confirming, and a known source keeps its own.
+                let kind = source_kind.map(|k| k.as_str()).unwrap_or("");
                 let id = new_id();
                 let body = String::from_utf8_lossy(&bytes).into_owned();
                 let mut audited = self.audited(access).await?;
@@ -755,15 +759,17 @@ impl Kith {
 
 impl Kith {
     /// The patient confirms a held feed is theirs: it is imported (whole, or
-    /// refused whole) and leaves the waiting list.
-    pub async fn confirm_held(&self, access: &RecordAccess, held_id: &str, max_bytes: usize) -> CoreResult<ImportOutcome> {
+    /// refused whole) and leaves the waiting list. `source_kind`, when given,
+    /// says what its organisation is (else the kind chosen on upload, if any);
+    /// a refused file stays waiting, so they can choose and try again.
+    pub async fn confirm_held(&self, access: &RecordAccess, held_id: &str, source_kind: Option<SourceKind>, max_bytes: usize) -> CoreResult<ImportOutcome> {
         require(access, Right::Manage)?;
         crate::policy::require_whole(access)?;
         let held = store::held_feed(&self.db.pool, access.patient_id(), held_id).await?.ok_or(kith_types::AppError::NotFound)?;
         let req = ImportRequest {
             file_name: held.file_name,
             bytes: held.body.into_bytes(),
-            source_kind: held.source_kind.parse().ok(),
+            source_kind: source_kind.or(held.source_kind.parse().ok()),
             source_name: held.source_name,
             max_bytes,
         };

@@ -198,14 +198,22 @@ impl Kith {
         Ok(NewInvitation { email: g.grantee_email, url: invitation_url(public_url, &token) })
     }
 
-    /// What an invitation offers, for the page its link opens.
-    pub async fn invitation(&self, token: &str, actor: Option<&Actor>) -> CoreResult<InvitationView> {
+    /// What an invitation offers, for the page its link opens. The page
+    /// names the patient and what is shared, so each opening is logged in
+    /// the record's chain, as whoever opened it (signed in or not).
+    pub async fn invitation(&self, token: &str, actor: Option<&Actor>, origin: &Origin) -> CoreResult<InvitationView> {
         let g = self.waiting_grant(token).await?;
-        let p = store::patient_by_id(&self.db.pool, &g.patient_id).await?.ok_or(AppError::NotFound)?;
         let signed_in_as = match actor {
             Some(a) => store::user_by_id(&self.db.pool, &a.user_id).await?.map(|u| format!("{} ({})", u.name, u.email)),
             None => None,
         };
+        let mut opened = self.invitation_opened(&g.patient_id, &g.id, actor).await?;
+        let Some(p) = store::patient_by_id(opened.conn(), &g.patient_id).await? else {
+            opened.rollback().await?;
+            return Err(AppError::NotFound.into());
+        };
+        let d = Disclosure::new("view", format!("invitation for {} ({}) opened", g.grantee_email, g.grantee_role));
+        opened.commit_as(origin, d).await?;
         Ok(InvitationView {
             patient_name: p.name,
             email: g.grantee_email,

@@ -321,6 +321,7 @@ impl Kith {
                 found_name: h.found_name,
                 found_birth_date: h.found_birth_date.as_deref().and_then(display_date),
                 received: ms_to_uk(h.created_at),
+                source_kind: h.source_kind,
             })
             .collect();
         Ok(SourcesView { sources, held, patient_name: info.name, patient_birth_date: display_date(&info.birth_date).unwrap_or_default(), last_upload: None })

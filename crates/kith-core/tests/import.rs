@@ -333,8 +333,9 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
     let own = k.own_record(&owner, Right::Manage).await.unwrap();
     let held = k.sources_view(&own).await.unwrap().held;
     assert_eq!(held.len(), 1);
-    match k.confirm_held(&own, &held[0].id, MAX).await.unwrap() {
-        ImportOutcome::Accepted(s) => assert_eq!(s.source, "My symptom diary"),
+    assert_eq!(held[0].source_kind, "patient", "the kind chosen on upload is kept for confirming");
+    match k.confirm_held(&own, &held[0].id, None, MAX).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!((s.source.as_str(), s.source_kind.as_str()), ("My symptom diary", "patient")),
         other => panic!("{other:?}"),
     }
     assert!(k.record(&access).await.unwrap().iter().any(|e| e.display == "Hay fever"));
@@ -351,6 +352,29 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
     };
     let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
     k.reject_held(&own, &held_id).await.unwrap();
+    assert!(k.sources_view(&own).await.unwrap().held.is_empty());
+
+    // Held from a new organisation with no kind chosen: confirming it needs
+    // one. Without, it is refused and keeps waiting; with one, it is added.
+    let body = body.replace("My symptom diary", "x").replace("Hay fever", "Sneezing");
+    let req = ImportRequest {
+        file_name: "walk.json".into(),
+        bytes: body.as_bytes().to_vec(),
+        source_kind: None,
+        source_name: Some("Walking club".into()),
+        max_bytes: MAX,
+    };
+    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    assert_eq!(k.sources_view(&own).await.unwrap().held[0].source_kind, "", "nothing chosen is not taken for a hospital");
+    match k.confirm_held(&own, &held_id, None, MAX).await.unwrap() {
+        ImportOutcome::Refused { reason, .. } => assert!(reason.contains("say what kind of organisation"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(k.sources_view(&own).await.unwrap().held.len(), 1, "a refused confirmation loses nothing");
+    match k.confirm_held(&own, &held_id, Some(SourceKind::Community), MAX).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!((s.source.as_str(), s.source_kind.as_str()), ("Walking club", "community")),
+        other => panic!("{other:?}"),
+    }
     assert!(k.sources_view(&own).await.unwrap().held.is_empty());
 }
 

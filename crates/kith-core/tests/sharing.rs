@@ -333,10 +333,21 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     assert!(k.shared_with_me(&squatter).await.unwrap().is_empty());
 
     // What the invitation's page shows.
-    let shown = k.invitation(&token, None).await.unwrap();
+    let before = db.log(&w.patient_id).await.len();
+    let opener = Origin { address: "10.8.8.8".into(), user_agent: "Test/2".into() };
+    let shown = k.invitation(&token, None, &opener).await.unwrap();
     assert_eq!((shown.patient_name.as_str(), shown.role.as_str(), shown.signed_in_as.as_deref()), ("Margaret Jones", "carer", None));
     assert!(shown.scope.starts_with("Whole record") && shown.rights.contains("comment"), "{shown:?}");
-    assert!(matches!(k.invitation("not-a-token", None).await, Err(CoreError::User(AppError::Conflict(_)))));
+    // The page named the patient and what is shared: that is in her log, as
+    // the link's holder, from where they opened it.
+    let log = db.log(&w.patient_id).await;
+    assert_eq!(log.len(), before + 1, "one row per opening");
+    let row = log.last().unwrap();
+    assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("view", "grant", "10.8.8.8"));
+    assert_eq!(row.actor_name, "Someone with the invitation link");
+    assert!(row.what.contains("invitation for sam@example.com (carer) opened"), "{}", row.what);
+    assert!(matches!(k.invitation("not-a-token", None, &opener).await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert_eq!(db.log(&w.patient_id).await.len(), before + 1, "an unknown token names no record and logs nothing");
 
     // The wrong kind of account, and the patient herself, cannot take it.
     let dr = user(k, "Dr Wrong", "wrong@example.com", "clinician", "").await;
@@ -347,7 +358,8 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
 
     // The carer, signed up with another address, accepts: the grant is theirs.
     let sam = user(k, "Sam Jones", "sam.jones@example.net", "carer", "").await;
-    assert_eq!(k.invitation(&token, Some(&sam)).await.unwrap().signed_in_as.as_deref(), Some("Sam Jones (sam.jones@example.net)"));
+    assert_eq!(k.invitation(&token, Some(&sam), &opener).await.unwrap().signed_in_as.as_deref(), Some("Sam Jones (sam.jones@example.net)"));
+    assert_eq!(db.log(&w.patient_id).await.last().unwrap().actor_name, "Sam Jones", "signed in, the opener is named");
     let origin = Origin { address: "10.7.7.7".into(), user_agent: "Test/1".into() };
     assert_eq!(k.accept_invitation(&sam, &token, &origin).await.unwrap(), w.patient_id);
     assert!(k.open_patient(&Principal::User(sam.clone()), &w.patient_id, Right::Comment).await.is_ok());

@@ -179,6 +179,8 @@ pub struct HeldFeedInfo {
     pub found_name: Option<String>,
     pub found_birth_date: Option<String>,
     pub received: String,
+    /// The kind chosen when it was added; empty when none was.
+    pub source_kind: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

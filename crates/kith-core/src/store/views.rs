@@ -335,11 +335,12 @@ pub(crate) struct HeldView {
     pub source_name: Option<String>,
     pub found_name: Option<String>,
     pub found_birth_date: Option<String>,
+    pub source_kind: String,
     pub created_at: i64,
 }
 
 pub(crate) async fn held_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<HeldView>> {
-    sqlx::query_as("SELECT id, file_name, source_name, found_name, found_birth_date, created_at FROM held_feeds WHERE patient_id = $1 ORDER BY created_at DESC")
+    sqlx::query_as("SELECT id, file_name, source_name, found_name, found_birth_date, source_kind, created_at FROM held_feeds WHERE patient_id = $1 ORDER BY created_at DESC")
         .bind(patient.to_string())
         .fetch_all(ex)
         .await
