@@ -124,6 +124,7 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                         let heading_id = format!("source-{}", s.id);
                         let timeline = format!("/timeline?source={}", s.id);
                         let labelled_by = heading_id.clone();
+                        let counted = s.imports.iter().all(|i| i.counts.is_some());
                         view! {
                             <li class="card" aria-labelledby=labelled_by>
                                 <h2 id=heading_id class="text-xl font-bold">{s.name.clone()}</h2>
@@ -132,14 +133,25 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                                 <p><a href=timeline>"See entries from "{s.name.clone()}</a></p>
                                 <details class="mt-2">
                                     <summary class="cursor-pointer underline">"Import history ("{s.imports.len()}")"</summary>
-                                    <table class="data-table mt-2">
-                                        <thead><tr><th scope="col">"When"</th><th scope="col">"File"</th><th scope="col">"New"</th><th scope="col">"Changed"</th><th scope="col">"Unchanged"</th></tr></thead>
-                                        <tbody>
-                                            {s.imports.into_iter().map(|i| view! {
-                                                <tr><td>{i.when}</td><td>{i.file}</td><td>{i.new}</td><td>{i.changed}</td><td>{i.unchanged}</td></tr>
-                                            }).collect::<Vec<_>>()}
-                                        </tbody>
-                                    </table>
+                                    {counted.then(|| view! {
+                                        <table class="data-table mt-2">
+                                            <thead><tr><th scope="col">"When"</th><th scope="col">"File"</th><th scope="col">"New"</th><th scope="col">"Changed"</th><th scope="col">"Unchanged"</th></tr></thead>
+                                            <tbody>
+                                                {s.imports.iter().filter_map(|i| i.counts.map(|(n, c, u)| view! {
+                                                    <tr><td>{i.when.clone()}</td><td>{i.file.clone()}</td><td>{n}</td><td>{c}</td><td>{u}</td></tr>
+                                                })).collect::<Vec<_>>()}
+                                            </tbody>
+                                        </table>
+                                    })}
+                                    {(!counted).then(|| view! {
+                                        // Counts per file include private entries: only the patient sees them.
+                                        <table class="data-table mt-2" data-testid="imports-uncounted">
+                                            <thead><tr><th scope="col">"When"</th><th scope="col">"File"</th></tr></thead>
+                                            <tbody>
+                                                {s.imports.iter().map(|i| view! { <tr><td>{i.when.clone()}</td><td>{i.file.clone()}</td></tr> }).collect::<Vec<_>>()}
+                                            </tbody>
+                                        </table>
+                                    })}
                                 </details>
                             </li>
                         }

@@ -284,7 +284,8 @@ impl Kith {
         let info = store::patient_info(&mut *conn, patient).await?;
         let imports = store::imports_of(&mut *conn, patient).await?;
         let held_rows = store::held_of(&mut *conn, patient).await?;
-        let sources = store::source_counts(&mut *conn, patient, access.scope().is_none())
+        let with_private = access.scope().is_none();
+        let sources = store::source_counts(&mut *conn, patient, with_private)
             .await?
             .into_iter()
             .map(|s| {
@@ -294,9 +295,7 @@ impl Kith {
                     .map(|i| ImportInfo {
                         file: i.file_name.clone(),
                         when: ms_to_uk(i.created_at),
-                        new: i.new_count,
-                        changed: i.changed_count,
-                        unchanged: i.unchanged_count,
+                        counts: with_private.then_some((i.new_count, i.changed_count, i.unchanged_count)),
                     })
                     .collect();
                 SourceInfo {

@@ -561,4 +561,10 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     let all = total(k.sources_view(&owner).await.unwrap());
     let without = total(k.sources_view(&acting).await.unwrap());
     assert!(without < all, "source counts leave the private entry out ({without} vs {all})");
+    let records = |v: &kith_types::record::SourcesView| v.sources.iter().map(|s| s.resources).sum::<i64>();
+    let (theirs, shown) = (k.sources_view(&owner).await.unwrap(), k.sources_view(&acting).await.unwrap());
+    assert!(records(&shown) < records(&theirs), "so do the counts of records behind them");
+    let files = |v: &kith_types::record::SourcesView| v.sources.iter().flat_map(|s| s.imports.clone()).collect::<Vec<_>>();
+    assert!(!files(&theirs).is_empty() && files(&theirs).iter().all(|i| i.counts.is_some()), "the patient sees each file's counts");
+    assert!(!files(&shown).is_empty() && files(&shown).iter().all(|i| i.counts.is_none()), "the carer sees the files, not their counts");
 }

@@ -166,9 +166,9 @@ pub struct SourceInfo {
 pub struct ImportInfo {
     pub file: String,
     pub when: String,
-    pub new: i64,
-    pub changed: i64,
-    pub unchanged: i64,
+    /// (new, changed, unchanged) records; None for someone who may not see
+    /// private entries, since a file's counts include them.
+    pub counts: Option<(i64, i64, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

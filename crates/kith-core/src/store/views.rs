@@ -300,7 +300,9 @@ pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, pa
         "SELECT s.id, s.name, s.kind, s.identifier, \
            (SELECT COUNT(DISTINCT l.entry_id) FROM entry_sources l JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
              WHERE l.patient_id = s.patient_id AND l.source_id = s.id AND ($2 = 1 OR e.label <> 'private')) AS entries, \
-           (SELECT COUNT(*) FROM resources r WHERE r.patient_id = s.patient_id AND r.source_id = s.id AND r.current = 1) AS resources \
+           (SELECT COUNT(*) FROM resources r WHERE r.patient_id = s.patient_id AND r.source_id = s.id AND r.current = 1 \
+             AND ($2 = 1 OR NOT EXISTS (SELECT 1 FROM entry_sources l JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
+               WHERE l.patient_id = r.patient_id AND l.resource_id = r.id AND e.label = 'private'))) AS resources \
          FROM sources s WHERE s.patient_id = $1 ORDER BY s.name",
     )
     .bind(patient.to_string())
