@@ -32,7 +32,7 @@ case "${1:-}" in
       cargo clippy --all-targets --quiet -- -D warnings
     fi
     echo "==> Rust tests (SQLite and PostgreSQL)"
-    cargo test -p kith-core -p kith-types -p kith-fhir
+    cargo test -p kith-core -p kith-types -p kith-fhir -p kith-smart -p kith-oidc
     cargo test -p kith
     echo "==> Building the site"
     build_site

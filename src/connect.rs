@@ -34,8 +34,6 @@ use crate::oidc::CallbackQuery;
 /// Session key: the connection flow under way.
 const FLOW_KEY: &str = "smart_flow";
 const FLOW_MINUTES: i64 = 15;
-/// Largest pull imported (the whole record arrives as one Bundle).
-const MAX_PULL_BYTES: usize = 512 * 1024 * 1024;
 /// Refresh tokens this long before the access token expires.
 const EXPIRY_MARGIN_MS: i64 = 60_000;
 
@@ -120,7 +118,8 @@ impl Connections {
             bytes: pulled.bundle,
             source_kind: client.config.kind.parse().ok(),
             source_name: Some(client.config.name.clone()),
-            max_bytes: MAX_PULL_BYTES,
+            // The pull read at most this much; the Bundle made of it is a little larger.
+            max_bytes: kith_smart::MAX_PULL_BYTES + kith_smart::MAX_PULL_BYTES / 8,
         };
         match self.kith.import(access, req).await {
             Ok(ImportOutcome::Accepted(s)) => PullResult::Imported(format!("{} new, {} changed, {} unchanged", s.new, s.changed, s.unchanged)),

@@ -148,11 +148,16 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_PAGES: usize = 500;
 /// Waits after a 429 before giving up.
 const RATE_LIMIT_TRIES: u32 = 3;
+/// The most one pull reads from a FHIR server, every response together. The
+/// import refuses a larger record anyway; counting as the bytes arrive stops
+/// a server that sends too much (or never stops) before it fills memory.
+pub const MAX_PULL_BYTES: usize = 512 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct SmartClient {
     pub config: SmartConfig,
     http: reqwest::Client,
+    max_pull_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -172,7 +177,17 @@ impl SmartClient {
             .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .map_err(|e| SmartError::Config(config.name.clone(), e.to_string()))?;
-        Ok(Self { config, http })
+        Ok(Self { config, http, max_pull_bytes: MAX_PULL_BYTES })
+    }
+
+    /// A smaller limit than `MAX_PULL_BYTES` for a whole pull (tests).
+    pub fn with_max_pull_bytes(mut self, max: usize) -> Self {
+        self.max_pull_bytes = max;
+        self
+    }
+
+    fn too_large(&self) -> SmartError {
+        SmartError::Refused(self.config.name.clone(), format!("the record is larger than {} MB", self.max_pull_bytes.div_ceil(1024 * 1024)))
     }
 
     fn base(&self) -> String {
@@ -278,13 +293,14 @@ impl SmartClient {
     }
 
     /// GET a FHIR URL with the token: 401/403 mean the access is gone, 429
-    /// is waited out (Retry-After, at most a few times).
-    async fn get_json(&self, url: &str, access: &str) -> Result<(reqwest::StatusCode, Value), SmartError> {
+    /// is waited out (Retry-After, at most a few times). The body counts
+    /// against `budget`, what is left of the pull's limit, as it arrives.
+    async fn get_json(&self, url: &str, access: &str, budget: &mut usize) -> Result<(reqwest::StatusCode, Value), SmartError> {
         let mut tries = 0;
         let mut resent = false;
         loop {
             let sent = self.http.get(url).bearer_auth(access).header("accept", "application/fhir+json").send().await;
-            let res = match sent {
+            let mut res = match sent {
                 Ok(r) => r,
                 // A GET is safe to send again once: a kept-alive connection
                 // the server had just closed fails like this.
@@ -313,7 +329,17 @@ impl SmartClient {
             if status.is_server_error() {
                 return Err(self.unavailable(format!("{status} from {url}")));
             }
-            let body = res.bytes().await.map_err(|e| self.unavailable(e))?;
+            if res.content_length().is_some_and(|n| n > *budget as u64) {
+                return Err(self.too_large());
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = res.chunk().await.map_err(|e| self.unavailable(e))? {
+                if body.len() + chunk.len() > *budget {
+                    return Err(self.too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            *budget -= body.len();
             let json: Value = if body.is_empty() {
                 Value::Null
             } else {
@@ -325,7 +351,7 @@ impl SmartClient {
 
     /// Follows a searchset's `next` links, collecting resources. Links must
     /// stay on the FHIR server: the token is never sent anywhere else.
-    async fn collect(&self, first: &str, access: &str, out: &mut Vec<Value>) -> Result<bool, SmartError> {
+    async fn collect(&self, first: &str, access: &str, budget: &mut usize, out: &mut Vec<Value>) -> Result<bool, SmartError> {
         let base = url::Url::parse(&self.base()).map_err(|e| SmartError::Config(self.config.name.clone(), e.to_string()))?;
         let mut next = Some(first.to_string());
         let mut pages = 0;
@@ -334,7 +360,7 @@ impl SmartClient {
             if pages > MAX_PAGES {
                 return Err(SmartError::Refused(self.config.name.clone(), format!("more than {MAX_PAGES} pages")));
             }
-            let (status, bundle) = self.get_json(&url, access).await?;
+            let (status, bundle) = self.get_json(&url, access, budget).await?;
             if !status.is_success() {
                 // The first page answering 400/403/404: the server does not
                 // offer this search. A later page failing: the whole pull fails.
@@ -380,7 +406,8 @@ impl SmartClient {
         if patient_id.is_empty() || !patient_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
             return Err(SmartError::Refused(self.config.name.clone(), "the patient id is not a FHIR id".into()));
         }
-        let (status, patient) = self.get_json(&format!("{base}/Patient/{patient_id}"), &tokens.access).await?;
+        let mut budget = self.max_pull_bytes;
+        let (status, patient) = self.get_json(&format!("{base}/Patient/{patient_id}"), &tokens.access, &mut budget).await?;
         if status == reqwest::StatusCode::FORBIDDEN {
             return Err(SmartError::Unauthorized(self.config.name.clone(), "403 reading the patient".into()));
         }
@@ -389,13 +416,13 @@ impl SmartClient {
         }
         let mut resources = vec![patient];
         let mut everything = Vec::new();
-        if self.collect(&format!("{base}/Patient/{patient_id}/$everything"), &tokens.access, &mut everything).await? {
+        if self.collect(&format!("{base}/Patient/{patient_id}/$everything"), &tokens.access, &mut budget, &mut everything).await? {
             resources.extend(everything);
         } else {
             for t in SEARCHED_TYPES {
                 let mut found = Vec::new();
                 // A type the server does not support (400/404) is skipped.
-                if self.collect(&format!("{base}/{t}?patient=Patient/{patient_id}&_count=100"), &tokens.access, &mut found).await? {
+                if self.collect(&format!("{base}/{t}?patient=Patient/{patient_id}&_count=100"), &tokens.access, &mut budget, &mut found).await? {
                     resources.extend(found);
                 }
             }
