@@ -92,6 +92,7 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
         }
         .into_any()
     };
+    let whole = v.whole;
     let next = v.next.clone().map(|before| {
         let filters = [
             ("person", q.person.as_str()),
@@ -180,7 +181,9 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
             <ul class="list-disc ml-6">
                 <li><a href="/access-log/export.csv" rel="external" download="">"As a spreadsheet (CSV)"</a></li>
                 <li><a href="/access-log/export.fhir.json" rel="external" download="">"As FHIR AuditEvent records"</a></li>
-                <li><a href="/access-log/chain.json" rel="external" download="">"The whole chain, for checking"</a>": every record with its hash and the signed checkpoints, so anyone can check it without Kith (" <code>"kith audit verify-file"</code> ")"</li>
+                {whole.then(|| view! {
+                    <li><a href="/access-log/chain.json" rel="external" download="">"The whole chain, for checking"</a>": every record with its hash and the signed checkpoints, so anyone can check it without Kith (" <code>"kith audit verify-file"</code> ")"</li>
+                })}
                 <li><a href="/access-log/checkpoints.json" rel="external" download="">"Signed checkpoints"</a>": keep a copy, so anyone can check later that no history was rewritten"</li>
             </ul>
         </section>

@@ -550,6 +550,7 @@ fn how_title(via: &str) -> &'static str {
         "break-glass" => "Emergency access",
         "operator" => "Server command line",
         "preview" => "Preview of a share",
+        "invitation" => "Invitation link",
         _ => "Other",
     }
 }
@@ -651,6 +652,9 @@ impl Kith {
 
     /// Begins the opening of an invitation's page, logged in the record's
     /// chain as the signed-in person or, before sign-in, as the link's holder.
+    /// Its own action and way in ("invitation"), not a view through a grant:
+    /// it must not count as their first view of the record, nor as a use of
+    /// the grant.
     pub(crate) async fn invitation_opened(&self, patient_id: &str, grant_id: &str, actor: Option<&Actor>) -> CoreResult<AccountChange> {
         let mut w = match actor {
             Some(a) => who_of_actor(a),
@@ -659,13 +663,13 @@ impl Kith {
                 name: "Someone with the invitation link".into(),
                 role: "not signed in".into(),
                 org: String::new(),
-                via: "grant",
+                via: "invitation",
                 via_id: None,
                 reason: None,
                 on_behalf_of: None,
             },
         };
-        w.via = "grant";
+        w.via = "invitation";
         w.via_id = Some(grant_id.to_string());
         Ok(AccountChange::Logged(self.audited_patient(patient_id).await?, Box::new(w)))
     }
@@ -945,17 +949,11 @@ impl Kith {
         f.action = nonempty(&q.action);
         f.label = nonempty(&q.label);
         // A carer acting for the patient sees the log without private
-        // entries: rows only about them are left out, and the rest say
-        // nothing of them.
-        let private: Option<std::collections::HashSet<String>> = match access.scope() {
-            Some(_) => {
-                if f.label.as_deref() == Some("private") {
-                    f.label = Some("(none)".into());
-                }
-                Some(store::private_entry_ids(a.conn(), access.patient_id()).await?.into_iter().collect())
-            }
-            None => None,
-        };
+        // entries (`HidePrivate`).
+        let hide = HidePrivate::for_access(a.conn(), access).await?;
+        if hide.is_some() && f.label.as_deref() == Some("private") {
+            f.label = Some("(none)".into());
+        }
         let day =
             |s: &str| chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis());
         f.from_ms = day(&q.from);
@@ -969,7 +967,20 @@ impl Kith {
         } else {
             None
         };
-        let people_rows = sql::people(a.conn(), access.patient_id()).await?;
+        let people_rows = match &hide {
+            None => sql::people(a.conn(), access.patient_id()).await?,
+            // Only people with something this reader may see (one who only
+            // looked at private entries is not named).
+            Some(h) => {
+                let mut seen: HashMap<String, (String, String, String, String)> = HashMap::new();
+                for r in sql::chain(a.conn(), access.patient_id()).await?.iter().filter_map(|r| h.row(r)) {
+                    seen.insert(r.actor_key.clone(), (r.actor_key, r.actor_name, r.actor_role, r.actor_org));
+                }
+                let mut people: Vec<_> = seen.into_values().collect();
+                people.sort_by(|x, y| x.1.cmp(&y.1));
+                people
+            }
+        };
         let me_key = access.user_id().map(|u| format!("user:{u}"));
         let head_seq = a.head.as_ref().map(|h| h.0).unwrap_or(0);
         // Only the whole, newest page counts as a visit: a filtered or later
@@ -985,29 +996,16 @@ impl Kith {
             _ => None,
         };
         a.commit(access, Disclosure::new("view", "access log")).await?;
-        let events: Vec<AccessEvent> = match &private {
+        let events: Vec<AccessEvent> = match &hide {
             None => rows.iter().map(|r| event_view(r, me_key.as_deref(), seen_before)).collect(),
-            Some(private) => rows
-                .iter()
-                .filter_map(|r| {
-                    let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
-                    let left = entries.iter().filter(|e| !private.contains(*e)).count();
-                    if !entries.is_empty() && left == 0 {
-                        return None;
-                    }
-                    let mut e = event_view(r, me_key.as_deref(), seen_before);
-                    e.entry_count = left;
-                    e.labels.retain(|l| l != label_title("private"));
-                    Some(e)
-                })
-                .collect(),
+            Some(h) => rows.iter().filter_map(|r| h.row(r)).map(|r| event_view(&r, me_key.as_deref(), seen_before)).collect(),
         };
         let new_count = events.iter().filter(|e| e.is_new).count();
         let mut organisations: Vec<String> = people_rows.iter().map(|p| p.3.clone()).filter(|o| !o.is_empty()).collect();
         organisations.sort();
         organisations.dedup();
         let people = people_rows.into_iter().map(|(key, name, role, _)| (key, format!("{name} ({role})"))).collect();
-        Ok(AccessLogView { events, people, organisations, next, new_count, check, notice_email })
+        Ok(AccessLogView { events, people, organisations, next, new_count, check, notice_email, whole: hide.is_none() })
     }
 
     /// "Who has seen this": everyone but the patient who viewed an entry.
@@ -1081,6 +1079,11 @@ impl Kith {
     /// check every signature without Kith's database (`verify_chain_file`,
     /// `kith audit verify-file`).
     pub async fn audit_chain_file(&self, access: &RecordAccess) -> CoreResult<serde_json::Value> {
+        // Every record exactly as hashed, or the hashes do not check: so
+        // only for someone who may see the whole log, private rows included.
+        if access.scope().is_some() {
+            return Err(AppError::NotFound.into());
+        }
         let rows = self.exportable_log(access, "access log (for checking)").await?;
         let cps = sql::checkpoints(&self.db.pool, access.patient_id()).await?;
         Ok(serde_json::json!({
@@ -1096,17 +1099,57 @@ impl Kith {
         }))
     }
 
+    /// The log to download, as this reader may see it (`HidePrivate`).
     async fn exportable_log(&self, access: &RecordAccess, what: &str) -> CoreResult<Vec<AuditRow>> {
         require(access, Right::Manage)?;
         require_whole(access)?;
         let mut a = self.audited(access).await?;
-        let rows = sql::chain(a.conn(), access.patient_id()).await?;
+        let mut rows = sql::chain(a.conn(), access.patient_id()).await?;
+        if let Some(h) = HidePrivate::for_access(a.conn(), access).await? {
+            rows = rows.iter().filter_map(|r| h.row(r)).collect();
+        }
         a.commit(access, Disclosure::new("export", what)).await?;
         Ok(rows)
     }
 }
 
 const CHAIN_FILE_FORMAT: &str = "kith-audit-chain-v1";
+
+/// What someone who may not see private entries (a carer acting for the
+/// patient) is shown of the log, on the page and in downloads: rows only
+/// about private entries are left out; the rest lose the private entries'
+/// ids and the Private label; an import's counts, which count private
+/// entries too, are dropped.
+struct HidePrivate(std::collections::HashSet<String>);
+
+impl HidePrivate {
+    /// None for a reader who may see everything.
+    async fn for_access(conn: &mut AnyConnection, access: &RecordAccess) -> CoreResult<Option<Self>> {
+        Ok(match access.scope() {
+            Some(_) => Some(HidePrivate(store::private_entry_ids(conn, access.patient_id()).await?.into_iter().collect())),
+            None => None,
+        })
+    }
+
+    fn row(&self, r: &AuditRow) -> Option<AuditRow> {
+        let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
+        let left: Vec<&String> = entries.iter().filter(|e| !self.0.contains(*e)).collect();
+        if !entries.is_empty() && left.is_empty() {
+            return None;
+        }
+        let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();
+        let labels: Vec<&String> = labels.iter().filter(|l| l.as_str() != "private").collect();
+        let mut out = r.clone();
+        out.entries = serde_json::to_string(&left).unwrap_or_else(|_| "[]".into());
+        out.labels = serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into());
+        if r.action == "import" && r.what.ends_with(" unchanged)") {
+            if let Some(cut) = r.what.rfind(" (") {
+                out.what.truncate(cut);
+            }
+        }
+        Some(out)
+    }
+}
 
 /// One record of a chain file: `AuditRow`'s fields under the same names.
 #[derive(Serialize, serde::Deserialize)]
@@ -1387,7 +1430,7 @@ fn audit_bundle(nhs: &NhsNumber, rows: &[AuditRow]) -> serde_json::Value {
                 _ => ("110110", "Patient Record"),
             };
             let action = match r.action.as_str() {
-                "view" | "export" => "R",
+                "view" | "export" | "invitation" => "R",
                 "create" | "comment" | "import" | "share" => "C",
                 "update" | "revoke" => "U",
                 _ => "E",

@@ -94,6 +94,9 @@ impl Kith {
         if !access.may(Right::Manage) {
             return Ok(vec![]);
         }
+        // A pull's counts include private entries: not for a carer acting
+        // for the patient, who may not see those.
+        let counts_shown = access.scope().is_none();
         Ok(store::connections::for_patient(&self.db.pool, access.patient_id())
             .await?
             .into_iter()
@@ -104,7 +107,7 @@ impl Kith {
                 status: c.status,
                 connected: ms_to_uk(c.connected_at),
                 last_pull: c.last_pull_at.map(ms_to_uk),
-                summary: c.last_summary,
+                summary: c.last_summary.map(|s| if counts_shown { s } else { "Records received".into() }),
                 error: c.last_error,
                 next_pull: c.next_pull_at.map(ms_to_uk),
             })

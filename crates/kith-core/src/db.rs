@@ -57,6 +57,34 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Fills `entries.search_text` for entries written before migration 0019:
+/// SQL cannot fold text the way Kith does (`search::fold`), so Kith does it
+/// here, once, a thousand entries a transaction.
+async fn fill_search_text(pool: &sqlx::AnyPool) -> sqlx::Result<u64> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT patient_id, id, text FROM entries WHERE search_text IS NULL LIMIT 1000").fetch_all(pool).await?;
+        if rows.is_empty() {
+            if filled > 0 {
+                tracing::info!(entries = filled, "search text filled in for entries from before it was kept");
+            }
+            return Ok(filled);
+        }
+        let mut tx = pool.begin().await?;
+        for (patient, id, text) in &rows {
+            sqlx::query("UPDATE entries SET search_text = $1 WHERE patient_id = $2 AND id = $3")
+                .bind(crate::search::fold(text))
+                .bind(patient)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        filled += rows.len() as u64;
+    }
+}
+
 impl Db {
     /// Opens (creating a SQLite file when needed) and migrates the database,
     /// both as the role in `url`.
@@ -128,6 +156,7 @@ impl Db {
                 }
             }
         }
+        fill_search_text(&pool).await.map_err(|source| DbError::Connect { url: shown.clone(), source })?;
         let audited = match backend {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await.map_err(|source| DbError::Connect { url: shown.clone(), source })?,
             Backend::Postgres => pool.clone(),

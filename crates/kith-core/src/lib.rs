@@ -17,6 +17,7 @@ pub mod password;
 pub mod policy;
 mod qr;
 pub mod record;
+pub mod search;
 pub mod session_store;
 pub mod sharing;
 mod store;

@@ -212,7 +212,7 @@ impl Kith {
             opened.rollback().await?;
             return Err(AppError::NotFound.into());
         };
-        let d = Disclosure::new("view", format!("invitation for {} ({}) opened", g.grantee_email, g.grantee_role));
+        let d = Disclosure::new("invitation", format!("invitation for {} ({}) opened", g.grantee_email, g.grantee_role));
         opened.commit_as(origin, d).await?;
         Ok(InvitationView {
             patient_name: p.name,

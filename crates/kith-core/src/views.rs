@@ -179,7 +179,7 @@ impl Kith {
         if let Ok(d) = NaiveDate::parse_from_str(q.to.trim(), "%Y-%m-%d") {
             f.before = d.succ_opt().map(|d| d.format("%Y-%m-%d").to_string());
         }
-        let text = q.q.trim().to_lowercase();
+        let text = crate::search::fold(q.q.trim());
         if !text.is_empty() {
             f.text = Some(text);
         }

@@ -343,7 +343,7 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     let log = db.log(&w.patient_id).await;
     assert_eq!(log.len(), before + 1, "one row per opening");
     let row = log.last().unwrap();
-    assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("view", "grant", "10.8.8.8"));
+    assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("invitation", "invitation", "10.8.8.8"));
     assert_eq!(row.actor_name, "Someone with the invitation link");
     assert!(row.what.contains("invitation for sam@example.com (carer) opened"), "{}", row.what);
     assert!(matches!(k.invitation("not-a-token", None, &opener).await, Err(CoreError::User(AppError::Conflict(_)))));
@@ -364,13 +364,22 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     assert_eq!(k.accept_invitation(&sam, &token, &origin).await.unwrap(), w.patient_id);
     assert!(k.open_patient(&Principal::User(sam.clone()), &w.patient_id, Right::Comment).await.is_ok());
     assert_eq!(k.shared_with_me(&sam).await.unwrap().len(), 1);
+    // Opening the invitation was not a view of the record: their first
+    // look at it still tells the patient.
+    let sams = k.open_patient(&Principal::User(sam.clone()), &w.patient_id, Right::Read).await.unwrap();
+    k.summary(&sams).await.unwrap();
+    assert!(
+        k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.starts_with("Sam Jones (carer) viewed your record for the first time")),
+        "{:?}",
+        k.notifications(&owner).await.unwrap()
+    );
     // Once only: not again, and not by the squatter.
     assert!(gone(k.accept_invitation(&sam, &token, &Origin::default()).await));
     assert!(gone(k.accept_invitation(&squatter, &token, &Origin::default()).await));
     assert!(not_found(k.open_patient(&Principal::User(squatter.clone()), &w.patient_id, Right::Read).await));
     // The patient is told who accepted, and it is in her log.
     assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.starts_with("Sam Jones (sam.jones@example.net) accepted your invitation")));
-    let row = db.log(&w.patient_id).await.pop().unwrap();
+    let row = db.log(&w.patient_id).await.into_iter().rev().find(|r| r.action == "share").unwrap();
     assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("share", "grant", "10.7.7.7"));
     assert!(row.what.contains("accepted by Sam Jones"), "{}", row.what);
     let g = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "sam@example.com").unwrap();
@@ -567,4 +576,21 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     let files = |v: &kith_types::record::SourcesView| v.sources.iter().flat_map(|s| s.imports.clone()).collect::<Vec<_>>();
     assert!(!files(&theirs).is_empty() && files(&theirs).iter().all(|i| i.counts.is_some()), "the patient sees each file's counts");
     assert!(!files(&shown).is_empty() && files(&shown).iter().all(|i| i.counts.is_none()), "the carer sees the files, not their counts");
+
+    // The log's downloads leave the same out; the chain file, which must
+    // hold every record as hashed to be checked, is the patient's alone.
+    let private_id = w.private_entry.as_str();
+    let theirs = k.audit_csv(&owner).await.unwrap();
+    assert!(theirs.contains(private_id) && theirs.contains(" new, "), "the patient's download has it all");
+    let csv = k.audit_csv(&acting).await.unwrap();
+    assert!(theirs.contains(r#"""private"""#), "the patient's rows name the Private label");
+    assert!(!csv.contains(private_id) && !csv.contains(r#"""private"""#), "{csv}");
+    assert!(!csv.contains(" new, "), "an import's counts include private entries: {csv}");
+    assert!(k.audit_events_bundle(&owner).await.unwrap().to_string().contains(r#""code":"private""#));
+    let fhir = k.audit_events_bundle(&acting).await.unwrap().to_string();
+    assert!(!fhir.contains(private_id) && !fhir.contains(r#""code":"private""#), "{fhir}");
+    assert!(not_found(k.audit_chain_file(&acting).await));
+    assert!(k.audit_chain_file(&owner).await.is_ok());
+    let page = k.access_log(&acting, &Default::default()).await.unwrap();
+    assert!(page.events.iter().filter(|e| e.action == "import").all(|e| !e.what.contains(" new, ")), "nor on the page");
 }

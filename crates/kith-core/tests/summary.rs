@@ -107,4 +107,55 @@ async fn summary_lists_only_current_and_disputed(db: &TestDb) {
     assert!(!s.medications[0].disagreement);
 }
 
-backend_tests!(summary_lists_only_current_and_disputed);
+/// The texts of the timeline's entries that match `q`.
+async fn search(k: &kith_core::Kith, access: &kith_core::policy::RecordAccess, q: &str) -> Vec<String> {
+    let query = kith_types::record::TimelineQuery { q: q.into(), ..Default::default() };
+    k.timeline(access, &query).await.unwrap().days.into_iter().flat_map(|(_, cards)| cards).map(|e| e.text).collect()
+}
+
+/// The timeline's search folds case and accents beyond A-Z the same on both
+/// databases, treats % and _ as themselves, and entries from before the
+/// folded text was kept are filled in when the database is next opened.
+async fn search_folds_case_and_accents(db: &TestDb) {
+    let k = &db.kith;
+    k.create_user(NewUser {
+        name: "Ada Summers".into(),
+        email: "ada@example.com".into(),
+        password: "kettle orange stairs".into(),
+        role: "patient".into(),
+        nhs_number: NHS.into(),
+        birth_date: "1948-03-02".into(),
+        organisation: String::new(),
+    })
+    .await
+    .unwrap();
+    let access = k.open_record(&Principal::Operator, &NhsNumber::parse(NHS).unwrap(), Right::Contribute).await.unwrap();
+    let gp = feed(
+        "Riverside Surgery",
+        vec![
+            condition("c1", "active", "13445001", "Ménière's disease", "2019-01-01"),
+            condition("c2", "active", "83901003", "SJÖGREN SYNDROME", "2020-01-01"),
+            condition("c3", "active", "195967001", "Asthma 100% controlled", "2021-01-01"),
+            condition("c4", "active", "38341003", "Asthma 1000 controlled", "2022-01-01"),
+        ],
+    );
+    let req = ImportRequest { file_name: "gp.json".into(), bytes: gp, source_kind: Some(SourceKind::Gp), source_name: None, max_bytes: 1 << 20 };
+    assert!(matches!(k.import(&access, req).await.unwrap(), ImportOutcome::Accepted(_)));
+    for q in ["meniere", "MÉNIÈRE", "ménière's"] {
+        assert_eq!(search(k, &access, q).await, ["Ménière's disease"], "{q}");
+    }
+    assert_eq!(search(k, &access, "sjögren").await, ["SJÖGREN SYNDROME"]);
+    assert_eq!(search(k, &access, "sjogren syndrome").await, ["SJÖGREN SYNDROME"]);
+    assert_eq!(search(k, &access, "100%").await, ["Asthma 100% controlled"], "% is a percent sign, not a wildcard");
+
+    // Entries from before migration 0019 have no folded text; opening the
+    // database fills it in.
+    db.exec("UPDATE entries SET search_text = NULL").await;
+    assert!(search(k, &access, "meniere").await.is_empty());
+    let owner = (db.owner_url() != db.url).then(|| db.owner_url().to_string());
+    let reopened = kith_core::Db::connect_with_owner(&db.url, owner.as_deref()).await.unwrap();
+    let k2 = kith_core::Kith::new(reopened, kith_core::testing::fast_settings());
+    assert_eq!(search(&k2, &access, "meniere").await, ["Ménière's disease"]);
+}
+
+backend_tests!(summary_lists_only_current_and_disputed, search_folds_case_and_accents);

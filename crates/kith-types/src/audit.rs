@@ -64,6 +64,9 @@ pub struct AccessLogView {
     pub check: ChainCheck,
     /// Shown to the record's owner when this Kith sends email.
     pub notice_email: Option<NoticeEmail>,
+    /// Whether the reader sees the whole log (private entries included), so
+    /// may download the chain file, which only checks out whole.
+    pub whole: bool,
 }
 
 /// Where the owner's notice emails go, and whether they want them.
@@ -115,6 +118,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("update", "Changed"),
     ("comment", "Commented"),
     ("share", "Shared"),
+    ("invitation", "Opened an invitation"),
     ("revoke", "Revoked"),
     ("sign-in", "Signed in"),
     ("sign-in-failed", "Failed sign-in"),

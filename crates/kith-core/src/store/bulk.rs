@@ -18,8 +18,8 @@ use sqlx::AnyConnection;
 
 use crate::db::Backend;
 
-/// Rows per multi-row statement. The widest statement (entries, 15 columns)
-/// then has 6,000 parameters: well under SQLite's 32,766 and PostgreSQL's
+/// Rows per multi-row statement. The widest statement (entries, 16 columns)
+/// then has 6,400 parameters: well under SQLite's 32,766 and PostgreSQL's
 /// 65,535.
 pub(crate) const BULK_ROWS: usize = 400;
 
@@ -251,7 +251,7 @@ pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, e: &New
     sqlx::query(
         "UPDATE entries SET kind = $1, merge_key = $2, text = $3, date = $4, status = $5, \
          label = CASE WHEN label = 'private' OR $6 = 'general' THEN label ELSE $6 END, \
-         codes = $7, value = $8, numeric = $9, unit = $10, updated_at = $11 WHERE patient_id = $12 AND id = $13",
+         codes = $7, value = $8, numeric = $9, unit = $10, updated_at = $11, search_text = $14 WHERE patient_id = $12 AND id = $13",
     )
     .bind(e.kind)
     .bind(e.merge_key)
@@ -266,6 +266,7 @@ pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, e: &New
     .bind(now)
     .bind(patient)
     .bind(e.id)
+    .bind(crate::search::fold(e.text))
     .execute(&mut *conn)
     .await
     .map(|_| ())
@@ -287,9 +288,9 @@ pub(crate) async fn carry_over_entry(conn: &mut AnyConnection, patient: &str, fr
 pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, now: i64, rows: &[NewEntry<'_>]) -> sqlx::Result<()> {
     for chunk in batches(rows) {
         let mut sql = String::from(
-            "INSERT INTO entries (patient_id, id, kind, merge_key, text, date, status, label, codes, value, numeric, unit, disagreement, created_at, updated_at) VALUES ",
+            "INSERT INTO entries (patient_id, id, kind, merge_key, text, date, status, label, codes, value, numeric, unit, disagreement, created_at, updated_at, search_text) VALUES ",
         );
-        Params::new(backend).rows(&mut sql, chunk.len(), 15);
+        Params::new(backend).rows(&mut sql, chunk.len(), 16);
         let mut q = sqlx::query(&sql);
         for r in chunk {
             q = q
@@ -307,7 +308,8 @@ pub(crate) async fn bulk_insert_entries(conn: &mut AnyConnection, backend: Backe
                 .bind(r.unit)
                 .bind(r.disagreement)
                 .bind(now)
-                .bind(now);
+                .bind(now)
+                .bind(crate::search::fold(r.text));
         }
         q.execute(&mut *conn).await?;
     }

@@ -58,7 +58,7 @@ pub(crate) struct EntryFilter {
     pub from: Option<String>,
     /// Exclusive upper bound on the date string.
     pub before: Option<String>,
-    /// Lower-cased search text.
+    /// Search text, folded by `search::fold`.
     pub text: Option<String>,
     /// Only current allergies, problems and medicines (see `IS_CURRENT`).
     pub current_only: bool,
@@ -133,7 +133,7 @@ fn entries_sql(patient: &str, f: &EntryFilter, limit: i64) -> (String, Vec<Strin
     }
     if let Some(t) = &f.text {
         let p = next(&mut args, format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        sql.push_str(&format!(" AND LOWER(text) LIKE {p} ESCAPE '\\'"));
+        sql.push_str(&format!(" AND search_text LIKE {p} ESCAPE '\\'"));
     }
     if let Some((d, id)) = &f.after {
         let pd = next(&mut args, d.clone());
