@@ -158,6 +158,12 @@ impl Kith {
         let (email, role) = (email.unwrap(), role.unwrap());
         let days = input.expires_in_days.or(if role == Role::Carer { Some(365) } else { None });
         let now = now_ms();
+        // A carer acting for the patient gives no more than they have: what
+        // they share ends when their own access does.
+        let mut expires_at = days.map(|d| now + d * DAY_MS);
+        if let Some(own_end) = self.delegate_access_ends(access, now).await? {
+            expires_at = Some(expires_at.map_or(own_end, |e| e.min(own_end)));
+        }
         let scope = if input.act_for { Scope::whole() } else { input.scope };
         let mut audited = self.audited(access).await?;
         let grant_id = new_id();
@@ -170,7 +176,7 @@ impl Kith {
             role.as_str(),
             &serde_json::to_string(&scope).map_err(|e| CoreError::Internal(e.to_string()))?,
             (input.comment || input.act_for, input.contribute || input.act_for, input.act_for),
-            days.map(|d| now + d * DAY_MS),
+            expires_at,
             &by.user_id,
             &token_hash(&token),
             now,
@@ -181,8 +187,22 @@ impl Kith {
         Ok(NewInvitation { email: email.as_str().to_string(), url: invitation_url(public_url, &token) })
     }
 
+    /// When the access of a carer acting for the patient ends (the latest
+    /// of their act-for grants), for capping what they share; None for the
+    /// patient, and for a delegate whose access does not end.
+    async fn delegate_access_ends(&self, access: &RecordAccess, now: i64) -> CoreResult<Option<i64>> {
+        let (Via::Grant { .. }, Some(user_id)) = (access.via(), access.user_id()) else { return Ok(None) };
+        let mine: Vec<store::GrantRow> = store::active_grants_for(&self.db.pool, access.patient_id(), user_id, now).await?;
+        let acting: Vec<&store::GrantRow> = mine.iter().filter(|g| g.can_act_for != 0).collect();
+        if acting.iter().any(|g| g.expires_at.is_none()) {
+            return Ok(None);
+        }
+        Ok(acting.iter().filter_map(|g| g.expires_at).max())
+    }
+
     /// A new invitation for a grant nobody has accepted yet (the patient lost
     /// the first, or sent it to the wrong place): the old one stops working.
+    /// Only the patient may re-send one that lets its holder act for them.
     pub async fn new_invitation(&self, access: &RecordAccess, grant_id: &str, public_url: &str) -> CoreResult<NewInvitation> {
         require(access, Right::Manage)?;
         require_whole(access)?;
@@ -191,6 +211,9 @@ impl Kith {
         let Some(g) = store::grants_of(audited.conn(), access.patient_id()).await?.into_iter().find(|g| g.id == grant_id) else {
             return audited.fail(AppError::NotFound).await;
         };
+        if g.can_act_for != 0 && !matches!(access.via(), Via::Owner) {
+            return audited.fail(AppError::NotFound).await;
+        }
         if store::set_invite(audited.conn(), access.patient_id(), grant_id, &token_hash(&token)).await? == 0 {
             return audited.fail(AppError::Conflict("This invitation has been accepted or the sharing has stopped, so there is nothing to send.".into())).await;
         }
@@ -243,6 +266,11 @@ impl Kith {
         let g = self.waiting_grant(token).await?;
         if store::patient_by_user(&self.db.pool, &actor.user_id).await?.is_some_and(|p| p.id == g.patient_id) {
             return Err(AppError::Conflict("This invitation is to your own record. Give it to the person you meant to share with.".into()).into());
+        }
+        // A carer acting for the patient cannot share with themselves (and
+        // so outlast their own access, or widen it).
+        if g.created_by == actor.user_id {
+            return Err(AppError::Conflict("You made this invitation. Give it to the person you meant to share with.".into()).into());
         }
         match (g.grantee_role.as_str(), actor.role) {
             ("clinician", Role::Clinician) | ("carer", Role::Carer | Role::Patient) => {}

@@ -540,10 +540,52 @@ backend_tests!(
     carers_access_is_reviewed_and_renewed,
     one_chosen_entry_only,
     the_matrix,
+    a_carer_acting_for_the_patient_gives_no_more_than_they_have,
     expired_grants_stop_working,
     links_need_passcode_lock_after_five_and_store_only_a_hash,
     single_use_and_revoked_links
 );
+
+/// A carer acting for the patient shares as the patient would, but cannot
+/// pass on acting for them, share with themselves, or outlast their own
+/// access through someone they share with.
+async fn a_carer_acting_for_the_patient_gives_no_more_than_they_have(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let carer = user(k, "David Act", "act@example.com", "carer", "").await;
+    grant(k, &w, "act@example.com", "carer", Scope::whole(), true, Some(30)).await;
+    let acting = k.open_patient(&Principal::User(carer.clone()), &w.patient_id, Right::Manage).await.unwrap();
+
+    // The patient's invitation for someone to act for her, not yet accepted:
+    // the delegate cannot make a new link for it (and so take it over).
+    let spouse = GrantInput { act_for: true, ..carer_input("spouse@example.com", None) };
+    k.create_grant(&owner, &w.owner, spouse, "http://kith.test").await.unwrap();
+    let spouse_grant = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "spouse@example.com").unwrap().id;
+    assert!(not_found(k.new_invitation(&acting, &spouse_grant, "http://kith.test").await));
+    assert!(k.new_invitation(&owner, &spouse_grant, "http://kith.test").await.is_ok(), "the patient can");
+
+    // What the delegate shares ends when their access does, however long they ask for.
+    let friend = k.create_grant(&acting, &carer, carer_input("friend@example.com", Some(3650)), "http://kith.test").await.unwrap();
+    let clinician = GrantInput { role: "clinician".into(), ..carer_input("dr@example.com", None) };
+    k.create_grant(&acting, &carer, clinician, "http://kith.test").await.unwrap();
+    let end = |email: &'static str| async move {
+        db.query_text("SELECT CAST(expires_at AS TEXT) FROM grants WHERE grantee_email = $1", email).await.and_then(|t| t.parse::<i64>().ok())
+    };
+    let own = end("act@example.com").await.expect("the delegate's access ends");
+    assert_eq!(end("friend@example.com").await, Some(own));
+    assert_eq!(end("dr@example.com").await, Some(own), "a clinician's share from a delegate ends with theirs too");
+    // The patient's own shares are as she asks.
+    k.create_grant(&owner, &w.owner, carer_input("long@example.com", Some(3650)), "http://kith.test").await.unwrap();
+    assert!(end("long@example.com").await.unwrap() > own);
+
+    // The delegate cannot accept what they made.
+    let refused = k.accept_invitation(&carer, kith_core::testing::invitation_token(&friend), &Origin::default()).await;
+    assert!(matches!(refused, Err(CoreError::User(AppError::Conflict(m))) if m.contains("You made this invitation")));
+    // The person it was for can.
+    let pal = user(k, "Pat Friend", "pal@example.com", "carer", "").await;
+    k.accept_invitation(&pal, kith_core::testing::invitation_token(&friend), &Origin::default()).await.unwrap();
+}
 
 /// A carer acting for the patient manages the record and reads its access
 /// log and sources, but private entries stay out of sight there too: no row

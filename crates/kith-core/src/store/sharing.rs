@@ -66,12 +66,14 @@ pub(crate) struct GrantRow {
     /// The account that accepted the invitation; None: not accepted yet.
     pub grantee_user_id: Option<String>,
     pub accepted_at: Option<i64>,
+    /// The account that made the grant (the patient, or a carer acting for them).
+    pub created_by: String,
 }
 
 // `grants.last_used_at` stays NULL: the Sharing page takes a grant's last
 // use from the access log, which cannot drift from what happened.
 const GRANT_COLUMNS: &str =
-    "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at, grantee_user_id, accepted_at";
+    "id, patient_id, grantee_email, grantee_role, scope, can_comment, can_contribute, can_act_for, expires_at, revoked_at, created_at, grantee_user_id, accepted_at, created_by";
 
 /// The grants this account accepted that are in force for one record.
 pub(crate) async fn active_grants_for<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, user_id: &str, now: i64) -> sqlx::Result<Vec<GrantRow>> {
