@@ -120,6 +120,15 @@ struct PreparedFact {
     codes_json: String,
 }
 
+/// May an amended fact take over the entry its resource stated before
+/// (`vacated`: that entry's label and kind, if no source states it now)?
+/// Only as the same kind of entry with the same privacy: an entry shared on
+/// its own, or under its label, must not start showing another kind of fact
+/// or one of another label. A general fact keeps the label the entry had.
+fn takes_over(vacated: Option<&(String, String)>, f: &PreparedFact) -> bool {
+    vacated.is_some_and(|(label, kind)| kind == f.kind && (f.label == "general" || f.label == label))
+}
+
 impl PreparedFact {
     /// The entry row this fact makes (a new entry's, or the new content of
     /// one an amended fact takes over).
@@ -535,9 +544,10 @@ impl Kith {
         // have links from it, so new ones need no unlinking.)
         let mut was_linked: HashMap<(String, String), String> = HashMap::new();
         // Entries no source states once the changed links are gone, with
-        // their labels: an amended fact takes one over rather than leave it
-        // (and the comments on it) behind.
-        let mut vacated: HashMap<String, String> = HashMap::new();
+        // their labels and kinds: an amended fact of the same kind and
+        // privacy takes one over rather than leave it (and the comments on
+        // it) behind.
+        let mut vacated: HashMap<String, (String, String)> = HashMap::new();
         if !changed_keys.is_empty() {
             let keys: Vec<(&str, &str)> = changed_keys.iter().map(|(t, id)| (t.as_str(), id.as_str())).collect();
             for (t, id, entry) in store::bulk_unlink(tx, backend, patient, source, &keys).await? {
@@ -545,7 +555,7 @@ impl Kith {
                 was_linked.insert((t, id), entry);
             }
             let ids: Vec<&str> = touched.iter().map(String::as_str).collect();
-            vacated.extend(store::bulk_unstated_entries(tx, backend, patient, &ids).await?);
+            vacated.extend(store::bulk_unstated_entries(tx, backend, patient, &ids).await?.into_iter().map(|(id, label, kind)| (id, (label, kind))));
         }
 
         // Merge: find or make the entry for each stored fact's key.
@@ -578,7 +588,8 @@ impl Kith {
                         Ok(id.as_str())
                     }
                     None if rekeyed.contains_key(f.merge_key.as_str()) => Ok(rekeyed[f.merge_key.as_str()]),
-                    None if !new_entry_of.contains_key(f.merge_key.as_str()) && before.is_some_and(|b| vacated.remove(b).is_some()) => {
+                    None if !new_entry_of.contains_key(f.merge_key.as_str()) && before.is_some_and(|b| takes_over(vacated.get(b), f)) => {
+                        vacated.remove(before.expect("checked"));
                         let id = before.expect("checked").as_str();
                         rekeyed.insert(&f.merge_key, id);
                         rekeys.push((id, f));
@@ -626,7 +637,7 @@ impl Kith {
             // its comments (and a stricter label) before it goes.
             for ((r, _, _), target) in linked.iter().zip(&link_targets) {
                 let Some(before) = was_linked.get(&(r.resource_type.clone(), r.fhir_id.clone())) else { continue };
-                let Some(label) = vacated.remove(before) else { continue };
+                let Some((label, _)) = vacated.remove(before) else { continue };
                 let to = match target {
                     Ok(id) => *id,
                     Err(i) => new_entry_ids[*i].as_str(),

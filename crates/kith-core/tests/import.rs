@@ -487,17 +487,21 @@ async fn an_amended_fact_keeps_its_entry_comments_and_label(db: &TestDb) {
         .filter(|e| e.kind == "condition" && e.sources.len() == 1 && e.sources[0].resource_type == "Condition")
         .filter(|e| bundle["entry"].as_array().unwrap().iter().any(|x| x["resource"]["id"] == e.sources[0].id.as_str()))
         .collect();
-    assert!(gp_only.len() >= 3, "the fixture has GP-only conditions");
+    assert!(gp_only.len() >= 4, "the fixture has GP-only conditions");
     let (a, b, c) = (gp_only[0].clone(), gp_only[1].clone(), gp_only[2].clone());
+    let d = gp_only[3..].iter().find(|e| e.display != a.display).expect("another GP-only condition").clone();
     let commenting = k.open_record(&Principal::Operator, &NhsNumber::parse(m["nhs_number"].as_str().unwrap()).unwrap(), Right::Manage).await.unwrap();
     k.add_comment(&commenting, &a.id, "Diagnosed after the fall in March.").await.unwrap();
     k.relabel_entry(&commenting, &a.id, "mental-health").await.unwrap();
     k.add_comment(&commenting, &b.id, "Ask about this at the next review.").await.unwrap();
     k.relabel_entry(&commenting, &b.id, "private").await.unwrap();
+    k.add_comment(&commenting, &d.id, "Better since the new inhaler.").await.unwrap();
 
     let before_same = record.iter().filter(|e| e.display == a.display).count();
     let at = |bundle: &Value, id: &str| bundle["entry"].as_array().unwrap().iter().position(|x| x["resource"]["id"] == id).unwrap();
-    let (ia, ib, ic) = (at(&bundle, &a.sources[0].id), at(&bundle, &b.sources[0].id), at(&bundle, &c.sources[0].id));
+    let (ia, ib, ic, id) = (at(&bundle, &a.sources[0].id), at(&bundle, &b.sources[0].id), at(&bundle, &c.sources[0].id), at(&bundle, &d.sources[0].id));
+    // D: corrected into a mental health diagnosis, which is labelled so.
+    bundle["entry"][id]["resource"]["code"] = serde_json::json!({"coding": [{"system": "http://snomed.info/sct", "code": "35489007", "display": "Depressive disorder"}], "text": "Depressive disorder"});
     // A: a corrected code. B: corrected into C (C's code and dates).
     bundle["entry"][ia]["resource"]["code"] = serde_json::json!({"coding": [{"system": "http://snomed.info/sct", "code": "73211009", "display": "Diabetes mellitus"}], "text": "Diabetes mellitus (corrected)"});
     let rc = bundle["entry"][ic]["resource"].clone();
@@ -518,7 +522,7 @@ async fn an_amended_fact_keeps_its_entry_comments_and_label(db: &TestDb) {
         max_bytes: MAX,
     };
     match k.import(&access, req).await.unwrap() {
-        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 2), "{s:?}"),
+        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 3), "{s:?}"),
         other => panic!("{other:?}"),
     }
     let record = k.record(&access).await.unwrap();
@@ -535,5 +539,14 @@ async fn an_amended_fact_keeps_its_entry_comments_and_label(db: &TestDb) {
     assert_eq!(c2.label, "private", "B's stricter label goes with it");
     let comments = k.comments(&commenting, &c.id).await.unwrap().comments;
     assert!(comments.iter().any(|c| c.body == "Ask about this at the next review."), "B's comment moved to C");
+
+    // D's fact now has a label of its own: it is a new entry, so nothing
+    // shared as D (on its own, or as a general entry) shows it; D's comment
+    // goes with it.
+    assert!(record.iter().all(|e| e.id != d.id), "D's id is not reused for a mental health diagnosis");
+    let d2 = record.iter().find(|e| e.display == "Depressive disorder" && e.sources.iter().any(|s| s.id == d.sources[0].id)).unwrap();
+    assert_eq!(d2.label, "mental-health");
+    let comments = k.comments(&commenting, &d2.id).await.unwrap().comments;
+    assert_eq!(comments.iter().map(|c| c.body.as_str()).collect::<Vec<_>>(), ["Better since the new inhaler."]);
     assert!(k.verify_chain(access.patient_id()).await.unwrap().ok());
 }

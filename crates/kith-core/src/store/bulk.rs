@@ -224,16 +224,21 @@ pub(crate) async fn bulk_unlink(
 }
 
 /// Of these entries, those no source states any more, with their labels.
-pub(crate) async fn bulk_unstated_entries(conn: &mut AnyConnection, backend: Backend, patient: &str, ids: &[&str]) -> sqlx::Result<Vec<(String, String)>> {
+pub(crate) async fn bulk_unstated_entries(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    patient: &str,
+    ids: &[&str],
+) -> sqlx::Result<Vec<(String, String, String)>> {
     let mut out = Vec::new();
     for chunk in batches(ids) {
         let mut p = Params::new(backend);
-        let mut sql = String::from("SELECT e.id, e.label FROM entries e WHERE e.patient_id = ");
+        let mut sql = String::from("SELECT e.id, e.label, e.kind FROM entries e WHERE e.patient_id = ");
         p.one(&mut sql);
         sql.push_str(" AND e.id IN (");
         p.list(&mut sql, chunk.len());
         sql.push_str(") AND NOT EXISTS (SELECT 1 FROM entry_sources s WHERE s.patient_id = e.patient_id AND s.entry_id = e.id)");
-        let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(patient);
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql).bind(patient);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -243,8 +248,10 @@ pub(crate) async fn bulk_unstated_entries(conn: &mut AnyConnection, backend: Bac
 }
 
 /// An entry whose only source amended its fact so that it is now another
-/// fact (a corrected code or value): it takes the new fact and key, and
-/// keeps its id, so its comments, shares of it and care-plan links stay.
+/// fact of the same kind and privacy (a corrected code or value): it takes
+/// the new fact and key, and keeps its id, so its comments, shares of it and
+/// care-plan links stay. (One that changes kind or label becomes a new
+/// entry instead: a share of the old one must not start showing it.)
 /// Its label is never loosened: a private entry stays private, and a label
 /// the patient chose stays unless the new fact has a label of its own.
 pub(crate) async fn rekey_entry(conn: &mut AnyConnection, patient: &str, e: &NewEntry<'_>, now: i64) -> sqlx::Result<()> {
