@@ -342,9 +342,12 @@ impl Kith {
     }
 }
 
-/// Refuses unless the access carries at least `right`.
+/// Refuses unless the access was opened for `right` or a stronger one (its
+/// scope is the opened right's) and the actor holds `right` itself: opened
+/// to contribute to the care plan is not leave to comment when no grant
+/// gives comment.
 pub(crate) fn require(access: &RecordAccess, right: Right) -> CoreResult<()> {
-    if rank(access.right) >= rank(right) {
+    if rank(access.right) >= rank(right) && access.may(right) {
         Ok(())
     } else {
         Err(AppError::NotFound.into())

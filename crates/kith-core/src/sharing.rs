@@ -548,7 +548,7 @@ impl Kith {
         require_whole(access)?;
         check_label(label)?;
         let mut audited = self.audited(access).await?;
-        let n = store::set_source_label(audited.conn(), access.patient_id(), source_id, label, now_ms()).await?;
+        let n = store::set_source_label(audited.conn(), access.patient_id(), source_id, label, now_ms(), access.scope().is_none()).await?;
         audited
             .commit(access, Disclosure { labels: vec![label.to_string()], ..Disclosure::new("update", format!("label of {n} entries from one source")) })
             .await?;

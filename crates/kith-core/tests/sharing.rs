@@ -635,4 +635,11 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     assert!(k.audit_chain_file(&owner).await.is_ok());
     let page = k.access_log(&acting, &Default::default()).await.unwrap();
     assert!(page.events.iter().filter(|e| e.action == "import").all(|e| !e.what.contains(" new, ")), "nor on the page");
+
+    // Labelling a whole source leaves the private entry as it is.
+    for s in k.sources_view(&acting).await.unwrap().sources {
+        k.relabel_source(&acting, &s.id, "general").await.unwrap();
+    }
+    let reader = k.own_record(&w.owner, Right::Read).await.unwrap();
+    assert_eq!(k.entry(&reader, &w.private_entry).await.unwrap().card.label, "private");
 }

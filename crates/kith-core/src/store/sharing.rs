@@ -339,14 +339,25 @@ pub(crate) async fn set_entry_label<'e, E: Executor<'e, Database = Any>>(ex: E, 
         .map(|r| r.rows_affected())
 }
 
-pub(crate) async fn set_source_label<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, source: &str, label: &str, now: i64) -> sqlx::Result<u64> {
+/// Labels every entry from one source; private entries too only with
+/// `with_private` (someone who may not see them must not unlabel them).
+pub(crate) async fn set_source_label<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    source: &str,
+    label: &str,
+    now: i64,
+    with_private: bool,
+) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE entries SET label = $1, updated_at = $2 WHERE patient_id = $3 AND id IN (SELECT entry_id FROM entry_sources WHERE patient_id = $3 AND source_id = $4)",
+        "UPDATE entries SET label = $1, updated_at = $2 WHERE patient_id = $3 AND id IN (SELECT entry_id FROM entry_sources WHERE patient_id = $3 AND source_id = $4) \
+         AND ($5 = 1 OR label <> 'private')",
     )
     .bind(label.to_string())
     .bind(now)
     .bind(patient.to_string())
     .bind(source.to_string())
+    .bind(i64::from(with_private))
     .execute(ex)
     .await
     .map(|r| r.rows_affected())
