@@ -600,6 +600,58 @@ async fn invitation_links_fill_in_sign_up(db: &TestDb) {
     );
 }
 
+/// Someone who opens an invitation before signing in has it kept in their
+/// session as the token's hash, never the token (a copy of the sessions
+/// table accepts nothing); signing in brings them back to it, and they
+/// accept it from a page that holds no token.
+async fn a_pending_invitation_is_kept_as_a_hash(db: &TestDb) {
+    use kith_core::policy::Right;
+    add_margaret(db).await;
+    let k = &db.kith;
+    let margaret = k.sign_in("margaret@example.com", PASSWORD, "10.0.0.1").await.unwrap();
+    let owner = k.own_record(&margaret, Right::Manage).await.unwrap();
+    let new_user = |name: &str, email: &str| NewUser {
+        name: name.into(),
+        email: email.into(),
+        password: PASSWORD.into(),
+        role: "carer".into(),
+        nhs_number: String::new(),
+        birth_date: String::new(),
+        organisation: String::new(),
+    };
+    let sam = k.create_user(new_user("Sam Carer", "sam@example.com")).await.unwrap();
+    let input = kith_core::sharing::GrantInput {
+        email: "sam@example.com".into(),
+        role: "carer".into(),
+        scope: kith_core::policy::Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: false,
+        expires_in_days: None,
+    };
+    let invitation = k.create_grant(&owner, &margaret, input, "http://kith.test").await.unwrap();
+    let token = kith_core::testing::invitation_token(&invitation).to_string();
+
+    let app = app(db);
+    let res = get(&app, &format!("/invite/{token}"), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (cookie, _) = session_cookie(&res).expect("the session keeps the invitation");
+    assert!(text(res).await.contains("has invited you to see their health record"));
+    let kept = db.query_text("SELECT data FROM sessions WHERE data LIKE $1", "%pending_invite%").await.expect("kept in the session");
+    assert!(!kept.contains(&token), "the token is not in the sessions table: {kept}");
+    assert!(kept.contains(&kith_core::sharing::InvitationKey::Token(&token).hashed()));
+
+    let res = form_post(&app, "/api/sign_in", &format!("email=sam%40example.com&password={}", PASSWORD.replace(' ', "+")), Some(&cookie)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/invite", "signing in leads back to the invitation");
+    let (cookie, _) = session_cookie(&res).unwrap();
+    let page = text(get(&app, "/invite", Some(&cookie)).await).await;
+    assert!(page.contains("Sam Carer (sam@example.com)"), "{page}");
+    assert!(!page.contains(&token));
+    let res = form_post(&app, "/api/sharing/accept_invitation", "token=", Some(&cookie)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/");
+    assert_eq!(k.shared_with_me(&sam).await.unwrap().len(), 1, "accepted");
+}
+
 async fn sign_out_everywhere_ends_every_session(db: &TestDb) {
     add_margaret(db).await;
     let app = app(db);
@@ -737,6 +789,7 @@ backend_tests!(
     sign_out_everywhere_ends_every_session,
     provider_sign_in_refuses_what_this_browser_did_not_start,
     invitation_links_fill_in_sign_up,
+    a_pending_invitation_is_kept_as_a_hash,
     access_log_downloads,
     another_patients_ids_are_not_found_anywhere,
     unknown_links_are_not_found,

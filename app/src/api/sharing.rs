@@ -143,20 +143,23 @@ pub async fn reissue_invitation(id: String) -> Result<NewInvitation, AppError> {
 }
 
 /// What an invitation offers. Public: whoever holds the link may see what
-/// it is for. Someone not signed in has the token kept in their session, so
-/// that signing in (or up) brings them back to it.
+/// it is for. Someone not signed in has the invitation kept in their session
+/// (the token's hash, not the token), so that signing in (or up) brings them
+/// back to it; the page then has no token, and accepting uses the session's.
 #[server(endpoint = "sharing/invitation")]
 pub async fn get_invitation(#[server(default)] token: String) -> Result<(String, InvitationView), AppError> {
+    use kith_core::sharing::InvitationKey;
     let kith = super::ssr::kith()?;
     let session = session().await?;
-    let token = if token.is_empty() { session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default() } else { token };
+    let kept: String = session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default();
+    let key = if token.is_empty() { InvitationKey::Hashed(&kept) } else { InvitationKey::Token(&token) };
     let user_id: Option<String> = session.get(kith_core::session_store::USER_ID_KEY).await.ok().flatten();
     let actor = match user_id {
         Some(id) => kith.actor(&id).await.map_err(core)?,
         None => None,
     };
     let origin = super::ssr::origin().await;
-    let view = match kith.invitation(&token, actor.as_ref(), &origin).await {
+    let view = match kith.invitation(key, actor.as_ref(), &origin).await {
         Ok(v) => v,
         Err(e) => {
             // An unusable invitation must not bring them back here at every sign-in.
@@ -165,7 +168,7 @@ pub async fn get_invitation(#[server(default)] token: String) -> Result<(String,
         }
     };
     if actor.is_none() {
-        session.insert(super::ssr::PENDING_INVITE_KEY, token.clone()).await.map_err(|e| internal(&e.to_string()))?;
+        session.insert(super::ssr::PENDING_INVITE_KEY, key.hashed()).await.map_err(|e| internal(&e.to_string()))?;
     }
     Ok((token, view))
 }
@@ -179,12 +182,16 @@ pub async fn forget_invitation() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in person accepts an invitation; the record is then on screen.
+/// The signed-in person accepts an invitation (its token, or with none the
+/// one their session kept); the record is then on screen.
 #[server(endpoint = "sharing/accept_invitation")]
-pub async fn accept_invitation(token: String) -> Result<(), AppError> {
+pub async fn accept_invitation(#[server(default)] token: String) -> Result<(), AppError> {
+    use kith_core::sharing::InvitationKey;
     let (kith, session, actor) = require_actor().await?;
     let origin = super::ssr::origin().await;
-    let patient_id = kith.accept_invitation(&actor, &token, &origin).await.map_err(core)?;
+    let kept: String = session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default();
+    let key = if token.is_empty() { InvitationKey::Hashed(&kept) } else { InvitationKey::Token(&token) };
+    let patient_id = kith.accept_invitation(&actor, key, &origin).await.map_err(core)?;
     let _ = session.remove::<String>(super::ssr::PENDING_INVITE_KEY).await;
     session.insert(CURRENT_RECORD_KEY, patient_id).await.map_err(|e| internal(&e.to_string()))?;
     leptos_axum::redirect("/");

@@ -47,6 +47,26 @@ fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An invitation as the person holding it presents it: the token from its
+/// link, or (kept in their session while they sign in) only its hash, so
+/// the sessions table holds nothing that accepts a grant. `Hashed` comes
+/// from Kith's own session store, never from a request.
+#[derive(Clone, Copy, Debug)]
+pub enum InvitationKey<'a> {
+    Token(&'a str),
+    Hashed(&'a str),
+}
+
+impl InvitationKey<'_> {
+    /// What the session keeps for it.
+    pub fn hashed(&self) -> String {
+        match self {
+            InvitationKey::Token(t) => token_hash(t.trim()),
+            InvitationKey::Hashed(h) => h.to_string(),
+        }
+    }
+}
+
 /// 256 bits of randomness, as hex; only its hash is stored.
 fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -224,8 +244,8 @@ impl Kith {
     /// What an invitation offers, for the page its link opens. The page
     /// names the patient and what is shared, so each opening is logged in
     /// the record's chain, as whoever opened it (signed in or not).
-    pub async fn invitation(&self, token: &str, actor: Option<&Actor>, origin: &Origin) -> CoreResult<InvitationView> {
-        let g = self.waiting_grant(token).await?;
+    pub async fn invitation(&self, key: InvitationKey<'_>, actor: Option<&Actor>, origin: &Origin) -> CoreResult<InvitationView> {
+        let g = self.waiting_grant(key).await?;
         let signed_in_as = match actor {
             Some(a) => store::user_by_id(&self.db.pool, &a.user_id).await?.map(|u| format!("{} ({})", u.name, u.email)),
             None => None,
@@ -249,9 +269,9 @@ impl Kith {
     }
 
     /// The grant an invitation token opens, while it can still be accepted.
-    async fn waiting_grant(&self, token: &str) -> CoreResult<store::GrantRow> {
+    async fn waiting_grant(&self, key: InvitationKey<'_>) -> CoreResult<store::GrantRow> {
         let gone = || CoreError::User(AppError::Conflict(INVITATION_GONE.into()));
-        let g = store::grant_by_invite(&self.db.pool, &token_hash(token.trim())).await?.ok_or_else(gone)?;
+        let g = store::grant_by_invite(&self.db.pool, &key.hashed()).await?.ok_or_else(gone)?;
         if g.revoked_at.is_some() || g.expires_at.is_some_and(|e| e <= now_ms()) {
             return Err(gone());
         }
@@ -262,8 +282,8 @@ impl Kith {
     /// now on, and the invitation cannot be used again. The patient is told
     /// who accepted it, so an invitation that reached the wrong person shows.
     /// Returns the record's patient id.
-    pub async fn accept_invitation(&self, actor: &Actor, token: &str, origin: &Origin) -> CoreResult<String> {
-        let g = self.waiting_grant(token).await?;
+    pub async fn accept_invitation(&self, actor: &Actor, key: InvitationKey<'_>, origin: &Origin) -> CoreResult<String> {
+        let g = self.waiting_grant(key).await?;
         if store::patient_by_user(&self.db.pool, &actor.user_id).await?.is_some_and(|p| p.id == g.patient_id) {
             return Err(AppError::Conflict("This invitation is to your own record. Give it to the person you meant to share with.".into()).into());
         }
@@ -289,7 +309,7 @@ impl Kith {
         let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
         let now = now_ms();
         let mut change = self.grant_change(&g.patient_id, actor, &g.id).await?;
-        if !store::accept_grant(change.conn(), &g.patient_id, &g.id, &token_hash(token.trim()), &actor.user_id, now).await? {
+        if !store::accept_grant(change.conn(), &g.patient_id, &g.id, &key.hashed(), &actor.user_id, now).await? {
             change.rollback().await?;
             return Err(AppError::Conflict(INVITATION_GONE.into()).into());
         }

@@ -342,7 +342,7 @@ pub(crate) async fn query_plan(conn: &mut sqlx::AnyConnection, backend: crate::B
 pub async fn accept(k: &Kith, invitation: &kith_types::sharing::NewInvitation, email: &str) {
     let user = crate::store::user_by_email(&k.db.pool, email).await.unwrap().unwrap_or_else(|| panic!("no account for {email} to accept with"));
     let actor = k.actor(&user.id).await.unwrap().unwrap();
-    k.accept_invitation(&actor, invitation_token(invitation), &crate::policy::Origin::default()).await.unwrap();
+    k.accept_invitation(&actor, crate::sharing::InvitationKey::Token(invitation_token(invitation)), &crate::policy::Origin::default()).await.unwrap();
 }
 
 /// The token at the end of an invitation's address.

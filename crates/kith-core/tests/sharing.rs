@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL. Refusals are NotFound, never "forbidden".
 
 use kith_core::policy::{Origin, Principal, RecordAccess, Right, Scope};
+use kith_core::sharing::InvitationKey;
 use kith_core::sharing::{GrantInput, LinkInput};
 use kith_core::testing::{not_found, user, TestDb};
 use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
@@ -335,7 +336,7 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     // What the invitation's page shows.
     let before = db.log(&w.patient_id).await.len();
     let opener = Origin { address: "10.8.8.8".into(), user_agent: "Test/2".into() };
-    let shown = k.invitation(&token, None, &opener).await.unwrap();
+    let shown = k.invitation(InvitationKey::Token(&token), None, &opener).await.unwrap();
     assert_eq!((shown.patient_name.as_str(), shown.role.as_str(), shown.signed_in_as.as_deref()), ("Margaret Jones", "carer", None));
     assert!(shown.scope.starts_with("Whole record") && shown.rights.contains("comment"), "{shown:?}");
     // The page named the patient and what is shared: that is in her log, as
@@ -346,22 +347,31 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     assert_eq!((row.action.as_str(), row.via.as_str(), row.address.as_str()), ("invitation", "invitation", "10.8.8.8"));
     assert_eq!(row.actor_name, "Someone with the invitation link");
     assert!(row.what.contains("invitation for sam@example.com (carer) opened"), "{}", row.what);
-    assert!(matches!(k.invitation("not-a-token", None, &opener).await, Err(CoreError::User(AppError::Conflict(_)))));
+    assert!(matches!(k.invitation(InvitationKey::Token("not-a-token"), None, &opener).await, Err(CoreError::User(AppError::Conflict(_)))));
     assert_eq!(db.log(&w.patient_id).await.len(), before + 1, "an unknown token names no record and logs nothing");
 
     // The wrong kind of account, and the patient herself, cannot take it.
     let dr = user(k, "Dr Wrong", "wrong@example.com", "clinician", "").await;
-    assert!(matches!(k.accept_invitation(&dr, &token, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("family carer")));
     assert!(
-        matches!(k.accept_invitation(&w.owner, &token, &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("your own record"))
+        matches!(k.accept_invitation(&dr, InvitationKey::Token(&token), &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("family carer"))
+    );
+    assert!(
+        matches!(k.accept_invitation(&w.owner, InvitationKey::Token(&token), &Origin::default()).await, Err(CoreError::User(AppError::Conflict(m))) if m.contains("your own record"))
     );
 
     // The carer, signed up with another address, accepts: the grant is theirs.
     let sam = user(k, "Sam Jones", "sam.jones@example.net", "carer", "").await;
-    assert_eq!(k.invitation(&token, Some(&sam), &opener).await.unwrap().signed_in_as.as_deref(), Some("Sam Jones (sam.jones@example.net)"));
+    assert_eq!(
+        k.invitation(InvitationKey::Token(&token), Some(&sam), &opener).await.unwrap().signed_in_as.as_deref(),
+        Some("Sam Jones (sam.jones@example.net)")
+    );
     assert_eq!(db.log(&w.patient_id).await.last().unwrap().actor_name, "Sam Jones", "signed in, the opener is named");
     let origin = Origin { address: "10.7.7.7".into(), user_agent: "Test/1".into() };
-    assert_eq!(k.accept_invitation(&sam, &token, &origin).await.unwrap(), w.patient_id);
+    // Accepted through what Sam's session kept while they signed in: the
+    // token's hash, never the token.
+    let kept = InvitationKey::Token(&token).hashed();
+    assert_ne!(kept, token);
+    assert_eq!(k.accept_invitation(&sam, InvitationKey::Hashed(&kept), &origin).await.unwrap(), w.patient_id);
     assert!(k.open_patient(&Principal::User(sam.clone()), &w.patient_id, Right::Comment).await.is_ok());
     assert_eq!(k.shared_with_me(&sam).await.unwrap().len(), 1);
     // Opening the invitation was not a view of the record: their first
@@ -374,8 +384,8 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
         k.notifications(&owner).await.unwrap()
     );
     // Once only: not again, and not by the squatter.
-    assert!(gone(k.accept_invitation(&sam, &token, &Origin::default()).await));
-    assert!(gone(k.accept_invitation(&squatter, &token, &Origin::default()).await));
+    assert!(gone(k.accept_invitation(&sam, InvitationKey::Token(&token), &Origin::default()).await));
+    assert!(gone(k.accept_invitation(&squatter, InvitationKey::Token(&token), &Origin::default()).await));
     assert!(not_found(k.open_patient(&Principal::User(squatter.clone()), &w.patient_id, Right::Read).await));
     // The patient is told who accepted, and it is in her log.
     assert!(k.notifications(&owner).await.unwrap().iter().any(|(m, _)| m.starts_with("Sam Jones (sam.jones@example.net) accepted your invitation")));
@@ -392,14 +402,17 @@ async fn invitations_decide_who_gets_a_grant(db: &TestDb) {
     let id = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "ann@example.com").unwrap().id;
     let second = k.new_invitation(&owner, &id, "http://kith.test").await.unwrap();
     let ann = user(k, "Ann", "ann@example.com", "carer", "").await;
-    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&first), &Origin::default()).await), "the old one stops working");
+    assert!(
+        gone(k.accept_invitation(&ann, InvitationKey::Token(kith_core::testing::invitation_token(&first)), &Origin::default()).await),
+        "the old one stops working"
+    );
     k.revoke_grant(&owner, &id).await.unwrap();
-    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&second), &Origin::default()).await), "withdrawn");
+    assert!(gone(k.accept_invitation(&ann, InvitationKey::Token(kith_core::testing::invitation_token(&second)), &Origin::default()).await), "withdrawn");
     assert!(not_found(k.new_invitation(&owner, "no-such-grant", "http://kith.test").await));
     // An invitation to a grant that has ended cannot be taken either.
     let late = k.create_grant(&owner, &w.owner, carer_input("late@example.com", Some(1)), "http://kith.test").await.unwrap();
     db.expire_all_grants().await;
-    assert!(gone(k.accept_invitation(&ann, kith_core::testing::invitation_token(&late), &Origin::default()).await));
+    assert!(gone(k.accept_invitation(&ann, InvitationKey::Token(kith_core::testing::invitation_token(&late)), &Origin::default()).await));
     assert!(k.verify_chain(&w.patient_id).await.unwrap().ok());
 }
 
@@ -580,11 +593,11 @@ async fn a_carer_acting_for_the_patient_gives_no_more_than_they_have(db: &TestDb
     assert!(end("long@example.com").await.unwrap() > own);
 
     // The delegate cannot accept what they made.
-    let refused = k.accept_invitation(&carer, kith_core::testing::invitation_token(&friend), &Origin::default()).await;
+    let refused = k.accept_invitation(&carer, InvitationKey::Token(kith_core::testing::invitation_token(&friend)), &Origin::default()).await;
     assert!(matches!(refused, Err(CoreError::User(AppError::Conflict(m))) if m.contains("You made this invitation")));
     // The person it was for can.
     let pal = user(k, "Pat Friend", "pal@example.com", "carer", "").await;
-    k.accept_invitation(&pal, kith_core::testing::invitation_token(&friend), &Origin::default()).await.unwrap();
+    k.accept_invitation(&pal, InvitationKey::Token(kith_core::testing::invitation_token(&friend)), &Origin::default()).await.unwrap();
 }
 
 /// A carer acting for the patient manages the record and reads its access
