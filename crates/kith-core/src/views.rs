@@ -288,6 +288,9 @@ impl Kith {
         let sources = store::source_counts(&mut *conn, patient, with_private)
             .await?
             .into_iter()
+            // A source that sent only private entries is not named to someone
+            // who may not see them (its name may say what they are about).
+            .filter(|s| with_private || s.entries > 0 || s.private_entries == 0)
             .map(|s| {
                 let mine: Vec<ImportInfo> = imports
                     .iter()

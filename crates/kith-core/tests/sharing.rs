@@ -655,4 +655,10 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     }
     let reader = k.own_record(&w.owner, Right::Read).await.unwrap();
     assert_eq!(k.entry(&reader, &w.private_entry).await.unwrap().card.label, "private");
+
+    // A source that sent only private entries is not named to the carer.
+    let device = k.sources_view(&owner).await.unwrap().sources.into_iter().find(|s| s.kind == "device").expect("the demo's monitor");
+    k.relabel_source(&owner, &device.id, "private").await.unwrap();
+    assert!(k.sources_view(&owner).await.unwrap().sources.iter().any(|s| s.id == device.id));
+    assert!(k.sources_view(&acting).await.unwrap().sources.iter().all(|s| s.id != device.id));
 }

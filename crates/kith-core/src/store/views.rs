@@ -285,6 +285,8 @@ pub(crate) struct SourceCounts {
     pub identifier: Option<String>,
     pub entries: i64,
     pub resources: i64,
+    /// Entries from this source that are private (counted whoever asks).
+    pub private_entries: i64,
 }
 
 /// The ids of a record's private entries (to keep them out of what a carer
@@ -302,7 +304,9 @@ pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, pa
              WHERE l.patient_id = s.patient_id AND l.source_id = s.id AND ($2 = 1 OR e.label <> 'private')) AS entries, \
            (SELECT COUNT(*) FROM resources r WHERE r.patient_id = s.patient_id AND r.source_id = s.id AND r.current = 1 \
              AND ($2 = 1 OR NOT EXISTS (SELECT 1 FROM entry_sources l JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
-               WHERE l.patient_id = r.patient_id AND l.resource_id = r.id AND e.label = 'private'))) AS resources \
+               WHERE l.patient_id = r.patient_id AND l.resource_id = r.id AND e.label = 'private'))) AS resources, \
+           (SELECT COUNT(DISTINCT l.entry_id) FROM entry_sources l JOIN entries e ON e.patient_id = l.patient_id AND e.id = l.entry_id \
+             WHERE l.patient_id = s.patient_id AND l.source_id = s.id AND e.label = 'private') AS private_entries \
          FROM sources s WHERE s.patient_id = $1 ORDER BY s.name",
     )
     .bind(patient.to_string())
