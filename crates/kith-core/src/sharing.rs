@@ -491,6 +491,7 @@ impl Kith {
                 .into(),
                 scope: scope_of(&g.scope),
                 rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0),
+                act_for: g.can_act_for != 0,
                 expires: g.expires_at.map(ms_to_uk),
                 created: ms_to_uk(g.created_at),
                 id: g.id,

@@ -64,6 +64,9 @@ pub struct GrantInfo {
     /// When they last looked at or added to the record (from the access log).
     #[serde(default)]
     pub last_used: Option<String>,
+    /// They may act for the patient (only the patient re-sends its invitation).
+    #[serde(default)]
+    pub act_for: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
