@@ -489,7 +489,7 @@ async fn an_amended_fact_keeps_its_entry_comments_and_label(db: &TestDb) {
         .collect();
     assert!(gp_only.len() >= 4, "the fixture has GP-only conditions");
     let (a, b, c) = (gp_only[0].clone(), gp_only[1].clone(), gp_only[2].clone());
-    let d = gp_only[3..].iter().find(|e| e.display != a.display).expect("another GP-only condition").clone();
+    let d = gp_only[3..].iter().find(|e| e.display != a.display).map(|e| (*e).clone()).expect("another GP-only condition");
     let commenting = k.open_record(&Principal::Operator, &NhsNumber::parse(m["nhs_number"].as_str().unwrap()).unwrap(), Right::Manage).await.unwrap();
     k.add_comment(&commenting, &a.id, "Diagnosed after the fall in March.").await.unwrap();
     k.relabel_entry(&commenting, &a.id, "mental-health").await.unwrap();
