@@ -325,11 +325,12 @@ impl Kith {
     /// Imports one file into the record `access` opens. The file is accepted
     /// or refused whole: on refusal nothing is stored.
     pub async fn import(&self, access: &RecordAccess, req: ImportRequest) -> CoreResult<ImportOutcome> {
-        self.import_checked(access, req, false).await
+        self.import_checked(access, req, None).await
     }
 
-    async fn import_checked(&self, access: &RecordAccess, req: ImportRequest, confirmed: bool) -> CoreResult<ImportOutcome> {
-        self.start_import_checked(access, req, confirmed)?.finish().await
+    /// `held`: the held feed (`req` is its copy) the patient has confirmed.
+    async fn import_checked(&self, access: &RecordAccess, req: ImportRequest, held: Option<String>) -> CoreResult<ImportOutcome> {
+        self.start_import_checked(access, req, held)?.finish().await
     }
 
     /// Starts importing one file: checks who may, then parses and checks it
@@ -339,10 +340,11 @@ impl Kith {
     /// several files does); files are still stored one at a time, in the
     /// order they are finished, each accepted or refused whole.
     pub fn start_import(&self, access: &RecordAccess, req: ImportRequest) -> CoreResult<StartedImport> {
-        self.start_import_checked(access, req, false)
+        self.start_import_checked(access, req, None)
     }
 
-    fn start_import_checked(&self, access: &RecordAccess, req: ImportRequest, confirmed: bool) -> CoreResult<StartedImport> {
+    fn start_import_checked(&self, access: &RecordAccess, req: ImportRequest, held: Option<String>) -> CoreResult<StartedImport> {
+        let confirmed = held.is_some();
         require(access, Right::Contribute)?;
         let ImportRequest { file_name, bytes, source_kind, source_name, max_bytes } = req;
         let stage = if bytes.len() > max_bytes {
@@ -355,11 +357,18 @@ impl Kith {
                 bytes,
             }
         };
-        Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage })
+        Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage, held })
     }
 
     /// Step 2 of an import: the checked file is held, refused, or stored.
-    async fn finish_import(&self, access: &RecordAccess, file: String, source_kind: Option<SourceKind>, stage: Stage) -> CoreResult<ImportOutcome> {
+    async fn finish_import(
+        &self,
+        access: &RecordAccess,
+        file: String,
+        source_kind: Option<SourceKind>,
+        stage: Stage,
+        held: Option<&str>,
+    ) -> CoreResult<ImportOutcome> {
         let (task, bytes) = match stage {
             Stage::Done(outcome) => return Ok(outcome),
             Stage::Checking { task, bytes } => (task, bytes),
@@ -413,7 +422,7 @@ impl Kith {
 
         let mut conn = self.db.pool.acquire().await?;
         if self.db.backend() != Backend::Sqlite {
-            return self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes).await;
+            return self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held).await;
         }
         // SQLite: settings for this connection while it imports, put back
         // before it returns to the pool (see IMPORT_SQLITE_PRAGMAS).
@@ -423,7 +432,7 @@ impl Kith {
             sqlx::query(&format!("PRAGMA {pragma} = {value}")).execute(&mut *conn).await?;
             restore.push((pragma, before));
         }
-        let outcome = self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes).await;
+        let outcome = self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held).await;
         for (pragma, before) in restore {
             sqlx::query(&format!("PRAGMA {pragma} = {before}")).execute(&mut *conn).await?;
         }
@@ -442,6 +451,7 @@ impl Kith {
         feed: Arc<Feed>,
         refs: RefIndex,
         bytes: Arc<Vec<u8>>,
+        held: Option<&str>,
     ) -> CoreResult<ImportOutcome> {
         let backend = self.db.backend();
         let patient = access.patient_id();
@@ -453,6 +463,13 @@ impl Kith {
         let whole = background::spawn("kith-hash", Priority::Normal, move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
+        // A confirmed held feed is claimed first: of two confirmations (or a
+        // confirmation and a discard) at once, only one goes ahead.
+        if let Some(h) = held {
+            if store::delete_held_feed(audited.conn(), patient, h).await? == 0 {
+                return audited.fail(kith_types::AppError::NotFound).await;
+            }
+        }
         let tx = audited.conn();
         let (source_id, known_source) = match src.id {
             Some(id) => {
@@ -710,6 +727,9 @@ pub struct StartedImport {
     file: String,
     source_kind: Option<SourceKind>,
     stage: Stage,
+    /// A confirmed held feed: it leaves the waiting list in the import's
+    /// own transaction (and the import fails if it already has).
+    held: Option<String>,
 }
 
 enum Stage {
@@ -725,8 +745,8 @@ impl StartedImport {
     /// Stores the file in one transaction (after the checks finish), as
     /// `Kith::import` does.
     pub async fn finish(self) -> CoreResult<ImportOutcome> {
-        let StartedImport { kith, access, file, source_kind, stage } = self;
-        kith.finish_import(&access, file, source_kind, stage).await
+        let StartedImport { kith, access, file, source_kind, stage, held } = self;
+        kith.finish_import(&access, file, source_kind, stage, held.as_deref()).await
     }
 }
 
@@ -784,12 +804,9 @@ impl Kith {
             source_name: held.source_name,
             max_bytes,
         };
-        let outcome = self.import_checked(access, req, true).await?;
-        if matches!(outcome, ImportOutcome::Accepted(_)) {
-            // Its import is logged; the held copy just goes.
-            store::delete_held_feed(&self.db.pool, access.patient_id(), held_id).await?;
-        }
-        Ok(outcome)
+        // Accepted, it leaves the waiting list in the import's transaction;
+        // refused, it stays.
+        self.import_checked(access, req, Some(held_id.to_string())).await
     }
 
     /// The patient says a held feed is not theirs: it is discarded.

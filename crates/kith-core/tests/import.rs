@@ -376,6 +376,33 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
         other => panic!("{other:?}"),
     }
     assert!(k.sources_view(&own).await.unwrap().held.is_empty());
+
+    // Confirmed twice at once (two tabs), or confirmed while discarded: one
+    // goes ahead, the other finds it gone; it is never imported twice.
+    let req = ImportRequest {
+        file_name: "walk-2.json".into(),
+        bytes: body.replace("Sneezing", "Wheezing").into_bytes(),
+        source_kind: Some(SourceKind::Community),
+        source_name: Some("Walking club".into()),
+        max_bytes: MAX,
+    };
+    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    let (first, second) = tokio::join!(k.confirm_held(&own, &held_id, None, MAX), k.confirm_held(&own, &held_id, None, MAX));
+    let accepted = [&first, &second].iter().filter(|r| matches!(r, Ok(ImportOutcome::Accepted(_)))).count();
+    assert_eq!(accepted, 1, "{first:?} {second:?}");
+    assert!([first, second].into_iter().any(|r| kith_core::testing::not_found(r)));
+    let imports = |v: kith_types::record::SourcesView| v.sources.iter().flat_map(|s| s.imports.clone()).filter(|i| i.file == "walk-2.json").count();
+    assert_eq!(imports(k.sources_view(&own).await.unwrap()), 1, "imported once");
+    let req = ImportRequest {
+        file_name: "walk-3.json".into(),
+        bytes: body.replace("Sneezing", "Coughing").into_bytes(),
+        source_kind: Some(SourceKind::Community),
+        source_name: Some("Walking club".into()),
+        max_bytes: MAX,
+    };
+    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    k.reject_held(&own, &held_id).await.unwrap();
+    assert!(kith_core::testing::not_found(k.confirm_held(&own, &held_id, None, MAX).await), "a discarded file cannot be added");
 }
 
 async fn a_new_source_needs_a_kind(db: &TestDb) {
