@@ -199,8 +199,12 @@ fn log_result(p: &Pullable, r: &PullResult) {
     }
 }
 
-fn message(name: &str, r: &PullResult) -> String {
+/// What the Sources page says of a pull. Its counts include private
+/// entries, so someone who may not see those (a carer acting for the
+/// patient) is told only that it worked.
+fn message(access: &RecordAccess, name: &str, r: &PullResult) -> String {
     match r {
+        PullResult::Imported(_) if access.scope().is_some() => format!("Updated from {name}."),
         PullResult::Imported(s) => format!("Updated from {name}: {s}."),
         PullResult::NeedsReconnect(e) | PullResult::Refused(e) | PullResult::Failed(e) => e.clone(),
     }
@@ -298,7 +302,7 @@ async fn callback(State(c): State<Connections>, session: Session, Query(q): Quer
         let _ = c.kith.disconnect_provider(&access, &id).await;
         return notice(&session, &format!("{name} was not connected: {reason}")).await;
     }
-    let text = message(&name, &result);
+    let text = message(&access, &name, &result);
     let _ = c.kith.record_pull(&id, result, c.next_pull()).await;
     notice(&session, &format!("{name} is connected. {text}")).await
 }
@@ -327,7 +331,7 @@ async fn refresh(State(c): State<Connections>, session: Session, req: Request) -
     let Ok(p) = c.kith.pullable(&access, &id).await else { return (http::StatusCode::NOT_FOUND, "Not found").into_response() };
     let result = c.pull(&access, &p).await;
     log_result(&p, &result);
-    let text = message(&p.name, &result);
+    let text = message(&access, &p.name, &result);
     let _ = c.kith.record_pull(&p.id, result, c.next_pull()).await;
     notice(&session, &text).await
 }

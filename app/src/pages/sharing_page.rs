@@ -197,7 +197,6 @@ fn ScopeFields(prefix: &'static str, error: FormResult, chosen: Chosen) -> impl 
 
 #[component]
 fn Current(v: SharingView, actions: Actions) -> impl IntoView {
-    let can_grant_act_for = v.can_grant_act_for;
     view! {
         <section class="card" aria-labelledby="people-heading">
             <h2 id="people-heading" class="text-2xl font-bold mb-2">"People you share with"</h2>
@@ -223,8 +222,7 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                                 <div class="text-sm" data-testid="invitation">
                                                     <p>"Waiting for them to accept your invitation: nothing is shared until they do."</p>
                                                     // A plain form: the new link comes back on a fresh page.
-                                                    // Only the patient re-sends an invitation to act for them.
-                                                    {(can_grant_act_for || !g.act_for).then(|| view! {
+                                                    {g.can_resend.then(|| view! {
                                                         <form method="post" action="/api/sharing/new_invitation">
                                                             <input type="hidden" name="id" value=id/>
                                                             <button type="submit" class="btn-secondary mt-1">"Make a new invitation link for "{g.email.clone()}</button>

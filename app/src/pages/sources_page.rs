@@ -96,7 +96,7 @@ fn SourcesBody(v: SourcesView) -> impl IntoView {
                                 <form method="post" action="/api/record/confirm_held">
                                     <input type="hidden" name="id" value=h.id.clone()/>
                                     <div class="mb-2">
-                                        <label for=format!("held-kind-{}", h.id) class="block font-bold">"Where it comes from"</label>
+                                        <label for=format!("held-kind-{}", h.id) class="block font-bold">"Where it comes from"<span class="sr-only">{format!(" ({})", h.file)}</span></label>
                                         <p id=format!("held-kind-{}-hint", h.id) class="text-gray-700">"Choose one if this organisation is new to your record."</p>
                                         <select id=format!("held-kind-{}", h.id) name="source_kind" class="field" aria-describedby=format!("held-kind-{}-hint", h.id)>
                                             <option value="" selected=h.source_kind.is_empty()>"Already in my record"</option>

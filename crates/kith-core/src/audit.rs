@@ -1120,21 +1120,30 @@ const CHAIN_FILE_FORMAT: &str = "kith-audit-chain-v1";
 /// about private entries are left out; the rest lose the private entries'
 /// ids and the Private label; an import's counts, which count private
 /// entries too, are dropped.
-struct HidePrivate(std::collections::HashSet<String>);
+struct HidePrivate {
+    entries: std::collections::HashSet<String>,
+    /// Sources that sent only private entries: their imports are left out.
+    sources: Vec<String>,
+}
 
 impl HidePrivate {
     /// None for a reader who may see everything.
     async fn for_access(conn: &mut AnyConnection, access: &RecordAccess) -> CoreResult<Option<Self>> {
-        Ok(match access.scope() {
-            Some(_) => Some(HidePrivate(store::private_entry_ids(conn, access.patient_id()).await?.into_iter().collect())),
-            None => None,
-        })
+        if access.scope().is_none() {
+            return Ok(None);
+        }
+        let entries = store::private_entry_ids(&mut *conn, access.patient_id()).await?.into_iter().collect();
+        let sources = store::private_only_sources(conn, access.patient_id()).await?;
+        Ok(Some(HidePrivate { entries, sources }))
     }
 
     fn row(&self, r: &AuditRow) -> Option<AuditRow> {
         let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
-        let left: Vec<&String> = entries.iter().filter(|e| !self.0.contains(*e)).collect();
+        let left: Vec<&String> = entries.iter().filter(|e| !self.entries.contains(*e)).collect();
         if !entries.is_empty() && left.is_empty() {
+            return None;
+        }
+        if r.action == "import" && self.sources.iter().any(|s| r.what.contains(&format!(" from {s}"))) {
             return None;
         }
         let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();

@@ -97,9 +97,12 @@ impl Kith {
         // A pull's counts include private entries: not for a carer acting
         // for the patient, who may not see those.
         let counts_shown = access.scope().is_none();
+        // Nor are they told of a provider that sent only private entries.
+        let hidden = if counts_shown { vec![] } else { store::private_only_sources(&mut *self.db.pool.acquire().await?, access.patient_id()).await? };
         Ok(store::connections::for_patient(&self.db.pool, access.patient_id())
             .await?
             .into_iter()
+            .filter(|c| !hidden.contains(&c.name))
             .map(|c| ConnectionView {
                 id: c.id,
                 provider: c.provider,

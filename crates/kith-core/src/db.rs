@@ -44,6 +44,8 @@ pub enum DbError {
     NotGranted { url: String },
     #[error("cannot check the privileges of the role in KITH_DATABASE_URL ({url}): {source}")]
     CheckPrivileges { url: String, source: sqlx::Error },
+    #[error("cannot fill in the search text of older entries in the database at {url}: {source}")]
+    SearchText { url: String, source: sqlx::Error },
 }
 
 /// A database URL with any password replaced by `***`, safe to print.
@@ -59,12 +61,20 @@ pub fn redact_url(url: &str) -> String {
 
 /// Fills `entries.search_text` for entries written before migration 0019:
 /// SQL cannot fold text the way Kith does (`search::fold`), so Kith does it
-/// here, once, a thousand entries a transaction.
+/// here, a thousand entries a transaction, walking the primary key so each
+/// batch starts where the last ended.
 async fn fill_search_text(pool: &sqlx::AnyPool) -> sqlx::Result<u64> {
     let mut filled = 0;
+    let mut after = (String::new(), String::new());
     loop {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT patient_id, id, text FROM entries WHERE search_text IS NULL LIMIT 1000").fetch_all(pool).await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT patient_id, id, text FROM entries WHERE search_text IS NULL AND (patient_id > $1 OR (patient_id = $1 AND id > $2)) \
+             ORDER BY patient_id, id LIMIT 1000",
+        )
+        .bind(after.0.clone())
+        .bind(after.1.clone())
+        .fetch_all(pool)
+        .await?;
         if rows.is_empty() {
             if filled > 0 {
                 tracing::info!(entries = filled, "search text filled in for entries from before it was kept");
@@ -82,6 +92,9 @@ async fn fill_search_text(pool: &sqlx::AnyPool) -> sqlx::Result<u64> {
         }
         tx.commit().await?;
         filled += rows.len() as u64;
+        if let Some((patient, id, _)) = rows.into_iter().last() {
+            after = (patient, id);
+        }
     }
 }
 
@@ -156,7 +169,7 @@ impl Db {
                 }
             }
         }
-        fill_search_text(&pool).await.map_err(|source| DbError::Connect { url: shown.clone(), source })?;
+        fill_search_text(&pool).await.map_err(|source| DbError::SearchText { url: shown.clone(), source })?;
         let audited = match backend {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await.map_err(|source| DbError::Connect { url: shown.clone(), source })?,
             Backend::Postgres => pool.clone(),

@@ -222,7 +222,8 @@ impl Kith {
 
     /// A new invitation for a grant nobody has accepted yet (the patient lost
     /// the first, or sent it to the wrong place): the old one stops working.
-    /// Only the patient may re-send one that lets its holder act for them.
+    /// Someone acting for the patient may re-send only invitations they made,
+    /// and never one that lets its holder act for her.
     pub async fn new_invitation(&self, access: &RecordAccess, grant_id: &str, public_url: &str) -> CoreResult<NewInvitation> {
         require(access, Right::Manage)?;
         require_whole(access)?;
@@ -231,7 +232,7 @@ impl Kith {
         let Some(g) = store::grants_of(audited.conn(), access.patient_id()).await?.into_iter().find(|g| g.id == grant_id) else {
             return audited.fail(AppError::NotFound).await;
         };
-        if g.can_act_for != 0 && !matches!(access.via(), Via::Owner) {
+        if !may_resend(access, &g) {
             return audited.fail(AppError::NotFound).await;
         }
         if store::set_invite(audited.conn(), access.patient_id(), grant_id, &token_hash(&token)).await? == 0 {
@@ -361,7 +362,11 @@ impl Kith {
             None => None,
         };
         let now = now_ms();
-        let expires_at = now + hours * HOUR_MS;
+        // A link made by someone acting for the patient ends with their access.
+        let expires_at = match self.delegate_access_ends(access, now).await? {
+            Some(own_end) => (now + hours * HOUR_MS).min(own_end),
+            None => now + hours * HOUR_MS,
+        };
         let name = if input.name.trim().is_empty() { "Shared link".to_string() } else { input.name.trim().to_string() };
         let mut audited = self.audited(access).await?;
         store::insert_share_link(
@@ -491,7 +496,7 @@ impl Kith {
                 .into(),
                 scope: scope_of(&g.scope),
                 rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0),
-                act_for: g.can_act_for != 0,
+                can_resend: may_resend(access, &g),
                 expires: g.expires_at.map(ms_to_uk),
                 created: ms_to_uk(g.created_at),
                 id: g.id,
@@ -616,6 +621,14 @@ impl Kith {
         audited.commit(access, Disclosure::new("share", format!("carer access {grant_id} renewed for 12 months"))).await?;
         Ok(())
     }
+}
+
+/// Whether `access` may make a new invitation link for grant `g`. Someone
+/// acting for the patient re-sends only invitations they made: not the
+/// patient's (they could take one over and accept it themselves), least of
+/// all one to act for her.
+fn may_resend(access: &RecordAccess, g: &store::GrantRow) -> bool {
+    matches!(access.via(), Via::Owner | Via::Operator) || (g.can_act_for == 0 && access.user_id() == Some(g.created_by.as_str()))
 }
 
 fn check_label(label: &str) -> CoreResult<()> {

@@ -390,7 +390,7 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
     let (first, second) = tokio::join!(k.confirm_held(&own, &held_id, None, MAX), k.confirm_held(&own, &held_id, None, MAX));
     let accepted = [&first, &second].iter().filter(|r| matches!(r, Ok(ImportOutcome::Accepted(_)))).count();
     assert_eq!(accepted, 1, "{first:?} {second:?}");
-    assert!([first, second].into_iter().any(|r| kith_core::testing::not_found(r)));
+    assert!([first, second].into_iter().any(kith_core::testing::not_found));
     let imports = |v: kith_types::record::SourcesView| v.sources.iter().flat_map(|s| s.imports.clone()).filter(|i| i.file == "walk-2.json").count();
     assert_eq!(imports(k.sources_view(&own).await.unwrap()), 1, "imported once");
     let req = ImportRequest {

@@ -577,6 +577,11 @@ async fn a_carer_acting_for_the_patient_gives_no_more_than_they_have(db: &TestDb
     let spouse_grant = k.sharing_view(&owner).await.unwrap().grants.into_iter().find(|g| g.email == "spouse@example.com").unwrap().id;
     assert!(not_found(k.new_invitation(&acting, &spouse_grant, "http://kith.test").await));
     assert!(k.new_invitation(&owner, &spouse_grant, "http://kith.test").await.is_ok(), "the patient can");
+    // Nor any other invitation of the patient's (they could take it over).
+    k.create_grant(&owner, &w.owner, carer_input("sister@example.com", Some(365)), "http://kith.test").await.unwrap();
+    let sisters = k.sharing_view(&acting).await.unwrap().grants.into_iter().find(|g| g.email == "sister@example.com").unwrap();
+    assert!(!sisters.can_resend, "not offered");
+    assert!(not_found(k.new_invitation(&acting, &sisters.id, "http://kith.test").await));
 
     // What the delegate shares ends when their access does, however long they ask for.
     let friend = k.create_grant(&acting, &carer, carer_input("friend@example.com", Some(3650)), "http://kith.test").await.unwrap();
@@ -591,6 +596,17 @@ async fn a_carer_acting_for_the_patient_gives_no_more_than_they_have(db: &TestDb
     // The patient's own shares are as she asks.
     k.create_grant(&owner, &w.owner, carer_input("long@example.com", Some(3650)), "http://kith.test").await.unwrap();
     assert!(end("long@example.com").await.unwrap() > own);
+
+    // Their own invitations they may send again.
+    let friends = k.sharing_view(&acting).await.unwrap().grants.into_iter().find(|g| g.email == "friend@example.com").unwrap();
+    assert!(friends.can_resend);
+    let friend = k.new_invitation(&acting, &friends.id, "http://kith.test").await.unwrap();
+    // A link they make ends with their access too.
+    let link = LinkInput { name: "For the dentist".into(), scope: Scope::whole(), expires_in_hours: Some(30 * 24), passcode: None, single_use: false };
+    k.create_link(&acting, &carer, link, "http://kith.test").await.unwrap();
+    let link_end =
+        db.query_text("SELECT CAST(expires_at AS TEXT) FROM share_links WHERE name = $1", "For the dentist").await.and_then(|t| t.parse::<i64>().ok());
+    assert_eq!(link_end, Some(own), "a 30-day link from a delegate with 30 days left, less the seconds since");
 
     // The delegate cannot accept what they made.
     let refused = k.accept_invitation(&carer, InvitationKey::Token(kith_core::testing::invitation_token(&friend)), &Origin::default()).await;
@@ -661,4 +677,8 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     k.relabel_source(&owner, &device.id, "private").await.unwrap();
     assert!(k.sources_view(&owner).await.unwrap().sources.iter().any(|s| s.id == device.id));
     assert!(k.sources_view(&acting).await.unwrap().sources.iter().all(|s| s.id != device.id));
+    let named = |events: Vec<kith_types::audit::AccessEvent>| events.iter().any(|e| e.what.contains(&device.name));
+    assert!(named(k.access_log(&owner, &Default::default()).await.unwrap().events), "the patient's log has its import");
+    assert!(!named(k.access_log(&acting, &Default::default()).await.unwrap().events), "the carer's does not");
+    assert!(!k.audit_csv(&acting).await.unwrap().contains(&device.name));
 }

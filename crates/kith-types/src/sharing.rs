@@ -64,9 +64,10 @@ pub struct GrantInfo {
     /// When they last looked at or added to the record (from the access log).
     #[serde(default)]
     pub last_used: Option<String>,
-    /// They may act for the patient (only the patient re-sends its invitation).
+    /// The viewer may make a new invitation link for it (the patient, or the
+    /// carer acting for them who made it).
     #[serde(default)]
-    pub act_for: bool,
+    pub can_resend: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -289,6 +289,12 @@ pub(crate) struct SourceCounts {
     pub private_entries: i64,
 }
 
+/// The names of sources that sent only private entries: not named to
+/// someone who may not see those.
+pub(crate) async fn private_only_sources(conn: &mut AnyConnection, patient: &str) -> sqlx::Result<Vec<String>> {
+    Ok(source_counts(&mut *conn, patient, false).await?.into_iter().filter(|s| s.entries == 0 && s.private_entries > 0).map(|s| s.name).collect())
+}
+
 /// The ids of a record's private entries (to keep them out of what a carer
 /// acting for the patient is shown about the record's history).
 pub(crate) async fn private_entry_ids<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<String>> {
