@@ -603,7 +603,10 @@ async fn a_carer_acting_for_the_patient_gives_no_more_than_they_have(db: &TestDb
     let first = friend;
     let friend = k.new_invitation(&acting, &friends.id, "http://kith.test").await.unwrap();
     let stranger = user(k, "Stranger", "stranger@example.com", "carer", "").await;
-    assert!(k.accept_invitation(&stranger, InvitationKey::Token(kith_core::testing::invitation_token(&first)), &Origin::default()).await.is_err(), "the old link is dead");
+    assert!(
+        k.accept_invitation(&stranger, InvitationKey::Token(kith_core::testing::invitation_token(&first)), &Origin::default()).await.is_err(),
+        "the old link is dead"
+    );
     // A link they make ends with their access too.
     let link = LinkInput { name: "For the dentist".into(), scope: Scope::whole(), expires_in_hours: Some(30 * 24), passcode: None, single_use: false };
     k.create_link(&acting, &carer, link, "http://kith.test").await.unwrap();
