@@ -118,7 +118,59 @@ async fn revoked_access_waits_for_the_patient(db: &TestDb) {
     assert_eq!(k.connections(&access).await.unwrap()[0].status, "connected");
 }
 
+/// A carer acting for the patient sees her connections, but not a provider
+/// that sent only private entries, nor any pull's counts (which count
+/// private entries too).
+async fn a_carer_acting_for_the_patient_is_not_told_of_private_providers(db: &TestDb) {
+    use kith_core::import::{ImportOutcome, ImportRequest, SourceKind};
+    let k = &db.kith;
+    let m = margaret(db).await;
+    let own = k.own_record(&m, Right::Manage).await.unwrap();
+    for (key, name, condition) in [("riverside", "Riverside", "Asthma"), ("clinic", "Clinic 56", "Chlamydia")] {
+        let body = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
+            { "fullUrl": "urn:uuid:p1", "resource": { "resourceType": "Patient", "id": "p1",
+                "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919" }],
+                "name": [{ "family": "Jones", "given": ["Margaret"] }], "birthDate": "1948-03-27" } },
+            { "fullUrl": "urn:uuid:c1", "resource": { "resourceType": "Condition", "id": "c1",
+                "code": { "text": condition }, "subject": { "reference": "urn:uuid:p1" } } } ] });
+        let req = ImportRequest {
+            file_name: format!("{name}.json"),
+            bytes: serde_json::to_vec(&body).unwrap(),
+            source_kind: Some(SourceKind::Gp),
+            source_name: Some(name.into()),
+            max_bytes: 1 << 20,
+        };
+        assert!(matches!(k.import(&own, req).await.unwrap(), ImportOutcome::Accepted(_)));
+        let id = k.connect_provider(&own, key, name, TOKENS).await.unwrap();
+        k.record_pull(&id, PullResult::Imported("1 new, 0 changed, 0 unchanged".into()), None).await.unwrap();
+    }
+    let clinic = k.sources_view(&own).await.unwrap().sources.into_iter().find(|s| s.name == "Clinic 56").unwrap();
+    k.relabel_source(&own, &clinic.id, "private").await.unwrap();
+
+    let carer = user(k, "David Jones", "david@example.com", "carer", "").await;
+    let input = kith_core::sharing::GrantInput {
+        email: "david@example.com".into(),
+        role: "carer".into(),
+        scope: kith_core::policy::Scope::whole(),
+        comment: true,
+        contribute: true,
+        act_for: true,
+        expires_in_days: None,
+    };
+    let invitation = k.create_grant(&own, &m, input, "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "david@example.com").await;
+    let acting = k.open_patient(&Principal::User(carer), own.patient_id(), Right::Manage).await.unwrap();
+
+    let hers = k.connections(&own).await.unwrap();
+    assert_eq!(hers.len(), 2);
+    assert!(hers.iter().all(|c| c.summary.as_deref() == Some("1 new, 0 changed, 0 unchanged")));
+    let his = k.connections(&acting).await.unwrap();
+    assert_eq!(his.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Riverside"]);
+    assert_eq!(his[0].summary.as_deref(), Some("Records received"));
+}
+
 backend_tests!(
+    a_carer_acting_for_the_patient_is_not_told_of_private_providers,
     tokens_are_sealed_at_rest_and_open_only_for_their_row,
     only_whoever_manages_the_record_connects_or_sees_connections,
     disconnect_deletes_the_tokens_and_stops_pulls,
