@@ -1122,6 +1122,9 @@ const CHAIN_FILE_FORMAT: &str = "kith-audit-chain-v1";
 /// entries too, are dropped.
 struct HidePrivate {
     entries: std::collections::HashSet<String>,
+    /// Entries that exist and are not private: a row labelled private names
+    /// only these (an entry a later import removed may have been private).
+    visible: std::collections::HashSet<String>,
     /// Sources that sent only private entries: their imports are left out.
     sources: Vec<String>,
 }
@@ -1133,20 +1136,22 @@ impl HidePrivate {
             return Ok(None);
         }
         let entries = store::private_entry_ids(&mut *conn, access.patient_id()).await?.into_iter().collect();
+        let visible = store::visible_entry_ids(&mut *conn, access.patient_id()).await?.into_iter().collect();
         let sources = store::private_only_sources(conn, access.patient_id()).await?;
-        Ok(Some(HidePrivate { entries, sources }))
+        Ok(Some(HidePrivate { entries, visible, sources }))
     }
 
     fn row(&self, r: &AuditRow) -> Option<AuditRow> {
         let entries: Vec<String> = serde_json::from_str(&r.entries).unwrap_or_default();
-        let left: Vec<&String> = entries.iter().filter(|e| !self.entries.contains(*e)).collect();
+        let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();
+        let was_private = labels.iter().any(|l| l == "private");
+        let left: Vec<&String> = entries.iter().filter(|e| !self.entries.contains(*e) && (!was_private || self.visible.contains(*e))).collect();
         if !entries.is_empty() && left.is_empty() {
             return None;
         }
         if r.action == "import" && self.sources.iter().any(|s| r.what.contains(&format!(" from {s}"))) {
             return None;
         }
-        let labels: Vec<String> = serde_json::from_str(&r.labels).unwrap_or_default();
         let labels: Vec<&String> = labels.iter().filter(|l| l.as_str() != "private").collect();
         let mut out = r.clone();
         out.entries = serde_json::to_string(&left).unwrap_or_else(|_| "[]".into());

@@ -683,6 +683,18 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     k.relabel_source(&owner, &device.id, "private").await.unwrap();
     assert!(k.sources_view(&owner).await.unwrap().sources.iter().any(|s| s.id == device.id));
     assert!(k.sources_view(&acting).await.unwrap().sources.iter().all(|s| s.id != device.id));
+    // A private entry a later import removed is still not shown: the rows
+    // that named it with the Private label stay hidden (rows from before it
+    // was private, which the carer could see then, stay).
+    let id = w.private_entry.as_str();
+    db.exec(&format!("DELETE FROM entry_sources WHERE entry_id = '{id}'")).await;
+    db.exec(&format!("DELETE FROM entries WHERE id = '{id}'")).await;
+    let hers = k.audit_csv(&owner).await.unwrap();
+    let privately: Vec<&str> = hers.lines().filter(|l| l.contains(id) && l.contains(r#"""private"""#)).collect();
+    assert!(!privately.is_empty(), "the patient's log names it as private");
+    let openly = hers.lines().filter(|l| l.contains(id) && !l.contains(r#"""private"""#)).count();
+    let his = k.audit_csv(&acting).await.unwrap();
+    assert_eq!(his.lines().filter(|l| l.contains(id)).count(), openly, "{his}");
     let named = |events: Vec<kith_types::audit::AccessEvent>| events.iter().any(|e| e.what.contains(&device.name));
     assert!(named(k.access_log(&owner, &Default::default()).await.unwrap().events), "the patient's log has its import");
     assert!(!named(k.access_log(&acting, &Default::default()).await.unwrap().events), "the carer's does not");

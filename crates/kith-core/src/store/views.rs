@@ -301,6 +301,11 @@ pub(crate) async fn private_entry_ids<'e, E: Executor<'e, Database = Any>>(ex: E
     sqlx::query_scalar("SELECT id FROM entries WHERE patient_id = $1 AND label = 'private'").bind(patient.to_string()).fetch_all(ex).await
 }
 
+/// The ids of a record's entries that are not private.
+pub(crate) async fn visible_entry_ids<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM entries WHERE patient_id = $1 AND label <> 'private'").bind(patient.to_string()).fetch_all(ex).await
+}
+
 /// Each source with how many entries it states (private ones only when
 /// `with_private`) and how many resources it sent.
 pub(crate) async fn source_counts<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, with_private: bool) -> sqlx::Result<Vec<SourceCounts>> {
