@@ -151,8 +151,8 @@ pub async fn get_invitation(#[server(default)] token: String) -> Result<(String,
     use kith_core::sharing::InvitationKey;
     let kith = super::ssr::kith()?;
     let session = session().await?;
-    let kept: String = session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default();
-    let key = if token.is_empty() { InvitationKey::Hashed(&kept) } else { InvitationKey::Token(&token) };
+    let kept = super::ssr::pending_invitation(&session).await;
+    let key = InvitationKey::presented(&token, &kept);
     let user_id: Option<String> = session.get(kith_core::session_store::USER_ID_KEY).await.ok().flatten();
     let actor = match user_id {
         Some(id) => kith.actor(&id).await.map_err(core)?,
@@ -189,8 +189,8 @@ pub async fn accept_invitation(#[server(default)] token: String) -> Result<(), A
     use kith_core::sharing::InvitationKey;
     let (kith, session, actor) = require_actor().await?;
     let origin = super::ssr::origin().await;
-    let kept: String = session.get::<String>(super::ssr::PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default();
-    let key = if token.is_empty() { InvitationKey::Hashed(&kept) } else { InvitationKey::Token(&token) };
+    let kept = super::ssr::pending_invitation(&session).await;
+    let key = InvitationKey::presented(&token, &kept);
     let patient_id = kith.accept_invitation(&actor, key, &origin).await.map_err(core)?;
     let _ = session.remove::<String>(super::ssr::PENDING_INVITE_KEY).await;
     session.insert(CURRENT_RECORD_KEY, patient_id).await.map_err(|e| internal(&e.to_string()))?;

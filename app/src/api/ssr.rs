@@ -213,10 +213,16 @@ pub const PENDING_INVITE_KEY: &str = "pending_invite";
 /// Where someone goes once signed in: back to an invitation they opened
 /// first, or home.
 pub async fn landing(session: &Session) -> &'static str {
-    match session.get::<String>(PENDING_INVITE_KEY).await.ok().flatten() {
-        Some(_) => "/invite",
-        None => "/",
+    if pending_invitation(session).await.is_empty() {
+        "/"
+    } else {
+        "/invite"
     }
+}
+
+/// The hash of the invitation this session is on its way to (empty: none).
+pub async fn pending_invitation(session: &Session) -> String {
+    session.get::<String>(PENDING_INVITE_KEY).await.ok().flatten().unwrap_or_default()
 }
 
 /// Whether this session was signed in through a provider (which does its

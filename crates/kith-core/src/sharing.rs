@@ -57,7 +57,17 @@ pub enum InvitationKey<'a> {
     Hashed(&'a str),
 }
 
-impl InvitationKey<'_> {
+impl<'a> InvitationKey<'a> {
+    /// The invitation a request presents: the token it carries, or, with
+    /// none, the hash its session kept (`kept`, empty when none).
+    pub fn presented(token: &'a str, kept: &'a str) -> Self {
+        if token.is_empty() {
+            InvitationKey::Hashed(kept)
+        } else {
+            InvitationKey::Token(token)
+        }
+    }
+
     /// What the session keeps for it.
     pub fn hashed(&self) -> String {
         match self {

@@ -357,14 +357,22 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
     // Held from a new organisation with no kind chosen: confirming it needs
     // one. Without, it is refused and keeps waiting; with one, it is added.
     let body = body.replace("My symptom diary", "x").replace("Hay fever", "Sneezing");
-    let req = ImportRequest {
-        file_name: "walk.json".into(),
-        bytes: body.as_bytes().to_vec(),
-        source_kind: None,
-        source_name: Some("Walking club".into()),
-        max_bytes: MAX,
+    // The walking club's file, naming `condition`, held (no NHS Number).
+    let held_walk = |file: &'static str, condition: &'static str, kind: Option<SourceKind>| {
+        let req = ImportRequest {
+            file_name: file.into(),
+            bytes: body.replace("Sneezing", condition).into_bytes(),
+            source_kind: kind,
+            source_name: Some("Walking club".into()),
+            max_bytes: MAX,
+        };
+        let access = &access;
+        async move {
+            let ImportOutcome::Held { held_id, .. } = k.import(access, req).await.unwrap() else { panic!("held") };
+            held_id
+        }
     };
-    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    let held_id = held_walk("walk.json", "Sneezing", None).await;
     assert_eq!(k.sources_view(&own).await.unwrap().held[0].source_kind, "", "nothing chosen is not taken for a hospital");
     match k.confirm_held(&own, &held_id, None, MAX).await.unwrap() {
         ImportOutcome::Refused { reason, .. } => assert!(reason.contains("say what kind of organisation"), "{reason}"),
@@ -379,28 +387,14 @@ async fn feed_without_nhs_number_is_held(db: &TestDb) {
 
     // Confirmed twice at once (two tabs), or confirmed while discarded: one
     // goes ahead, the other finds it gone; it is never imported twice.
-    let req = ImportRequest {
-        file_name: "walk-2.json".into(),
-        bytes: body.replace("Sneezing", "Wheezing").into_bytes(),
-        source_kind: Some(SourceKind::Community),
-        source_name: Some("Walking club".into()),
-        max_bytes: MAX,
-    };
-    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    let held_id = held_walk("walk-2.json", "Wheezing", Some(SourceKind::Community)).await;
     let (first, second) = tokio::join!(k.confirm_held(&own, &held_id, None, MAX), k.confirm_held(&own, &held_id, None, MAX));
     let accepted = [&first, &second].iter().filter(|r| matches!(r, Ok(ImportOutcome::Accepted(_)))).count();
     assert_eq!(accepted, 1, "{first:?} {second:?}");
     assert!([first, second].into_iter().any(kith_core::testing::not_found));
     let imports = |v: kith_types::record::SourcesView| v.sources.iter().flat_map(|s| s.imports.clone()).filter(|i| i.file == "walk-2.json").count();
     assert_eq!(imports(k.sources_view(&own).await.unwrap()), 1, "imported once");
-    let req = ImportRequest {
-        file_name: "walk-3.json".into(),
-        bytes: body.replace("Sneezing", "Coughing").into_bytes(),
-        source_kind: Some(SourceKind::Community),
-        source_name: Some("Walking club".into()),
-        max_bytes: MAX,
-    };
-    let ImportOutcome::Held { held_id, .. } = k.import(&access, req).await.unwrap() else { panic!("held") };
+    let held_id = held_walk("walk-3.json", "Coughing", Some(SourceKind::Community)).await;
     k.reject_held(&own, &held_id).await.unwrap();
     assert!(kith_core::testing::not_found(k.confirm_held(&own, &held_id, None, MAX).await), "a discarded file cannot be added");
 }

@@ -47,8 +47,8 @@ fn feed(org: &str, resources: Vec<Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({ "resourceType": "Bundle", "type": "collection", "entry": entry })).unwrap()
 }
 
-async fn summary_lists_only_current_and_disputed(db: &TestDb) {
-    let k = &db.kith;
+/// Ada's new record, opened by the operator to import into.
+async fn ada(k: &kith_core::Kith) -> kith_core::policy::RecordAccess {
     k.create_user(NewUser {
         name: "Ada Summers".into(),
         email: "ada@example.com".into(),
@@ -60,7 +60,12 @@ async fn summary_lists_only_current_and_disputed(db: &TestDb) {
     })
     .await
     .unwrap();
-    let access = k.open_record(&Principal::Operator, &NhsNumber::parse(NHS).unwrap(), Right::Contribute).await.unwrap();
+    k.open_record(&Principal::Operator, &NhsNumber::parse(NHS).unwrap(), Right::Contribute).await.unwrap()
+}
+
+async fn summary_lists_only_current_and_disputed(db: &TestDb) {
+    let k = &db.kith;
+    let access = ada(k).await;
     let gp = feed(
         "Riverside Surgery",
         vec![
@@ -118,18 +123,7 @@ async fn search(k: &kith_core::Kith, access: &kith_core::policy::RecordAccess, q
 /// folded text was kept are filled in when the database is next opened.
 async fn search_folds_case_and_accents(db: &TestDb) {
     let k = &db.kith;
-    k.create_user(NewUser {
-        name: "Ada Summers".into(),
-        email: "ada@example.com".into(),
-        password: "kettle orange stairs".into(),
-        role: "patient".into(),
-        nhs_number: NHS.into(),
-        birth_date: "1948-03-02".into(),
-        organisation: String::new(),
-    })
-    .await
-    .unwrap();
-    let access = k.open_record(&Principal::Operator, &NhsNumber::parse(NHS).unwrap(), Right::Contribute).await.unwrap();
+    let access = ada(k).await;
     let gp = feed(
         "Riverside Surgery",
         vec![
