@@ -232,3 +232,45 @@ test("a family carer's access near its end is flagged for review, and the patien
   await page.getByRole('button', { name: `Stop sharing with ${email}` }).click();
   await expect(page.getByRole('button', { name: `Stop sharing with ${email}` })).toHaveCount(0);
 });
+
+test("stopping a carer who acts for the patient stops the link they made for her, and the patient is told so first", async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const tag = info.project.name;
+  const carer = await freshPage(browser, info);
+  const carerName = `Sam Helper ${tag}`;
+  const carerEmail = await signUp(carer, info, carerName, 'A family carer, helping someone I care for');
+
+  await signIn(page, info, demoPatient.email, demoPatient.password);
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(carerEmail);
+  await share.getByLabel(/A family carer/).check();
+  await share.getByLabel(/Act for you/).check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  const invitation = await newInvitationPath(page);
+  await acceptInvitation(carer, info, invitation);
+
+  // The carer makes a link for the ambulance crew, for Margaret.
+  const linkName = `Ambulance (${tag} ${Date.now()})`;
+  const link = await makeLink(carer, info, linkName);
+  await carer.context().close();
+
+  // Margaret sees who made it, and what stopping the carer would take with it.
+  await page.goto('/sharing');
+  await ready(page, info);
+  const made = page.getByTestId('link').filter({ hasText: linkName });
+  await expect(made.getByTestId('made-by')).toHaveText(`Made by ${carerName}, acting for you`);
+  const carerRow = page.getByTestId('grant').filter({ hasText: carerEmail });
+  await expect(carerRow.getByTestId('also-stops')).toHaveText('Stopping their access also stops what they shared for you: 1 link.');
+  await expectAccessible(page, info);
+
+  await carerRow.getByRole('button', { name: `Stop sharing with ${carerEmail}` }).click();
+  await expect(page.getByRole('status')).toContainText('so did everything that person shared for you');
+  await expect(made).toContainText('revoked');
+  const crew = await freshPage(browser, info);
+  await crew.goto(link);
+  await expect(crew.getByText('This link cannot be opened')).toBeVisible();
+  await crew.context().close();
+});

@@ -201,8 +201,8 @@ pub async fn accept_invitation(#[server(default)] token: String) -> Result<(), A
 #[server(endpoint = "sharing/revoke_grant")]
 pub async fn revoke_grant(id: String) -> Result<(), AppError> {
     let (kith, _, access) = super::record::record(kith_core::policy::Right::Manage).await?;
-    kith.revoke_grant(&access, &id).await.map_err(core)?;
-    leptos_axum::redirect("/sharing?done=revoked");
+    let also = kith.revoke_grant(&access, &id).await.map_err(core)?;
+    leptos_axum::redirect(if also > 0 { "/sharing?done=revoked-with-shares" } else { "/sharing?done=revoked" });
     Ok(())
 }
 

@@ -53,6 +53,7 @@ fn sharing(_me: Me, data: Resource<Result<SharingView, AppError>>, actions: Acti
         <h1 class="text-3xl font-bold mb-2">"Sharing"</h1>
         <DoneNotice param="done" messages=&[
             ("revoked", "Sharing stopped. It took effect straight away."),
+            ("revoked-with-shares", "Sharing stopped, and so did everything that person shared for you. It took effect straight away."),
             ("renewed", "Renewed for another 12 months."),
         ]/>
         <p class="mb-4">"You decide who sees your record, and how much. Entries you label private are never shared. You can stop sharing at any time; it takes effect straight away."</p>
@@ -214,6 +215,7 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                     <p class="font-bold">{g.email.clone()}" ("{g.role.clone()}")"</p>
                                     <p>{g.scope.clone()}" · "{g.rights.clone()}</p>
                                     <p class="text-sm">"Since "{g.created.clone()}{g.expires.clone().map(|e| format!(" · ends {e}"))}{g.last_used.clone().map(|u| format!(" · last used {u}"))}" · "<span class="font-bold">{g.status.clone()}</span></p>
+                                    {g.made_by.clone().map(|by| view! { <p class="text-sm" data-testid="made-by">"Set up by "{by}</p> })}
                                     {match g.accepted_by.clone() {
                                         Some(who) => view! { <p class="text-sm" data-testid="accepted-by">"Accepted by "{who}</p> }.into_any(),
                                         None if active => {
@@ -245,6 +247,11 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                             </div>
                                         }
                                     })}
+                                    {g.also_stops.clone().filter(|_| active).map(|what| view! {
+                                        <p class="text-sm" id=format!("also-{}", g.id) data-testid="also-stops">
+                                            "Stopping their access also stops what they shared for you: "{what}"."
+                                        </p>
+                                    })}
                                     {active.then(|| view! {
                                         <div class="flex flex-wrap gap-3">
                                             <form method="post" action="/api/sharing/preview">
@@ -253,7 +260,9 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                             </form>
                                             <ActionForm action=revoke>
                                                 <input type="hidden" name="id" value=g.id.clone()/>
-                                                <button type="submit" class="btn-secondary mt-1">"Stop sharing with "{g.email.clone()}</button>
+                                                <button type="submit" class="btn-secondary mt-1" aria-describedby=g.also_stops.is_some().then(|| format!("also-{}", g.id))>
+                                                    "Stop sharing with "{g.email.clone()}
+                                                </button>
                                             </ActionForm>
                                         </div>
                                     })}
@@ -278,6 +287,7 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                 <li class="entry-item" data-testid="link">
                                     <p class="font-bold">{l.name.clone()}</p>
                                     <p>{l.scope.clone()}{l.has_passcode.then_some(" · passcode")}{l.single_use.then_some(" · once only")}</p>
+                                    {l.made_by.clone().map(|by| view! { <p class="text-sm" data-testid="made-by">"Made by "{by}</p> })}
                                     <p class="text-sm">"Made "{l.created.clone()}" · until "{l.expires.clone()}{l.last_used.clone().map(|u| format!(" · last opened {u}"))}" · "<span class="font-bold">{l.status.clone()}</span></p>
                                     {active.then(|| view! {
                                         <div class="flex flex-wrap gap-3">

@@ -333,15 +333,35 @@ impl Kith {
         Ok(g.patient_id)
     }
 
-    pub async fn revoke_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<()> {
+    /// Stops a grant at once. When it was the last that let a family carer
+    /// act for the patient, everything that carer shared on her behalf stops
+    /// with it, as it would have when their access ran out (see
+    /// `delegate_access_ends`). Returns how many of those shares it stopped.
+    pub async fn revoke_grant(&self, access: &RecordAccess, grant_id: &str) -> CoreResult<u64> {
         require(access, Right::Manage)?;
         require_whole(access)?;
+        let now = now_ms();
         let mut audited = self.audited(access).await?;
-        if store::revoke_grant(audited.conn(), access.patient_id(), grant_id, now_ms()).await? == 0 {
+        let Some(g) = store::grants_of(audited.conn(), access.patient_id()).await?.into_iter().find(|g| g.id == grant_id) else {
+            return audited.fail(AppError::NotFound).await;
+        };
+        if store::revoke_grant(audited.conn(), access.patient_id(), grant_id, now).await? == 0 {
             return audited.fail(AppError::NotFound).await;
         }
-        audited.commit(access, Disclosure::new("revoke", format!("grant {grant_id}"))).await?;
-        Ok(())
+        let mut what = format!("grant to {} ({})", g.grantee_email, g.grantee_role);
+        let mut also = 0;
+        if let (true, Some(carer)) = (g.can_act_for != 0, g.grantee_user_id.as_deref()) {
+            let still_acting = store::active_grants_for(audited.conn(), access.patient_id(), carer, now).await?.iter().any(|g| g.can_act_for != 0);
+            if !still_acting {
+                let (grants, links) = store::revoke_shares_made_by(audited.conn(), access.patient_id(), carer, now).await?;
+                if grants + links > 0 {
+                    what.push_str(&format!(", and what they shared for the patient: {}", count_shares(grants, links)));
+                }
+                also = grants + links;
+            }
+        }
+        audited.commit(access, Disclosure::new("revoke", what)).await?;
+        Ok(also)
     }
 
     /// Makes a link; the returned address is shown once and never stored.
@@ -490,9 +510,37 @@ impl Kith {
             }
         }
         let last_use: std::collections::HashMap<String, i64> = store::audit::last_use_by_share(r.conn(), access.patient_id()).await?.into_iter().collect();
+        let links = store::share_links_of(r.conn(), access.patient_id()).await?;
+        // Shares someone else set up for the patient (a carer acting for
+        // her) name who did; the patient's own do not.
+        let owner = store::owner_user_id(r.conn(), access.patient_id()).await?;
+        let mut made_by = std::collections::HashMap::new();
+        for creator in rows.iter().map(|g| &g.created_by).chain(links.iter().map(|l| &l.created_by)) {
+            if Some(creator) != owner.as_ref() && !made_by.contains_key(creator) {
+                let name = store::user_by_id(r.conn(), creator).await?.map(|u| u.name).unwrap_or_else(|| "someone no longer in Kith".into());
+                made_by.insert(creator.clone(), format!("{name}, acting for you"));
+            }
+        }
+        let running = |revoked: Option<i64>, expires: Option<i64>| revoked.is_none() && expires.is_none_or(|e| e > now);
+        // What revoking each carer's access would stop with it: what they
+        // shared that still runs, unless another grant lets them act too.
+        let also_stops = |g: &store::GrantRow| -> Option<String> {
+            let carer = g.grantee_user_id.as_ref().filter(|_| g.can_act_for != 0 && running(g.revoked_at, g.expires_at))?;
+            let acting = rows.iter().filter(|o| o.can_act_for != 0 && o.grantee_user_id.as_ref() == Some(carer) && running(o.revoked_at, o.expires_at));
+            if acting.count() > 1 {
+                return None;
+            }
+            let grants = rows.iter().filter(|o| &o.created_by == carer && running(o.revoked_at, o.expires_at)).count() as u64;
+            let links = links.iter().filter(|l| &l.created_by == carer && running(l.revoked_at, Some(l.expires_at))).count() as u64;
+            (grants + links > 0).then(|| count_shares(grants, links))
+        };
+        let also: Vec<Option<String>> = rows.iter().map(also_stops).collect();
         let grants = rows
             .into_iter()
-            .map(|g| GrantInfo {
+            .zip(also)
+            .map(|(g, also_stops)| GrantInfo {
+                made_by: made_by.get(&g.created_by).cloned(),
+                also_stops,
                 last_used: last_use.get(&g.id).copied().map(ms_to_uk),
                 review_due: g.grantee_role == "carer" && g.revoked_at.is_none() && g.expires_at.is_some_and(|e| e <= now + CARER_REVIEW_NOTICE_MS),
                 accepted_by: accepted_by.remove(&g.id),
@@ -514,10 +562,10 @@ impl Kith {
                 role: g.grantee_role,
             })
             .collect();
-        let links = store::share_links_of(r.conn(), access.patient_id())
-            .await?
+        let links = links
             .into_iter()
             .map(|l| LinkInfo {
+                made_by: made_by.get(&l.created_by).cloned(),
                 status: if l.revoked_at.is_some() {
                     "revoked"
                 } else if l.locked_at.is_some() {
@@ -639,6 +687,21 @@ impl Kith {
 /// all one to act for her.
 fn may_resend(access: &RecordAccess, g: &store::GrantRow) -> bool {
     matches!(access.via(), Via::Owner | Via::Operator) || (g.can_act_for == 0 && access.user_id() == Some(g.created_by.as_str()))
+}
+
+/// "1 person and 2 links", for what a carer shared.
+fn count_shares(grants: u64, links: u64) -> String {
+    let people = match grants {
+        0 => None,
+        1 => Some("1 person".to_string()),
+        n => Some(format!("{n} people")),
+    };
+    let links = match links {
+        0 => None,
+        1 => Some("1 link".to_string()),
+        n => Some(format!("{n} links")),
+    };
+    [people, links].into_iter().flatten().collect::<Vec<_>>().join(" and ")
 }
 
 fn check_label(label: &str) -> CoreResult<()> {

@@ -554,6 +554,7 @@ backend_tests!(
     one_chosen_entry_only,
     the_matrix,
     a_carer_acting_for_the_patient_gives_no_more_than_they_have,
+    what_a_carer_shared_stops_with_their_access,
     expired_grants_stop_working,
     links_need_passcode_lock_after_five_and_store_only_a_hash,
     single_use_and_revoked_links
@@ -699,4 +700,63 @@ async fn a_carer_acting_for_the_patient_is_not_told_of_private_entries(db: &Test
     assert!(named(k.access_log(&owner, &Default::default()).await.unwrap().events), "the patient's log has its import");
     assert!(!named(k.access_log(&acting, &Default::default()).await.unwrap().events), "the carer's does not");
     assert!(!k.audit_csv(&acting).await.unwrap().contains(&device.name));
+}
+
+/// Stopping a family carer's access to act for the patient stops what they
+/// shared for her, as its running out would have; the patient sees who set
+/// each share up and what stopping the carer takes with it. A carer who
+/// still acts for her through another grant keeps what they shared.
+async fn what_a_carer_shared_stops_with_their_access(db: &TestDb) {
+    let k = &db.kith;
+    let w = world(k).await;
+    let owner = k.own_record(&w.owner, Right::Manage).await.unwrap();
+    let carer = user(k, "David Act", "act@example.com", "carer", "").await;
+    grant(k, &w, "act@example.com", "carer", Scope::whole(), true, None).await;
+    let acting = k.open_patient(&Principal::User(carer.clone()), &w.patient_id, Right::Manage).await.unwrap();
+    let dr = user(k, "Dr Dent", "dent@example.com", "clinician", "").await;
+    let dentist = GrantInput { role: "clinician".into(), ..carer_input("dent@example.com", None) };
+    let invitation = k.create_grant(&acting, &carer, dentist, "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "dent@example.com").await;
+    let link = LinkInput { name: "For the ambulance".into(), scope: Scope::whole(), expires_in_hours: None, passcode: None, single_use: false };
+    let token = k.create_link(&acting, &carer, link, "http://kith.test").await.unwrap().url.rsplit('/').next().unwrap().to_string();
+    // A second carer acting for her shares too.
+    let sue = user(k, "Sue Sister", "sister@example.com", "carer", "").await;
+    grant(k, &w, "sister@example.com", "carer", Scope::whole(), true, None).await;
+    let sues = k.open_patient(&Principal::User(sue.clone()), &w.patient_id, Right::Manage).await.unwrap();
+    let physio = GrantInput { role: "clinician".into(), ..carer_input("physio@example.com", None) };
+    k.create_grant(&sues, &sue, physio, "http://kith.test").await.unwrap();
+
+    let view = k.sharing_view(&owner).await.unwrap();
+    let by_email = |email: &str| view.grants.iter().find(|g| g.email == email).unwrap().clone();
+    assert_eq!(by_email("dent@example.com").made_by.as_deref(), Some("David Act, acting for you"));
+    assert_eq!(by_email("physio@example.com").made_by.as_deref(), Some("Sue Sister, acting for you"));
+    assert_eq!(by_email("act@example.com").made_by, None, "the patient's own share names nobody");
+    assert_eq!(view.links[0].made_by.as_deref(), Some("David Act, acting for you"));
+    assert_eq!(by_email("act@example.com").also_stops.as_deref(), Some("1 person and 1 link"));
+    assert_eq!(by_email("sister@example.com").also_stops.as_deref(), Some("1 person"));
+    assert_eq!(by_email("dent@example.com").also_stops, None, "a clinician acts for nobody");
+
+    // Both work until the carer's access stops; then neither does.
+    assert!(k.open_patient(&Principal::User(dr.clone()), &w.patient_id, Right::Read).await.is_ok());
+    assert!(k.open_link(&token, "", "Pat Medic", "Paramedic", "Ambulance Service", &Origin::default()).await.is_ok());
+    let stopped = k.revoke_grant(&owner, &by_email("act@example.com").id).await.unwrap();
+    assert_eq!(stopped, 2);
+    assert!(not_found(k.open_patient(&Principal::User(dr), &w.patient_id, Right::Read).await), "the dentist's grant stopped");
+    assert!(k.open_link(&token, "", "Pat Medic", "Paramedic", "Ambulance Service", &Origin::default()).await.is_err(), "the link stopped");
+    let after = k.sharing_view(&owner).await.unwrap();
+    let status = |email: &str| after.grants.iter().find(|g| g.email == email).unwrap().status.clone();
+    assert_eq!(status("dent@example.com"), "revoked");
+    assert_eq!(after.links[0].status, "revoked");
+    assert_eq!(status("physio@example.com"), "active", "another carer's shares go on");
+    assert_eq!(status("sister@example.com"), "active");
+    let log = db.log(&w.patient_id).await;
+    let revoke = log.iter().rev().find(|e| e.action == "revoke").unwrap();
+    assert!(revoke.what.contains("act@example.com") && revoke.what.contains("1 person and 1 link"), "{}", revoke.what);
+
+    // A carer acting through two grants keeps what they shared when one stops.
+    grant(k, &w, "sister@example.com", "carer", Scope::whole(), true, Some(30)).await;
+    let first = by_email("sister@example.com").id;
+    assert_eq!(k.revoke_grant(&owner, &first).await.unwrap(), 0);
+    let still = k.sharing_view(&owner).await.unwrap();
+    assert_eq!(still.grants.iter().find(|g| g.email == "physio@example.com").unwrap().status, "active");
 }

@@ -68,6 +68,13 @@ pub struct GrantInfo {
     /// carer acting for them who made it).
     #[serde(default)]
     pub can_resend: bool,
+    /// Who set it up, when not the patient: "Tom Jones, acting for you".
+    #[serde(default)]
+    pub made_by: Option<String>,
+    /// For a family carer acting for the patient: what stopping their access
+    /// also stops, because they shared it ("1 person and 1 link").
+    #[serde(default)]
+    pub also_stops: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +90,9 @@ pub struct LinkInfo {
     pub has_passcode: bool,
     pub single_use: bool,
     pub last_used: Option<String>,
+    /// Who made it, when not the patient: "Tom Jones, acting for you".
+    #[serde(default)]
+    pub made_by: Option<String>,
 }
 
 /// A link just made: the only time its address is shown.

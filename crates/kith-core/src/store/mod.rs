@@ -245,6 +245,11 @@ pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
 /// parameter limits.
 pub(crate) const BATCH: usize = 400;
 
+/// The account that owns a record, if it has one.
+pub(crate) async fn owner_user_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT user_id FROM patients WHERE id = $1").bind(patient.to_string()).fetch_optional(ex).await.map(Option::flatten)
+}
+
 pub(crate) async fn patient_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> sqlx::Result<Option<PatientRow>> {
     sqlx::query_as("SELECT id, nhs_number, name, birth_date FROM patients WHERE id = $1").bind(id.to_string()).fetch_optional(ex).await
 }

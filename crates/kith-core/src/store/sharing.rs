@@ -1,7 +1,7 @@
 //! SQL for sharing: grants, links, notifications, and the scope filter every
 //! read of entries goes through.
 
-use sqlx::{Any, Executor, FromRow};
+use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use crate::policy::Scope;
 
@@ -192,6 +192,29 @@ pub(crate) async fn revoke_grant<'e, E: Executor<'e, Database = Any>>(ex: E, pat
         .map(|r| r.rows_affected())
 }
 
+/// Stops every grant and link that `user_id` made on the patient's behalf
+/// and that is still running: what a carer acting for the patient shared
+/// ends with their own access. Returns (grants, links) stopped.
+pub(crate) async fn revoke_shares_made_by(conn: &mut AnyConnection, patient: &str, user_id: &str, now: i64) -> sqlx::Result<(u64, u64)> {
+    let grants = sqlx::query(
+        "UPDATE grants SET revoked_at = $1 WHERE patient_id = $2 AND created_by = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(user_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let links = sqlx::query("UPDATE share_links SET revoked_at = $1 WHERE patient_id = $2 AND created_by = $3 AND revoked_at IS NULL AND expires_at > $1")
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok((grants, links))
+}
+
 #[derive(Debug, FromRow)]
 pub(crate) struct ShareLinkRow {
     pub id: String,
@@ -206,9 +229,11 @@ pub(crate) struct ShareLinkRow {
     pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub created_by: String,
 }
 
-const LINK_COLUMNS: &str = "id, patient_id, name, scope, passcode_hash, single_use, expires_at, locked_at, used_at, revoked_at, created_at, last_used_at";
+const LINK_COLUMNS: &str =
+    "id, patient_id, name, scope, passcode_hash, single_use, expires_at, locked_at, used_at, revoked_at, created_at, last_used_at, created_by";
 
 pub(crate) async fn share_link_by_id<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str) -> sqlx::Result<Option<ShareLinkRow>> {
     sqlx::query_as(&format!("SELECT {LINK_COLUMNS} FROM share_links WHERE patient_id = $1 AND id = $2"))
