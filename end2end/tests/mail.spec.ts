@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
+import { acceptInvitation, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, newInvitationPath, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
@@ -101,4 +101,66 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await expect(page.getByTestId('messages')).toContainText('Out Of Hours GP');
   await page.waitForTimeout(4_000);
   expect(await subjects(page, email)).toEqual([FIRST_VIEW, LOCKED, EMERGENCY]);
+});
+
+const CARER_FIRST_VIEW = 'Someone new has viewed a Kith record you look after';
+const carerNhsNumbers: Record<string, string> = { js: '9990551006', 'no-js': '9990551014' };
+
+test('a family carer acting for the patient is emailed too, never about their own first look, without the patient named, until the carer stops them', async ({ page, browser }, info) => {
+  test.setTimeout(150_000);
+  const tag = info.project.name;
+  const email = uniqueEmail(info, 'olive');
+  const patientName = `Olive Mailer ${tag}`;
+  runKith(['user', 'add', '--email', email, '--name', patientName, '--role', 'patient', '--nhs-number', carerNhsNumbers[tag], '--birth-date', '1938-05-06'], 'kettle orange stairs\n');
+  const carer = await freshPage(browser, info);
+  const carerEmail = await signUp(carer, info, `Dora Daughter ${tag}`, 'A family carer, helping someone I care for');
+
+  await signIn(page, info, email, 'kettle orange stairs');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${patientName}`);
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(carerEmail);
+  await share.getByLabel(/A family carer/).check();
+  await share.getByLabel(/Act for you/).check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  const invitation = await newInvitationPath(page);
+
+  // The carer's own first look tells the patient, not the carer.
+  await acceptInvitation(carer, info, invitation);
+  await expect(carer.getByTestId('nhs-number')).toBeVisible();
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual([FIRST_VIEW]);
+  expect(await mailTo(page, carerEmail)).toEqual([]);
+  await carer.goto('/access-log');
+  await ready(carer, info);
+  await expect(carer.getByTestId('emailed-to')).toContainText(`As you act for them, we also email you at ${carerEmail}`);
+  await expectAccessible(carer, info);
+
+  // A paramedic opens a link: both are told, the carer without the patient's name.
+  const path = await makeLink(page, info, 'Ambulance');
+  const medic = await freshPage(browser, info);
+  await medic.goto(path);
+  await ready(medic, info);
+  await fillLinkForm(medic, { name: 'Pat Medic', role: 'Paramedic', organisation: 'Yorkshire Ambulance Service' });
+  await expect(medic.getByTestId('nhs-number')).toBeVisible();
+  await medic.context().close();
+  await expect.poll(() => subjects(page, carerEmail), { timeout: 20_000 }).toEqual([CARER_FIRST_VIEW]);
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual([FIRST_VIEW, FIRST_VIEW]);
+  const [toCarer] = await mailTo(page, carerEmail);
+  expect(toCarer.text).toContain(`Hello Dora Daughter ${tag}`);
+  for (const secret of ['Olive', 'Mailer', 'Pat Medic', 'Paramedic', 'Yorkshire', 'Ambulance']) expect(toCarer.text).not.toContain(secret);
+
+  // The carer stops their own emails; the patient's go on.
+  await carer.getByRole('button', { name: 'Stop these emails' }).click();
+  await expect(carer.getByTestId('emailed-to')).toContainText('You have turned off the emails about the records you act for');
+  const gp = await freshPage(browser, info);
+  await gp.goto(path);
+  await ready(gp, info);
+  await fillLinkForm(gp, { name: 'Out Of Hours GP', role: 'GP', organisation: 'NHS 111' });
+  await expect(gp.getByTestId('nhs-number')).toBeVisible();
+  await gp.context().close();
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual([FIRST_VIEW, FIRST_VIEW, FIRST_VIEW]);
+  await page.waitForTimeout(4_000);
+  expect(await subjects(page, carerEmail)).toEqual([CARER_FIRST_VIEW]);
+  await carer.context().close();
 });

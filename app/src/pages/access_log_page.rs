@@ -108,16 +108,30 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
         {status}
         {(v.new_count > 0).then(|| view! { <p class="card" role="status">{format!("{} new since you last looked, marked New.", v.new_count)}</p> })}
         {v.notice_email.clone().map(|n| {
-            let text = if n.on {
-                view! {
+            let text = match (n.on, n.for_carer) {
+                (true, false) => view! {
                     "We also email you at " <strong>{n.address.clone()}</strong>
                     " when someone views your record for the first time, when emergency access is used, and when a shared link is locked. "
                     "The emails say what happened, never who it was or what they saw: that is here."
-                }.into_any()
-            } else {
-                view! { "You have turned off the emails about your record. New viewers, emergency access and locked links are still shown here and in your messages." }.into_any()
+                }.into_any(),
+                (false, false) => view! {
+                    "You have turned off the emails about your record. New viewers, emergency access and locked links are still shown here and in your messages."
+                }.into_any(),
+                (true, true) => view! {
+                    "As you act for them, we also email you at " <strong>{n.address.clone()}</strong>
+                    " when someone views this record for the first time, when emergency access is used, and when a shared link is locked. "
+                    "The emails do not say whose record it is, who it was or what they saw: that is here. "
+                    "This covers every record you act for."
+                }.into_any(),
+                (false, true) => view! {
+                    "You have turned off the emails about the records you act for. New viewers, emergency access and locked links are still shown here and in the messages on the record's home page."
+                }.into_any(),
             };
-            let (value, label) = if n.on { ("false", "Stop these emails") } else { ("true", "Email me about my record again") };
+            let (value, label) = match (n.on, n.for_carer) {
+                (true, _) => ("false", "Stop these emails"),
+                (false, false) => ("true", "Email me about my record again"),
+                (false, true) => ("true", "Email me about the records I act for again"),
+            };
             view! {
                 <div class="card mb-4" id="notice-email" data-testid="emailed-to">
                     <p>{text}</p>

@@ -392,7 +392,7 @@ impl<'c> Audited<'c> {
                 "viewed your record for the first time"
             };
             let message = format!("{} ({}{org}) {did}.", w.name, w.role);
-            crate::mail::notify(&mut self.tx, self.mail, &self.patient_id, &message, Notice::FirstView, now_ms()).await?;
+            crate::mail::notify(&mut self.tx, self.mail, &self.patient_id, &message, Notice::FirstView, w.key.strip_prefix("user:"), now_ms()).await?;
         }
         self.append_row(w, origin, d).await
     }
@@ -733,7 +733,7 @@ impl Kith {
         };
         if let Some((_, true)) = counted {
             let message = format!("Your shared link \"{}\" was locked after {limit} wrong passcodes.", link.name);
-            if let Err(e) = crate::mail::notify(&mut a.tx, a.mail, &link.patient_id, &message, Notice::LinkLocked, now).await {
+            if let Err(e) = crate::mail::notify(&mut a.tx, a.mail, &link.patient_id, &message, Notice::LinkLocked, None, now).await {
                 return a.fail(e).await;
             }
         }
@@ -783,7 +783,7 @@ impl Kith {
         let expires = now + self.settings.break_glass_hours.max(1) * 3_600_000;
         let written = async {
             sql::insert_break_glass(&mut *a.tx, &p.id, &id, &actor.user_id, &truncate(reason, 1000), now, expires).await?;
-            crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, now).await?;
+            crate::mail::notify(&mut a.tx, a.mail, &p.id, &message, Notice::EmergencyAccess, None, now).await?;
             a.append_row(&w, origin, Disclosure::new("break-glass", "record")).await
         }
         .await;
@@ -990,10 +990,18 @@ impl Kith {
             Some(u) => sql::log_visit(a.conn(), access.patient_id(), u, whole_first_page.then_some(head_seq + 1)).await?,
             None => 0,
         };
-        // Only the owner is told their own address (not a carer acting for them).
-        let notice_email = match (self.settings.mail.is_some(), access.via()) {
-            (true, Via::Owner) => store::patient_email(a.conn(), access.patient_id()).await?.map(|(_, address, on)| NoticeEmail { address, on: on != 0 }),
-            _ => None,
+        // Each reader is told only their own address: the owner, or a carer
+        // acting for them (who gets the emails too).
+        let notice_email = match self.settings.mail.is_some() {
+            true => match crate::mail::notice_recipient(a.conn(), access).await? {
+                Some(user_id) => store::user_email(a.conn(), &user_id).await?.map(|(_, address, on)| NoticeEmail {
+                    address,
+                    on: on != 0,
+                    for_carer: !matches!(access.via(), Via::Owner),
+                }),
+                None => None,
+            },
+            false => None,
         };
         a.commit(access, Disclosure::new("view", "access log")).await?;
         let events: Vec<AccessEvent> = match &hide {

@@ -1,6 +1,8 @@
 //! Emails to patients about their record, when the deployment has a mail
 //! server (`KITH_SMTP_URL`): someone viewed it for the first time, someone
-//! used emergency access, a shared link was locked by wrong passcodes.
+//! used emergency access, a shared link was locked by wrong passcodes. The
+//! family carers who act for the patient get them too (each can turn their
+//! own off), since the person they care for may not read email at all.
 //!
 //! Each is queued in `mail_outbox` in the same transaction as the in-app
 //! notification (and so as the access that caused it), and sent afterwards
@@ -15,6 +17,7 @@ use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::AnyConnection;
 
+use crate::policy::{RecordAccess, Via};
 use crate::{store, CoreResult, Kith};
 
 /// Attempts before an email is given up (retried over about 2 hours).
@@ -77,9 +80,13 @@ impl Notice {
         [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked].into_iter().find(|n| n.kind() == kind)
     }
 
-    /// Subject and plain-text body. Short ASCII lines, so the message goes
+    /// Subject and plain-text body, for the patient or (`to_carer`) a
+    /// family carer acting for them. Short ASCII lines, so the message goes
     /// out as readable 7-bit text.
-    fn email(self, name: &str, base: &str) -> (String, String) {
+    fn email(self, name: &str, base: &str, to_carer: bool) -> (String, String) {
+        if to_carer {
+            return self.carer_email(name, base);
+        }
         let (subject, what) = match self {
             Notice::FirstView => (
                 "Someone new has viewed your Kith record",
@@ -101,16 +108,66 @@ impl Notice {
         );
         (subject.to_string(), body)
     }
+
+    /// A carer may act for more than one person; the email does not say
+    /// whose record it is (email is not a safe place for that either).
+    fn carer_email(self, name: &str, base: &str) -> (String, String) {
+        let (subject, what) = match self {
+            Notice::FirstView => (
+                "Someone new has viewed a Kith record you look after",
+                "Someone who had not looked at the health record of a person\nyou act for in Kith before has just viewed it.",
+            ),
+            Notice::EmergencyAccess => (
+                "Emergency access to a Kith record you look after",
+                "A clinician has used emergency access to open the health\nrecord of a person you act for in Kith. They had to give a\nreason, which you can read.",
+            ),
+            Notice::LinkLocked => (
+                "A shared link to a Kith record you look after was locked",
+                "Someone typed the wrong passcode for one of the shared links\nto the record of a person you act for too many times, so\nKith has locked that link. Nobody saw the record through it\nafter that.",
+            ),
+        };
+        let body = format!(
+            "Hello {name},\n\n{what}\n\nTo see who it was, and when, sign in, open their record and\nthen its access log:\n{base}/\n\n\
+             For their privacy this email does not say whose record it\nis, who it was or what is in the record.\n\n\
+             You get these emails because you act for someone in Kith.\nYou can stop them from the access log of their record.\n\nKith\n"
+        );
+        (subject.to_string(), body)
+    }
 }
 
 /// Tells the patient in the app and, when `mail` (the deployment sends
-/// email), queues an email: in the caller's transaction.
-pub(crate) async fn notify(conn: &mut AnyConnection, mail: bool, patient_id: &str, message: &str, notice: Notice, now: i64) -> CoreResult<()> {
+/// email), queues an email to them and one to each family carer acting for
+/// them, but not to `caused_by` (a carer is not told of their own first
+/// look): in the caller's transaction.
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    mail: bool,
+    patient_id: &str,
+    message: &str,
+    notice: Notice,
+    caused_by: Option<&str>,
+    now: i64,
+) -> CoreResult<()> {
     store::insert_notification(&mut *conn, patient_id, &crate::new_id(), message, now).await?;
     if mail {
-        store::enqueue_mail(conn, patient_id, &crate::new_id(), notice.kind(), now).await?;
+        store::enqueue_mail(&mut *conn, patient_id, &crate::new_id(), notice.kind(), None, now).await?;
+        for carer in store::acting_carers(&mut *conn, patient_id, now).await? {
+            if Some(carer.as_str()) != caused_by {
+                store::enqueue_mail(&mut *conn, patient_id, &crate::new_id(), notice.kind(), Some(&carer), now).await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Whose notice emails the reader of a record's access log may see and
+/// switch: the owner's own, or a carer acting for the patient their own.
+pub(crate) async fn notice_recipient(conn: &mut AnyConnection, access: &RecordAccess) -> CoreResult<Option<String>> {
+    Ok(match access.via() {
+        Via::Owner => store::owner_user_id(conn, access.patient_id()).await?,
+        Via::Grant { act_for: true, .. } => access.user_id().map(str::to_string),
+        _ => None,
+    })
 }
 
 /// What one run of `Kith::send_due_mail` did.
@@ -136,15 +193,30 @@ impl Kith {
             if !store::claim_mail(&self.db.pool, &due, now + CLAIM_MS).await? {
                 continue;
             }
-            let recipient = store::patient_email(&self.db.pool, &due.patient_id).await?;
+            let to_carer = due.recipient_user_id.is_some();
+            let recipient = match &due.recipient_user_id {
+                None => store::owner_user_id(&self.db.pool, &due.patient_id).await?,
+                // Only while they still act for the patient.
+                Some(carer) => store::acting_carers(&self.db.pool, &due.patient_id, now).await?.into_iter().find(|c| c == carer),
+            };
+            if to_carer && recipient.is_none() {
+                store::give_up_mail(&self.db.pool, &due, now, "the carer no longer acts for this patient").await?;
+                run.given_up += 1;
+                continue;
+            }
+            let address = match recipient {
+                Some(user_id) => store::user_email(&self.db.pool, &user_id).await?,
+                None => None,
+            };
             let notice = Notice::from_kind(&due.kind);
-            let (Some((name, address, wanted)), Some(notice)) = (recipient, notice) else {
+            let (Some((name, address, wanted)), Some(notice)) = (address, notice) else {
                 store::give_up_mail(&self.db.pool, &due, now, "no account with an email address for this record").await?;
                 run.given_up += 1;
                 continue;
             };
             if wanted == 0 {
-                store::give_up_mail(&self.db.pool, &due, now, "the patient turned these emails off").await?;
+                let why = if to_carer { "the carer turned these emails off" } else { "the patient turned these emails off" };
+                store::give_up_mail(&self.db.pool, &due, now, why).await?;
                 run.given_up += 1;
                 continue;
             }
@@ -153,7 +225,7 @@ impl Kith {
                 run.given_up += 1;
                 continue;
             }
-            let outcome = send(mail, notice, &name, &address).await;
+            let outcome = send(mail, notice, &name, &address, to_carer).await;
             let now = crate::now_ms();
             match outcome {
                 Ok(()) => {
@@ -185,26 +257,28 @@ struct Failure {
 }
 
 impl Kith {
-    /// The record owner turns their notice emails off or on (the Access log
-    /// page). NotFound for anyone else, carers acting for them included.
-    pub async fn set_notice_emails(&self, access: &crate::policy::RecordAccess, on: bool) -> CoreResult<()> {
+    /// The record owner, or a family carer acting for them, turns their own
+    /// notice emails off or on (the Access log page). NotFound for anyone
+    /// else.
+    pub async fn set_notice_emails(&self, access: &RecordAccess, on: bool) -> CoreResult<()> {
         crate::policy::require(access, crate::policy::Right::Manage)?;
-        if !matches!(access.via(), crate::policy::Via::Owner) {
-            return Err(kith_types::AppError::NotFound.into());
-        }
         let mut a = self.audited(access).await?;
-        store::set_notice_emails(a.conn(), access.patient_id(), on).await?;
-        let what = if on { "emails about this record started again" } else { "emails about this record stopped" };
+        let Some(user_id) = notice_recipient(a.conn(), access).await? else {
+            return a.fail(kith_types::AppError::NotFound).await;
+        };
+        store::set_notice_emails(a.conn(), &user_id, on).await?;
+        let whose = if matches!(access.via(), Via::Owner) { "" } else { " to this carer" };
+        let what = if on { format!("emails about this record{whose} started again") } else { format!("emails about this record{whose} stopped") };
         a.commit(access, crate::audit::Disclosure::new("update", what)).await?;
         Ok(())
     }
 }
 
 /// Sends one email.
-async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str) -> Result<(), Failure> {
+async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str, to_carer: bool) -> Result<(), Failure> {
     let permanent = |reason: &str| Failure { reason: reason.to_string(), permanent: true };
     let to: Mailbox = address.parse().map_err(|_| permanent("the account's email address cannot be used"))?;
-    let (subject, body) = notice.email(name, &mail.public_url);
+    let (subject, body) = notice.email(name, &mail.public_url, to_carer);
     let message = Message::builder()
         .from(mail.from.clone())
         .to(to)
@@ -234,9 +308,13 @@ mod tests {
     fn emails_say_what_happened_but_not_who_or_what() {
         for n in [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked] {
             assert_eq!(Notice::from_kind(n.kind()), Some(n));
-            let (subject, body) = n.email("Margaret Jones", "https://kith.example");
+            let (subject, body) = n.email("Margaret Jones", "https://kith.example", false);
             assert!(subject.contains("Kith record"));
             assert!(body.contains("https://kith.example/access-log") && body.contains("does not say who"), "{body}");
+            assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
+            let (subject, body) = n.email("David Jones", "https://kith.example", true);
+            assert!(subject.contains("Kith record you look after"), "{subject}");
+            assert!(body.starts_with("Hello David Jones,") && body.contains("does not say whose record"), "{body}");
             assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
         }
     }

@@ -307,12 +307,14 @@ pub struct QueuedMail {
     pub sent_at: Option<i64>,
     pub gave_up_at: Option<i64>,
     pub last_error: Option<String>,
+    /// A family carer's account; None: the record's owner.
+    pub recipient_user_id: Option<String>,
 }
 
 impl TestDb {
     /// A record's queued emails, oldest first.
     pub async fn mail_outbox(&self, patient_id: &str) -> Vec<QueuedMail> {
-        sqlx::query_as("SELECT kind, created_at, next_attempt_at, attempts, sent_at, gave_up_at, last_error FROM mail_outbox WHERE patient_id = $1 ORDER BY created_at, id")
+        sqlx::query_as("SELECT kind, created_at, next_attempt_at, attempts, sent_at, gave_up_at, last_error, recipient_user_id FROM mail_outbox WHERE patient_id = $1 ORDER BY created_at, recipient_user_id IS NOT NULL, id")
             .bind(patient_id.to_string())
             .fetch_all(&self.kith.db.pool)
             .await

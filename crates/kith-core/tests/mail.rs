@@ -59,7 +59,7 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
     // The access log tells the owner where these emails go.
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: true }));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: true, for_carer: false }));
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
@@ -219,16 +219,75 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
     assert_eq!(m.last_error.as_deref(), Some("the patient turned these emails off"));
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "still told in the app");
     let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: false }));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: false, for_carer: false }));
 
     k.set_notice_emails(&manage, true).await.unwrap();
     assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
 }
 
 backend_tests!(
+    carers_acting_for_the_patient_are_emailed_too,
     the_owner_can_turn_the_emails_off,
     emails_are_queued_with_their_notifications,
     without_a_mail_server_nothing_is_queued,
     a_refused_address_is_given_up_without_keeping_it,
     wrong_passcodes_at_once_lock_the_link_once
 );
+
+/// A family carer who acts for the patient is emailed as she is, except
+/// about their own first look; a carer who only views is not. Each turns
+/// their own emails off, and a carer whose access ends gets no more.
+async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
+    let on = same_kind(db, Settings { break_glass: true, mail: Some(unreachable_mail()), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (owner, pid) = margaret(k).await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let david = user(k, "David Jones", "david@example.com", "carer", "").await;
+    let sam = user(k, "Sam Viewer", "sam@example.com", "carer", "").await;
+    let acts = GrantInput { role: "carer".into(), act_for: true, ..whole_record_view("david@example.com") };
+    kith_core::testing::accept(k, &k.create_grant(&manage, &owner, acts, "http://kith.test").await.unwrap(), "david@example.com").await;
+    let views = GrantInput { role: "carer".into(), ..whole_record_view("sam@example.com") };
+    kith_core::testing::accept(k, &k.create_grant(&manage, &owner, views, "http://kith.test").await.unwrap(), "sam@example.com").await;
+    let to = |q: &[kith_core::testing::QueuedMail]| {
+        q.iter()
+            .map(|m| (m.kind.clone(), m.recipient_user_id.clone().map_or("patient".to_string(), |u| if u == david.user_id { "david".into() } else { u })))
+            .collect::<Vec<_>>()
+    };
+    let pair = |kind: &str, who: &str| (kind.to_string(), who.to_string());
+
+    // David's own first look is news to the patient only; Sam's to both.
+    let acting = k.open_patient(&Principal::User(david.clone()), &pid, Right::Manage).await.unwrap();
+    k.summary(&acting).await.unwrap();
+    assert_eq!(to(&on.mail_outbox(&pid).await), [pair("first-view", "patient")]);
+    k.summary(&k.open_patient(&Principal::User(sam.clone()), &pid, Right::Read).await.unwrap()).await.unwrap();
+    assert_eq!(to(&on.mail_outbox(&pid).await), [pair("first-view", "patient"), pair("first-view", "patient"), pair("first-view", "david")]);
+
+    // Each reader of the log sees their own address; David turns his off.
+    let log = k.access_log(&acting, &AccessLogQuery::default()).await.unwrap();
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: "david@example.com".into(), on: true, for_carer: true }));
+    k.set_notice_emails(&acting, false).await.unwrap();
+    assert!(!k.access_log(&acting, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
+    assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on, "the patient's stay on");
+    let sams = k.open_patient(&Principal::User(sam.clone()), &pid, Right::Read).await.unwrap();
+    assert!(kith_core::testing::not_found(k.set_notice_emails(&sams, false).await), "a carer who only views has none to switch");
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 2, given_up: 1 });
+    let davids = on.mail_outbox(&pid).await.into_iter().find(|m| m.recipient_user_id.as_deref() == Some(&david.user_id)).unwrap();
+    assert_eq!(davids.last_error.as_deref(), Some("the carer turned these emails off"));
+
+    // On again; emergency access is queued for him too, but by the time it
+    // is sent the patient has stopped his access: not sent.
+    k.set_notice_emails(&acting, true).await.unwrap();
+    let urgent = user(k, "Dr Urgent", "urgent@example.com", "clinician", "Out-of-area A&E").await;
+    assert!(k.verify_clinician("urgent@example.com").await.unwrap());
+    let urgent = k.actor(&urgent.user_id).await.unwrap().unwrap();
+    k.break_glass(&urgent, &NhsNumber::parse("9434765919").unwrap(), "Unconscious in A&E, needs medicines and allergies", &Origin::default()).await.unwrap();
+    let queued: Vec<_> = to(&on.mail_outbox(&pid).await).into_iter().filter(|(kind, _)| kind == "emergency-access").collect();
+    assert_eq!(queued, [pair("emergency-access", "patient"), pair("emergency-access", "david")]);
+    let grant_id = k.sharing_view(&manage).await.unwrap().grants.into_iter().find(|g| g.email == "david@example.com").unwrap().id;
+    k.revoke_grant(&manage, &grant_id).await.unwrap();
+    on.execute("UPDATE mail_outbox SET next_attempt_at = 0 WHERE patient_id = $1 AND kind = 'emergency-access'", &[pid.as_str()]).await;
+    let run = k.send_due_mail().await.unwrap();
+    assert_eq!((run.sent, run.given_up), (0, 1), "{run:?}");
+    let emergency = on.mail_outbox(&pid).await.into_iter().find(|m| m.kind == "emergency-access" && m.recipient_user_id.is_some()).unwrap();
+    assert_eq!(emergency.last_error.as_deref(), Some("the carer no longer acts for this patient"));
+}

@@ -62,18 +62,23 @@ pub struct AccessLogView {
     pub next: Option<String>,
     pub new_count: usize,
     pub check: ChainCheck,
-    /// Shown to the record's owner when this Kith sends email.
+    /// Shown to the record's owner, and to a carer acting for them, when
+    /// this Kith sends email.
     pub notice_email: Option<NoticeEmail>,
     /// Whether the reader sees the whole log (private entries included), so
     /// may download the chain file, which only checks out whole.
     pub whole: bool,
 }
 
-/// Where the owner's notice emails go, and whether they want them.
+/// Where the reader's notice emails go, and whether they want them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeEmail {
     pub address: String,
     pub on: bool,
+    /// The reader is a family carer acting for the patient (the emails
+    /// cover every record they act for).
+    #[serde(default)]
+    pub for_carer: bool,
 }
 
 /// The result of checking a patient's hash chain.

@@ -11,23 +11,41 @@ pub(crate) struct DueMail {
     pub created_at: i64,
     pub attempts: i64,
     pub next_attempt_at: i64,
+    /// A family carer acting for the patient; None: the record's owner.
+    pub recipient_user_id: Option<String>,
 }
 
-pub(crate) async fn enqueue_mail(conn: &mut AnyConnection, patient: &str, id: &str, kind: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO mail_outbox (patient_id, id, kind, created_at, next_attempt_at, attempts) VALUES ($1, $2, $3, $4, $4, 0)")
+/// Queues an email for the record's owner (`recipient` None) or for a
+/// family carer acting for them.
+pub(crate) async fn enqueue_mail(conn: &mut AnyConnection, patient: &str, id: &str, kind: &str, recipient: Option<&str>, now: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO mail_outbox (patient_id, id, kind, created_at, next_attempt_at, attempts, recipient_user_id) VALUES ($1, $2, $3, $4, $4, 0, $5)")
         .bind(patient.to_string())
         .bind(id.to_string())
         .bind(kind.to_string())
         .bind(now)
+        .bind(recipient.map(str::to_string))
         .execute(conn)
         .await
         .map(|_| ())
 }
 
+/// The accounts of the family carers who act for the patient now (an
+/// accepted grant to act for her that has not ended).
+pub(crate) async fn acting_carers<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, now: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT grantee_user_id FROM grants WHERE patient_id = $1 AND can_act_for <> 0 AND grantee_user_id IS NOT NULL \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY grantee_user_id",
+    )
+    .bind(patient.to_string())
+    .bind(now)
+    .fetch_all(ex)
+    .await
+}
+
 /// Emails due by `now`, oldest first (across all records: the sender's own query).
 pub(crate) async fn due_mail(pool: &AnyPool, now: i64, limit: i64) -> sqlx::Result<Vec<DueMail>> {
     sqlx::query_as(
-        "SELECT patient_id, id, kind, created_at, attempts, next_attempt_at FROM mail_outbox \
+        "SELECT patient_id, id, kind, created_at, attempts, next_attempt_at, recipient_user_id FROM mail_outbox \
          WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
     )
     .bind(now)
@@ -82,21 +100,14 @@ pub(crate) async fn give_up_mail(pool: &AnyPool, m: &DueMail, now: i64, error: &
         .map(|_| ())
 }
 
-/// The name and email address of the account that owns a record, if any,
-/// and whether its owner wants notice emails (1) or not (0).
-pub(crate) async fn patient_email<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Option<(String, String, i64)>> {
-    sqlx::query_as("SELECT u.name, u.email, u.notice_emails FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1")
-        .bind(patient.to_string())
-        .fetch_optional(ex)
-        .await
+/// The name and email address of an account, and whether it wants notice
+/// emails (1) or not (0).
+pub(crate) async fn user_email<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<Option<(String, String, i64)>> {
+    sqlx::query_as("SELECT name, email, notice_emails FROM users WHERE id = $1").bind(user_id.to_string()).fetch_optional(ex).await
 }
 
-/// Turns the notice emails of the account that owns a record on or off.
-pub(crate) async fn set_notice_emails<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, on: bool) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET notice_emails = $1 WHERE id = (SELECT user_id FROM patients WHERE id = $2)")
-        .bind(i64::from(on))
-        .bind(patient.to_string())
-        .execute(ex)
-        .await
-        .map(|_| ())
+/// Turns an account's notice emails on or off: a patient's about their own
+/// record, a family carer's about every record they act for.
+pub(crate) async fn set_notice_emails<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET notice_emails = $1 WHERE id = $2").bind(i64::from(on)).bind(user_id.to_string()).execute(ex).await.map(|_| ())
 }
