@@ -216,8 +216,15 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            // Carers' access coming up for review is looked for every 10
+            // minutes (and at start-up): it is news by the day, not the second.
+            for round in 0u64.. {
                 tick.tick().await;
+                if round % 200 == 0 {
+                    if let Err(e) = kith.queue_carer_reviews().await {
+                        tracing::warn!(error = %e, "could not look for carers' access due for review");
+                    }
+                }
                 match kith.send_due_mail().await {
                     Ok(run) if run != Default::default() => {
                         tracing::info!(sent = run.sent, failed = run.failed, given_up = run.given_up, "emails to patients")

@@ -111,7 +111,7 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
             let text = match (n.on, n.for_carer) {
                 (true, false) => view! {
                     "We also email you at " <strong>{n.address.clone()}</strong>
-                    " when someone views your record for the first time, when emergency access is used, and when a shared link is locked. "
+                    " when someone views your record for the first time, when emergency access is used, when a shared link is locked, and when a family carer's access is due for review. "
                     "The emails say what happened, never who it was or what they saw: that is here."
                 }.into_any(),
                 (false, false) => view! {

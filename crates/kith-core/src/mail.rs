@@ -65,7 +65,11 @@ pub(crate) enum Notice {
     FirstView,
     EmergencyAccess,
     LinkLocked,
+    /// A family carer's access ends within 30 days: the patient may renew it.
+    CarerReview,
 }
+
+const ALL: [Notice; 4] = [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked, Notice::CarerReview];
 
 impl Notice {
     fn kind(self) -> &'static str {
@@ -73,64 +77,81 @@ impl Notice {
             Notice::FirstView => "first-view",
             Notice::EmergencyAccess => "emergency-access",
             Notice::LinkLocked => "link-locked",
+            Notice::CarerReview => "carer-review",
         }
     }
 
     fn from_kind(kind: &str) -> Option<Self> {
-        [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked].into_iter().find(|n| n.kind() == kind)
+        ALL.into_iter().find(|n| n.kind() == kind)
     }
 
     /// Subject and plain-text body, for the patient or (`to_carer`) a
-    /// family carer acting for them. Short ASCII lines, so the message goes
-    /// out as readable 7-bit text.
+    /// family carer. Short ASCII lines, so the message goes out as readable
+    /// 7-bit text. A carer may help more than one person, and a name says
+    /// something about them, so a carer's email does not say whose record
+    /// it is (email is not a safe place for that either).
     fn email(self, name: &str, base: &str, to_carer: bool) -> (String, String) {
-        if to_carer {
-            return self.carer_email(name, base);
-        }
-        let (subject, what) = match self {
-            Notice::FirstView => (
+        let look = if to_carer {
+            format!("To see who it was, and when, sign in, open their record and\nthen its access log:\n{base}/")
+        } else {
+            format!(
+                "To see who it was, and when, sign in and open your access log:\n{base}/access-log\n\n\
+                 You can change or stop any sharing from the Sharing page:\n{base}/sharing"
+            )
+        };
+        let (subject, what, next) = match (self, to_carer) {
+            (Notice::FirstView, false) => (
                 "Someone new has viewed your Kith record",
                 "Someone who had not looked at your health record in Kith\nbefore has just viewed it.",
+                look,
             ),
-            Notice::EmergencyAccess => (
+            (Notice::EmergencyAccess, false) => (
                 "Emergency access to your Kith record",
                 "A clinician has used emergency access to open your health\nrecord in Kith. They had to give a reason, which you can read.",
+                look,
             ),
-            Notice::LinkLocked => (
+            (Notice::LinkLocked, false) => (
                 "A shared link to your Kith record was locked",
                 "Someone typed the wrong passcode for one of your shared\nlinks too many times, so Kith has locked that link.\nNobody saw your record through it after that.",
+                look,
             ),
-        };
-        let body = format!(
-            "Hello {name},\n\n{what}\n\nTo see who it was, and when, sign in and open your access log:\n{base}/access-log\n\n\
-             You can change or stop any sharing from the Sharing page:\n{base}/sharing\n\n\
-             For your privacy this email does not say who it was or what\nis in your record.\n\nKith\n"
-        );
-        (subject.to_string(), body)
-    }
-
-    /// A carer may act for more than one person; the email does not say
-    /// whose record it is (email is not a safe place for that either).
-    fn carer_email(self, name: &str, base: &str) -> (String, String) {
-        let (subject, what) = match self {
-            Notice::FirstView => (
+            (Notice::CarerReview, false) => (
+                "A family carer's access to your Kith record ends soon",
+                "The access you gave a family carer to your health record\nin Kith ends within 30 days.",
+                format!(
+                    "If they should go on helping you, renew it on the Sharing\npage:\n{base}/sharing\n\n\
+                     If not, you need do nothing: it ends by itself."
+                ),
+            ),
+            (Notice::FirstView, true) => (
                 "Someone new has viewed a Kith record you look after",
                 "Someone who had not looked at the health record of a person\nyou act for in Kith before has just viewed it.",
+                look,
             ),
-            Notice::EmergencyAccess => (
+            (Notice::EmergencyAccess, true) => (
                 "Emergency access to a Kith record you look after",
                 "A clinician has used emergency access to open the health\nrecord of a person you act for in Kith. They had to give a\nreason, which you can read.",
+                look,
             ),
-            Notice::LinkLocked => (
+            (Notice::LinkLocked, true) => (
                 "A shared link to a Kith record you look after was locked",
                 "Someone typed the wrong passcode for one of the shared links\nto the record of a person you act for too many times, so\nKith has locked that link. Nobody saw the record through it\nafter that.",
+                look,
+            ),
+            (Notice::CarerReview, true) => (
+                "Your access to a Kith record ends soon",
+                "Your access, as a family carer, to the health record of a\nperson who shared it with you in Kith ends within 30 days.",
+                format!(
+                    "Only they can renew it. If you should go on helping them,\nask them to renew it on their Sharing page. You can see\nwhen it ends once you sign in:\n{base}/"
+                ),
             ),
         };
-        let body = format!(
-            "Hello {name},\n\n{what}\n\nTo see who it was, and when, sign in, open their record and\nthen its access log:\n{base}/\n\n\
-             For their privacy this email does not say whose record it\nis, who it was or what is in the record.\n\n\
-             You get these emails because you act for someone in Kith.\nYou can stop them from the access log of their record.\n\nKith\n"
-        );
+        let privacy = if to_carer {
+            "For their privacy this email does not say whose record it\nis, or anything that is in it."
+        } else {
+            "For your privacy this email does not say who it was or what\nis in your record."
+        };
+        let body = format!("Hello {name},\n\n{what}\n\n{next}\n\n{privacy}\n\nKith\n");
         (subject.to_string(), body)
     }
 }
@@ -194,10 +215,16 @@ impl Kith {
                 continue;
             }
             let to_carer = due.recipient_user_id.is_some();
-            let recipient = match &due.recipient_user_id {
-                None => store::owner_user_id(&self.db.pool, &due.patient_id).await?,
-                // Only while they still act for the patient.
-                Some(carer) => store::acting_carers(&self.db.pool, &due.patient_id, now).await?.into_iter().find(|c| c == carer),
+            let notice = Notice::from_kind(&due.kind);
+            let recipient = match (&due.recipient_user_id, notice) {
+                (None, _) => store::owner_user_id(&self.db.pool, &due.patient_id).await?,
+                // Only while their access lasts: a review while the grant runs,
+                // anything else while they act for the patient.
+                (Some(carer), Some(Notice::CarerReview)) => {
+                    let running = store::active_grants_for(&self.db.pool, &due.patient_id, carer, now).await?;
+                    running.iter().any(|g| g.grantee_role == "carer").then(|| carer.clone())
+                }
+                (Some(carer), _) => store::acting_carers(&self.db.pool, &due.patient_id, now).await?.into_iter().find(|c| c == carer),
             };
             if to_carer && recipient.is_none() {
                 store::give_up_mail(&self.db.pool, &due, now, "the carer no longer acts for this patient").await?;
@@ -208,7 +235,6 @@ impl Kith {
                 Some(user_id) => store::user_email(&self.db.pool, &user_id).await?,
                 None => None,
             };
-            let notice = Notice::from_kind(&due.kind);
             let (Some((name, address, wanted)), Some(notice)) = (address, notice) else {
                 store::give_up_mail(&self.db.pool, &due, now, "no account with an email address for this record").await?;
                 run.given_up += 1;
@@ -245,6 +271,31 @@ impl Kith {
             }
         }
         Ok(run)
+    }
+}
+
+impl Kith {
+    /// Queues, once for each end date, an email to the patient and to the
+    /// carer when a family carer's access comes within 30 days of its end
+    /// (the patient's messages say so too, for as long as it is due). The
+    /// server runs this now and then; returns how many grants it told of.
+    pub async fn queue_carer_reviews(&self) -> CoreResult<usize> {
+        if self.settings.mail.is_none() {
+            return Ok(0);
+        }
+        let now = crate::now_ms();
+        let mut told = 0;
+        for (patient_id, grant_id, carer) in store::carer_grants_due_review(&self.db.pool, now, now + crate::sharing::CARER_REVIEW_NOTICE_MS).await? {
+            let mut tx = self.db.pool.begin().await?;
+            // Marked and queued together: two servers at once tell once.
+            if store::mark_review_notice(&mut *tx, &patient_id, &grant_id, now).await? {
+                store::enqueue_mail(&mut tx, &patient_id, &crate::new_id(), Notice::CarerReview.kind(), None, now).await?;
+                store::enqueue_mail(&mut tx, &patient_id, &crate::new_id(), Notice::CarerReview.kind(), Some(&carer), now).await?;
+                told += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(told)
     }
 }
 
@@ -306,14 +357,15 @@ mod tests {
 
     #[test]
     fn emails_say_what_happened_but_not_who_or_what() {
-        for n in [Notice::FirstView, Notice::EmergencyAccess, Notice::LinkLocked] {
+        for n in ALL {
             assert_eq!(Notice::from_kind(n.kind()), Some(n));
             let (subject, body) = n.email("Margaret Jones", "https://kith.example", false);
             assert!(subject.contains("Kith record"));
-            assert!(body.contains("https://kith.example/access-log") && body.contains("does not say who"), "{body}");
+            let link = if n == Notice::CarerReview { "https://kith.example/sharing" } else { "https://kith.example/access-log" };
+            assert!(body.contains(link) && body.contains("does not say who"), "{body}");
             assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
             let (subject, body) = n.email("David Jones", "https://kith.example", true);
-            assert!(subject.contains("Kith record you look after"), "{subject}");
+            assert!(subject.contains("Kith record"), "{subject}");
             assert!(body.starts_with("Hello David Jones,") && body.contains("does not say whose record"), "{body}");
             assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
         }

@@ -14,7 +14,7 @@ use crate::{ms_to_uk, new_id, now_ms, password, store, Actor, CoreError, CoreRes
 
 /// How long before a family carer's access ends that the patient is asked
 /// to review it.
-const CARER_REVIEW_NOTICE_MS: i64 = 30 * 24 * 3_600_000;
+pub(crate) const CARER_REVIEW_NOTICE_MS: i64 = 30 * 24 * 3_600_000;
 
 /// Wrong passcodes before a link locks.
 pub const LINK_PASSCODE_LIMIT: i64 = 5;

@@ -226,6 +226,7 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
 }
 
 backend_tests!(
+    a_carers_access_due_for_review_is_emailed_once_to_both,
     carers_acting_for_the_patient_are_emailed_too,
     the_owner_can_turn_the_emails_off,
     emails_are_queued_with_their_notifications,
@@ -290,4 +291,44 @@ async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
     assert_eq!((run.sent, run.given_up), (0, 1), "{run:?}");
     let emergency = on.mail_outbox(&pid).await.into_iter().find(|m| m.kind == "emergency-access" && m.recipient_user_id.is_some()).unwrap();
     assert_eq!(emergency.last_error.as_deref(), Some("the carer no longer acts for this patient"));
+}
+
+/// A family carer's access that ends within 30 days is emailed about once,
+/// to the patient (who may renew it) and to the carer (who may ask her to);
+/// a renewal starts afresh. Invitations nobody accepted are not news.
+async fn a_carers_access_due_for_review_is_emailed_once_to_both(db: &TestDb) {
+    assert_eq!(db.kith.queue_carer_reviews().await.unwrap(), 0, "nothing without a mail server");
+    let on = same_kind(db, Settings { mail: Some(unreachable_mail()), ..fast_settings() }).await;
+    let k = &on.kith;
+    let (owner, pid) = margaret(k).await;
+    let manage = k.own_record(&owner, Right::Manage).await.unwrap();
+    let sue = user(k, "Sue Soon", "sue@example.com", "carer", "").await;
+    user(k, "Tom Later", "tom@example.com", "carer", "").await;
+    let carer = |email: &str, days: i64| GrantInput { role: "carer".into(), expires_in_days: Some(days), ..whole_record_view(email) };
+    kith_core::testing::accept(k, &k.create_grant(&manage, &owner, carer("sue@example.com", 20), "http://kith.test").await.unwrap(), "sue@example.com").await;
+    kith_core::testing::accept(k, &k.create_grant(&manage, &owner, carer("tom@example.com", 365), "http://kith.test").await.unwrap(), "tom@example.com").await;
+    k.create_grant(&manage, &owner, carer("una@example.com", 20), "http://kith.test").await.unwrap();
+    let reviews = |q: Vec<kith_core::testing::QueuedMail>| q.into_iter().filter(|m| m.kind == "carer-review").map(|m| m.recipient_user_id).collect::<Vec<_>>();
+
+    assert_eq!(k.queue_carer_reviews().await.unwrap(), 1);
+    assert_eq!(reviews(on.mail_outbox(&pid).await), [None, Some(sue.user_id.clone())]);
+    assert_eq!(k.queue_carer_reviews().await.unwrap(), 0, "once");
+
+    // Renewed: a year away, so nothing; near its new end, told again.
+    let sues = k.sharing_view(&manage).await.unwrap().grants.into_iter().find(|g| g.email == "sue@example.com").unwrap().id;
+    k.renew_carer_grant(&manage, &sues).await.unwrap();
+    assert_eq!(k.queue_carer_reviews().await.unwrap(), 0);
+    let soon = chrono::Utc::now().timestamp_millis() + 10 * 24 * 3_600_000;
+    on.execute(&format!("UPDATE grants SET expires_at = {soon} WHERE patient_id = $1 AND id = $2"), &[pid.as_str(), sues.as_str()]).await;
+    assert_eq!(k.queue_carer_reviews().await.unwrap(), 1);
+    assert_eq!(reviews(on.mail_outbox(&pid).await).len(), 4);
+
+    // Sent to both while Sue's access runs (here the server is down, so
+    // kept to try again); once it has stopped, not to her.
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 4, given_up: 0 });
+    k.revoke_grant(&manage, &sues).await.unwrap();
+    on.execute("UPDATE mail_outbox SET next_attempt_at = 0 WHERE patient_id = $1", &[pid.as_str()]).await;
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 2, given_up: 2 });
+    let hers = on.mail_outbox(&pid).await.into_iter().filter(|m| m.recipient_user_id.is_some()).collect::<Vec<_>>();
+    assert!(hers.iter().all(|m| m.last_error.as_deref() == Some("the carer no longer acts for this patient")), "{hers:?}");
 }

@@ -41,13 +41,16 @@ pub(crate) fn scope_clause(scope: Option<&Scope>, args: &mut Vec<String>, table:
 
 /// A family carer's access continues for another period (not if revoked).
 pub(crate) async fn renew_carer_grant<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, expires_at: i64) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE grants SET expires_at = $1 WHERE patient_id = $2 AND id = $3 AND revoked_at IS NULL AND grantee_role = 'carer'")
-        .bind(expires_at)
-        .bind(patient.to_string())
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|r| r.rows_affected())
+    // A new end is reviewed afresh: the review email goes again before it.
+    sqlx::query(
+        "UPDATE grants SET expires_at = $1, review_notice_at = NULL WHERE patient_id = $2 AND id = $3 AND revoked_at IS NULL AND grantee_role = 'carer'",
+    )
+    .bind(expires_at)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 #[derive(Debug, FromRow)]
@@ -213,6 +216,30 @@ pub(crate) async fn revoke_shares_made_by(conn: &mut AnyConnection, patient: &st
         .await?
         .rows_affected();
     Ok((grants, links))
+}
+
+/// Family carers' accepted grants that end between `now` and `horizon` and
+/// whose review email has not been queued: (patient, grant, carer's account).
+pub(crate) async fn carer_grants_due_review<'e, E: Executor<'e, Database = Any>>(ex: E, now: i64, horizon: i64) -> sqlx::Result<Vec<(String, String, String)>> {
+    sqlx::query_as(
+        "SELECT patient_id, id, grantee_user_id FROM grants WHERE grantee_role = 'carer' AND grantee_user_id IS NOT NULL \
+         AND revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2 AND review_notice_at IS NULL ORDER BY expires_at, id",
+    )
+    .bind(now)
+    .bind(horizon)
+    .fetch_all(ex)
+    .await
+}
+
+/// Marks a grant's review email as queued; false when it already was.
+pub(crate) async fn mark_review_notice<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE grants SET review_notice_at = $1 WHERE patient_id = $2 AND id = $3 AND review_notice_at IS NULL")
+        .bind(now)
+        .bind(patient.to_string())
+        .bind(id.to_string())
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected() == 1)
 }
 
 #[derive(Debug, FromRow)]
