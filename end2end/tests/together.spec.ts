@@ -167,6 +167,19 @@ test('a change made while someone is writing waits for them: their text is kept 
   await add(other, 'strengths', 'My strengths', `Good with numbers (${tag})`);
   await expect(page.getByTestId('section-strengths').getByTestId('plan-item').filter({ hasText: `Good with numbers (${tag})` })).toBeVisible({ timeout: 3_000 });
   await expectAccessible(page, info);
+
+  // A form opened to change an item, nothing typed yet, stays open too;
+  // closing it shows what waited.
+  const mine = page.getByTestId('section-needs').getByTestId('plan-item').filter({ hasText: draft });
+  await mine.getByText('Change or remove').click();
+  await expect(mine.getByRole('button', { name: 'Save the change' })).toBeVisible();
+  await add(other, 'concerns', 'My concerns', `Stairs at the day centre (${tag})`);
+  await expect(page.getByTestId('live-pending')).toBeVisible({ timeout: 3_000 });
+  await expect(mine.getByRole('button', { name: 'Save the change' })).toBeVisible();
+  await mine.getByText('Change or remove').click();
+  const concern = page.getByTestId('section-concerns').getByTestId('plan-item').filter({ hasText: `Stairs at the day centre (${tag})` });
+  await expect(concern).toBeVisible({ timeout: 3_000 });
+  await expect(page.getByTestId('live-pending')).toBeHidden();
   await other.context().close();
 });
 

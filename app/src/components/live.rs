@@ -20,10 +20,12 @@ pub fn live_version() -> RwSignal<u64> {
 }
 
 /// Listens for changes while it is on the page (browser only). While the
-/// reader is writing (a text field has focus, or they have typed something
-/// not yet sent), a change is not shown at once, since showing it redraws
-/// the page and would throw their text away: a status message says so, and
-/// the change shows once they have sent their text or when they ask.
+/// reader is writing (a text field has focus, they have typed something not
+/// yet sent, or they have opened a form to add or change something), a
+/// change is not shown at once, since showing it redraws the page, which
+/// would throw their text away and close the form: a status message says
+/// so, and the change shows once they have sent or closed it, or when they
+/// ask.
 #[component]
 pub fn Live() -> impl IntoView {
     let pending = RwSignal::new(false);
@@ -38,7 +40,7 @@ pub fn Live() -> impl IntoView {
         Effect::new(move |_| {
             let Ok(es) = web_sys::EventSource::new("/events") else { return };
             let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-                if typed.try_get_value().unwrap_or(false) || text_field_has_focus() {
+                if typed.try_get_value().unwrap_or(false) || text_field_has_focus() || form_is_open() {
                     let _ = pending.try_set(true);
                 } else {
                     let _ = version.try_update(|v| *v += 1);
@@ -59,7 +61,7 @@ pub fn Live() -> impl IntoView {
         // Once they have stopped writing, show what was held back.
         let tick = set_interval_with_handle(
             move || {
-                if pending.try_get_untracked() == Some(true) && !typed.try_get_value().unwrap_or(true) && !text_field_has_focus() {
+                if pending.try_get_untracked() == Some(true) && !typed.try_get_value().unwrap_or(true) && !text_field_has_focus() && !form_is_open() {
                     pending.set(false);
                     version.update(|v| *v += 1);
                 }
@@ -92,7 +94,7 @@ pub fn Live() -> impl IntoView {
                 <p class="notice-warn" data-testid="live-pending">
                     "Someone has changed this page since you started writing. Their changes will show when you send yours, or "
                     <button type="button" class="btn-secondary" on:click=show>"show them now"</button>
-                    " (what you have not sent will be cleared)."
+                    " (open forms will close, and what you have not sent will be cleared)."
                 </p>
             </Show>
         </div>
@@ -102,6 +104,13 @@ pub fn Live() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 fn text_field_has_focus() -> bool {
     web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element()).is_some_and(|e| is_text_field(&e))
+}
+
+/// A form the reader opened ("Add to …", "Change or remove"): forms that
+/// are always shown, such as a comment box, count once typed in instead.
+#[cfg(feature = "hydrate")]
+fn form_is_open() -> bool {
+    web_sys::window().and_then(|w| w.document()).and_then(|d| d.query_selector("details[open] form").ok().flatten()).is_some()
 }
 
 #[cfg(feature = "hydrate")]
