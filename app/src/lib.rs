@@ -11,9 +11,22 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    access_log_page::AccessLogPage, account_page::AccountPage, care_plan_page::CarePlanPage, entry_page::EntryPage, home_page::HomePage,
-    invite_page::InvitePage, link_page::LinkPage, not_found_page::NotFoundPage, results_page::ResultsPage, sharing_page::SharingPage,
-    sign_in_code_page::SignInCodePage, sign_in_page::SignInPage, sign_up_page::SignUpPage, sources_page::SourcesPage, timeline_page::TimelinePage,
+    access_log_page::AccessLogPage,
+    account_page::AccountPage,
+    care_plan_page::CarePlanPage,
+    entry_page::EntryPage,
+    home_page::HomePage,
+    invite_page::InvitePage,
+    link_page::LinkPage,
+    not_found_page::NotFoundPage,
+    password_reset_page::{ForgotPasswordPage, ResetPasswordPage},
+    results_page::ResultsPage,
+    sharing_page::SharingPage,
+    sign_in_code_page::SignInCodePage,
+    sign_in_page::SignInPage,
+    sign_up_page::SignUpPage,
+    sources_page::SourcesPage,
+    timeline_page::TimelinePage,
 };
 
 /// The HTML document around the app.
@@ -51,6 +64,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in/code") view=SignInCodePage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>
                 <Route path=path!("/entries/:id") view=EntryPage ssr=SsrMode::Async/>

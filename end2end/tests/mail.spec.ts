@@ -164,3 +164,53 @@ test('a family carer acting for the patient is emailed too, never about their ow
   expect(await subjects(page, carerEmail)).toEqual([CARER_FIRST_VIEW]);
   await carer.context().close();
 });
+
+test('a forgotten password is set again through a link by email, which works once and signs out every other browser', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const tag = info.project.name;
+  const other = await freshPage(browser, info);
+  const email = await signUp(other, info, `Fay Forgetful ${tag}`, 'A family carer, helping someone I care for');
+
+  // She has forgotten it: from the sign-in page she asks for a link.
+  await page.goto('/sign-in');
+  await ready(page, info);
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Forgot your password?');
+  await ready(page, info);
+  await expectAccessible(page, info);
+  await page.getByLabel('Email address').fill(email.toUpperCase());
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  await expect(page.getByTestId('reset-sent')).toContainText('If a Kith account uses that email address');
+  // An address with no account gets the same answer, and no email.
+  await page.getByLabel('Email address').fill(`nobody.${tag}.${Date.now()}@example.com`);
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  await expect(page.getByTestId('reset-sent')).toBeVisible();
+
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual(['Set a new password for Kith']);
+  const [mail] = await mailTo(page, email);
+  const link = mail.text.match(/https?:\/\/\S+\/reset-password\/[0-9a-f]{64}/)![0];
+  const path = new URL(link).pathname;
+
+  await page.goto(path);
+  await ready(page, info);
+  await expectAccessible(page, info);
+  await page.getByLabel('New password', { exact: true }).fill('amber meadow falcon');
+  await page.getByLabel('New password again').fill('amber meadow falcons');
+  await page.getByRole('button', { name: 'Set my new password' }).click();
+  await expect(page.getByRole('alert')).toContainText('The two new passwords do not match');
+  await page.getByLabel('New password', { exact: true }).fill('amber meadow falcon');
+  await page.getByLabel('New password again').fill('amber meadow falcon');
+  await page.getByRole('button', { name: 'Set my new password' }).click();
+  await expect(page.getByTestId('done-notice')).toContainText('Your new password is set');
+
+  // The browser that was signed in with the old password is signed out.
+  await other.goto('/account');
+  await expect(other).toHaveURL(/\/sign-in/);
+  await other.context().close();
+  await signIn(page, info, email, 'amber meadow falcon');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Fay Forgetful ${tag}`);
+
+  // The link does not work twice.
+  await page.goto(path);
+  await expect(page.getByTestId('reset-gone')).toContainText('has expired or has already been used');
+});

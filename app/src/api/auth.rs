@@ -292,3 +292,39 @@ pub async fn add_password(added_password: String, added_password_again: String) 
     leptos_axum::redirect("/account#sign-in-methods");
     Ok(())
 }
+
+/// Whether "Forgot your password?" can email a link here.
+#[server(endpoint = "password_reset/available")]
+pub async fn password_reset_available() -> Result<bool, AppError> {
+    Ok(super::ssr::kith()?.can_email())
+}
+
+/// Emails a link to set a new password, if an account has this address;
+/// the page says the same either way.
+#[server(endpoint = "password_reset/ask")]
+pub async fn ask_password_reset(email: String) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    kith.request_password_reset(&email, &super::ssr::origin().await).await.map_err(core)?;
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
+}
+
+/// Whether a link to set a new password still works (for its page).
+#[server(endpoint = "password_reset/check")]
+pub async fn check_password_reset(token: String) -> Result<(), AppError> {
+    super::ssr::kith()?.check_password_reset(&token).await.map_err(core)
+}
+
+/// Sets a new password through the emailed link; every session of the
+/// account ends, so the person signs in again with it.
+#[server(endpoint = "password_reset/set")]
+pub async fn reset_password(token: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
+    let kith = super::ssr::kith()?;
+    kith.reset_password(&token, &new_password, &confirm_password, &super::ssr::origin().await).await.map_err(core)?;
+    // This browser too starts afresh.
+    if let Ok(session) = session().await {
+        let _ = session.flush().await;
+    }
+    leptos_axum::redirect("/sign-in?done=password-reset");
+    Ok(())
+}

@@ -6,6 +6,7 @@ pub mod home_page;
 pub mod invite_page;
 pub mod link_page;
 pub mod not_found_page;
+pub mod password_reset_page;
 pub mod results_page;
 pub mod sharing_page;
 pub mod sign_in_code_page;

@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{sign_in_options, SignIn};
 use crate::components::form::{error_of, SubmitButton, TextField};
-use crate::components::layout::PublicPage;
+use crate::components::layout::{DoneNotice, PublicPage};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -24,6 +24,9 @@ pub fn SignInPage() -> impl IntoView {
         <Title text="Sign in – Kith"/>
         <PublicPage>
             <h1 class="text-3xl font-bold mb-4">"Sign in"</h1>
+            <DoneNotice param="done" messages=&[
+                ("password-reset", "Your new password is set, and you have been signed out everywhere. Sign in with it now."),
+            ]/>
             {move || signed_out().map(|how| view! {
                 <p class="card" role="status">{if how == "everywhere" { "You have signed out on every device." } else { "You have signed out." }}</p>
             })}
@@ -60,6 +63,7 @@ pub fn SignInPage() -> impl IntoView {
                 <TextField name="password" label="Password" input_type="password" autocomplete="current-password" required=true error=error/>
                 <SubmitButton label="Sign in"/>
             </ActionForm>
+            <p class="mt-4"><a href="/forgot-password">"Forgot your password?"</a></p>
             <p class="mt-6">"New to Kith? "<a href="/sign-up">"Create an account"</a></p>
         </PublicPage>
     }

@@ -23,7 +23,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn from_row(u: store::UserRow) -> CoreResult<Actor> {
+    pub(crate) fn from_row(u: store::UserRow) -> CoreResult<Actor> {
         let role = u.role.parse::<Role>().map_err(CoreError::Internal)?;
         Ok(Actor {
             verified_clinician: role == Role::Clinician && u.clinician_verified_by.is_some(),

@@ -14,6 +14,7 @@ pub mod import;
 pub mod keyfile;
 pub mod mail;
 pub mod password;
+pub mod password_reset;
 pub mod policy;
 mod qr;
 pub mod record;

@@ -35,7 +35,7 @@ pub struct MailSettings {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     /// Kith's public address, for the links in emails.
-    public_url: String,
+    pub(crate) public_url: String,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -327,9 +327,20 @@ impl Kith {
 
 /// Sends one email.
 async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str, to_carer: bool) -> Result<(), Failure> {
+    let (subject, body) = notice.email(name, &mail.public_url, to_carer);
+    deliver(mail, address, subject, body).await
+}
+
+/// Sends an email now, not through the outbox: for one that carries a
+/// secret (a password reset link), which is never stored. The error says
+/// why in words that never hold the address.
+pub(crate) async fn send_now(mail: &MailSettings, address: &str, subject: String, body: String) -> Result<(), String> {
+    deliver(mail, address, subject, body).await.map_err(|f| f.reason)
+}
+
+async fn deliver(mail: &MailSettings, address: &str, subject: String, body: String) -> Result<(), Failure> {
     let permanent = |reason: &str| Failure { reason: reason.to_string(), permanent: true };
     let to: Mailbox = address.parse().map_err(|_| permanent("the account's email address cannot be used"))?;
-    let (subject, body) = notice.email(name, &mail.public_url, to_carer);
     let message = Message::builder()
         .from(mail.from.clone())
         .to(to)

@@ -43,7 +43,7 @@ pub struct LinkInput {
     pub single_use: bool,
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -78,7 +78,7 @@ impl<'a> InvitationKey<'a> {
 }
 
 /// 256 bits of randomness, as hex; only its hash is stored.
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -224,6 +224,7 @@ mod bulk;
 pub(crate) mod connections;
 pub(crate) mod identity;
 mod mail;
+mod password_reset;
 mod record;
 mod sharing;
 pub(crate) mod together;
@@ -232,6 +233,7 @@ mod views;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
 pub(crate) use mail::*;
+pub(crate) use password_reset::*;
 pub(crate) use record::*;
 pub(crate) use sharing::*;
 pub(crate) use views::*;

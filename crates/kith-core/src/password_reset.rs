@@ -1,0 +1,175 @@
+//! "Forgot your password?": a one-time link by email, when the deployment
+//! sends email.
+//!
+//! The page that asks says the same whatever the address, so it does not
+//! tell anyone whether an account exists. The link holds 256 random bits;
+//! only their hash is stored, and the email is sent straight away rather
+//! than through the outbox, so the link is never at rest anywhere but in
+//! the person's mailbox. It works once, for an hour. Using it sets the new
+//! password, ends every session of the account (whoever knew the old
+//! password is signed out) and clears the sign-in lock, and is logged in
+//! the person's record when they have one. Two-step verification still
+//! applies at the next sign-in: an email account alone never opens the
+//! record when the person has asked for a second step.
+
+use kith_types::{AppError, Email, FieldError};
+
+use crate::policy::Origin;
+use crate::sharing::{new_token, token_hash};
+use crate::{now_ms, password, store, throttle, Actor, CoreResult, Kith};
+
+/// How long a reset link works.
+pub const RESET_LINK_MINUTES: i64 = 60;
+/// Links asked for one account within that hour beyond which no more are
+/// sent (someone else may be typing the address in).
+const RESETS_PER_HOUR: i64 = 3;
+
+/// Said for a link that is unknown, used or out of date alike.
+pub const RESET_LINK_GONE: &str = "This link to set a new password has expired or has already been used. Ask for a new one.";
+
+impl Kith {
+    /// Whether "Forgot your password?" can send a link here.
+    pub fn can_email(&self) -> bool {
+        self.settings.mail.is_some()
+    }
+
+    /// Emails a reset link to the account with this address, if there is
+    /// one, in the background; says nothing either way. Requests from one
+    /// network address count against the sign-in limits, so the form cannot
+    /// be used to flood a mailbox or probe many addresses.
+    pub async fn request_password_reset(&self, email: &str, origin: &Origin) -> CoreResult<()> {
+        let Some(mail) = self.settings.mail.clone() else {
+            return Err(AppError::Conflict(
+                "This Kith cannot send email, so it cannot send you a link. Ask whoever runs it to help you set a new password.".into(),
+            )
+            .into());
+        };
+        let email = match Email::parse(email) {
+            Ok(e) => e,
+            Err(e) => {
+                let errors = vec![FieldError { field: "email".into(), message: e.to_string() }];
+                return Err(AppError::Validation { errors, values: vec![("email".into(), email.trim().to_string())] }.into());
+            }
+        };
+        let s = &self.settings.throttle;
+        let keys = [(throttle::address_key(&origin.address), s.address_limit)];
+        let now = now_ms();
+        if let throttle::Verdict::Locked { until } = throttle::check(&self.db, s, &keys, now).await? {
+            return Err(AppError::Throttled { message: throttle::locked_message(until, now), email: email.as_str().to_string() }.into());
+        }
+        // Counted like a failed sign-in from this address.
+        throttle::record_failure(&self.db, s, &keys, now).await?;
+        let Some(user) = store::user_by_email(&self.db.pool, email.as_str()).await? else {
+            tracing::info!("password reset asked for an address with no account");
+            return Ok(());
+        };
+        if store::password_resets_since(&self.db.pool, &user.id, now - 3_600_000).await? >= RESETS_PER_HOUR {
+            tracing::warn!(user_id = %user.id, "password reset not sent: too many asked for this hour");
+            return Ok(());
+        }
+        let (subject, body) = if user.password_hash.is_some() {
+            let token = new_token();
+            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, now + RESET_LINK_MINUTES * 60_000).await?;
+            reset_email(&user.name, &format!("{}/reset-password/{token}", mail.public_url))
+        } else {
+            no_password_email(&user.name, &mail.public_url)
+        };
+        let (user_id, address) = (user.id.clone(), user.email.clone());
+        tokio::spawn(async move {
+            match crate::mail::send_now(&mail, &address, subject, body).await {
+                Ok(()) => tracing::info!(%user_id, "password reset email sent"),
+                Err(reason) => tracing::warn!(%user_id, %reason, "password reset email not sent"),
+            }
+        });
+        Ok(())
+    }
+
+    /// Whether a reset link can still be used (for its page).
+    pub async fn check_password_reset(&self, token: &str) -> CoreResult<()> {
+        self.waiting_reset(token).await.map(|_| ())
+    }
+
+    async fn waiting_reset(&self, token: &str) -> CoreResult<store::PasswordResetRow> {
+        let gone = || AppError::Conflict(RESET_LINK_GONE.into());
+        let r = store::password_reset_by_hash(&self.db.pool, &token_hash(token)).await?.ok_or_else(gone)?;
+        if r.used_at.is_some() || r.expires_at <= now_ms() {
+            return Err(gone().into());
+        }
+        Ok(r)
+    }
+
+    /// Sets a new password through a reset link: the link is used up, every
+    /// session of the account ends, and the sign-in lock is cleared. The
+    /// person then signs in as usual (with their second step, if they use
+    /// one).
+    pub async fn reset_password(&self, token: &str, new: &str, confirm: &str, origin: &Origin) -> CoreResult<Actor> {
+        let r = self.waiting_reset(token).await?;
+        let user = store::user_by_id(&self.db.pool, &r.user_id).await?.ok_or_else(|| AppError::Conflict(RESET_LINK_GONE.into()))?;
+        let mut errors = Vec::new();
+        if let Err(m) = password::check_policy(new, &[&user.name, &user.email]) {
+            errors.push(FieldError { field: "new_password".into(), message: m });
+        }
+        if new != confirm {
+            errors.push(FieldError { field: "confirm_password".into(), message: "The two new passwords do not match".into() });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation { errors, values: vec![] }.into());
+        }
+        let account = throttle::account_key(&user.email);
+        let actor = Actor::from_row(user)?;
+        let hash = password::hash(new.to_string()).await?;
+        let now = now_ms();
+        let mut change = self.account_change(&actor).await?;
+        // Taken in the same transaction as the change: a link used twice at
+        // once sets one password.
+        if !store::use_password_reset(change.conn(), &r.token_hash, now).await? {
+            change.rollback().await?;
+            return Err(AppError::Conflict(RESET_LINK_GONE.into()).into());
+        }
+        store::end_password_resets(change.conn(), &actor.user_id, now).await?;
+        store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
+        let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
+        change.commit(origin, "account: new password set through an emailed link, every session ended").await?;
+        throttle::record_success(&self.db, &account).await?;
+        tracing::info!(user_id = %actor.user_id, sessions_ended = ended, "password reset");
+        Ok(actor)
+    }
+}
+
+/// The email with the link. Short ASCII lines, as the notice emails.
+fn reset_email(name: &str, url: &str) -> (String, String) {
+    let body = format!(
+        "Hello {name},\n\nSomeone asked to set a new password for your Kith account.\n\
+         If it was you, open this link within {RESET_LINK_MINUTES} minutes to choose one:\n\n{url}\n\n\
+         The link works once. If you did not ask, you need do nothing:\n\
+         your password stays as it is.\n\nKith\n"
+    );
+    ("Set a new password for Kith".into(), body)
+}
+
+/// For an account that signs in only through another service.
+fn no_password_email(name: &str, base: &str) -> (String, String) {
+    let body = format!(
+        "Hello {name},\n\nSomeone asked to set a new password for your Kith account.\n\
+         Your account has no password: you sign in with another service,\n\
+         such as NHS login, from the Sign in page:\n{base}/sign-in\n\n\
+         If you did not ask, you need do nothing.\n\nKith\n"
+    );
+    ("Signing in to Kith".into(), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_emails_are_short_plain_lines() {
+        let url = format!("https://kith.example/reset-password/{}", "a".repeat(64));
+        for (subject, body) in [reset_email("Margaret Jones", &url), no_password_email("Margaret Jones", "https://kith.example")] {
+            assert!(subject.contains("Kith"));
+            // The link is one line however long, so it can be copied whole.
+            assert!(body.is_ascii() && body.lines().filter(|l| !l.starts_with("https://")).all(|l| l.len() <= 76), "{body}");
+        }
+        assert!(reset_email("M", &url).1.contains(&url));
+    }
+}

@@ -1,0 +1,211 @@
+//! "Forgot your password?" on SQLite and PostgreSQL, with the link delivered
+//! through a real SMTP conversation to a small server in this test (the
+//! browser test end2end/tests/accounts.spec.ts drives it through the pages).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kith_core::mail::MailSettings;
+use kith_core::policy::Origin;
+use kith_core::testing::{fast_settings, user, TestDb};
+use kith_core::{backend_tests, CoreError, Kith, Settings};
+use kith_types::AppError;
+
+const MARGARET: &str = "margaret@demo.kith.example";
+const OLD: &str = "kettle orange stairs";
+const NEW: &str = "silver harbour lantern";
+
+/// Every message a mail server on a local port was given, as raw text.
+#[derive(Clone, Default)]
+struct Inbox(Arc<Mutex<Vec<String>>>);
+
+impl Inbox {
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Waits (up to 10 s) for message number `n` (from 1) and returns it.
+    async fn wait_for(&self, n: usize) -> String {
+        for _ in 0..200 {
+            if let Some(m) = self.0.lock().unwrap().get(n - 1) {
+                return m.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email number {n} arrived");
+    }
+}
+
+/// A mail server that accepts everything and keeps each message.
+async fn capturing_mail_server() -> (MailSettings, Inbox) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let inbox = Inbox::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = inbox.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 mail.test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            kept.0.lock().unwrap().push(std::mem::take(d));
+                            data = None;
+                            write.write_all(b"250 kept\r\n").await.unwrap();
+                        } else {
+                            d.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 mail.test\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            "354 go on\r\n"
+                        }
+                        "QUIT" => "221 bye\r\n",
+                        _ => "250 OK\r\n",
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() || verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let settings = MailSettings::new(&format!("smtp://127.0.0.1:{port}"), "Kith <kith@example.org>", "https://kith.example").unwrap();
+    (settings, inbox)
+}
+
+async fn with_mail(db: &TestDb) -> (TestDb, Inbox) {
+    let (mail, inbox) = capturing_mail_server().await;
+    let settings = Settings { mail: Some(mail), ..fast_settings() };
+    let on = match db.kith.db.backend() {
+        kith_core::Backend::Sqlite => TestDb::sqlite_with(settings).await,
+        kith_core::Backend::Postgres => TestDb::postgres_with(settings).await,
+    };
+    kith_core::demo::load(&on.kith).await.unwrap();
+    (on, inbox)
+}
+
+/// The token at the end of the link in an email.
+fn token_in(message: &str) -> String {
+    // Undo quoted-printable's soft line breaks, should the sender use it.
+    let message = message.replace("=\n", "");
+    let at = message.find("/reset-password/").expect("the email holds a link");
+    message[at + "/reset-password/".len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+}
+
+fn conflict(r: Result<impl std::fmt::Debug, CoreError>) -> String {
+    match r {
+        Err(CoreError::User(AppError::Conflict(m))) => m,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn a_link_by_email_sets_a_new_password_once(db: &TestDb) {
+    let origin = Origin { address: "10.9.0.7".into(), user_agent: "test".into() };
+    // Without a mail server there is nothing to send the link with.
+    let m = conflict(db.kith.request_password_reset(MARGARET, &origin).await);
+    assert!(m.contains("cannot send email"), "{m}");
+
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    // The same answer for an address with no account, and nothing sent.
+    k.request_password_reset("nobody@example.com", &origin).await.unwrap();
+    k.request_password_reset("Margaret@Demo.Kith.Example", &origin).await.unwrap();
+    let message = inbox.wait_for(1).await;
+    assert_eq!(inbox.count(), 1, "only Margaret's address got one");
+    assert!(message.contains("To: margaret@demo.kith.example") && message.contains("Subject: Set a new password for Kith"), "{message}");
+    let token = token_in(&message);
+    assert_eq!(token.len(), 64);
+    assert!(!on.database_contains(&token).await, "only the link's hash is stored");
+    k.check_password_reset(&token).await.unwrap();
+    assert!(conflict(k.check_password_reset(&"0".repeat(64)).await).contains("expired or has already been used"));
+
+    // A weak or mistyped password is refused and the link still works.
+    let weak = k.reset_password(&token, "password", "password", &origin).await;
+    assert!(matches!(weak, Err(CoreError::User(AppError::Validation { .. }))), "{weak:?}");
+    let mismatch = k.reset_password(&token, NEW, "silver harbour lanterns", &origin).await;
+    assert!(matches!(&mismatch, Err(CoreError::User(AppError::Validation { errors, .. })) if errors[0].field == "confirm_password"), "{mismatch:?}");
+
+    // Locked out by wrong passwords, Margaret sets a new one: the lock goes.
+    for _ in 0..5 {
+        assert!(k.sign_in(MARGARET, "wrong guess", "10.9.0.8").await.is_err());
+    }
+    assert!(matches!(k.sign_in(MARGARET, OLD, "10.9.0.8").await, Err(CoreError::User(AppError::Throttled { .. }))));
+    let actor = k.reset_password(&token, NEW, NEW, &origin).await.unwrap();
+    k.sign_in(MARGARET, NEW, "10.9.0.8").await.unwrap();
+    assert!(k.sign_in(MARGARET, OLD, "10.9.0.9").await.is_err(), "the old password is gone");
+    assert!(conflict(k.reset_password(&token, "another fine phrase", "another fine phrase", &origin).await).contains("already been used"));
+
+    // It is in her record's access log, where she can see it.
+    let pid = k.own_record(&actor, kith_core::policy::Right::Read).await.unwrap().patient_id().to_string();
+    assert!(on.log(&pid).await.iter().any(|e| e.what.contains("new password set through an emailed link")));
+}
+
+async fn links_end_together_and_are_limited(db: &TestDb) {
+    let origin = Origin { address: "10.9.0.7".into(), user_agent: "test".into() };
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    for n in 1..=3 {
+        k.request_password_reset(MARGARET, &origin).await.unwrap();
+        inbox.wait_for(n).await;
+    }
+    // A fourth within the hour is not sent (someone may be pestering her).
+    k.request_password_reset(MARGARET, &origin).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox.count(), 3);
+    let tokens: Vec<String> = futures_tokens(&inbox).await;
+    // Two uses of one link at once set one password.
+    let (a, b) = tokio::join!(k.reset_password(&tokens[0], NEW, NEW, &origin), k.reset_password(&tokens[0], NEW, NEW, &origin));
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    // The other links stopped working with it.
+    for t in &tokens[1..] {
+        conflict(k.check_password_reset(t).await);
+    }
+
+    // An account with no password (it signs in through NHS login) is told so.
+    user(k, "Olive Oidc", "olive@example.com", "carer", "").await;
+    on.execute("UPDATE users SET password_hash = NULL WHERE email = $1", &["olive@example.com"]).await;
+    k.request_password_reset("olive@example.com", &origin).await.unwrap();
+    let told = inbox.wait_for(4).await;
+    assert!(told.contains("Subject: Signing in to Kith") && told.contains("has no password") && !told.contains("/reset-password/"), "{told}");
+}
+
+async fn futures_tokens(inbox: &Inbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in 1..=inbox.count() {
+        out.push(token_in(&inbox.wait_for(n).await));
+    }
+    out
+}
+
+/// Asking from one address counts against its sign-in limit: the form
+/// cannot flood mailboxes or probe addresses without end.
+async fn asking_is_limited_per_network_address(db: &TestDb) {
+    let (on, _inbox) = with_mail(db).await;
+    let k: &Kith = &on.kith;
+    let origin = Origin { address: "10.9.0.50".into(), user_agent: "test".into() };
+    let limit = k.settings.throttle.address_limit;
+    let mut refused = None;
+    for n in 0..=limit {
+        if let Err(e) = k.request_password_reset(&format!("someone{n}@example.com"), &origin).await {
+            refused = Some((n, e));
+            break;
+        }
+    }
+    let (n, e) = refused.expect("refused in the end");
+    assert!(n <= limit && matches!(e, CoreError::User(AppError::Throttled { .. })), "{n}: {e:?}");
+    let elsewhere = Origin { address: "10.9.0.51".into(), user_agent: "test".into() };
+    k.request_password_reset("someone@example.com", &elsewhere).await.unwrap();
+}
+
+backend_tests!(a_link_by_email_sets_a_new_password_once, links_end_together_and_are_limited, asking_is_limited_per_network_address);
