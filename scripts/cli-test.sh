@@ -18,6 +18,12 @@ echo "kettle orange stairs" | $kith user add --email dr@example.com --name "Dr C
   || fail "adding a clinician does not say how to check them"
 $kith user verify-clinician --email Dr@Example.com | grep -q "may use emergency access" || fail "verify-clinician did not say it checked them"
 if $kith user verify-clinician --email ray@example.com 2>/dev/null; then fail "a patient was checked as a clinician"; fi
+# The operator sets a new password for someone who cannot get a link; a weak
+# one is refused, and an unknown address says so.
+if echo "short" | $kith user set-password --email ray@example.com 2>"$dir/err"; then fail "a weak password was set"; fi
+grep -q "10 characters" "$dir/err" || fail "a weak password's refusal does not say why: $(cat "$dir/err")"
+echo "velvet canyon morning" | $kith user set-password --email Ray@Example.com | grep -q "every session" || fail "set-password did not say what it did"
+if echo "velvet canyon morning" | $kith user set-password --email nobody@example.com 2>/dev/null; then fail "set-password found nobody's account"; fi
 $kith import --nhs-number 9992649690 --source-kind gp --json "$fixtures"/01-*.json > "$dir/gp.json"
 python3 - "$dir/gp.json" <<'PY'
 import json, sys

@@ -68,6 +68,24 @@ pub async fn verify_clinician(kith: &Kith, email: &str) -> anyhow::Result<()> {
     }
 }
 
+pub async fn set_password(kith: &Kith, email: &str) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    // A refused password says why (the policy's words), not just that it was.
+    let explained = |e: kith_core::CoreError| match e.into_app_error() {
+        kith_types::AppError::Validation { errors, .. } => anyhow::anyhow!(errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ")),
+        other => anyhow::anyhow!(other.to_string()),
+    };
+    match kith.set_password_by_operator(email, password).await.map_err(explained)? {
+        true => {
+            println!("New password set for {email}; every session of that account has ended.");
+            Ok(())
+        }
+        false => Err(anyhow::anyhow!("No account has the email address {email}.")),
+    }
+}
+
 use kith_core::import::{ImportOutcome, ImportRequest};
 use kith_core::policy::{Principal, Right};
 use kith_types::NhsNumber;

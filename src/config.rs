@@ -175,6 +175,13 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Set a new password for an account (for someone who cannot use
+    /// "Forgot your password?"): read from standard input (one line). Ends
+    /// every session of the account; logged in their record.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -134,6 +134,28 @@ impl Kith {
         tracing::info!(user_id = %actor.user_id, sessions_ended = ended, "password reset");
         Ok(actor)
     }
+
+    /// The operator sets a new password for someone who cannot get a link
+    /// (`kith user set-password`, for a Kith that sends no email, or a lost
+    /// mailbox): the same as a link would do, logged as the operator's doing.
+    /// False when no account has that address.
+    pub async fn set_password_by_operator(&self, email: &str, new: &str) -> CoreResult<bool> {
+        let Ok(email) = Email::parse(email) else { return Ok(false) };
+        let Some(user) = store::user_by_email(&self.db.pool, email.as_str()).await? else { return Ok(false) };
+        password::validate("password", new, &[&user.name, &user.email])?;
+        let account = throttle::account_key(&user.email);
+        let actor = Actor::from_row(user)?;
+        let hash = password::hash(new.to_string()).await?;
+        let now = now_ms();
+        let mut change = self.account_change(&actor).await?;
+        store::end_password_resets(change.conn(), &actor.user_id, now).await?;
+        store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
+        store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
+        change.commit(&Origin::command_line(), "account: new password set by the operator of this Kith, every session ended").await?;
+        throttle::record_success(&self.db, &account).await?;
+        tracing::info!(user_id = %actor.user_id, "password set by the operator");
+        Ok(true)
+    }
 }
 
 /// The email with the link. Short ASCII lines, as the notice emails.

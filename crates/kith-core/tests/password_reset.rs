@@ -208,4 +208,23 @@ async fn asking_is_limited_per_network_address(db: &TestDb) {
     k.request_password_reset("someone@example.com", &elsewhere).await.unwrap();
 }
 
-backend_tests!(a_link_by_email_sets_a_new_password_once, links_end_together_and_are_limited, asking_is_limited_per_network_address);
+/// `kith user set-password`: for a Kith without email, or a lost mailbox.
+async fn the_operator_can_set_a_password(db: &TestDb) {
+    let k = &db.kith;
+    kith_core::demo::load(k).await.unwrap();
+    assert!(!k.set_password_by_operator("nobody@example.com", NEW).await.unwrap());
+    assert!(matches!(k.set_password_by_operator(MARGARET, "short").await, Err(CoreError::User(AppError::Validation { .. }))));
+    k.sign_in(MARGARET, OLD, "10.9.0.8").await.expect("a refused password changes nothing");
+    assert!(k.set_password_by_operator("Margaret@Demo.Kith.Example", NEW).await.unwrap());
+    assert!(k.sign_in(MARGARET, OLD, "10.9.0.8").await.is_err());
+    let actor = k.sign_in(MARGARET, NEW, "10.9.0.8").await.unwrap();
+    let pid = k.own_record(&actor, kith_core::policy::Right::Read).await.unwrap().patient_id().to_string();
+    assert!(db.log(&pid).await.iter().any(|e| e.what.contains("set by the operator") && e.address == "command line"));
+}
+
+backend_tests!(
+    a_link_by_email_sets_a_new_password_once,
+    links_end_together_and_are_limited,
+    asking_is_limited_per_network_address,
+    the_operator_can_set_a_password
+);
