@@ -210,6 +210,8 @@ test('a forgotten password is set again through a link by email, which works onc
   await signIn(page, info, email, 'amber meadow falcon');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Fay Forgetful ${tag}`);
 
+  // She is told her password changed, in case it was not her.
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual(['Set a new password for Kith', 'Your Kith password was changed']);
   // The link does not work twice.
   await page.goto(path);
   await expect(page.getByTestId('reset-gone')).toContainText('has expired or has already been used');

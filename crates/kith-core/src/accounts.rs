@@ -269,6 +269,7 @@ impl Kith {
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
         let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, &crate::session_store::stored_key(keep_session)).await?;
         change.commit(origin, "account: password changed, other sessions ended").await?;
+        self.tell_password_changed(&user.name, &user.email, "on your Account page");
         tracing::info!(user_id = %actor.user_id, other_sessions_ended = ended, "password changed");
         Ok(())
     }

@@ -115,7 +115,7 @@ impl Kith {
         if !errors.is_empty() {
             return Err(AppError::Validation { errors, values: vec![] }.into());
         }
-        let account = throttle::account_key(&user.email);
+        let (account, address) = (throttle::account_key(&user.email), user.email.clone());
         let actor = Actor::from_row(user)?;
         let hash = password::hash(new.to_string()).await?;
         let now = now_ms();
@@ -130,6 +130,7 @@ impl Kith {
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
         let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
         change.commit(origin, "account: new password set through an emailed link, every session ended").await?;
+        self.tell_password_changed(&actor.name, &address, "with a link sent by email");
         throttle::record_success(&self.db, &account).await?;
         tracing::info!(user_id = %actor.user_id, sessions_ended = ended, "password reset");
         Ok(actor)
@@ -143,7 +144,7 @@ impl Kith {
         let Ok(email) = Email::parse(email) else { return Ok(false) };
         let Some(user) = store::user_by_email(&self.db.pool, email.as_str()).await? else { return Ok(false) };
         password::validate("password", new, &[&user.name, &user.email])?;
-        let account = throttle::account_key(&user.email);
+        let (account, address) = (throttle::account_key(&user.email), user.email.clone());
         let actor = Actor::from_row(user)?;
         let hash = password::hash(new.to_string()).await?;
         let now = now_ms();
@@ -152,10 +153,37 @@ impl Kith {
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
         store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
         change.commit(&Origin::command_line(), "account: new password set by the operator of this Kith, every session ended").await?;
+        self.tell_password_changed(&actor.name, &address, "by whoever runs this Kith");
         throttle::record_success(&self.db, &account).await?;
         tracing::info!(user_id = %actor.user_id, "password set by the operator");
         Ok(true)
     }
+}
+
+impl Kith {
+    /// Tells the account's owner by email, when Kith sends email, that their
+    /// password changed (`how`: "on your Account page", ...), so a change
+    /// they did not make does not go unnoticed. Sent in the background.
+    pub(crate) fn tell_password_changed(&self, name: &str, address: &str, how: &str) {
+        let Some(mail) = self.settings.mail.clone() else { return };
+        let (subject, body) = changed_email(name, &mail.public_url, how);
+        let address = address.to_string();
+        tokio::spawn(async move {
+            if let Err(reason) = crate::mail::send_now(&mail, &address, subject, body).await {
+                tracing::warn!(%reason, "password change email not sent");
+            }
+        });
+    }
+}
+
+fn changed_email(name: &str, base: &str, how: &str) -> (String, String) {
+    let body = format!(
+        "Hello {name},\n\nThe password for your Kith account was changed {how}.\n\
+         Any other browser that was signed in to your account has been\nsigned out.\n\n\
+         If you did not do this, set a new password at once from\n{base}/forgot-password\n\
+         and tell whoever runs Kith.\n\nKith\n"
+    );
+    ("Your Kith password was changed".into(), body)
 }
 
 /// The email with the link. Short ASCII lines, as the notice emails.
@@ -187,7 +215,11 @@ mod tests {
     #[test]
     fn reset_emails_are_short_plain_lines() {
         let url = format!("https://kith.example/reset-password/{}", "a".repeat(64));
-        for (subject, body) in [reset_email("Margaret Jones", &url), no_password_email("Margaret Jones", "https://kith.example")] {
+        for (subject, body) in [
+            reset_email("Margaret Jones", &url),
+            no_password_email("Margaret Jones", "https://kith.example"),
+            changed_email("Margaret Jones", "https://kith.example", "on your Account page"),
+        ] {
             assert!(subject.contains("Kith"));
             // The link is one line however long, so it can be copied whole.
             assert!(body.is_ascii() && body.lines().filter(|l| !l.starts_with("https://")).all(|l| l.len() <= 76), "{body}");

@@ -142,9 +142,17 @@ async fn a_link_by_email_sets_a_new_password_once(db: &TestDb) {
     }
     assert!(matches!(k.sign_in(MARGARET, OLD, "10.9.0.8").await, Err(CoreError::User(AppError::Throttled { .. }))));
     let actor = k.reset_password(&token, NEW, NEW, &origin).await.unwrap();
+    // She is told it changed, in case it was not her.
+    let told = inbox.wait_for(2).await;
+    assert!(told.contains("Subject: Your Kith password was changed") && told.contains("with a link sent by email"), "{told}");
     k.sign_in(MARGARET, NEW, "10.9.0.8").await.unwrap();
     assert!(k.sign_in(MARGARET, OLD, "10.9.0.9").await.is_err(), "the old password is gone");
     assert!(conflict(k.reset_password(&token, "another fine phrase", "another fine phrase", &origin).await).contains("already been used"));
+
+    // A change on the Account page is told by email too.
+    k.change_password(&actor, NEW, "another fine phrase", "another fine phrase", "", &origin).await.unwrap();
+    let told = inbox.wait_for(3).await;
+    assert!(told.contains("Subject: Your Kith password was changed") && told.contains("on your Account page"), "{told}");
 
     // It is in her record's access log, where she can see it.
     let pid = k.own_record(&actor, kith_core::policy::Right::Read).await.unwrap().patient_id().to_string();
@@ -171,12 +179,13 @@ async fn links_end_together_and_are_limited(db: &TestDb) {
     for t in &tokens[1..] {
         conflict(k.check_password_reset(t).await);
     }
+    assert!(inbox.wait_for(4).await.contains("Subject: Your Kith password was changed"));
 
     // An account with no password (it signs in through NHS login) is told so.
     user(k, "Olive Oidc", "olive@example.com", "carer", "").await;
     on.execute("UPDATE users SET password_hash = NULL WHERE email = $1", &["olive@example.com"]).await;
     k.request_password_reset("olive@example.com", &origin).await.unwrap();
-    let told = inbox.wait_for(4).await;
+    let told = inbox.wait_for(5).await;
     assert!(told.contains("Subject: Signing in to Kith") && told.contains("has no password") && !told.contains("/reset-password/"), "{told}");
 }
 
