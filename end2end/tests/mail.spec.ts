@@ -133,7 +133,7 @@ test('a family carer acting for the patient is emailed too, never about their ow
   expect(await mailTo(page, carerEmail)).toEqual([]);
   await carer.goto('/access-log');
   await ready(carer, info);
-  await expect(carer.getByTestId('emailed-to')).toContainText(`As you act for them, we also email you at ${carerEmail}`);
+  await expect(carer.getByTestId('emailed-to')).toContainText(`As you act for this person, we also email you at ${carerEmail}`);
   await expectAccessible(carer, info);
 
   // A paramedic opens a link: both are told, the carer without the patient's name.

@@ -92,7 +92,7 @@ pub fn Live() -> impl IntoView {
         <div role="status" class="no-print">
             <Show when=move || pending.get()>
                 <p class="notice-warn" data-testid="live-pending">
-                    "Someone has changed this page since you started writing. Their changes will show when you send yours, or "
+                    "Someone has changed this page since you started writing or opened a form. Their changes will show when you send or close it, or "
                     <button type="button" class="btn-secondary" on:click=show>"show them now"</button>
                     " (open forms will close, and what you have not sent will be cleared)."
                 </p>

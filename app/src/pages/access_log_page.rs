@@ -118,13 +118,13 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
                     "You have turned off the emails about your record. New viewers, emergency access and locked links are still shown here and in your messages."
                 }.into_any(),
                 (true, true) => view! {
-                    "As you act for them, we also email you at " <strong>{n.address.clone()}</strong>
-                    " when someone views this record for the first time, when emergency access is used, and when a shared link is locked. "
+                    "As you act for this person, we also email you at " <strong>{n.address.clone()}</strong>
+                    " when someone views their record for the first time, when emergency access is used, when a shared link is locked, and when your own access is due for review. "
                     "The emails do not say whose record it is, who it was or what they saw: that is here. "
                     "This covers every record you act for."
                 }.into_any(),
                 (false, true) => view! {
-                    "You have turned off the emails about the records you act for. New viewers, emergency access and locked links are still shown here and in the messages on the record's home page."
+                    "You have turned off the emails about the records you act for, and about your own access ending. New viewers, emergency access and locked links are still shown here and in the messages on the record's home page."
                 }.into_any(),
             };
             let (value, label) = match (n.on, n.for_carer) {

@@ -258,12 +258,14 @@ fn Current(v: SharingView, actions: Actions) -> impl IntoView {
                                                 <input type="hidden" name="id" value=g.id.clone()/>
                                                 <button type="submit" class="btn-secondary mt-1">"See what "{g.email.clone()}" sees"</button>
                                             </form>
-                                            <ActionForm action=revoke>
-                                                <input type="hidden" name="id" value=g.id.clone()/>
-                                                <button type="submit" class="btn-secondary mt-1" aria-describedby=g.also_stops.is_some().then(|| format!("also-{}", g.id))>
-                                                    "Stop sharing with "{g.email.clone()}
-                                                </button>
-                                            </ActionForm>
+                                            {g.can_stop.then(|| view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="id" value=g.id.clone()/>
+                                                    <button type="submit" class="btn-secondary mt-1" aria-describedby=g.also_stops.is_some().then(|| format!("also-{}", g.id))>
+                                                        "Stop sharing with "{g.email.clone()}
+                                                    </button>
+                                                </ActionForm>
+                                            })}
                                         </div>
                                     })}
                                 </li>

@@ -125,7 +125,7 @@ impl Notice {
             ),
             (Notice::FirstView, true) => (
                 "Someone new has viewed a Kith record you look after",
-                "Someone who had not looked at the health record of a person\nyou act for in Kith before has just viewed it.",
+                "Someone new has looked at the Kith health record of a person\nyou act for.",
                 look,
             ),
             (Notice::EmergencyAccess, true) => (
@@ -146,10 +146,10 @@ impl Notice {
                 ),
             ),
         };
-        let privacy = if to_carer {
-            "For their privacy this email does not say whose record it\nis, or anything that is in it."
-        } else {
-            "For your privacy this email does not say who it was or what\nis in your record."
+        let privacy = match (to_carer, self) {
+            (true, _) => "For their privacy this email does not say whose record it\nis, or anything that is in it.",
+            (false, Notice::CarerReview) => "For your privacy this email does not say who the carer is:\nthe Sharing page does.",
+            (false, _) => "For your privacy this email does not say who it was or what\nis in your record.",
         };
         let body = format!("Hello {name},\n\n{what}\n\n{next}\n\n{privacy}\n\nKith\n");
         (subject.to_string(), body)
@@ -285,10 +285,11 @@ impl Kith {
         }
         let now = crate::now_ms();
         let mut told = 0;
-        for (patient_id, grant_id, carer) in store::carer_grants_due_review(&self.db.pool, now, now + crate::sharing::CARER_REVIEW_NOTICE_MS).await? {
+        let horizon = now + crate::sharing::CARER_REVIEW_NOTICE_MS;
+        for (patient_id, grant_id, carer) in store::carer_grants_due_review(&self.db.pool, now, horizon).await? {
             let mut tx = self.db.pool.begin().await?;
             // Marked and queued together: two servers at once tell once.
-            if store::mark_review_notice(&mut *tx, &patient_id, &grant_id, now).await? {
+            if store::mark_review_notice(&mut *tx, &patient_id, &grant_id, now, horizon).await? {
                 store::enqueue_mail(&mut tx, &patient_id, &crate::new_id(), Notice::CarerReview.kind(), None, now).await?;
                 store::enqueue_mail(&mut tx, &patient_id, &crate::new_id(), Notice::CarerReview.kind(), Some(&carer), now).await?;
                 told += 1;
@@ -318,8 +319,13 @@ impl Kith {
             return a.fail(kith_types::AppError::NotFound).await;
         };
         store::set_notice_emails(a.conn(), &user_id, on).await?;
-        let whose = if matches!(access.via(), Via::Owner) { "" } else { " to this carer" };
-        let what = if on { format!("emails about this record{whose} started again") } else { format!("emails about this record{whose} stopped") };
+        // A carer's switch covers every record they act for.
+        let what = match (matches!(access.via(), Via::Owner), on) {
+            (true, true) => "emails about this record started again",
+            (true, false) => "emails about this record stopped",
+            (false, true) => "emails to this carer about the records they act for started again",
+            (false, false) => "emails to this carer about the records they act for stopped",
+        };
         a.commit(access, crate::audit::Disclosure::new("update", what)).await?;
         Ok(())
     }
@@ -374,6 +380,7 @@ mod tests {
             assert!(subject.contains("Kith record"));
             let link = if n == Notice::CarerReview { "https://kith.example/sharing" } else { "https://kith.example/access-log" };
             assert!(body.contains(link) && body.contains("does not say who"), "{body}");
+            assert!(body.contains("For your privacy"), "{body}");
             assert!(body.is_ascii() && body.lines().all(|l| l.len() <= 76), "{body}");
             let (subject, body) = n.email("David Jones", "https://kith.example", true);
             assert!(subject.contains("Kith record"), "{subject}");

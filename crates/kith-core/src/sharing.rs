@@ -191,11 +191,15 @@ impl Kith {
         // A carer acting for the patient gives no more than they have: what
         // they share ends when their own access does.
         let mut expires_at = days.map(|d| now + d * DAY_MS);
-        if let Some(own_end) = self.delegate_access_ends(access, now).await? {
-            expires_at = Some(expires_at.map_or(own_end, |e| e.min(own_end)));
-        }
         let scope = if input.act_for { Scope::whole() } else { input.scope };
         let mut audited = self.audited(access).await?;
+        // Asked inside the transaction: their access may have been stopped
+        // since this request began.
+        match delegate_access_ends(audited.conn(), access, now).await? {
+            Delegate::NoLonger => return audited.fail(AppError::NotFound).await,
+            Delegate::Ends(own_end) => expires_at = Some(expires_at.map_or(own_end, |e| e.min(own_end))),
+            Delegate::NotOne | Delegate::NeverEnds => {}
+        }
         let grant_id = new_id();
         let token = new_token();
         store::insert_grant(
@@ -215,19 +219,6 @@ impl Kith {
         let what = format!("grant to {} ({}): {}", email.as_str(), role.as_str(), describe_scope(&scope));
         audited.commit(access, Disclosure { labels: scope.labels.clone(), ..Disclosure::new("share", what) }).await?;
         Ok(NewInvitation { email: email.as_str().to_string(), url: invitation_url(public_url, &token) })
-    }
-
-    /// When the access of a carer acting for the patient ends (the latest
-    /// of their act-for grants), for capping what they share; None for the
-    /// patient, and for a delegate whose access does not end.
-    async fn delegate_access_ends(&self, access: &RecordAccess, now: i64) -> CoreResult<Option<i64>> {
-        let (Via::Grant { .. }, Some(user_id)) = (access.via(), access.user_id()) else { return Ok(None) };
-        let mine: Vec<store::GrantRow> = store::active_grants_for(&self.db.pool, access.patient_id(), user_id, now).await?;
-        let acting: Vec<&store::GrantRow> = mine.iter().filter(|g| g.can_act_for != 0).collect();
-        if acting.iter().any(|g| g.expires_at.is_none()) {
-            return Ok(None);
-        }
-        Ok(acting.iter().filter_map(|g| g.expires_at).max())
     }
 
     /// A new invitation for a grant nobody has accepted yet (the patient lost
@@ -345,6 +336,14 @@ impl Kith {
         let Some(g) = store::grants_of(audited.conn(), access.patient_id()).await?.into_iter().find(|g| g.id == grant_id) else {
             return audited.fail(AppError::NotFound).await;
         };
+        if !may_stop(access, &g) {
+            return audited.fail(AppError::NotFound).await;
+        }
+        if let Some(carer) = g.grantee_user_id.as_deref().filter(|_| g.can_act_for != 0) {
+            // Two of one carer's grants stopped at once must not each leave
+            // the other to stop what the carer shared.
+            store::lock_grants_of_user(audited.conn(), self.db.backend(), access.patient_id(), carer).await?;
+        }
         if store::revoke_grant(audited.conn(), access.patient_id(), grant_id, now).await? == 0 {
             return audited.fail(AppError::NotFound).await;
         }
@@ -392,13 +391,15 @@ impl Kith {
             None => None,
         };
         let now = now_ms();
-        // A link made by someone acting for the patient ends with their access.
-        let expires_at = match self.delegate_access_ends(access, now).await? {
-            Some(own_end) => (now + hours * HOUR_MS).min(own_end),
-            None => now + hours * HOUR_MS,
-        };
         let name = if input.name.trim().is_empty() { "Shared link".to_string() } else { input.name.trim().to_string() };
         let mut audited = self.audited(access).await?;
+        // A link made by someone acting for the patient ends with their
+        // access (asked inside the transaction, as for grants).
+        let expires_at = match delegate_access_ends(audited.conn(), access, now).await? {
+            Delegate::NoLonger => return audited.fail(AppError::NotFound).await,
+            Delegate::Ends(own_end) => (now + hours * HOUR_MS).min(own_end),
+            Delegate::NotOne | Delegate::NeverEnds => now + hours * HOUR_MS,
+        };
         store::insert_share_link(
             audited.conn(),
             access.patient_id(),
@@ -515,10 +516,12 @@ impl Kith {
         // her) name who did; the patient's own do not.
         let owner = store::owner_user_id(r.conn(), access.patient_id()).await?;
         let mut made_by = std::collections::HashMap::new();
+        // A carer acting for her reads this page too.
+        let for_whom = if matches!(access.via(), Via::Owner) { "you".to_string() } else { access.patient_name().to_string() };
         for creator in rows.iter().map(|g| &g.created_by).chain(links.iter().map(|l| &l.created_by)) {
             if Some(creator) != owner.as_ref() && !made_by.contains_key(creator) {
                 let name = store::user_by_id(r.conn(), creator).await?.map(|u| u.name).unwrap_or_else(|| "someone no longer in Kith".into());
-                made_by.insert(creator.clone(), format!("{name}, acting for you"));
+                made_by.insert(creator.clone(), format!("{name}, acting for {for_whom}"));
             }
         }
         let running = |revoked: Option<i64>, expires: Option<i64>| revoked.is_none() && expires.is_none_or(|e| e > now);
@@ -531,7 +534,8 @@ impl Kith {
                 return None;
             }
             let grants = rows.iter().filter(|o| &o.created_by == carer && running(o.revoked_at, o.expires_at)).count() as u64;
-            let links = links.iter().filter(|l| &l.created_by == carer && running(l.revoked_at, Some(l.expires_at))).count() as u64;
+            let opens = |l: &&store::ShareLinkRow| l.locked_at.is_none() && !(l.single_use != 0 && l.used_at.is_some());
+            let links = links.iter().filter(|l| &l.created_by == carer && running(l.revoked_at, Some(l.expires_at))).filter(opens).count() as u64;
             (grants + links > 0).then(|| count_shares(grants, links))
         };
         let also: Vec<Option<String>> = rows.iter().map(also_stops).collect();
@@ -555,6 +559,7 @@ impl Kith {
                 scope: scope_of(&g.scope),
                 rights: describe_rights(g.can_comment != 0, g.can_contribute != 0, g.can_act_for != 0),
                 can_resend: may_resend(access, &g),
+                can_stop: may_stop(access, &g),
                 expires: g.expires_at.map(ms_to_uk),
                 created: ms_to_uk(g.created_at),
                 id: g.id,
@@ -679,6 +684,39 @@ impl Kith {
         audited.commit(access, Disclosure::new("share", format!("carer access {grant_id} renewed for 12 months"))).await?;
         Ok(())
     }
+}
+
+/// Whether `access` may stop grant `g`. Only the patient lets a family carer
+/// act for her, so only she (or the operator) stops that, though the carer
+/// may step down; anyone managing the record stops any other grant.
+fn may_stop(access: &RecordAccess, g: &store::GrantRow) -> bool {
+    g.can_act_for == 0 || matches!(access.via(), Via::Owner | Via::Operator) || g.grantee_user_id.as_deref().is_some_and(|u| access.user_id() == Some(u))
+}
+
+/// Where someone sharing stands as a carer acting for the patient.
+enum Delegate {
+    /// The patient (or the operator).
+    NotOne,
+    /// Their access to act for her ends then (the latest of their grants).
+    Ends(i64),
+    NeverEnds,
+    /// Their access was stopped since this request began.
+    NoLonger,
+}
+
+/// When the access of a carer acting for the patient ends, for capping what
+/// they share (see `create_grant`).
+async fn delegate_access_ends(conn: &mut sqlx::AnyConnection, access: &RecordAccess, now: i64) -> CoreResult<Delegate> {
+    let (Via::Grant { .. }, Some(user_id)) = (access.via(), access.user_id()) else { return Ok(Delegate::NotOne) };
+    let mine = store::active_grants_for(&mut *conn, access.patient_id(), user_id, now).await?;
+    let acting: Vec<&store::GrantRow> = mine.iter().filter(|g| g.can_act_for != 0).collect();
+    if acting.is_empty() {
+        return Ok(Delegate::NoLonger);
+    }
+    if acting.iter().any(|g| g.expires_at.is_none()) {
+        return Ok(Delegate::NeverEnds);
+    }
+    Ok(acting.iter().filter_map(|g| g.expires_at).max().map_or(Delegate::NeverEnds, Delegate::Ends))
 }
 
 /// Whether `access` may make a new invitation link for grant `g`. Someone

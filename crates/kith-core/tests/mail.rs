@@ -256,6 +256,14 @@ async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
     };
     let pair = |kind: &str, who: &str| (kind.to_string(), who.to_string());
 
+    // An account with a record of its own may accept a carer's invitation,
+    // but only a carer's account acts for her: Pat gets no emails.
+    let pat = kith_core::testing::user(k, "Pat Patient", "pat@example.com", "patient", "").await;
+    let acts_too = GrantInput { role: "carer".into(), act_for: true, ..whole_record_view("pat@example.com") };
+    kith_core::testing::accept(k, &k.create_grant(&manage, &owner, acts_too, "http://kith.test").await.unwrap(), "pat@example.com").await;
+    let pats = k.open_patient(&Principal::User(pat.clone()), &pid, Right::Read).await.unwrap();
+    assert!(kith_core::testing::not_found(k.set_notice_emails(&pats, false).await), "nor a switch for them");
+
     // David's own first look is news to the patient only; Sam's to both.
     let acting = k.open_patient(&Principal::User(david.clone()), &pid, Right::Manage).await.unwrap();
     k.summary(&acting).await.unwrap();
@@ -269,8 +277,6 @@ async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
     k.set_notice_emails(&acting, false).await.unwrap();
     assert!(!k.access_log(&acting, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
     assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on, "the patient's stay on");
-    let sams = k.open_patient(&Principal::User(sam.clone()), &pid, Right::Read).await.unwrap();
-    assert!(kith_core::testing::not_found(k.set_notice_emails(&sams, false).await), "a carer who only views has none to switch");
     assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 2, given_up: 1 });
     let davids = on.mail_outbox(&pid).await.into_iter().find(|m| m.recipient_user_id.as_deref() == Some(&david.user_id)).unwrap();
     assert_eq!(davids.last_error.as_deref(), Some("the carer turned these emails off"));
@@ -297,7 +303,6 @@ async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
 /// to the patient (who may renew it) and to the carer (who may ask her to);
 /// a renewal starts afresh. Invitations nobody accepted are not news.
 async fn a_carers_access_due_for_review_is_emailed_once_to_both(db: &TestDb) {
-    assert_eq!(db.kith.queue_carer_reviews().await.unwrap(), 0, "nothing without a mail server");
     let on = same_kind(db, Settings { mail: Some(unreachable_mail()), ..fast_settings() }).await;
     let k = &on.kith;
     let (owner, pid) = margaret(k).await;
@@ -310,6 +315,9 @@ async fn a_carers_access_due_for_review_is_emailed_once_to_both(db: &TestDb) {
     k.create_grant(&manage, &owner, carer("una@example.com", 20), "http://kith.test").await.unwrap();
     let reviews = |q: Vec<kith_core::testing::QueuedMail>| q.into_iter().filter(|m| m.kind == "carer-review").map(|m| m.recipient_user_id).collect::<Vec<_>>();
 
+    let without_mail = Kith::new(k.db.clone(), fast_settings());
+    assert_eq!(without_mail.queue_carer_reviews().await.unwrap(), 0, "nothing without a mail server");
+    assert!(on.mail_outbox(&pid).await.is_empty());
     assert_eq!(k.queue_carer_reviews().await.unwrap(), 1);
     assert_eq!(reviews(on.mail_outbox(&pid).await), [None, Some(sue.user_id.clone())]);
     assert_eq!(k.queue_carer_reviews().await.unwrap(), 0, "once");

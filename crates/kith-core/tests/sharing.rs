@@ -719,6 +719,10 @@ async fn what_a_carer_shared_stops_with_their_access(db: &TestDb) {
     kith_core::testing::accept(k, &invitation, "dent@example.com").await;
     let link = LinkInput { name: "For the ambulance".into(), scope: Scope::whole(), expires_in_hours: None, passcode: None, single_use: false };
     let token = k.create_link(&acting, &carer, link, "http://kith.test").await.unwrap().url.rsplit('/').next().unwrap().to_string();
+    // A once-only link, used: it no longer opens, so it is not counted.
+    let once = LinkInput { name: "Once".into(), scope: Scope::whole(), expires_in_hours: None, passcode: None, single_use: true };
+    let used = k.create_link(&acting, &carer, once, "http://kith.test").await.unwrap().url.rsplit('/').next().unwrap().to_string();
+    k.open_link(&used, "", "Pat Medic", "Paramedic", "Ambulance Service", &Origin::default()).await.unwrap();
     // A second carer acting for her shares too.
     let sue = user(k, "Sue Sister", "sister@example.com", "carer", "").await;
     grant(k, &w, "sister@example.com", "carer", Scope::whole(), true, None).await;
@@ -731,7 +735,15 @@ async fn what_a_carer_shared_stops_with_their_access(db: &TestDb) {
     assert_eq!(by_email("dent@example.com").made_by.as_deref(), Some("David Act, acting for you"));
     assert_eq!(by_email("physio@example.com").made_by.as_deref(), Some("Sue Sister, acting for you"));
     assert_eq!(by_email("act@example.com").made_by, None, "the patient's own share names nobody");
-    assert_eq!(view.links[0].made_by.as_deref(), Some("David Act, acting for you"));
+    assert!(view.links.iter().all(|l| l.made_by.as_deref() == Some("David Act, acting for you")));
+    // Only the patient stops a carer's access to act for her; another carer
+    // acting for her cannot (the Sharing page offers them no button).
+    let as_sue = k.sharing_view(&sues).await.unwrap();
+    let davids = as_sue.grants.iter().find(|g| g.email == "act@example.com").unwrap();
+    assert!(!davids.can_stop && by_email("act@example.com").can_stop);
+    assert!(not_found(k.revoke_grant(&sues, &davids.id).await));
+    let dentists = as_sue.grants.iter().find(|g| g.email == "dent@example.com").unwrap();
+    assert!(dentists.can_stop && dentists.made_by.as_deref() == Some("David Act, acting for Margaret Jones"), "{dentists:?}");
     assert_eq!(by_email("act@example.com").also_stops.as_deref(), Some("1 person and 1 link"));
     assert_eq!(by_email("sister@example.com").also_stops.as_deref(), Some("1 person"));
     assert_eq!(by_email("dent@example.com").also_stops, None, "a clinician acts for nobody");
@@ -746,13 +758,21 @@ async fn what_a_carer_shared_stops_with_their_access(db: &TestDb) {
     let after = k.sharing_view(&owner).await.unwrap();
     let status = |email: &str| after.grants.iter().find(|g| g.email == email).unwrap().status.clone();
     assert_eq!(status("dent@example.com"), "revoked");
-    assert_eq!(after.links[0].status, "revoked");
+    assert_eq!(after.links.iter().find(|l| l.name == "For the ambulance").unwrap().status, "revoked");
     assert_eq!(status("physio@example.com"), "active", "another carer's shares go on");
     assert_eq!(status("sister@example.com"), "active");
+    // A request David began before he was stopped shares nothing.
+    let late = GrantInput { role: "clinician".into(), ..carer_input("late@example.com", None) };
+    assert!(not_found(k.create_grant(&acting, &carer, late, "http://kith.test").await));
+    let link = LinkInput { name: "Too late".into(), scope: Scope::whole(), expires_in_hours: None, passcode: None, single_use: false };
+    assert!(not_found(k.create_link(&acting, &carer, link, "http://kith.test").await));
     let log = db.log(&w.patient_id).await;
     let revoke = log.iter().rev().find(|e| e.action == "revoke").unwrap();
     assert!(revoke.what.contains("act@example.com") && revoke.what.contains("1 person and 1 link"), "{}", revoke.what);
 
+    // A carer may step down themselves.
+    let sue_steps_down = k.sharing_view(&sues).await.unwrap().grants.into_iter().find(|g| g.email == "sister@example.com").unwrap();
+    assert!(sue_steps_down.can_stop);
     // A carer acting through two grants keeps what they shared when one stops.
     grant(k, &w, "sister@example.com", "carer", Scope::whole(), true, Some(30)).await;
     let first = by_email("sister@example.com").id;

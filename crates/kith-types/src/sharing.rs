@@ -68,6 +68,10 @@ pub struct GrantInfo {
     /// carer acting for them who made it).
     #[serde(default)]
     pub can_resend: bool,
+    /// The viewer may stop it: only the patient stops a carer's access to
+    /// act for her (the carer may step down).
+    #[serde(default)]
+    pub can_stop: bool,
     /// Who set it up, when not the patient: "Tom Jones, acting for you".
     #[serde(default)]
     pub made_by: Option<String>,

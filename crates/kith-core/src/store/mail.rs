@@ -30,11 +30,13 @@ pub(crate) async fn enqueue_mail(conn: &mut AnyConnection, patient: &str, id: &s
 }
 
 /// The accounts of the family carers who act for the patient now (an
-/// accepted grant to act for her that has not ended).
+/// accepted grant to act for her that has not ended, held by a carer's
+/// account: the policy lets no other role act for her).
 pub(crate) async fn acting_carers<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, now: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT DISTINCT grantee_user_id FROM grants WHERE patient_id = $1 AND can_act_for <> 0 AND grantee_user_id IS NOT NULL \
-         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY grantee_user_id",
+        "SELECT DISTINCT g.grantee_user_id FROM grants g JOIN users u ON u.id = g.grantee_user_id \
+         WHERE g.patient_id = $1 AND g.can_act_for <> 0 AND u.role = 'carer' \
+         AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > $2) ORDER BY g.grantee_user_id",
     )
     .bind(patient.to_string())
     .bind(now)

@@ -195,6 +195,19 @@ pub(crate) async fn revoke_grant<'e, E: Executor<'e, Database = Any>>(ex: E, pat
         .map(|r| r.rows_affected())
 }
 
+/// Locks a person's grants to a record until the transaction ends
+/// (PostgreSQL; SQLite has one writer at a time anyway).
+pub(crate) async fn lock_grants_of_user(conn: &mut AnyConnection, backend: crate::Backend, patient: &str, user_id: &str) -> sqlx::Result<()> {
+    if backend == crate::Backend::Postgres {
+        sqlx::query("SELECT id FROM grants WHERE patient_id = $1 AND grantee_user_id = $2 FOR UPDATE")
+            .bind(patient.to_string())
+            .bind(user_id.to_string())
+            .fetch_all(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stops every grant and link that `user_id` made on the patient's behalf
 /// and that is still running: what a carer acting for the patient shared
 /// ends with their own access. Returns (grants, links) stopped.
@@ -208,13 +221,17 @@ pub(crate) async fn revoke_shares_made_by(conn: &mut AnyConnection, patient: &st
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let links = sqlx::query("UPDATE share_links SET revoked_at = $1 WHERE patient_id = $2 AND created_by = $3 AND revoked_at IS NULL AND expires_at > $1")
-        .bind(now)
-        .bind(patient.to_string())
-        .bind(user_id.to_string())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    // Links that still open: a locked or used-up one is stopped already.
+    let links = sqlx::query(
+        "UPDATE share_links SET revoked_at = $1 WHERE patient_id = $2 AND created_by = $3 AND revoked_at IS NULL AND expires_at > $1 \
+         AND locked_at IS NULL AND NOT (single_use <> 0 AND used_at IS NOT NULL)",
+    )
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(user_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     Ok((grants, links))
 }
 
@@ -232,14 +249,19 @@ pub(crate) async fn carer_grants_due_review<'e, E: Executor<'e, Database = Any>>
 }
 
 /// Marks a grant's review email as queued; false when it already was.
-pub(crate) async fn mark_review_notice<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64) -> sqlx::Result<bool> {
-    sqlx::query("UPDATE grants SET review_notice_at = $1 WHERE patient_id = $2 AND id = $3 AND review_notice_at IS NULL")
-        .bind(now)
-        .bind(patient.to_string())
-        .bind(id.to_string())
-        .execute(ex)
-        .await
-        .map(|r| r.rows_affected() == 1)
+pub(crate) async fn mark_review_notice<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64, horizon: i64) -> sqlx::Result<bool> {
+    // Checked again: a renewal or revocation since the search wins.
+    sqlx::query(
+        "UPDATE grants SET review_notice_at = $1 WHERE patient_id = $2 AND id = $3 AND review_notice_at IS NULL \
+         AND revoked_at IS NULL AND expires_at > $1 AND expires_at <= $4",
+    )
+    .bind(now)
+    .bind(patient.to_string())
+    .bind(id.to_string())
+    .bind(horizon)
+    .execute(ex)
+    .await
+    .map(|r| r.rows_affected() == 1)
 }
 
 #[derive(Debug, FromRow)]
