@@ -244,6 +244,13 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/sign_in_code",
         // Answers an empty list to anyone who does not manage a record.
         "/api/sharing/notifications",
+        // "Forgot your password?": for people who cannot sign in. Asking
+        // answers the same for any address; a link's page and form need the
+        // link's (unguessable) token.
+        "/api/password_reset/available",
+        "/api/password_reset/ask",
+        "/api/password_reset/check",
+        "/api/password_reset/set",
     ];
     // Well-formed arguments for each private server function, so the call gets
     // past argument parsing and reaches the session check. A new server
@@ -780,7 +787,26 @@ async fn activity_keeps_a_session_alive(db: &TestDb) {
     assert!(session_cookie(&res).is_none());
 }
 
+/// Without a mail server the page says whom to ask; a link that is not
+/// (or no longer) good says so and offers a new one, without JavaScript.
+async fn forgotten_password_pages_without_mail_or_with_a_dead_link(db: &TestDb) {
+    let app = app(db);
+    let page = text(get(&app, "/forgot-password", None).await).await;
+    assert!(page.contains("This Kith does not send email") && !page.contains("Email me a link"), "{page}");
+    // A form sent anyway comes back to its page with the reason.
+    let res = form_post(&app, "/api/password_reset/ask", "email=margaret%40example.com", None).await;
+    let loc = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let path = loc.trim_start_matches("http://127.0.0.1:3000").replace("/sign-in", "/forgot-password");
+    assert!(path.starts_with("/forgot-password?"), "{path}");
+    let page = text(get(&app, &path, None).await).await;
+    assert!(page.contains("This Kith cannot send email"), "{page}");
+    let page = text(get(&app, &format!("/reset-password/{}", "0".repeat(64)), None).await).await;
+    assert!(page.contains("has expired or has already been used") && page.contains("href=\"/forgot-password\""), "{page}");
+    assert!(!page.contains("Set my new password"));
+}
+
 backend_tests!(
+    forgotten_password_pages_without_mail_or_with_a_dead_link,
     activity_keeps_a_session_alive,
     paging_keeps_the_filters,
     pages_render_while_routers_are_built,

@@ -27,12 +27,12 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     <p>"The link works once, for an hour. If nothing arrives in a few minutes, look in your junk mail folder, or check the address and ask again."</p>
                 </div>
             </Show>
+            <ErrorSummary error/>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     if available.await.unwrap_or(false) {
                         view! {
                             <p class="mb-4">"Type the email address you use for Kith. We will email you a link to choose a new password."</p>
-                            <ErrorSummary error/>
                             <ActionForm action=action>
                                 <TextField name="email" label="Email address" input_type="email" autocomplete="email" required=true error=error/>
                                 <SubmitButton label="Email me a link"/>
