@@ -267,6 +267,8 @@ impl Kith {
         let hash = password::hash(new.to_string()).await?;
         let mut change = self.account_change(actor).await?;
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
+        // A link asked for earlier must not undo this.
+        store::end_password_resets(change.conn(), &actor.user_id, now_ms()).await?;
         let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, &crate::session_store::stored_key(keep_session)).await?;
         change.commit(origin, "account: password changed, other sessions ended").await?;
         self.tell_password_changed(&user.name, &user.email, "on your Account page");

@@ -220,6 +220,8 @@ impl Kith {
         store::identity::touch_user(change.conn(), &actor.user_id, now_ms()).await?;
         if method_id.is_empty() {
             store::identity::clear_password(change.conn(), &actor.user_id, now_ms()).await?;
+            // A link asked for earlier must not bring the password back.
+            store::end_password_resets(change.conn(), &actor.user_id, now_ms()).await?;
         } else {
             store::identity::delete_linked(change.conn(), &actor.user_id, method_id).await?;
         }

@@ -34,9 +34,11 @@ impl Kith {
     }
 
     /// Emails a reset link to the account with this address, if there is
-    /// one, in the background; says nothing either way. Requests from one
-    /// network address count against the sign-in limits, so the form cannot
-    /// be used to flood a mailbox or probe many addresses.
+    /// one; says nothing either way. Everything after counting the request
+    /// happens in the background, so an address with an account takes no
+    /// longer to answer than one without. Requests from one network address
+    /// have their own limit (not the sign-in one, so a care home's shared
+    /// connection is not locked out of signing in by it).
     pub async fn request_password_reset(&self, email: &str, origin: &Origin) -> CoreResult<()> {
         let Some(mail) = self.settings.mail.clone() else {
             return Err(AppError::Conflict(
@@ -52,13 +54,24 @@ impl Kith {
             }
         };
         let s = &self.settings.throttle;
-        let keys = [(throttle::address_key(&origin.address), s.address_limit)];
+        let keys = [(format!("reset-ip:{}", origin.address), s.address_limit)];
         let now = now_ms();
         if let throttle::Verdict::Locked { until } = throttle::check(&self.db, s, &keys, now).await? {
-            return Err(AppError::Throttled { message: throttle::locked_message(until, now), email: email.as_str().to_string() }.into());
+            let minutes = ((until - now) as f64 / 60_000.0).ceil().max(1.0) as i64;
+            let message = format!("Too many links have been asked for from this network. Try again in {minutes} minutes.");
+            return Err(AppError::Throttled { message, email: email.as_str().to_string() }.into());
         }
-        // Counted like a failed sign-in from this address.
         throttle::record_failure(&self.db, s, &keys, now).await?;
+        let kith = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = kith.send_reset_link(email, mail, now).await {
+                tracing::warn!(error = %e, "password reset not sent");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, email: Email, mail: crate::mail::MailSettings, now: i64) -> CoreResult<()> {
         let Some(user) = store::user_by_email(&self.db.pool, email.as_str()).await? else {
             tracing::info!("password reset asked for an address with no account");
             return Ok(());
@@ -67,20 +80,20 @@ impl Kith {
             tracing::warn!(user_id = %user.id, "password reset not sent: too many asked for this hour");
             return Ok(());
         }
+        let token = new_token();
+        let expires_at = now + RESET_LINK_MINUTES * 60_000;
         let (subject, body) = if user.password_hash.is_some() {
-            let token = new_token();
-            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, now + RESET_LINK_MINUTES * 60_000).await?;
+            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, expires_at, None).await?;
             reset_email(&user.name, &format!("{}/reset-password/{token}", mail.public_url))
         } else {
+            // Counted like a link (used up at once), so these too are limited.
+            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, expires_at, Some(now)).await?;
             no_password_email(&user.name, &mail.public_url)
         };
-        let (user_id, address) = (user.id.clone(), user.email.clone());
-        tokio::spawn(async move {
-            match crate::mail::send_now(&mail, &address, subject, body).await {
-                Ok(()) => tracing::info!(%user_id, "password reset email sent"),
-                Err(reason) => tracing::warn!(%user_id, %reason, "password reset email not sent"),
-            }
-        });
+        match crate::mail::send_now(&mail, &user.email, subject, body).await {
+            Ok(()) => tracing::info!(user_id = %user.id, "password reset email sent"),
+            Err(reason) => tracing::warn!(user_id = %user.id, %reason, "password reset email not sent"),
+        }
         Ok(())
     }
 
@@ -104,7 +117,11 @@ impl Kith {
     /// one).
     pub async fn reset_password(&self, token: &str, new: &str, confirm: &str, origin: &Origin) -> CoreResult<Actor> {
         let r = self.waiting_reset(token).await?;
-        let user = store::user_by_id(&self.db.pool, &r.user_id).await?.ok_or_else(|| AppError::Conflict(RESET_LINK_GONE.into()))?;
+        // An account whose password was removed since signs in another way.
+        let user = store::user_by_id(&self.db.pool, &r.user_id)
+            .await?
+            .filter(|u| u.password_hash.is_some())
+            .ok_or_else(|| AppError::Conflict(RESET_LINK_GONE.into()))?;
         let mut errors = Vec::new();
         if let Err(m) = password::check_policy(new, &[&user.name, &user.email]) {
             errors.push(FieldError { field: "new_password".into(), message: m });

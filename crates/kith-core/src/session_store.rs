@@ -75,9 +75,11 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// tower-sessions calls this only for a session it loaded (new ones go
+    /// to `create`); one deleted since stays deleted.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id, expires_at) = encode(record)?;
-        store::session_upsert(&self.db.pool, &stored_key(&record.id.to_string()), user_id.as_deref(), &data, expires_at).await.map_err(backend)
+        store::session_update(&self.db.pool, &stored_key(&record.id.to_string()), user_id.as_deref(), &data, expires_at).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -259,4 +259,14 @@ async fn session_rows_do_not_hold_session_ids(db: &TestDb) {
     assert!(store.load(&Id::default()).await.unwrap().is_none());
     store.delete(&record.id).await.unwrap();
     assert!(store.load(&record.id).await.unwrap().is_none());
+    // A request still under way saves the session it loaded: that must not
+    // bring back a session ended meanwhile (sign-out everywhere, a new
+    // password).
+    store.save(&loaded).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none(), "an ended session stays ended");
+    let mut other = Record { id: Id::default(), data: Default::default(), expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(5) };
+    store.create(&mut other).await.unwrap();
+    other.data.insert("note".into(), serde_json::json!("changed"));
+    store.save(&other).await.unwrap();
+    assert_eq!(store.load(&other.id).await.unwrap().unwrap().data.get("note"), Some(&serde_json::json!("changed")), "a live session saves");
 }

@@ -154,6 +154,15 @@ async fn a_link_by_email_sets_a_new_password_once(db: &TestDb) {
     let told = inbox.wait_for(3).await;
     assert!(told.contains("Subject: Your Kith password was changed") && told.contains("on your Account page"), "{told}");
 
+    // A link asked for earlier stops working when she changes her password
+    // another way.
+    k.request_password_reset(MARGARET, &origin).await.unwrap();
+    let earlier = token_in(&inbox.wait_for(4).await);
+    k.check_password_reset(&earlier).await.unwrap();
+    k.change_password(&actor, "another fine phrase", NEW, NEW, "", &origin).await.unwrap();
+    inbox.wait_for(5).await;
+    assert!(conflict(k.check_password_reset(&earlier).await).contains("already been used"));
+
     // It is in her record's access log, where she can see it.
     let pid = k.own_record(&actor, kith_core::policy::Right::Read).await.unwrap().patient_id().to_string();
     assert!(on.log(&pid).await.iter().any(|e| e.what.contains("new password set through an emailed link")));
@@ -187,6 +196,13 @@ async fn links_end_together_and_are_limited(db: &TestDb) {
     k.request_password_reset("olive@example.com", &origin).await.unwrap();
     let told = inbox.wait_for(5).await;
     assert!(told.contains("Subject: Signing in to Kith") && told.contains("has no password") && !told.contains("/reset-password/"), "{told}");
+    // These too are limited to 3 an hour.
+    for _ in 0..3 {
+        k.request_password_reset("olive@example.com", &origin).await.unwrap();
+    }
+    inbox.wait_for(7).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox.count(), 7);
 }
 
 async fn futures_tokens(inbox: &Inbox) -> Vec<String> {
@@ -212,9 +228,12 @@ async fn asking_is_limited_per_network_address(db: &TestDb) {
         }
     }
     let (n, e) = refused.expect("refused in the end");
-    assert!(n <= limit && matches!(e, CoreError::User(AppError::Throttled { .. })), "{n}: {e:?}");
+    assert!(n <= limit && matches!(&e, CoreError::User(AppError::Throttled { .. })), "{n}: {e:?}");
+    assert!(e.to_string().contains("Too many links"), "{e:?}");
     let elsewhere = Origin { address: "10.9.0.51".into(), user_agent: "test".into() };
     k.request_password_reset("someone@example.com", &elsewhere).await.unwrap();
+    // Signing in from the same network is not held up by it.
+    k.sign_in(MARGARET, OLD, "10.9.0.50").await.unwrap();
 }
 
 /// `kith user set-password`: for a Kith without email, or a lost mailbox.

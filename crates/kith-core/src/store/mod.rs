@@ -153,24 +153,24 @@ pub(crate) async fn throttle_clear<'e, E: Executor<'e, Database = Any>>(ex: E, k
 
 // ---- sessions ----
 
-pub(crate) async fn session_upsert<'e, E: Executor<'e, Database = Any>>(
+/// Saves a session loaded earlier: an update only, never an insert, so a
+/// request that was under way when its session was ended (sign-out
+/// everywhere, a new password) cannot bring it back by saving it.
+pub(crate) async fn session_update<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
     user_id: Option<&str>,
     data: &str,
     expires_at: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET user_id = $2, data = $3, expires_at = $4",
-    )
-    .bind(id.to_string())
-    .bind(user_id.map(str::to_string))
-    .bind(data.to_string())
-    .bind(expires_at)
-    .execute(ex)
-    .await
-    .map(|_| ())
+    sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(user_id.map(str::to_string))
+        .bind(data.to_string())
+        .bind(expires_at)
+        .execute(ex)
+        .await
+        .map(|_| ())
 }
 
 /// Inserts only if the id is new; returns whether it was inserted.

@@ -16,12 +16,14 @@ pub(crate) async fn insert_password_reset<'e, E: Executor<'e, Database = Any>>(
     user_id: &str,
     now: i64,
     expires_at: i64,
+    used_at: Option<i64>,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(token_hash.to_string())
         .bind(user_id.to_string())
         .bind(now)
         .bind(expires_at)
+        .bind(used_at)
         .execute(ex)
         .await
         .map(|_| ())
