@@ -76,18 +76,24 @@ impl Kith {
             tracing::info!("password reset asked for an address with no account");
             return Ok(());
         };
-        if store::password_resets_since(&self.db.pool, &user.id, now - 3_600_000).await? >= RESETS_PER_HOUR {
+        let token = new_token();
+        let expires_at = now + RESET_LINK_MINUTES * 60_000;
+        let has_password = user.password_hash.is_some();
+        // Without a password the request is stored used up at once: counted
+        // like a link, so these emails too are limited.
+        let used_at = (!has_password).then_some(now);
+        let mut tx = self.db.pool.begin().await?;
+        store::lock_user(&mut tx, self.db.backend(), &user.id).await?;
+        let stored =
+            store::insert_password_reset_within(&mut tx, &token_hash(&token), &user.id, now, expires_at, used_at, now - 3_600_000, RESETS_PER_HOUR).await?;
+        tx.commit().await?;
+        if !stored {
             tracing::warn!(user_id = %user.id, "password reset not sent: too many asked for this hour");
             return Ok(());
         }
-        let token = new_token();
-        let expires_at = now + RESET_LINK_MINUTES * 60_000;
-        let (subject, body) = if user.password_hash.is_some() {
-            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, expires_at, None).await?;
+        let (subject, body) = if has_password {
             reset_email(&user.name, &format!("{}/reset-password/{token}", mail.public_url))
         } else {
-            // Counted like a link (used up at once), so these too are limited.
-            store::insert_password_reset(&self.db.pool, &token_hash(&token), &user.id, now, expires_at, Some(now)).await?;
             no_password_email(&user.name, &mail.public_url)
         };
         match crate::mail::send_now(&mail, &user.email, subject, body).await {

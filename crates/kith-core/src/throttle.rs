@@ -75,6 +75,9 @@ pub(crate) async fn check(db: &Db, s: &ThrottleSettings, keys: &[(String, i64)],
 pub(crate) async fn record_failure(db: &Db, s: &ThrottleSettings, keys: &[(String, i64)], now: i64) -> sqlx::Result<Option<i64>> {
     let mut locked = None;
     let mut tx = db.pool.begin().await?;
+    for (key, _) in keys {
+        store::throttle_hold(&mut *tx, key).await?;
+    }
     for (key, limit) in keys {
         let row = store::throttle_get(&mut *tx, key).await?;
         let mut row = match row {

@@ -133,6 +133,14 @@ pub(crate) async fn throttle_get<'e, E: Executor<'e, Database = Any>>(ex: E, key
     sqlx::query_as("SELECT failures, window_start, locked_until FROM sign_in_throttle WHERE key = $1").bind(key.to_string()).fetch_optional(ex).await
 }
 
+/// Writes nothing, but as a write it takes SQLite's write lock (and on
+/// PostgreSQL the row's lock) before the count is read: a read first would
+/// fail with "database is locked" if another connection wrote meanwhile,
+/// and two failures at once could count as one.
+pub(crate) async fn throttle_hold<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sign_in_throttle SET failures = failures WHERE key = $1").bind(key.to_string()).execute(ex).await.map(|_| ())
+}
+
 pub(crate) async fn throttle_put<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str, row: &ThrottleRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sign_in_throttle (key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \

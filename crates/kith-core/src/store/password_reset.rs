@@ -10,28 +10,43 @@ pub(crate) struct PasswordResetRow {
     pub used_at: Option<i64>,
 }
 
-pub(crate) async fn insert_password_reset<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Stores a link unless the account has had `limit` since `since`: one
+/// statement (after `lock_user` on PostgreSQL), so requests at the same
+/// moment cannot together pass the limit. False when over it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_password_reset_within(
+    conn: &mut sqlx::AnyConnection,
     token_hash: &str,
     user_id: &str,
     now: i64,
     expires_at: i64,
     used_at: Option<i64>,
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token_hash.to_string())
-        .bind(user_id.to_string())
-        .bind(now)
-        .bind(expires_at)
-        .bind(used_at)
-        .execute(ex)
-        .await
-        .map(|_| ())
+    since: i64,
+    limit: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM password_resets WHERE user_id = $2 AND created_at > $6) < $7",
+    )
+    .bind(token_hash.to_string())
+    .bind(user_id.to_string())
+    .bind(now)
+    .bind(expires_at)
+    .bind(used_at)
+    .bind(since)
+    .bind(limit)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected() == 1)
 }
 
-/// How many links were made for an account since `since`.
-pub(crate) async fn password_resets_since<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str, since: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2").bind(user_id.to_string()).bind(since).fetch_one(ex).await
+/// Holds an account's row until the transaction ends (PostgreSQL; SQLite
+/// has one writer at a time anyway).
+pub(crate) async fn lock_user(conn: &mut sqlx::AnyConnection, backend: crate::Backend, user_id: &str) -> sqlx::Result<()> {
+    if backend == crate::Backend::Postgres {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user_id.to_string()).fetch_all(conn).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn password_reset_by_hash<'e, E: Executor<'e, Database = Any>>(ex: E, token_hash: &str) -> sqlx::Result<Option<PasswordResetRow>> {
