@@ -85,6 +85,19 @@ export async function newInvitationPath(page: Page): Promise<string> {
   return new URL(url!).pathname;
 }
 
+/** On the Sharing page, the signed-in patient lets a family carer act for
+ *  them; returns the invitation's path to hand over. */
+export async function inviteCarerToActFor(page: Page, info: TestInfo, carerEmail: string): Promise<string> {
+  await page.goto('/sharing');
+  await ready(page, info);
+  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
+  await share.getByLabel('Their email address').fill(carerEmail);
+  await share.getByLabel(/A family carer/).check();
+  await share.getByLabel(/Act for you/).check();
+  await share.getByRole('button', { name: 'Share' }).click();
+  return newInvitationPath(page);
+}
+
 /** The signed-in person opens an invitation and accepts it: the record it
  *  shares is then on screen. */
 export async function acceptInvitation(page: Page, info: TestInfo, path: string) {

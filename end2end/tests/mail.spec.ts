@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { acceptInvitation, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, newInvitationPath, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
+import { acceptInvitation, expectAccessible, fillLinkForm, freshPage, inviteCarerToActFor, lockWithWrongPasscodes, makeLink, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
@@ -117,14 +117,7 @@ test('a family carer acting for the patient is emailed too, never about their ow
 
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${patientName}`);
-  await page.goto('/sharing');
-  await ready(page, info);
-  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
-  await share.getByLabel('Their email address').fill(carerEmail);
-  await share.getByLabel(/A family carer/).check();
-  await share.getByLabel(/Act for you/).check();
-  await share.getByRole('button', { name: 'Share' }).click();
-  const invitation = await newInvitationPath(page);
+  const invitation = await inviteCarerToActFor(page, info, carerEmail);
 
   // The carer's own first look tells the patient, not the carer.
   await acceptInvitation(carer, info, invitation);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { acceptInvitation, demoPatient, expectAccessible, fillLinkForm, freshPage, lockWithWrongPasscodes, makeLink, newInvitationPath, ready, signIn, signUp } from './helpers';
+import { acceptInvitation, demoPatient, expectAccessible, fillLinkForm, freshPage, inviteCarerToActFor, lockWithWrongPasscodes, makeLink, newInvitationPath, ready, signIn, signUp } from './helpers';
 
 const clinician = { email: 'priya.shah@demo.kith.example', password: 'stethoscope maple' };
 
@@ -242,14 +242,7 @@ test("stopping a carer who acts for the patient stops the link they made for her
 
   await signIn(page, info, demoPatient.email, demoPatient.password);
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Hello');
-  await page.goto('/sharing');
-  await ready(page, info);
-  const share = page.locator('section', { has: page.getByRole('heading', { name: 'Share with a person' }) });
-  await share.getByLabel('Their email address').fill(carerEmail);
-  await share.getByLabel(/A family carer/).check();
-  await share.getByLabel(/Act for you/).check();
-  await share.getByRole('button', { name: 'Share' }).click();
-  const invitation = await newInvitationPath(page);
+  const invitation = await inviteCarerToActFor(page, info, carerEmail);
   await acceptInvitation(carer, info, invitation);
 
   // The carer makes a link for the ambulance crew, for Margaret.
