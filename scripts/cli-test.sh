@@ -24,6 +24,15 @@ if echo "short" | $kith user set-password --email ray@example.com 2>"$dir/err"; 
 grep -q "10 characters" "$dir/err" || fail "a weak password's refusal does not say why: $(cat "$dir/err")"
 echo "velvet canyon morning" | $kith user set-password --email Ray@Example.com | grep -q "every session" || fail "set-password did not say what it did"
 if echo "velvet canyon morning" | $kith user set-password --email nobody@example.com 2>/dev/null; then fail "set-password found nobody's account"; fi
+# At a terminal the password is asked for and not shown (the input waits
+# until the prompt has turned echo off; the terminal echoes what arrives before).
+(sleep 3; printf 'quiet river lamp\n') | script -qec "$kith user set-password --email ray@example.com" /dev/null > "$dir/tty" \
+  || fail "set-password at a terminal failed: $(cat "$dir/tty")"
+grep -q "New password for ray@example.com" "$dir/tty" || fail "set-password at a terminal did not ask for the password: $(cat "$dir/tty")"
+grep -q "every session" "$dir/tty" || fail "set-password at a terminal did not set it: $(cat "$dir/tty")"
+if grep -q "quiet river lamp" "$dir/tty"; then fail "the password was shown at the terminal"; fi
+$kith user confirm-email --email Ray@Example.com | grep -q "may now email" || fail "confirm-email did not say what it did"
+if $kith user confirm-email --email nobody@example.com 2>/dev/null; then fail "confirm-email found nobody's account"; fi
 $kith import --nhs-number 9992649690 --source-kind gp --json "$fixtures"/01-*.json > "$dir/gp.json"
 python3 - "$dir/gp.json" <<'PY'
 import json, sys

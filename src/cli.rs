@@ -22,10 +22,20 @@ pub async fn demo(kith: &Kith, public_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a password: typed at a terminal without showing it (nor leaving it
+/// in the scrollback), or one line from a pipe.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
-    let mut password = String::new();
-    std::io::stdin().lock().read_line(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let password = read_password("Password for the new account: ")?;
     let result = kith
         .create_user(NewUser {
             name: opts.name,
@@ -69,9 +79,8 @@ pub async fn verify_clinician(kith: &Kith, email: &str) -> anyhow::Result<()> {
 }
 
 pub async fn set_password(kith: &Kith, email: &str) -> anyhow::Result<()> {
-    let mut password = String::new();
-    std::io::stdin().lock().read_line(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']);
+    let password = read_password(&format!("New password for {email}: "))?;
+    let password = password.as_str();
     // A refused password says why (the policy's words), not just that it was.
     let explained = |e: kith_core::CoreError| match e.into_app_error() {
         kith_types::AppError::Validation { errors, .. } => anyhow::anyhow!(errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ")),
@@ -80,6 +89,16 @@ pub async fn set_password(kith: &Kith, email: &str) -> anyhow::Result<()> {
     match kith.set_password_by_operator(email, password).await.map_err(explained)? {
         true => {
             println!("New password set for {email}; every session of that account has ended.");
+            Ok(())
+        }
+        false => Err(anyhow::anyhow!("No account has the email address {email}.")),
+    }
+}
+
+pub async fn confirm_email(kith: &Kith, email: &str) -> anyhow::Result<()> {
+    match kith.confirm_email_by_operator(email).await.map_err(user_facing)? {
+        true => {
+            println!("Confirmed: Kith may now email {email}.");
             Ok(())
         }
         false => Err(anyhow::anyhow!("No account has the email address {email}.")),

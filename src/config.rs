@@ -182,6 +182,13 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Record that you checked with its owner that an account's email
+    /// address is theirs, so Kith may email it (people usually confirm their
+    /// own, from a link Kith sends). Logged in their record.
+    ConfirmEmail {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(UserCommand::Add(o))) => kith::cli::user_add(&kith, o).await,
         Some(Command::User(UserCommand::VerifyClinician { email })) => kith::cli::verify_clinician(&kith, &email).await,
         Some(Command::User(UserCommand::SetPassword { email })) => kith::cli::set_password(&kith, &email).await,
+        Some(Command::User(UserCommand::ConfirmEmail { email })) => kith::cli::confirm_email(&kith, &email).await,
         Some(Command::Import(o)) => kith::cli::import(&kith, o).await,
         Some(Command::Record(o)) => kith::cli::record(&kith, o).await,
         Some(Command::Export(o)) => kith::cli::export(&kith, o).await,

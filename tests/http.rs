@@ -251,6 +251,10 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         "/api/password_reset/ask",
         "/api/password_reset/check",
         "/api/password_reset/set",
+        // A link to confirm an email address: its page says what it is for to
+        // whoever holds its (unguessable) token, and keeps it for after they
+        // sign in; confirming itself needs the account's session.
+        "/api/email/confirmation",
     ];
     // Well-formed arguments for each private server function, so the call gets
     // past argument parsing and reaches the session check. A new server
@@ -299,6 +303,8 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/two_step/begin", ""),
         ("/api/two_step/confirm", "code=123456"),
         ("/api/two_step/disable", "password=x"),
+        ("/api/email/send_confirmation", ""),
+        ("/api/email/confirm", "token=x"),
     ];
     let app = app(db);
     let mut checked = 0;

@@ -14,6 +14,7 @@ use pages::{
     access_log_page::AccessLogPage,
     account_page::AccountPage,
     care_plan_page::CarePlanPage,
+    email_confirmation_page::ConfirmEmailPage,
     entry_page::EntryPage,
     home_page::HomePage,
     invite_page::InvitePage,
@@ -65,6 +66,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in/code") view=SignInCodePage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
+                <Route path=path!("/confirm-email/:token") view=ConfirmEmailPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>

@@ -162,3 +162,47 @@ export async function lockWithWrongPasscodes(browser: Browser, info: TestInfo, p
   await expect(guesser.getByText('This link cannot be opened')).toBeVisible();
   await guesser.context().close();
 }
+
+/** The real SMTP server (end2end/mail/smtp-sink.mjs) this deployment's Kith
+ *  sends to, and what it has been given. */
+const sink = `http://127.0.0.1:${process.env.KITH_E2E_SMTP_HTTP_PORT ?? '3195'}`;
+export type Mail = { to: string[]; from: string; subject: string; text: string };
+export const CONFIRM_SUBJECT = 'Confirm your email address for Kith';
+
+/** Every email sent to `address`, oldest first. */
+export async function allMailTo(page: Page, address: string): Promise<Mail[]> {
+  const r = await page.request.get(`${sink}/messages`);
+  expect(r.ok()).toBeTruthy();
+  return ((await r.json()) as Mail[]).filter((m) => m.to.includes(address.toLowerCase()));
+}
+
+/** The emails sent to `address` besides the links to confirm it (which
+ *  every sign-up gets). */
+export async function mailTo(page: Page, address: string): Promise<Mail[]> {
+  return (await allMailTo(page, address)).filter((m) => m.subject !== CONFIRM_SUBJECT);
+}
+
+export async function subjects(page: Page, address: string): Promise<string[]> {
+  return (await mailTo(page, address)).map((m) => m.subject);
+}
+
+/** The path of the newest link emailed to confirm `address`. */
+export async function confirmationPath(page: Page, address: string): Promise<string> {
+  let links: string[] = [];
+  await expect
+    .poll(async () => {
+      links = (await allMailTo(page, address)).filter((m) => m.subject === CONFIRM_SUBJECT).map((m) => m.text.match(/https?:\/\/\S+\/confirm-email\/[0-9a-f]{64}/)![0]);
+      return links.length;
+    }, { timeout: 20_000 })
+    .toBeGreaterThan(0);
+  return new URL(links[links.length - 1]).pathname;
+}
+
+/** The signed-in person confirms their address with the link sign-up
+ *  emailed them, as they would from their mailbox. */
+export async function confirmEmail(page: Page, info: TestInfo, address: string) {
+  await page.goto(await confirmationPath(page, address));
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Confirm my email address' }).click();
+  await expect(page.getByTestId('email-status')).toHaveText(`${address} is confirmed. Kith emails you there.`);
+}

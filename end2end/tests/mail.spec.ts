@@ -1,24 +1,11 @@
-import { test, expect, Page } from '@playwright/test';
-import { acceptInvitation, expectAccessible, fillLinkForm, freshPage, inviteCarerToActFor, lockWithWrongPasscodes, makeLink, ready, runKith, signIn, signUp, uniqueEmail } from './helpers';
+import { test, expect } from '@playwright/test';
+import { acceptInvitation, allMailTo, confirmationPath, confirmEmail, CONFIRM_SUBJECT, expectAccessible, fillLinkForm, freshPage, inviteCarerToActFor, lockWithWrongPasscodes, mailTo, makeLink, ready, runKith, signIn, signUp, subjects, uniqueEmail } from './helpers';
 
 // Emails to the patient, through a real SMTP server (end2end/mail/smtp-sink.mjs,
 // npm smtp-server) that this deployment's Kith sends to (KITH_SMTP_URL).
 // Each project makes its own patient, so every email here is this test's.
 
-const sink = `http://127.0.0.1:${process.env.KITH_E2E_SMTP_HTTP_PORT ?? '3195'}`;
 const nhsNumbers: Record<string, string> = { js: '9990550018', 'no-js': '9990550026' };
-
-type Mail = { to: string[]; from: string; subject: string; text: string };
-
-async function mailTo(page: Page, address: string): Promise<Mail[]> {
-  const r = await page.request.get(`${sink}/messages`);
-  expect(r.ok()).toBeTruthy();
-  return ((await r.json()) as Mail[]).filter((m) => m.to.includes(address.toLowerCase()));
-}
-
-async function subjects(page: Page, address: string): Promise<string[]> {
-  return (await mailTo(page, address)).map((m) => m.subject);
-}
 
 const FIRST_VIEW = 'Someone new has viewed your Kith record';
 const LOCKED = 'A shared link to your Kith record was locked';
@@ -32,11 +19,19 @@ test('the patient is emailed when someone new opens the record, when a link lock
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Hello, Edith Mailer');
   expect(await mailTo(page, email)).toEqual([]);
-  // The access log says where the emails go.
+  // The access log says where the emails go, and that none goes to an
+  // address she has not confirmed (the operator added her).
   await page.goto('/access-log');
   await ready(page, info);
   await expect(page.getByTestId('emailed-to')).toContainText(`We also email you at ${email}`);
+  await expect(page.getByTestId('emailed-to-unconfirmed')).toContainText(`None of these emails is sent until you confirm that ${email} is your address`);
   await expectAccessible(page, info);
+  // The operator checked it with her.
+  runKith(['user', 'confirm-email', '--email', email]);
+  await page.reload();
+  await ready(page, info);
+  await expect(page.getByTestId('emailed-to')).toContainText(`We also email you at ${email}`);
+  await expect(page.getByTestId('emailed-to-unconfirmed')).toHaveCount(0);
 
   // A link with a passcode; a paramedic opens it.
   const path = await makeLink(page, info, 'Ambulance', '4821');
@@ -112,8 +107,10 @@ test('a family carer acting for the patient is emailed too, never about their ow
   const email = uniqueEmail(info, 'olive');
   const patientName = `Olive Mailer ${tag}`;
   runKith(['user', 'add', '--email', email, '--name', patientName, '--role', 'patient', '--nhs-number', carerNhsNumbers[tag], '--birth-date', '1938-05-06'], 'kettle orange stairs\n');
+  runKith(['user', 'confirm-email', '--email', email]);
   const carer = await freshPage(browser, info);
   const carerEmail = await signUp(carer, info, `Dora Daughter ${tag}`, 'A family carer, helping someone I care for');
+  await confirmEmail(carer, info, carerEmail);
 
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${patientName}`);
@@ -163,6 +160,7 @@ test('a forgotten password is set again through a link by email, which works onc
   const tag = info.project.name;
   const other = await freshPage(browser, info);
   const email = await signUp(other, info, `Fay Forgetful ${tag}`, 'A family carer, helping someone I care for');
+  await confirmEmail(other, info, email);
 
   // She has forgotten it: from the sign-in page she asks for a link.
   await page.goto('/sign-in');
@@ -208,4 +206,54 @@ test('a forgotten password is set again through a link by email, which works onc
   // The link does not work twice.
   await page.goto(path);
   await expect(page.getByTestId('reset-gone')).toContainText('has expired or has already been used');
+});
+
+test('an email address is confirmed by its owner, signed in, before Kith sends it anything else', async ({ page, browser }, info) => {
+  test.setTimeout(90_000);
+  const tag = info.project.name;
+  const email = uniqueEmail(info, 'nora');
+  runKith(['user', 'add', '--email', email, '--name', `Nora Newcomer ${tag}`, '--role', 'carer'], 'kettle orange stairs\n');
+  await signIn(page, info, email, 'kettle orange stairs');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Nora Newcomer ${tag}`);
+  // Her home page asks her to confirm it; the Account page sends the link.
+  await expect(page.getByTestId('confirm-email-reminder')).toContainText(`Please confirm your email address, ${email}`);
+  await expectAccessible(page, info);
+  await page.getByRole('link', { name: 'Send the link again' }).click();
+  await expect(page.getByTestId('email-status')).toHaveText(`${email} is not confirmed yet.`);
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Email me a link to confirm it' }).click();
+  await expect(page.getByTestId('confirmation-sent')).toContainText(`We have emailed a link to ${email}`);
+  await expectAccessible(page, info);
+  const path = await confirmationPath(page, email);
+  const [mail] = await allMailTo(page, email);
+  expect(mail.subject).toBe(CONFIRM_SUBJECT);
+  expect(mail.text).toContain(`Hello Nora Newcomer ${tag}`);
+
+  // She opens it on another device, not signed in there: she signs in and
+  // comes back to it, then confirms.
+  const phone = await freshPage(browser, info);
+  await phone.goto(path);
+  await ready(phone, info);
+  await expect(phone.getByTestId('confirm-sign-in')).toContainText(`To confirm ${email}, sign in to your Kith account`);
+  await expectAccessible(phone, info);
+  await phone.getByRole('link', { name: 'Sign in' }).last().click();
+  await expect(phone).toHaveURL(/\/sign-in/);
+  await ready(phone, info);
+  await phone.getByLabel('Email address').fill(email);
+  await phone.getByLabel('Password').fill('kettle orange stairs');
+  await phone.getByRole('button', { name: 'Sign in' }).click();
+  await expect(phone.getByTestId('confirm-ready')).toContainText(`Press the button to confirm that ${email} is your email address`);
+  await ready(phone, info);
+  await expectAccessible(phone, info);
+  await phone.getByRole('button', { name: 'Confirm my email address' }).click();
+  await expect(phone.getByText('Thank you: your email address is confirmed.')).toBeVisible();
+  await expect(phone.getByTestId('email-status')).toHaveText(`${email} is confirmed. Kith emails you there.`);
+  await phone.context().close();
+
+  // The link is used up, and the reminder has gone.
+  await page.goto(path);
+  await expect(page.getByTestId('confirm-gone')).toContainText('has expired or has already been used');
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Nora Newcomer ${tag}`);
+  await expect(page.getByTestId('confirm-email-reminder')).toHaveCount(0);
 });

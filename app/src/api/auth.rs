@@ -29,6 +29,8 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
             viewing: Some(Viewing { patient_name, how: "through a shared link".into(), partial: true, can_manage: false }),
             break_glass: false,
             break_glass_unverified: false,
+            email_confirmed: false,
+            can_email: false,
         }));
     }
     let user_id: Option<String> = session.get(USER_ID_KEY).await.map_err(|e| internal(&format!("session read: {e}")))?;
@@ -194,6 +196,12 @@ pub async fn sign_up(
     let session = session().await?;
     let actor = kith.create_user(kith_core::NewUser { name, email, password, role, nhs_number, birth_date, organisation }).await.map_err(core)?;
     start_session(&session, &actor).await?;
+    // Kith emails nothing else until the address is confirmed.
+    if kith.can_email() {
+        if let Err(e) = kith.send_email_confirmation(&actor).await {
+            tracing::warn!(error = %e, "email confirmation not sent at sign-up");
+        }
+    }
     leptos_axum::redirect(super::ssr::landing(&session).await);
     Ok(())
 }
@@ -291,6 +299,68 @@ pub async fn add_password(added_password: String, added_password_again: String) 
     let _ = session.insert(super::ssr::SIGN_IN_NOTICE_KEY, "Your password is set: you can now sign in with your email address and it.".to_string()).await;
     leptos_axum::redirect("/account#sign-in-methods");
     Ok(())
+}
+
+/// Emails the signed-in person a link to confirm their address (the
+/// Account page's button; sign-up sends the first).
+#[server(endpoint = "email/send_confirmation")]
+pub async fn send_email_confirmation() -> Result<(), AppError> {
+    let (kith, _, actor) = require_actor().await?;
+    kith.send_email_confirmation(&actor).await.map_err(core)?;
+    leptos_axum::redirect("/account?confirmation_sent=1#email");
+    Ok(())
+}
+
+/// What the page a confirmation link opens shows. Someone not signed in is
+/// asked to; the session keeps the link's hash meanwhile, so signing in
+/// brings them back to it (then `token` is empty).
+#[server(endpoint = "email/confirmation")]
+pub async fn get_email_confirmation(#[server(default)] token: String) -> Result<kith_types::EmailConfirmationView, AppError> {
+    use kith_core::session_store::USER_ID_KEY;
+    let kith = super::ssr::kith()?;
+    let session = session().await?;
+    let hash = confirmation_key(&session, &token).await;
+    let user_id: Option<String> = session.get(USER_ID_KEY).await.ok().flatten();
+    let actor = match user_id {
+        Some(id) => kith.actor(&id).await.map_err(core)?,
+        None => None,
+    };
+    match kith.email_confirmation(&hash, actor.as_ref()).await {
+        Ok(v) => {
+            if actor.is_none() {
+                session.insert(super::ssr::PENDING_CONFIRM_KEY, hash).await.map_err(|e| internal(&e.to_string()))?;
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            // A dead link must not bring them back here at every sign-in.
+            let _ = session.remove::<String>(super::ssr::PENDING_CONFIRM_KEY).await;
+            Err(core(e))
+        }
+    }
+}
+
+/// Confirms the signed-in person's address with the link they opened.
+#[server(endpoint = "email/confirm")]
+pub async fn confirm_email(#[server(default)] token: String) -> Result<(), AppError> {
+    let (kith, session, actor) = require_actor().await?;
+    let hash = confirmation_key(&session, &token).await;
+    let done = kith.confirm_email(&actor, &hash, &super::ssr::origin().await).await;
+    let _ = session.remove::<String>(super::ssr::PENDING_CONFIRM_KEY).await;
+    done.map_err(core)?;
+    leptos_axum::redirect("/account?email_confirmed=1#email");
+    Ok(())
+}
+
+/// The link a request presents: its token, or with none the hash the
+/// session kept.
+#[cfg(feature = "ssr")]
+async fn confirmation_key(session: &tower_sessions::Session, token: &str) -> String {
+    if token.trim().is_empty() {
+        super::ssr::pending_confirmation(session).await
+    } else {
+        kith_core::email_confirmation::confirmation_hash(token)
+    }
 }
 
 /// Whether "Forgot your password?" can email a link here.

@@ -210,14 +210,26 @@ pub async fn finish_password_sign_in(kith: &Kith, session: &Session, actor: &Act
 /// before signing in; the invitation page picks it up after they do.
 pub const PENDING_INVITE_KEY: &str = "pending_invite";
 
-/// Where someone goes once signed in: back to an invitation they opened
-/// first, or home.
+/// Session key: the hash of a link to confirm an email address, from
+/// someone who opened it before signing in; its page picks it up after.
+pub const PENDING_CONFIRM_KEY: &str = "pending_email_confirmation";
+
+/// Where someone goes once signed in: back to an invitation, or a link to
+/// confirm their email address, they opened first; or home.
 pub async fn landing(session: &Session) -> &'static str {
-    if pending_invitation(session).await.is_empty() {
-        "/"
-    } else {
+    if !pending_invitation(session).await.is_empty() {
         "/invite"
+    } else if !pending_confirmation(session).await.is_empty() {
+        "/confirm-email"
+    } else {
+        "/"
     }
+}
+
+/// The hash of the email confirmation link this session is on its way to
+/// (empty: none).
+pub async fn pending_confirmation(session: &Session) -> String {
+    session.get::<String>(PENDING_CONFIRM_KEY).await.ok().flatten().unwrap_or_default()
 }
 
 /// The hash of the invitation this session is on its way to (empty: none).

@@ -132,9 +132,16 @@ fn LogView(v: AccessLogView, q: AccessLogQuery, emails: ServerAction<SetNoticeEm
                 (false, false) => ("true", "Email me about my record again"),
                 (false, true) => ("true", "Email me about the records I act for again"),
             };
+            let unconfirmed = (n.on && !n.confirmed).then(|| view! {
+                <p class="font-bold mt-2" data-testid="emailed-to-unconfirmed">
+                    "None of these emails is sent until you confirm that " {n.address.clone()} " is your address. "
+                    <a href="/account#email">"Confirm it from your Account page"</a>
+                </p>
+            });
             view! {
                 <div class="card mb-4" id="notice-email" data-testid="emailed-to">
                     <p>{text}</p>
+                    {unconfirmed}
                     <ActionForm action=emails attr:class="mt-2">
                         <input type="hidden" name="on" value=value/>
                         <button type="submit" class="btn-secondary">{label}</button>

@@ -4,7 +4,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{
-    get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SignOutEverywhere,
+    get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SendEmailConfirmation,
+    SignOutEverywhere,
 };
 use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
 use crate::components::layout::Authed;
@@ -47,9 +48,10 @@ fn account(me: Me, two: TwoStep, methods: Methods) -> impl IntoView {
         <h1 class="text-3xl font-bold mb-4">"Your account"</h1>
         <dl class="card grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2">
             <dt class="font-bold">"Name"</dt><dd>{me.name}</dd>
-            <dt class="font-bold">"Email"</dt><dd>{me.email}</dd>
+            <dt class="font-bold">"Email"</dt><dd>{me.email.clone()}</dd>
             <dt class="font-bold">"Role"</dt><dd>{me.role.label()}</dd>
         </dl>
+        {me.can_email.then(|| view! { <EmailSection email=me.email.clone() confirmed=me.email_confirmed/> })}
         // Only for accounts with a password; one made through a provider
         // adds one under "How you sign in" instead.
         <Suspense fallback=|| ()>
@@ -73,6 +75,42 @@ fn account(me: Me, two: TwoStep, methods: Methods) -> impl IntoView {
         </Suspense>
         <TwoStepSection two/>
         <SignInMethodsSection methods/>
+    }
+}
+
+/// Whether the address is confirmed, and the button that emails a link to
+/// confirm it (only where this Kith sends email).
+#[component]
+fn EmailSection(email: String, confirmed: bool) -> impl IntoView {
+    let send = ServerAction::<SendEmailConfirmation>::new();
+    let error = error_of(send.value());
+    let query = use_query_map();
+    let sent = move || query.with(|q| q.get("confirmation_sent").is_some());
+    let just_confirmed = move || query.with(|q| q.get("email_confirmed").is_some());
+    view! {
+        <section class="card mt-8" id="email" aria-labelledby="email-heading" data-testid="email-section">
+            <h2 id="email-heading" class="text-2xl font-bold mb-2">"Your email address"</h2>
+            {if confirmed {
+                view! {
+                    <Show when=just_confirmed>
+                        <p class="notice-ok" role="status">"Thank you: your email address is confirmed."</p>
+                    </Show>
+                    <p data-testid="email-status">{email.clone()}" is confirmed. Kith emails you there."</p>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="font-bold" data-testid="email-status">{email.clone()}" is not confirmed yet."</p>
+                    <p class="mb-4">"Until you confirm it, Kith sends it nothing: not the emails that tell you when someone new looks at your record, and not a link to set a new password if you forget yours. We email you a link; open it while signed in to this account."</p>
+                    <Show when=sent>
+                        <p class="notice-ok" role="status" data-testid="confirmation-sent">"We have emailed a link to "{email.clone()}". It works for 7 days. If nothing arrives in a few minutes, look in your junk mail folder."</p>
+                    </Show>
+                    <ErrorSummary error/>
+                    <ActionForm action=send>
+                        <SubmitButton label="Email me a link to confirm it"/>
+                    </ActionForm>
+                }.into_any()
+            }}
+        </section>
     }
 }
 

@@ -19,7 +19,21 @@ pub fn HomePage() -> impl IntoView {
 
 type Messages = Resource<Result<Vec<(String, String)>, kith_types::AppError>>;
 
+/// Asks the person to confirm their email address, where this Kith sends
+/// email and they have not: until then it sends them nothing.
+fn confirm_reminder(me: &Me) -> Option<impl IntoView> {
+    (me.can_email && !me.email_confirmed && !me.email.is_empty()).then(|| {
+        view! {
+            <p class="notice-warn" data-testid="confirm-email-reminder">
+                "Please confirm your email address, "{me.email.clone()}": we have emailed you a link. Until you do, Kith cannot tell you when someone new looks at your record. "
+                <a href="/account#email">"Send the link again"</a>
+            </p>
+        }
+    })
+}
+
 fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messages: Messages) -> impl IntoView {
+    let reminder = confirm_reminder(&me);
     if me.patient.is_none() && me.viewing.is_none() {
         let text = match me.role {
             Role::Patient => "Your record has not been set up yet. Once your NHS Number is linked, your health information from your GP, hospitals and other services will appear here.",
@@ -44,6 +58,7 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messag
         };
         return view! {
             <h1 class="text-3xl font-bold mb-4">"Hello, "{me.name.clone()}</h1>
+            {reminder}
             {emergency}
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -82,6 +97,7 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messag
     };
     view! {
         <h1 class="text-3xl font-bold mb-4">{heading}</h1>
+        {reminder}
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let list = messages.await.unwrap_or_default();

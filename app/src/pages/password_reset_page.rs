@@ -23,8 +23,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             <h1 class="text-3xl font-bold mb-4">"Forgot your password?"</h1>
             <Show when=sent>
                 <div class="notice-ok" role="status" data-testid="reset-sent">
-                    <p class="font-bold">"If a Kith account uses that email address, we have sent it a link to set a new password."</p>
-                    <p>"The link works once, for an hour. If nothing arrives in a few minutes, look in your junk mail folder, or check the address and ask again."</p>
+                    <p class="font-bold">"If a Kith account uses that email address, and its owner has confirmed it, we have sent it a link to set a new password."</p>
+                    <p>"The link works once, for an hour. If nothing arrives in a few minutes, look in your junk mail folder, or check the address and ask again. Kith sends links only to addresses that were confirmed: if you never confirmed yours, ask whoever runs Kith to help."</p>
                 </div>
             </Show>
             <ErrorSummary error/>

@@ -271,7 +271,7 @@ impl Kith {
         store::end_password_resets(change.conn(), &actor.user_id, now_ms()).await?;
         let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, &crate::session_store::stored_key(keep_session)).await?;
         change.commit(origin, "account: password changed, other sessions ended").await?;
-        self.tell_password_changed(&user.name, &user.email, "on your Account page");
+        self.tell_password_changed(crate::password_reset::Told::of(&user), "on your Account page");
         tracing::info!(user_id = %actor.user_id, other_sessions_ended = ended, "password changed");
         Ok(())
     }
@@ -305,6 +305,8 @@ impl Kith {
             viewing: None,
             break_glass: self.settings.break_glass && actor.may_break_glass(),
             break_glass_unverified: self.settings.break_glass && actor.role == Role::Clinician && !actor.verified_clinician,
+            email_confirmed: u.email_confirmed_at.is_some(),
+            can_email: self.settings.mail.is_some(),
         })
     }
 

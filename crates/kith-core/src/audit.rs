@@ -690,6 +690,26 @@ impl Kith {
         })
     }
 
+    /// Begins a change the operator makes to someone's account from the
+    /// command line (a new password, a confirmed address): logged in their
+    /// record, when they have one, as the operator's doing, not theirs.
+    pub(crate) async fn operator_account_change(&self, actor: &Actor) -> CoreResult<AccountChange> {
+        let operator = Who {
+            key: "operator".into(),
+            name: "Server operator".into(),
+            role: "operator".into(),
+            org: String::new(),
+            via: "operator",
+            via_id: None,
+            reason: None,
+            on_behalf_of: None,
+        };
+        Ok(match store::patient_by_user(&self.db.pool, &actor.user_id).await? {
+            Some(p) => AccountChange::Logged(self.audited_patient(&p.id).await?, Box::new(operator)),
+            None => AccountChange::Plain(self.db.pool.begin().await?),
+        })
+    }
+
     /// A sign-in, or failed sign-in, of a patient's own account goes into
     /// their record's log.
     pub(crate) async fn log_sign_in(&self, actor: &Actor, origin: &Origin, ok: bool, what: &str) -> CoreResult<()> {
@@ -994,10 +1014,11 @@ impl Kith {
         // acting for them (who gets the emails too).
         let notice_email = match self.settings.mail.is_some() {
             true => match crate::mail::notice_recipient(a.conn(), access).await? {
-                Some(user_id) => store::user_email(a.conn(), &user_id).await?.map(|(_, address, on)| NoticeEmail {
-                    address,
-                    on: on != 0,
+                Some(user_id) => store::user_email(a.conn(), &user_id).await?.map(|to| NoticeEmail {
+                    address: to.email,
+                    on: to.notice_emails != 0,
                     for_carer: !matches!(access.via(), Via::Owner),
+                    confirmed: to.email_confirmed_at.is_some(),
                 }),
                 None => None,
             },

@@ -103,6 +103,8 @@ impl Kith {
         let mut tx = self.db.pool.begin().await?;
         store::insert_user(&mut *tx, &user_id, email.as_str(), name.trim(), role.as_str(), None, &organisation, now).await?;
         store::identity::insert_linked(&mut *tx, &new_id(), &user_id, &id.provider_id, &id.issuer, &id.subject, email.as_str(), now).await?;
+        // The provider checked the address (above): it is confirmed.
+        store::confirm_user_email(&mut *tx, &user_id, email.as_str(), now).await?;
         if id.staff {
             store::verify_clinician(&mut *tx, &user_id, &staff_check(id), now).await?;
         }
@@ -139,6 +141,11 @@ impl Kith {
         store::identity::insert_linked(change.conn(), &new_id(), &actor.user_id, &id.provider_id, &id.issuer, &id.subject, &label, now_ms()).await?;
         if id.staff {
             store::verify_clinician(change.conn(), &actor.user_id, &staff_check(id), now_ms()).await?;
+        }
+        // A provider that checked this account's own address confirms it
+        // (the statement changes nothing for any other address).
+        if let (true, Some(Ok(email))) = (id.email_verified, id.email.as_deref().map(Email::parse)) {
+            store::confirm_user_email(change.conn(), &actor.user_id, email.as_str(), now_ms()).await?;
         }
         change.commit(origin, &format!("account: sign-in through {} added", id.provider_name)).await?;
         tracing::info!(user_id = %actor.user_id, provider = %id.provider_id, "sign-in method linked");
@@ -255,6 +262,7 @@ impl Kith {
         let mut change = self.account_change(actor).await?;
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now_ms()).await?;
         change.commit(origin, "account: password added").await?;
+        self.tell_password_added(crate::password_reset::Told::of(&user));
         tracing::info!(user_id = %actor.user_id, "password added");
         Ok(())
     }

@@ -8,6 +8,7 @@ mod background;
 pub mod connections;
 pub mod db;
 pub mod demo;
+pub mod email_confirmation;
 pub mod error;
 pub mod identity;
 pub mod import;

@@ -235,12 +235,18 @@ impl Kith {
                 Some(user_id) => store::user_email(&self.db.pool, &user_id).await?,
                 None => None,
             };
-            let (Some((name, address, wanted)), Some(notice)) = (address, notice) else {
+            let (Some(to), Some(notice)) = (address, notice) else {
                 store::give_up_mail(&self.db.pool, &due, now, "no account with an email address for this record").await?;
                 run.given_up += 1;
                 continue;
             };
-            if wanted == 0 {
+            // Kith sends nothing to an address its owner has not confirmed.
+            if to.email_confirmed_at.is_none() {
+                store::give_up_mail(&self.db.pool, &due, now, "the email address is not confirmed").await?;
+                run.given_up += 1;
+                continue;
+            }
+            if to.notice_emails == 0 {
                 let why = if to_carer { "the carer turned these emails off" } else { "the patient turned these emails off" };
                 store::give_up_mail(&self.db.pool, &due, now, why).await?;
                 run.given_up += 1;
@@ -251,7 +257,7 @@ impl Kith {
                 run.given_up += 1;
                 continue;
             }
-            let outcome = send(mail, notice, &name, &address, to_carer).await;
+            let outcome = send(mail, notice, &to.name, &to.email, to_carer).await;
             let now = crate::now_ms();
             match outcome {
                 Ok(()) => {

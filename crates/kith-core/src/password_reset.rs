@@ -76,6 +76,11 @@ impl Kith {
             tracing::info!("password reset asked for an address with no account");
             return Ok(());
         };
+        // An unconfirmed address may not be the account holder's.
+        if user.email_confirmed_at.is_none() {
+            tracing::info!(user_id = %user.id, "password reset not sent: the address is not confirmed");
+            return Ok(());
+        }
         let token = new_token();
         let expires_at = now + RESET_LINK_MINUTES * 60_000;
         let has_password = user.password_hash.is_some();
@@ -138,7 +143,8 @@ impl Kith {
         if !errors.is_empty() {
             return Err(AppError::Validation { errors, values: vec![] }.into());
         }
-        let (account, address) = (throttle::account_key(&user.email), user.email.clone());
+        let account = throttle::account_key(&user.email);
+        let told = Told::of(&user);
         let actor = Actor::from_row(user)?;
         let hash = password::hash(new.to_string()).await?;
         let now = now_ms();
@@ -153,7 +159,7 @@ impl Kith {
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
         let ended = store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
         change.commit(origin, "account: new password set through an emailed link, every session ended").await?;
-        self.tell_password_changed(&actor.name, &address, "with a link sent by email");
+        self.tell_password_changed(told, "with a link sent by email");
         throttle::record_success(&self.db, &account).await?;
         tracing::info!(user_id = %actor.user_id, sessions_ended = ended, "password reset");
         Ok(actor)
@@ -167,16 +173,17 @@ impl Kith {
         let Ok(email) = Email::parse(email) else { return Ok(false) };
         let Some(user) = store::user_by_email(&self.db.pool, email.as_str()).await? else { return Ok(false) };
         password::validate("password", new, &[&user.name, &user.email])?;
-        let (account, address) = (throttle::account_key(&user.email), user.email.clone());
+        let account = throttle::account_key(&user.email);
+        let told = Told::of(&user);
         let actor = Actor::from_row(user)?;
         let hash = password::hash(new.to_string()).await?;
         let now = now_ms();
-        let mut change = self.account_change(&actor).await?;
+        let mut change = self.operator_account_change(&actor).await?;
         store::end_password_resets(change.conn(), &actor.user_id, now).await?;
         store::set_password_hash(change.conn(), &actor.user_id, &hash, now).await?;
         store::sessions_delete_for_user_except(change.conn(), &actor.user_id, "").await?;
         change.commit(&Origin::command_line(), "account: new password set by the operator of this Kith, every session ended").await?;
-        self.tell_password_changed(&actor.name, &address, "by whoever runs this Kith");
+        self.tell_password_changed(told, "by whoever runs this Kith");
         throttle::record_success(&self.db, &account).await?;
         tracing::info!(user_id = %actor.user_id, "password set by the operator");
         Ok(true)
@@ -184,18 +191,38 @@ impl Kith {
 }
 
 impl Kith {
-    /// Tells the account's owner by email, when Kith sends email, that their
-    /// password changed (`how`: "on your Account page", ...), so a change
-    /// they did not make does not go unnoticed. Sent in the background.
-    pub(crate) fn tell_password_changed(&self, name: &str, address: &str, how: &str) {
+    /// Tells the account's owner by email, when Kith sends email and the
+    /// address is confirmed, that their password changed (`how`: "on your
+    /// Account page", ...), so a change they did not make does not go
+    /// unnoticed. Sent in the background.
+    pub(crate) fn tell_password_changed(&self, told: Told, how: &str) {
+        self.tell(told, |name, base| changed_email(name, base, how), "password change");
+    }
+
+    /// Likewise when a password is added to an account that signed in only
+    /// through a provider (nobody was signed out: a different email).
+    pub(crate) fn tell_password_added(&self, told: Told) {
+        self.tell(told, added_email, "password added");
+    }
+
+    fn tell(&self, told: Told, email: impl FnOnce(&str, &str) -> (String, String), what: &'static str) {
         let Some(mail) = self.settings.mail.clone() else { return };
-        let (subject, body) = changed_email(name, &mail.public_url, how);
-        let address = address.to_string();
-        tokio::spawn(async move {
-            if let Err(reason) = crate::mail::send_now(&mail, &address, subject, body).await {
-                tracing::warn!(%reason, "password change email not sent");
-            }
-        });
+        let Some(address) = told.address else { return };
+        let (subject, body) = email(&told.name, &mail.public_url);
+        crate::email_confirmation::send_in_background(mail, address, subject, body, what);
+    }
+}
+
+/// Who a password-change email goes to: their name, and their address when
+/// it is confirmed (None: no email).
+pub(crate) struct Told {
+    name: String,
+    address: Option<String>,
+}
+
+impl Told {
+    pub(crate) fn of(user: &store::UserRow) -> Told {
+        Told { name: user.name.clone(), address: user.email_confirmed_at.map(|_| user.email.clone()) }
     }
 }
 
@@ -207,6 +234,13 @@ fn changed_email(name: &str, base: &str, how: &str) -> (String, String) {
          and tell whoever runs Kith.\n\nKith\n"
     );
     ("Your Kith password was changed".into(), body)
+}
+
+fn added_email(name: &str, base: &str) -> (String, String) {
+    let body = format!(
+        "Hello {name},\n\nA password was added to your Kith account, so you can now\n         sign in with your email address and that password as well.\n\n         If you did not do this, sign in the way you usually do, remove\n         the password from your Account page at once:\n{base}/account\n         and tell whoever runs Kith.\n\nKith\n"
+    );
+    ("A password was added to your Kith account".into(), body)
 }
 
 /// The email with the link. Short ASCII lines, as the notice emails.
@@ -242,6 +276,7 @@ mod tests {
             reset_email("Margaret Jones", &url),
             no_password_email("Margaret Jones", "https://kith.example"),
             changed_email("Margaret Jones", "https://kith.example", "on your Account page"),
+            added_email("Margaret Jones", "https://kith.example"),
         ] {
             assert!(subject.contains("Kith"));
             // The link is one line however long, so it can be copied whole.

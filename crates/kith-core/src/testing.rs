@@ -248,18 +248,23 @@ pub fn not_found<T: std::fmt::Debug>(r: Result<T, crate::CoreError>) -> bool {
     matches!(r, Err(crate::CoreError::User(kith_types::AppError::NotFound)))
 }
 
-/// A new account with the test password ("kettle orange stairs").
+/// A new account with the test password ("kettle orange stairs"), its
+/// address confirmed as its owner would (tests of confirming itself use
+/// `Kith::create_user`).
 pub async fn user(k: &Kith, name: &str, email: &str, role: &str, organisation: &str) -> crate::Actor {
-    k.create_user(crate::NewUser {
-        name: name.into(),
-        email: email.into(),
-        password: "kettle orange stairs".into(),
-        role: role.into(),
-        organisation: organisation.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    let actor = k
+        .create_user(crate::NewUser {
+            name: name.into(),
+            email: email.into(),
+            password: "kettle orange stairs".into(),
+            role: role.into(),
+            organisation: organisation.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(k.confirm_email_by_operator(email).await.unwrap());
+    actor
 }
 
 impl TestDb {
@@ -350,4 +355,95 @@ pub async fn accept(k: &Kith, invitation: &kith_types::sharing::NewInvitation, e
 /// The token at the end of an invitation's address.
 pub fn invitation_token(invitation: &kith_types::sharing::NewInvitation) -> &str {
     invitation.url.rsplit('/').next().unwrap()
+}
+
+/// Every message a mail server on a local port was given, as raw text.
+#[derive(Clone, Default)]
+pub struct Inbox(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Inbox {
+    pub fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Waits (up to 10 s) for message number `n` (from 1) and returns it.
+    pub async fn wait_for(&self, n: usize) -> String {
+        for _ in 0..200 {
+            if let Some(m) = self.0.lock().unwrap().get(n - 1) {
+                return m.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no email number {n} arrived");
+    }
+}
+
+/// A mail server that accepts everything and keeps each message: a real
+/// SMTP conversation on a local port.
+pub async fn capturing_mail_server() -> (crate::mail::MailSettings, Inbox) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let inbox = Inbox::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kept = inbox.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 mail.test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            kept.0.lock().unwrap().push(std::mem::take(d));
+                            data = None;
+                            write.write_all(b"250 kept\r\n").await.unwrap();
+                        } else {
+                            d.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 mail.test\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            "354 go on\r\n"
+                        }
+                        "QUIT" => "221 bye\r\n",
+                        _ => "250 OK\r\n",
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() || verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let settings = crate::mail::MailSettings::new(&format!("smtp://127.0.0.1:{port}"), "Kith <kith@example.org>", "https://kith.example").unwrap();
+    (settings, inbox)
+}
+
+/// A fresh database of the same kind as `db`, whose Kith sends email to a
+/// capturing mail server, with the demo people loaded.
+pub async fn with_mail(db: &TestDb) -> (TestDb, Inbox) {
+    let (mail, inbox) = capturing_mail_server().await;
+    let settings = Settings { mail: Some(mail), ..fast_settings() };
+    let on = match db.kith.db.backend() {
+        crate::Backend::Sqlite => TestDb::sqlite_with(settings).await,
+        crate::Backend::Postgres => TestDb::postgres_with(settings).await,
+    };
+    crate::demo::load(&on.kith).await.unwrap();
+    (on, inbox)
+}
+
+/// The token after `path` (like "/reset-password/") in an email's link.
+pub fn link_token(message: &str, path: &str) -> String {
+    // Undo quoted-printable's soft line breaks, should the sender use it.
+    let message = message.replace("=\n", "");
+    let at = message.find(path).expect("the email holds a link");
+    message[at + path.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
 }

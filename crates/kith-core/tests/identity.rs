@@ -5,7 +5,7 @@
 
 use kith_core::identity::{IdentityOutcome, VerifiedIdentity};
 use kith_core::policy::{Origin, Right};
-use kith_core::testing::{user, TestDb};
+use kith_core::testing::{user, with_mail, TestDb};
 use kith_core::{backend_tests, CoreError, NewUser};
 use kith_types::{AppError, Role};
 
@@ -45,6 +45,7 @@ async fn first_sign_in_makes_the_account_and_record_and_the_next_finds_it(db: &T
     assert_eq!(me.patient.expect("record attached").nhs_number, "999 264 9690");
     // The record is really his: the policy opens it.
     k.own_record(&ray, Right::Read).await.unwrap();
+    assert!(k.me(&ray).await.unwrap().email_confirmed, "the provider checked the address");
     let (again, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-1", "ray@example.com", Some("9992649690")), &origin()).await.unwrap());
     assert_eq!(again.user_id, ray.user_id, "same account");
     assert_eq!(db.count_where("users", "email", "ray@example.com").await, 1);
@@ -103,6 +104,7 @@ async fn another_accounts_record_is_not_taken(db: &TestDb) {
 async fn an_existing_email_must_be_proved_with_the_password_before_linking(db: &TestDb) {
     let k = &db.kith;
     let ray = user(k, "Ray Patel", "ray@example.com", "patient", "").await;
+    db.execute("UPDATE users SET email_confirmed_at = NULL WHERE email = $1", &["ray@example.com"]).await;
     let id = nhs_login("sub-4", "RAY@example.com", Some("9992649690"));
     match k.sign_in_with_identity(&id, &origin()).await.unwrap() {
         IdentityOutcome::ProveAccount { email, user_id } => assert_eq!((email.as_str(), user_id.as_str()), ("ray@example.com", ray.user_id.as_str())),
@@ -116,6 +118,7 @@ async fn an_existing_email_must_be_proved_with_the_password_before_linking(db: &
     assert_eq!(again.user_id, ray.user_id);
     assert!(k.me(&ray).await.unwrap().patient.is_some(), "the proved NHS Number attached his record");
     assert_eq!(k.sign_in_methods(&ray).await.unwrap().len(), 2);
+    assert!(k.me(&ray).await.unwrap().email_confirmed, "the provider checked his address, so it is confirmed");
 }
 
 async fn one_identity_links_to_one_account(db: &TestDb) {
@@ -195,13 +198,17 @@ async fn no_email_no_account(db: &TestDb) {
 }
 
 async fn a_provider_only_account_can_add_a_password(db: &TestDb) {
-    let k = &db.kith;
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
     let (ray, _) = signed_in(k.sign_in_with_identity(&nhs_login("sub-8", "ray@example.com", None), &origin()).await.unwrap());
     let e = k.add_password(&ray, "short", "short", &Origin::default()).await.unwrap_err();
     assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
     let e = k.add_password(&ray, "violet canal drum", "violet canal drums", &Origin::default()).await.unwrap_err();
     assert!(matches!(e, CoreError::User(AppError::Validation { .. })));
     k.add_password(&ray, "violet canal drum", "violet canal drum", &Origin::default()).await.unwrap();
+    // He is told by email (his address came checked from the provider).
+    let told = inbox.wait_for(1).await;
+    assert!(told.contains("To: ray@example.com") && told.contains("Subject: A password was added to your Kith account"), "{told}");
     assert_eq!(k.sign_in("ray@example.com", "violet canal drum", "10.0.0.9").await.unwrap().user_id, ray.user_id);
     assert_eq!(k.sign_in_methods(&ray).await.unwrap().len(), 2);
     // Only once: after that it is changed with the current one.

@@ -59,7 +59,7 @@ async fn emails_are_queued_with_their_notifications(db: &TestDb) {
     // The access log tells the owner where these emails go.
     let manage = k.own_record(&owner, Right::Manage).await.unwrap();
     let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: true, for_carer: false }));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: true, for_carer: false, confirmed: true }));
 
     // A clinician's first view queues one email; the second does not.
     let dr = user(k, "Dr Mind", "mind@example.com", "clinician", "Leeds Mental Health Trust").await;
@@ -219,7 +219,7 @@ async fn the_owner_can_turn_the_emails_off(db: &TestDb) {
     assert_eq!(m.last_error.as_deref(), Some("the patient turned these emails off"));
     assert!(k.notifications(&manage).await.unwrap().iter().any(|(m, _)| m.contains("first time")), "still told in the app");
     let log = k.access_log(&manage, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: false, for_carer: false }));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: MARGARET.into(), on: false, for_carer: false, confirmed: true }));
 
     k.set_notice_emails(&manage, true).await.unwrap();
     assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
@@ -273,7 +273,7 @@ async fn carers_acting_for_the_patient_are_emailed_too(db: &TestDb) {
 
     // Each reader of the log sees their own address; David turns his off.
     let log = k.access_log(&acting, &AccessLogQuery::default()).await.unwrap();
-    assert_eq!(log.notice_email, Some(NoticeEmail { address: "david@example.com".into(), on: true, for_carer: true }));
+    assert_eq!(log.notice_email, Some(NoticeEmail { address: "david@example.com".into(), on: true, for_carer: true, confirmed: true }));
     k.set_notice_emails(&acting, false).await.unwrap();
     assert!(!k.access_log(&acting, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on);
     assert!(k.access_log(&manage, &AccessLogQuery::default()).await.unwrap().notice_email.unwrap().on, "the patient's stay on");

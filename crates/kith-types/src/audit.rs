@@ -79,6 +79,9 @@ pub struct NoticeEmail {
     /// cover every record they act for).
     #[serde(default)]
     pub for_carer: bool,
+    /// The reader confirmed the address: until they do, nothing is sent.
+    #[serde(default)]
+    pub confirmed: bool,
 }
 
 /// The result of checking a patient's hash chain.

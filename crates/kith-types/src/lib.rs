@@ -37,6 +37,24 @@ pub struct Me {
     /// is checked (they signed up with a password).
     #[serde(default)]
     pub break_glass_unverified: bool,
+    /// The account's email address has been confirmed by its owner (Kith
+    /// sends email only to confirmed addresses).
+    #[serde(default)]
+    pub email_confirmed: bool,
+    /// This Kith sends email (so confirming the address is worth asking for).
+    #[serde(default)]
+    pub can_email: bool,
+}
+
+/// What the page a "confirm your email address" link opens shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EmailConfirmationView {
+    /// Nobody is signed in: they sign in to the account, and come back.
+    SignIn { email: String },
+    /// Signed in to the account the link is for: one button confirms.
+    Ready { email: String },
+    /// Signed in to a different account.
+    OtherAccount,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +69,11 @@ pub struct PatientSummary {
 /// Why a clinician who signed up with a password cannot open records in an
 /// emergency: anyone can call themselves a clinician at sign-up.
 pub const UNVERIFIED_CLINICIAN: &str = "Emergency access is only for clinicians whose staff identity has been checked. Sign in through your organisation's staff sign-in, or ask whoever runs this Kith to check your account.";
+
+/// Said to someone signed in to one account who opens a link to confirm
+/// another's email address (a shared family computer): never which account.
+pub const OTHER_ACCOUNT_LINK: &str =
+    "This link is for a different Kith account from the one you are signed in to. Sign out, then open the link again and sign in to the account it is for.";
 
 /// Formats a date the way NHS services write it: `21 Nov 2026`.
 pub fn uk_date(date: chrono::NaiveDate) -> String {

@@ -102,10 +102,19 @@ pub(crate) async fn give_up_mail(pool: &AnyPool, m: &DueMail, now: i64, error: &
         .map(|_| ())
 }
 
-/// The name and email address of an account, and whether it wants notice
-/// emails (1) or not (0).
-pub(crate) async fn user_email<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<Option<(String, String, i64)>> {
-    sqlx::query_as("SELECT name, email, notice_emails FROM users WHERE id = $1").bind(user_id.to_string()).fetch_optional(ex).await
+/// Where an account's notice emails go.
+#[derive(Debug, FromRow)]
+pub(crate) struct NoticeAddress {
+    pub name: String,
+    pub email: String,
+    /// Wants notice emails (1) or not (0).
+    pub notice_emails: i64,
+    /// None: not confirmed, so nothing is sent to it.
+    pub email_confirmed_at: Option<i64>,
+}
+
+pub(crate) async fn user_email<'e, E: Executor<'e, Database = Any>>(ex: E, user_id: &str) -> sqlx::Result<Option<NoticeAddress>> {
+    sqlx::query_as("SELECT name, email, notice_emails, email_confirmed_at FROM users WHERE id = $1").bind(user_id.to_string()).fetch_optional(ex).await
 }
 
 /// Turns an account's notice emails on or off: a patient's about their own

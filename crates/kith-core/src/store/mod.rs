@@ -14,6 +14,8 @@ pub(crate) struct UserRow {
     pub organisation: String,
     /// How a clinician's staff identity was checked; None: not checked.
     pub clinician_verified_by: Option<String>,
+    /// When its owner confirmed the address; None: Kith sends it nothing.
+    pub email_confirmed_at: Option<i64>,
 }
 
 #[derive(Debug, FromRow)]
@@ -37,7 +39,7 @@ pub(crate) struct SessionRow {
     pub data: String,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation, clinician_verified_by";
+const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation, clinician_verified_by, email_confirmed_at";
 
 pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email.to_string()).fetch_optional(ex).await
@@ -230,6 +232,7 @@ pub(crate) async fn count_sessions_for_user<'e, E: Executor<'e, Database = Any>>
 pub(crate) mod audit;
 mod bulk;
 pub(crate) mod connections;
+mod email_confirmation;
 pub(crate) mod identity;
 mod mail;
 mod password_reset;
@@ -240,6 +243,7 @@ pub(crate) mod two_step;
 mod views;
 #[allow(unused_imports)]
 pub(crate) use bulk::*;
+pub(crate) use email_confirmation::*;
 pub(crate) use mail::*;
 pub(crate) use password_reset::*;
 pub(crate) use record::*;

@@ -1,0 +1,177 @@
+//! Confirming email addresses, on SQLite and PostgreSQL, with the links
+//! delivered through a real SMTP conversation (kith_core::testing's
+//! capturing server). Kith sends nothing but the link to an address until
+//! its owner, signed in, confirms it. (end2end/tests/mail.spec.ts drives it
+//! through the pages.)
+
+use std::time::Duration;
+
+use kith_core::email_confirmation::confirmation_hash;
+use kith_core::mail::MailRun;
+use kith_core::policy::{Origin, Right, Scope};
+use kith_core::sharing::LinkInput;
+use kith_core::testing::{link_token, with_mail, TestDb};
+use kith_core::{backend_tests, Actor, CoreError, Kith, NewUser};
+use kith_types::{AppError, EmailConfirmationView};
+
+const EDNA: &str = "edna@example.com";
+const PASSWORD: &str = "kettle orange stairs";
+
+fn conflict(r: Result<impl std::fmt::Debug, CoreError>) -> String {
+    match r {
+        Err(CoreError::User(AppError::Conflict(m))) => m,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+/// A patient who signs up with a password: her address is not confirmed.
+async fn edna(k: &Kith) -> Actor {
+    k.create_user(NewUser {
+        name: "Edna Mailer".into(),
+        email: "Edna@Example.com".into(),
+        password: PASSWORD.into(),
+        role: "patient".into(),
+        nhs_number: "9990770018".into(),
+        birth_date: "1941-05-06".into(),
+        organisation: String::new(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Locks a new link to her record with wrong passcodes: a notice to email.
+async fn lock_a_link(k: &Kith, owner: &Actor) {
+    let manage = k.own_record(owner, Right::Manage).await.unwrap();
+    let link = LinkInput { name: "A&E".into(), scope: Scope::whole(), expires_in_hours: None, passcode: Some("4821".into()), single_use: false };
+    let url = k.create_link(&manage, owner, link, "https://kith.example").await.unwrap().url;
+    let token = url.rsplit('/').next().unwrap();
+    for _ in 0..kith_core::sharing::LINK_PASSCODE_LIMIT {
+        assert!(k.open_link(token, "0000", "X", "Y", "Z", &Origin::default()).await.is_err());
+    }
+}
+
+async fn nothing_is_sent_until_the_owner_confirms_the_address(db: &TestDb) {
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    let origin = Origin { address: "10.9.1.1".into(), user_agent: "test".into() };
+    let edna = edna(k).await;
+    let pid = k.own_record(&edna, Right::Read).await.unwrap().patient_id().to_string();
+    assert!(!k.me(&edna).await.unwrap().email_confirmed);
+
+    // Unconfirmed: no reset link, and a notice is given up, not sent.
+    k.request_password_reset(EDNA, &origin).await.unwrap();
+    lock_a_link(k, &edna).await;
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 0, given_up: 1 });
+    let given_up = on.mail_outbox(&pid).await.pop().unwrap();
+    assert_eq!(given_up.last_error.as_deref(), Some("the email address is not confirmed"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox.count(), 0, "nothing went to the unconfirmed address");
+    // Her access log says so.
+    let manage = k.own_record(&edna, Right::Manage).await.unwrap();
+    let told = k.access_log(&manage, &Default::default()).await.unwrap().notice_email.unwrap();
+    assert!(told.on && !told.confirmed, "{told:?}");
+
+    // She asks for the link (sign-up does this too).
+    k.send_email_confirmation(&edna).await.unwrap();
+    let message = inbox.wait_for(1).await;
+    assert!(message.contains("To: edna@example.com") && message.contains("Subject: Confirm your email address for Kith"), "{message}");
+    let token = link_token(&message, "/confirm-email/");
+    assert_eq!(token.len(), 64);
+    assert!(!on.database_contains(&token).await, "only the link's hash is stored");
+    let hash = confirmation_hash(&token);
+
+    // Whoever holds the link is asked to sign in; another account cannot use it.
+    assert_eq!(k.email_confirmation(&hash, None).await.unwrap(), EmailConfirmationView::SignIn { email: EDNA.into() });
+    let margaret = k.sign_in("margaret@demo.kith.example", PASSWORD, "10.9.1.2").await.unwrap();
+    assert_eq!(k.email_confirmation(&hash, Some(&margaret)).await.unwrap(), EmailConfirmationView::OtherAccount);
+    assert!(conflict(k.confirm_email(&margaret, &hash, &origin).await).contains("different Kith account"));
+    assert!(k.me(&margaret).await.unwrap().email_confirmed, "the demo's people are confirmed");
+    assert_eq!(k.email_confirmation(&hash, Some(&edna)).await.unwrap(), EmailConfirmationView::Ready { email: EDNA.into() });
+    assert!(conflict(k.email_confirmation(&confirmation_hash(&"0".repeat(64)), Some(&edna)).await).contains("expired or has already been used"));
+
+    // Signed in, she confirms it: once.
+    k.confirm_email(&edna, &hash, &origin).await.unwrap();
+    assert!(k.me(&edna).await.unwrap().email_confirmed);
+    assert!(conflict(k.confirm_email(&edna, &hash, &origin).await).contains("already been used"));
+    assert!(on.log(&pid).await.iter().any(|e| e.what == "account: email address confirmed"));
+    // Asking again sends nothing: there is nothing to confirm.
+    k.send_email_confirmation(&edna).await.unwrap();
+
+    // Now the emails go to her.
+    lock_a_link(k, &edna).await;
+    assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 1, failed: 0, given_up: 0 });
+    assert!(inbox.wait_for(2).await.contains("Subject: A shared link to your Kith record was locked"));
+    k.request_password_reset(EDNA, &origin).await.unwrap();
+    assert!(inbox.wait_for(3).await.contains("Subject: Set a new password for Kith"));
+    assert_eq!(inbox.count(), 3, "asking to confirm a confirmed address sent nothing");
+}
+
+async fn links_are_limited_and_end_together(db: &TestDb) {
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    let origin = Origin::default();
+    let edna = edna(k).await;
+    for n in 1..=3 {
+        k.send_email_confirmation(&edna).await.unwrap();
+        inbox.wait_for(n).await;
+    }
+    // A fourth within the hour is refused, and says why.
+    assert!(conflict(k.send_email_confirmation(&edna).await).contains("3 links in the last hour"));
+    let hashes: Vec<String> = futures(&inbox).await.iter().map(|m| confirmation_hash(&link_token(m, "/confirm-email/"))).collect();
+    // Two uses of one link at once confirm once; the others end with it.
+    let (a, b) = tokio::join!(k.confirm_email(&edna, &hashes[1], &origin), k.confirm_email(&edna, &hashes[1], &origin));
+    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    for h in [&hashes[0], &hashes[2]] {
+        conflict(k.email_confirmation(h, Some(&edna)).await);
+    }
+
+    // A link out of date does not work.
+    let olive = k
+        .create_user(NewUser {
+            name: "Olive Late".into(),
+            email: "olive@example.com".into(),
+            password: PASSWORD.into(),
+            role: "carer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    k.send_email_confirmation(&olive).await.unwrap();
+    let hash = confirmation_hash(&link_token(&inbox.wait_for(4).await, "/confirm-email/"));
+    on.execute("UPDATE email_confirmations SET expires_at = 1 WHERE token_hash = $1", &[hash.as_str()]).await;
+    assert!(conflict(k.confirm_email(&olive, &hash, &origin).await).contains("expired"));
+    assert!(!k.me(&olive).await.unwrap().email_confirmed);
+
+    // A link confirms the address it was sent to, not one the account has since.
+    on.execute("UPDATE email_confirmations SET expires_at = 9999999999999 WHERE token_hash = $1", &[hash.as_str()]).await;
+    on.execute("UPDATE users SET email = 'olive.new@example.com' WHERE email = 'olive@example.com'", &[]).await;
+    conflict(k.confirm_email(&olive, &hash, &origin).await);
+    assert!(!k.me(&olive).await.unwrap().email_confirmed);
+}
+
+async fn futures(inbox: &kith_core::testing::Inbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in 1..=inbox.count() {
+        out.push(inbox.wait_for(n).await);
+    }
+    out
+}
+
+/// Without a mail server nothing can be sent; the operator may vouch for an
+/// address (`kith user confirm-email`), logged as theirs.
+async fn the_operator_can_confirm_an_address(db: &TestDb) {
+    let k = &db.kith;
+    let edna = edna(k).await;
+    assert!(conflict(k.send_email_confirmation(&edna).await).contains("does not send email"));
+    assert!(!k.confirm_email_by_operator("nobody@example.com").await.unwrap());
+    assert!(k.confirm_email_by_operator("EDNA@example.com").await.unwrap());
+    assert!(k.me(&edna).await.unwrap().email_confirmed);
+    let pid = k.own_record(&edna, Right::Read).await.unwrap().patient_id().to_string();
+    assert!(db
+        .log(&pid)
+        .await
+        .iter()
+        .any(|e| e.what.contains("confirmed by the operator") && e.address == "command line" && e.actor_name == "Server operator"));
+}
+
+backend_tests!(nothing_is_sent_until_the_owner_confirms_the_address, links_are_limited_and_end_together, the_operator_can_confirm_an_address);
