@@ -216,14 +216,20 @@ impl Kith {
             }
             let to_carer = due.recipient_user_id.is_some();
             let notice = Notice::from_kind(&due.kind);
+            // A review is sent only while it is still due: not once the
+            // access was renewed, or stopped, since it was queued.
+            if notice == Some(Notice::CarerReview) {
+                let horizon = now + crate::sharing::CARER_REVIEW_NOTICE_MS;
+                if !store::carer_review_still_due(&self.db.pool, &due.patient_id, due.recipient_user_id.as_deref(), now, horizon).await? {
+                    store::give_up_mail(&self.db.pool, &due, now, "the carer's access was renewed or has ended").await?;
+                    run.given_up += 1;
+                    continue;
+                }
+            }
             let recipient = match (&due.recipient_user_id, notice) {
                 (None, _) => store::owner_user_id(&self.db.pool, &due.patient_id).await?,
-                // Only while their access lasts: a review while the grant runs,
-                // anything else while they act for the patient.
-                (Some(carer), Some(Notice::CarerReview)) => {
-                    let running = store::active_grants_for(&self.db.pool, &due.patient_id, carer, now).await?;
-                    running.iter().any(|g| g.grantee_role == "carer").then(|| carer.clone())
-                }
+                // Only while they act for the patient (a review: checked above).
+                (Some(carer), Some(Notice::CarerReview)) => Some(carer.clone()),
                 (Some(carer), _) => store::acting_carers(&self.db.pool, &due.patient_id, now).await?.into_iter().find(|c| c == carer),
             };
             if to_carer && recipient.is_none() {

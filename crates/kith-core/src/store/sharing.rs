@@ -248,6 +248,29 @@ pub(crate) async fn carer_grants_due_review<'e, E: Executor<'e, Database = Any>>
     .await
 }
 
+/// Whether a review email about the patient's family carers (`carer`: about
+/// that one) still tells the truth when sent: a running carer's grant whose
+/// review was queued and which still ends within the horizon. Renewing
+/// clears `review_notice_at`, so a renewal since it was queued says no.
+pub(crate) async fn carer_review_still_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    carer: Option<&str>,
+    now: i64,
+    horizon: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM grants WHERE patient_id = $1 AND grantee_role = 'carer' AND grantee_user_id IS NOT NULL          AND ($2 IS NULL OR grantee_user_id = $2) AND revoked_at IS NULL AND review_notice_at IS NOT NULL AND expires_at > $3 AND expires_at <= $4",
+    )
+    .bind(patient.to_string())
+    .bind(carer.map(str::to_string))
+    .bind(now)
+    .bind(horizon)
+    .fetch_one(ex)
+    .await
+    .map(|n| n > 0)
+}
+
 /// Marks a grant's review email as queued; false when it already was.
 pub(crate) async fn mark_review_notice<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, now: i64, horizon: i64) -> sqlx::Result<bool> {
     // Checked again: a renewal or revocation since the search wins.
