@@ -27,7 +27,12 @@ pub async fn demo(kith: &Kith, public_url: &str) -> anyhow::Result<()> {
 fn read_password(prompt: &str) -> anyhow::Result<String> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
-        return Ok(rpassword::prompt_password(prompt)?);
+        // Asked twice: a typing slip would set a password nobody knows.
+        let first = rpassword::prompt_password(prompt)?;
+        if rpassword::prompt_password("The same password again: ")? != first {
+            anyhow::bail!("The two passwords were not the same: nothing was changed.");
+        }
+        return Ok(first);
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -50,6 +55,7 @@ pub async fn user_add(kith: &Kith, opts: UserAddOptions) -> anyhow::Result<()> {
     match result {
         Ok(actor) => {
             println!("Created {} ({})", actor.name, actor.role);
+            println!("Kith emails them nothing until their address is confirmed: `kith user send-confirmations` emails them a link, or `kith user confirm-email --email ...` if you checked it with them.");
             if actor.role == kith_types::Role::Clinician {
                 println!("Once you have checked their staff identity, `kith user verify-clinician --email ...` lets them use emergency access.");
             }
@@ -103,6 +109,15 @@ pub async fn confirm_email(kith: &Kith, email: &str) -> anyhow::Result<()> {
         }
         false => Err(anyhow::anyhow!("No account has the email address {email}.")),
     }
+}
+
+pub async fn send_confirmations(kith: &Kith) -> anyhow::Result<()> {
+    let (sent, failed) = kith.send_pending_confirmations().await.map_err(user_facing)?;
+    println!("Sent {sent} links to confirm email addresses.");
+    if failed > 0 {
+        anyhow::bail!("The mail server refused {failed}: run this again later to send them.");
+    }
+    Ok(())
 }
 
 use kith_core::import::{ImportOutcome, ImportRequest};

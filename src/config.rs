@@ -189,6 +189,17 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Email a link to confirm their address to everyone whose address is
+    /// not confirmed and who has no link still working: once after
+    /// upgrading to a Kith that confirms addresses, and after `user add`.
+    /// Uses the same mail settings as `serve`.
+    SendConfirmations {
+        /// The address people use to reach Kith (for the links).
+        #[arg(long, env = "KITH_PUBLIC_URL", default_value = "http://127.0.0.1:3000", value_parser = parse_public_url)]
+        public_url: String,
+        #[command(flatten)]
+        mail: MailOptions,
+    },
 }
 
 #[derive(Args, Debug)]

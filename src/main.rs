@@ -35,7 +35,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         session_idle_minutes: serve_opts.session_idle_minutes,
         break_glass: serve_opts.break_glass,
         two_step_roles: kith_core::two_step::parse_roles(&serve_opts.require_two_step).unwrap_or_default(),
-        mail: serve_opts.mail.settings(&serve_opts.public_url)?,
+        mail: match &cli.command {
+            Some(Command::User(UserCommand::SendConfirmations { public_url, mail })) => mail.settings(public_url)?,
+            _ => serve_opts.mail.settings(&serve_opts.public_url)?,
+        },
         ..Settings::default()
     };
     let key = kith_core::audit::load_or_create_key(&cli.global.audit_key_file)
@@ -53,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(UserCommand::VerifyClinician { email })) => kith::cli::verify_clinician(&kith, &email).await,
         Some(Command::User(UserCommand::SetPassword { email })) => kith::cli::set_password(&kith, &email).await,
         Some(Command::User(UserCommand::ConfirmEmail { email })) => kith::cli::confirm_email(&kith, &email).await,
+        Some(Command::User(UserCommand::SendConfirmations { .. })) => kith::cli::send_confirmations(&kith).await,
         Some(Command::Import(o)) => kith::cli::import(&kith, o).await,
         Some(Command::Record(o)) => kith::cli::record(&kith, o).await,
         Some(Command::Export(o)) => kith::cli::export(&kith, o).await,

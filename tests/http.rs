@@ -305,6 +305,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/two_step/disable", "password=x"),
         ("/api/email/send_confirmation", ""),
         ("/api/email/confirm", "token=x"),
+        ("/api/email/change", "new_email=a%40example.com&email_password=x"),
     ];
     let app = app(db);
     let mut checked = 0;

@@ -107,13 +107,16 @@ test('a family carer acting for the patient is emailed too, never about their ow
   const email = uniqueEmail(info, 'olive');
   const patientName = `Olive Mailer ${tag}`;
   runKith(['user', 'add', '--email', email, '--name', patientName, '--role', 'patient', '--nhs-number', carerNhsNumbers[tag], '--birth-date', '1938-05-06'], 'kettle orange stairs\n');
-  runKith(['user', 'confirm-email', '--email', email]);
+  // The operator emails links to everyone added who has none yet.
+  const smtp = `smtp://127.0.0.1:${process.env.KITH_E2E_SMTP_PORT ?? '3194'}`;
+  expect(runKith(['user', 'send-confirmations', '--smtp-url', smtp, '--mail-from', 'Kith <kith@example.org>', '--public-url', `${info.project.use.baseURL}`])).toMatch(/Sent [1-9]\d* links/);
   const carer = await freshPage(browser, info);
   const carerEmail = await signUp(carer, info, `Dora Daughter ${tag}`, 'A family carer, helping someone I care for');
   await confirmEmail(carer, info, carerEmail);
 
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, ${patientName}`);
+  await confirmEmail(page, info, email);
   const invitation = await inviteCarerToActFor(page, info, carerEmail);
 
   // The carer's own first look tells the patient, not the carer.
@@ -208,21 +211,19 @@ test('a forgotten password is set again through a link by email, which works onc
   await expect(page.getByTestId('reset-gone')).toContainText('has expired or has already been used');
 });
 
-test('an email address is confirmed by its owner, signed in, before Kith sends it anything else', async ({ page, browser }, info) => {
+test('an email address is confirmed, or changed, by its owner, signed in, before Kith sends it anything else', async ({ page, browser }, info) => {
   test.setTimeout(90_000);
   const tag = info.project.name;
   const email = uniqueEmail(info, 'nora');
   runKith(['user', 'add', '--email', email, '--name', `Nora Newcomer ${tag}`, '--role', 'carer'], 'kettle orange stairs\n');
   await signIn(page, info, email, 'kettle orange stairs');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Nora Newcomer ${tag}`);
-  // Her home page asks her to confirm it; the Account page sends the link.
+  // Her home page asks her to confirm it, and sends the link.
   await expect(page.getByTestId('confirm-email-reminder')).toContainText(`Please confirm your email address, ${email}`);
   await expectAccessible(page, info);
-  await page.getByRole('link', { name: 'Send the link again' }).click();
-  await expect(page.getByTestId('email-status')).toHaveText(`${email} is not confirmed yet.`);
-  await ready(page, info);
   await page.getByRole('button', { name: 'Email me a link to confirm it' }).click();
   await expect(page.getByTestId('confirmation-sent')).toContainText(`We have emailed a link to ${email}`);
+  await expect(page.getByTestId('email-status')).toHaveText(`${email} is not confirmed yet.`);
   await expectAccessible(page, info);
   const path = await confirmationPath(page, email);
   const [mail] = await allMailTo(page, email);
@@ -234,7 +235,8 @@ test('an email address is confirmed by its owner, signed in, before Kith sends i
   const phone = await freshPage(browser, info);
   await phone.goto(path);
   await ready(phone, info);
-  await expect(phone.getByTestId('confirm-sign-in')).toContainText(`To confirm ${email}, sign in to your Kith account`);
+  await expect(phone.getByTestId('confirm-sign-in')).toContainText('To confirm your email address, sign in to your Kith account');
+  await expect(phone.getByTestId('confirm-sign-in')).not.toContainText(email);
   await expectAccessible(phone, info);
   await phone.getByRole('link', { name: 'Sign in' }).last().click();
   await expect(phone).toHaveURL(/\/sign-in/);
@@ -256,4 +258,39 @@ test('an email address is confirmed by its owner, signed in, before Kith sends i
   await page.goto('/');
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Hello, Nora Newcomer ${tag}`);
   await expect(page.getByTestId('confirm-email-reminder')).toHaveCount(0);
+
+  // She moves to a new address: it takes over only once she opens the link
+  // sent to it, and the old address is told.
+  const newEmail = uniqueEmail(info, 'nora.moved');
+  await page.goto('/account#email');
+  await ready(page, info);
+  await page.getByLabel('New email address').fill(newEmail);
+  await page.getByLabel('Your password').fill('wrong guess');
+  await page.getByRole('button', { name: 'Change my email address' }).click();
+  await expect(page.getByRole('alert')).toContainText('Your password is not right');
+  await page.getByLabel('Your password').fill('kettle orange stairs');
+  await page.getByRole('button', { name: 'Change my email address' }).click();
+  await expect(page.getByTestId('email-link-sent')).toContainText(`until then Kith goes on using ${email}`);
+  await expectAccessible(page, info);
+  let moveLink = '';
+  await expect
+    .poll(async () => {
+      const m = (await allMailTo(page, newEmail)).find((x) => x.subject === 'Confirm your new email address for Kith');
+      moveLink = m?.text.match(/https?:\/\/\S+\/confirm-email\/[0-9a-f]{64}/)?.[0] ?? '';
+      return moveLink;
+    }, { timeout: 20_000 })
+    .not.toBe('');
+  await page.goto(new URL(moveLink).pathname);
+  await expect(page.getByTestId('confirm-ready')).toContainText(`Press the button to make ${newEmail} the email address of your Kith account`);
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Change to this email address' }).click();
+  await expect(page.getByTestId('email-status')).toHaveText(`${newEmail} is confirmed. Kith emails you there.`);
+  await expect.poll(() => subjects(page, email), { timeout: 20_000 }).toEqual(['The email address of your Kith account was changed']);
+  const [told] = await mailTo(page, email);
+  expect(told.text).not.toContain(newEmail);
+  // She signs in with the new address now.
+  const later = await freshPage(browser, info);
+  await signIn(later, info, newEmail, 'kettle orange stairs');
+  await expect(later.getByRole('heading', { level: 1 })).toHaveText(`Hello, Nora Newcomer ${tag}`);
+  await later.context().close();
 });

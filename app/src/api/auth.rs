@@ -311,6 +311,21 @@ pub async fn send_email_confirmation() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Changes the signed-in person's email address: a link to the new one
+/// where Kith sends email (the address changes when it is used), at once
+/// where it does not.
+#[server(endpoint = "email/change")]
+pub async fn change_email(new_email: String, #[server(default)] email_password: String) -> Result<(), AppError> {
+    use kith_core::email_confirmation::EmailChange;
+    let (kith, _, actor) = require_actor().await?;
+    let done = kith.change_email(&actor, &new_email, &email_password, &super::ssr::origin().await).await.map_err(core)?;
+    leptos_axum::redirect(match done {
+        EmailChange::LinkSent => "/account?email_link_sent=1#email",
+        EmailChange::Changed => "/account?email_changed=1#email",
+    });
+    Ok(())
+}
+
 /// What the page a confirmation link opens shows. Someone not signed in is
 /// asked to; the session keeps the link's hash meanwhile, so signing in
 /// brings them back to it (then `token` is empty).
@@ -327,8 +342,15 @@ pub async fn get_email_confirmation(#[server(default)] token: String) -> Result<
     };
     match kith.email_confirmation(&hash, actor.as_ref()).await {
         Ok(v) => {
-            if actor.is_none() {
-                session.insert(super::ssr::PENDING_CONFIRM_KEY, hash).await.map_err(|e| internal(&e.to_string()))?;
+            match v {
+                kith_types::EmailConfirmationView::SignIn => {
+                    session.insert(super::ssr::PENDING_CONFIRM_KEY, hash).await.map_err(|e| internal(&e.to_string()))?;
+                }
+                // Not this account's: signing in again must not lead back here.
+                kith_types::EmailConfirmationView::OtherAccount => {
+                    let _ = session.remove::<String>(super::ssr::PENDING_CONFIRM_KEY).await;
+                }
+                kith_types::EmailConfirmationView::Ready { .. } => {}
             }
             Ok(v)
         }

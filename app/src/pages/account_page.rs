@@ -4,8 +4,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{
-    get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod, SendEmailConfirmation,
-    SignOutEverywhere,
+    get_sign_in_methods, get_two_step, AddPassword, BeginTwoStep, ChangeEmail, ChangePassword, ConfirmTwoStep, DisableTwoStep, RemoveSignInMethod,
+    SendEmailConfirmation, SignOutEverywhere,
 };
 use crate::components::form::{error_of, ErrorSummary, SubmitButton, TextField};
 use crate::components::layout::Authed;
@@ -51,7 +51,7 @@ fn account(me: Me, two: TwoStep, methods: Methods) -> impl IntoView {
             <dt class="font-bold">"Email"</dt><dd>{me.email.clone()}</dd>
             <dt class="font-bold">"Role"</dt><dd>{me.role.label()}</dd>
         </dl>
-        {me.can_email.then(|| view! { <EmailSection email=me.email.clone() confirmed=me.email_confirmed/> })}
+        <EmailSection email=me.email.clone() confirmed=me.email_confirmed can_email=me.can_email methods=methods.data/>
         // Only for accounts with a password; one made through a provider
         // adds one under "How you sign in" instead.
         <Suspense fallback=|| ()>
@@ -79,37 +79,74 @@ fn account(me: Me, two: TwoStep, methods: Methods) -> impl IntoView {
 }
 
 /// Whether the address is confirmed, and the button that emails a link to
-/// confirm it (only where this Kith sends email).
+/// confirm it (where this Kith sends email); changing the address.
 #[component]
-fn EmailSection(email: String, confirmed: bool) -> impl IntoView {
+fn EmailSection(
+    email: String,
+    confirmed: bool,
+    can_email: bool,
+    methods: Resource<Result<kith_types::SignInMethodsView, kith_types::AppError>>,
+) -> impl IntoView {
     let send = ServerAction::<SendEmailConfirmation>::new();
     let error = error_of(send.value());
+    let change = ServerAction::<ChangeEmail>::new();
+    let change_error = error_of(change.value());
     let query = use_query_map();
-    let sent = move || query.with(|q| q.get("confirmation_sent").is_some());
+    // Not with an error: a refused second request leaves the query behind.
+    let sent = move || query.with(|q| q.get("confirmation_sent").is_some()) && error.get().is_none();
     let just_confirmed = move || query.with(|q| q.get("email_confirmed").is_some());
-    view! {
-        <section class="card mt-8" id="email" aria-labelledby="email-heading" data-testid="email-section">
-            <h2 id="email-heading" class="text-2xl font-bold mb-2">"Your email address"</h2>
-            {if confirmed {
-                view! {
-                    <Show when=just_confirmed>
-                        <p class="notice-ok" role="status">"Thank you: your email address is confirmed."</p>
-                    </Show>
-                    <p data-testid="email-status">{email.clone()}" is confirmed. Kith emails you there."</p>
-                }.into_any()
-            } else {
-                view! {
+    let link_sent = move || query.with(|q| q.get("email_link_sent").is_some()) && change_error.get().is_none();
+    let changed = move || query.with(|q| q.get("email_changed").is_some());
+    let status = if !can_email {
+        view! { <p data-testid="email-status">{email.clone()}</p> }.into_any()
+    } else if confirmed {
+        view! {
+            <Show when=just_confirmed>
+                <p class="notice-ok" role="status">"Thank you: your email address is confirmed."</p>
+            </Show>
+            <p data-testid="email-status">{email.clone()}" is confirmed. Kith emails you there."</p>
+        }
+        .into_any()
+    } else {
+        let to = email.clone();
+        view! {
                     <p class="font-bold" data-testid="email-status">{email.clone()}" is not confirmed yet."</p>
                     <p class="mb-4">"Until you confirm it, Kith sends it nothing: not the emails that tell you when someone new looks at your record, and not a link to set a new password if you forget yours. We email you a link; open it while signed in to this account."</p>
                     <Show when=sent>
-                        <p class="notice-ok" role="status" data-testid="confirmation-sent">"We have emailed a link to "{email.clone()}". It works for 7 days. If nothing arrives in a few minutes, look in your junk mail folder."</p>
+                        <p class="notice-ok" role="status" data-testid="confirmation-sent">"We have emailed a link to "{to.clone()}". It works for 7 days. If nothing arrives in a few minutes, look in your junk mail folder."</p>
                     </Show>
                     <ErrorSummary error/>
                     <ActionForm action=send>
                         <SubmitButton label="Email me a link to confirm it"/>
                     </ActionForm>
                 }.into_any()
-            }}
+    };
+    view! {
+        <section class="card mt-8" id="email" aria-labelledby="email-heading" data-testid="email-section">
+            <h2 id="email-heading" class="text-2xl font-bold mb-2">"Your email address"</h2>
+            <Show when=changed>
+                <p class="notice-ok" role="status" data-testid="email-changed">"Your email address is changed. Sign in with the new one from now on."</p>
+            </Show>
+            {status}
+            <h3 class="text-xl font-bold mt-6 mb-2">"Change your email address"</h3>
+            <Show when=link_sent>
+                <p class="notice-ok" role="status" data-testid="email-link-sent">"We have emailed a link to your new address. Open it while signed in to make the change; until then Kith goes on using "{email.clone()}". The link works for 7 days."</p>
+            </Show>
+            <ErrorSummary error=change_error/>
+            <ActionForm action=change>
+                <TextField name="new_email" label="New email address" input_type="email" autocomplete="email" required=true error=change_error
+                    hint="We email a link to the new address: it changes when you open the link while signed in."/>
+                // Only an account with a password is asked for it.
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let has_password = methods.await.map(|v| v.methods.iter().any(|m| m.id.is_empty())).unwrap_or(true);
+                        has_password.then(|| view! {
+                            <TextField name="email_password" label="Your password" input_type="password" autocomplete="current-password" required=true error=change_error/>
+                        })
+                    })}
+                </Suspense>
+                <SubmitButton label="Change my email address"/>
+            </ActionForm>
         </section>
     }
 }

@@ -28,21 +28,34 @@ pub fn ConfirmEmailPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(EmailConfirmationView::Ready { email }) => view! {
-                            <p class="mb-4" data-testid="confirm-ready">"Press the button to confirm that "<span class="font-bold">{email}</span>" is your email address. Kith can then tell you when someone new looks at your record, and send you a link if you forget your password."</p>
+                        Ok(EmailConfirmationView::Ready { email, change: true }) => view! {
+                            <p class="mb-4" data-testid="confirm-ready">"Press the button to make "<span class="font-bold">{email}</span>" the email address of your Kith account. You will sign in with it, and Kith will email you there, from now on."</p>
+                            <ErrorSummary error/>
+                            <ActionForm action=action>
+                                <input type="hidden" name="token" value=token()/>
+                                <SubmitButton label="Change to this email address"/>
+                            </ActionForm>
+                        }.into_any(),
+                        Ok(EmailConfirmationView::Ready { email, change: false }) => view! {
+                            <p class="mb-4" data-testid="confirm-ready">"Press the button to confirm that "<span class="font-bold">{email.clone()}</span>" is your email address. Kith can then tell you when someone new looks at your record, and send you a link if you forget your password."</p>
+                            <p class="mb-4">"Press it only if you read this link in the mailbox of "{email}". If that is not your address, "<a href="/account#email" class="underline">"change it on your Account page"</a>" instead."</p>
                             <ErrorSummary error/>
                             <ActionForm action=action>
                                 <input type="hidden" name="token" value=token()/>
                                 <SubmitButton label="Confirm my email address"/>
                             </ActionForm>
                         }.into_any(),
-                        Ok(EmailConfirmationView::SignIn { email }) => view! {
-                            <p class="mb-4" data-testid="confirm-sign-in">"To confirm "<span class="font-bold">{email}</span>", sign in to your Kith account. You will come back to this page."</p>
+                        Ok(EmailConfirmationView::SignIn) => view! {
+                            <p class="mb-4" data-testid="confirm-sign-in">"To confirm your email address, sign in to your Kith account. You will come back to this page."</p>
                             <p>"Only the account's owner can confirm its address, so that someone who gets this email by mistake cannot."</p>
                             <p class="mt-4"><a href="/sign-in" class="btn-primary">"Sign in"</a></p>
                         }.into_any(),
                         Ok(EmailConfirmationView::OtherAccount) => view! {
                             <div class="notice-error" role="alert" data-testid="confirm-other-account"><p>{kith_types::OTHER_ACCOUNT_LINK}</p></div>
+                            // A plain form: signing out is a whole new page.
+                            <form method="post" action="/api/sign_out" class="mt-4">
+                                <button type="submit" class="btn-secondary">"Sign out"</button>
+                            </form>
                         }.into_any(),
                         Err(e) => view! {
                             <div class="notice-error" role="alert" data-testid="confirm-gone"><p>{e.to_string()}</p></div>

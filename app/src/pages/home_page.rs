@@ -23,11 +23,14 @@ type Messages = Resource<Result<Vec<(String, String)>, kith_types::AppError>>;
 /// email and they have not: until then it sends them nothing.
 fn confirm_reminder(me: &Me) -> Option<impl IntoView> {
     (me.can_email && !me.email_confirmed && !me.email.is_empty()).then(|| {
+        let send = ServerAction::<crate::api::SendEmailConfirmation>::new();
         view! {
-            <p class="notice-warn" data-testid="confirm-email-reminder">
-                "Please confirm your email address, "{me.email.clone()}": we have emailed you a link. Until you do, Kith cannot tell you when someone new looks at your record. "
-                <a href="/account#email">"Send the link again"</a>
-            </p>
+            <div class="notice-warn" data-testid="confirm-email-reminder">
+                <p>"Please confirm your email address, "{me.email.clone()}". Until you do, Kith emails you nothing: not when someone new looks at your record, and not a link if you forget your password."</p>
+                <ActionForm action=send attr:class="mt-2">
+                    <button type="submit" class="btn-secondary">"Email me a link to confirm it"</button>
+                </ActionForm>
+            </div>
         }
     })
 }

@@ -133,7 +133,7 @@ pub fn parse_birth_date(s: &str) -> Result<NaiveDate, String> {
     Ok(d)
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 

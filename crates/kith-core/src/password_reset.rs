@@ -238,7 +238,11 @@ fn changed_email(name: &str, base: &str, how: &str) -> (String, String) {
 
 fn added_email(name: &str, base: &str) -> (String, String) {
     let body = format!(
-        "Hello {name},\n\nA password was added to your Kith account, so you can now\n         sign in with your email address and that password as well.\n\n         If you did not do this, sign in the way you usually do, remove\n         the password from your Account page at once:\n{base}/account\n         and tell whoever runs Kith.\n\nKith\n"
+        "Hello {name},\n\nA password was added to your Kith account, so you can now\n\
+         sign in with your email address and that password as well.\n\n\
+         If you did not do this, sign in the way you usually do and\n\
+         remove the password from your Account page at once:\n{base}/account\n\
+         Then tell whoever runs Kith.\n\nKith\n"
     );
     ("A password was added to your Kith account".into(), body)
 }
@@ -281,6 +285,8 @@ mod tests {
             assert!(subject.contains("Kith"));
             // The link is one line however long, so it can be copied whole.
             assert!(body.is_ascii() && body.lines().filter(|l| !l.starts_with("https://")).all(|l| l.len() <= 76), "{body}");
+            // No stray indentation from the source's line continuations.
+            assert!(body.lines().all(|l| !l.starts_with(' ')), "{body}");
         }
         assert!(reset_email("M", &url).1.contains(&url));
     }

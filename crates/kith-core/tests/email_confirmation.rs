@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kith_core::email_confirmation::confirmation_hash;
+use kith_core::email_confirmation::{confirmation_hash, EmailChange};
 use kith_core::mail::MailRun;
 use kith_core::policy::{Origin, Right, Scope};
 use kith_core::sharing::LinkInput;
@@ -58,14 +58,19 @@ async fn nothing_is_sent_until_the_owner_confirms_the_address(db: &TestDb) {
     let pid = k.own_record(&edna, Right::Read).await.unwrap().patient_id().to_string();
     assert!(!k.me(&edna).await.unwrap().email_confirmed);
 
-    // Unconfirmed: no reset link, and a notice is given up, not sent.
+    // Unconfirmed: no reset link, no word of a password change, and a
+    // notice is given up, not sent.
     k.request_password_reset(EDNA, &origin).await.unwrap();
+    k.change_password(&edna, PASSWORD, "amber window fjord", "amber window fjord", "", &origin).await.unwrap();
+    k.change_password(&edna, "amber window fjord", PASSWORD, PASSWORD, "", &origin).await.unwrap();
     lock_a_link(k, &edna).await;
     assert_eq!(k.send_due_mail().await.unwrap(), MailRun { sent: 0, failed: 0, given_up: 1 });
     let given_up = on.mail_outbox(&pid).await.pop().unwrap();
     assert_eq!(given_up.last_error.as_deref(), Some("the email address is not confirmed"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbox.count(), 0, "nothing went to the unconfirmed address");
+    let edna_id = edna.user_id.clone();
+    assert_eq!(on.count_where("password_resets", "user_id", &edna_id).await, 0, "no reset link was even made");
     // Her access log says so.
     let manage = k.own_record(&edna, Right::Manage).await.unwrap();
     let told = k.access_log(&manage, &Default::default()).await.unwrap().notice_email.unwrap();
@@ -81,12 +86,12 @@ async fn nothing_is_sent_until_the_owner_confirms_the_address(db: &TestDb) {
     let hash = confirmation_hash(&token);
 
     // Whoever holds the link is asked to sign in; another account cannot use it.
-    assert_eq!(k.email_confirmation(&hash, None).await.unwrap(), EmailConfirmationView::SignIn { email: EDNA.into() });
+    assert_eq!(k.email_confirmation(&hash, None).await.unwrap(), EmailConfirmationView::SignIn);
     let margaret = k.sign_in("margaret@demo.kith.example", PASSWORD, "10.9.1.2").await.unwrap();
     assert_eq!(k.email_confirmation(&hash, Some(&margaret)).await.unwrap(), EmailConfirmationView::OtherAccount);
     assert!(conflict(k.confirm_email(&margaret, &hash, &origin).await).contains("different Kith account"));
     assert!(k.me(&margaret).await.unwrap().email_confirmed, "the demo's people are confirmed");
-    assert_eq!(k.email_confirmation(&hash, Some(&edna)).await.unwrap(), EmailConfirmationView::Ready { email: EDNA.into() });
+    assert_eq!(k.email_confirmation(&hash, Some(&edna)).await.unwrap(), EmailConfirmationView::Ready { email: EDNA.into(), change: false });
     assert!(conflict(k.email_confirmation(&confirmation_hash(&"0".repeat(64)), Some(&edna)).await).contains("expired or has already been used"));
 
     // Signed in, she confirms it: once.
@@ -121,6 +126,9 @@ async fn links_are_limited_and_end_together(db: &TestDb) {
     // Two uses of one link at once confirm once; the others end with it.
     let (a, b) = tokio::join!(k.confirm_email(&edna, &hashes[1], &origin), k.confirm_email(&edna, &hashes[1], &origin));
     assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    // The other was told the link is used, not refused by the database.
+    let loser = if a.is_ok() { b } else { a };
+    assert!(conflict(loser).contains("already been used"));
     for h in [&hashes[0], &hashes[2]] {
         conflict(k.email_confirmation(h, Some(&edna)).await);
     }
@@ -174,4 +182,132 @@ async fn the_operator_can_confirm_an_address(db: &TestDb) {
         .any(|e| e.what.contains("confirmed by the operator") && e.address == "command line" && e.actor_name == "Server operator"));
 }
 
-backend_tests!(nothing_is_sent_until_the_owner_confirms_the_address, links_are_limited_and_end_together, the_operator_can_confirm_an_address);
+/// `kith user send-confirmations`: a link to each unconfirmed address that
+/// has none still working, once.
+async fn the_operator_can_send_links_to_everyone_unconfirmed(db: &TestDb) {
+    assert!(conflict(db.kith.send_pending_confirmations().await).contains("no mail server"));
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    let edna = edna(k).await;
+    let olive = k
+        .create_user(NewUser {
+            name: "Olive Linked".into(),
+            email: "olive@example.com".into(),
+            password: PASSWORD.into(),
+            role: "carer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    k.send_email_confirmation(&olive).await.unwrap();
+    inbox.wait_for(1).await;
+    // The demo's people are confirmed; Olive has a link: only Edna gets one.
+    assert_eq!(k.send_pending_confirmations().await.unwrap(), (1, 0));
+    let message = inbox.wait_for(2).await;
+    assert!(message.contains("To: edna@example.com") && message.contains("Subject: Confirm your email address for Kith"), "{message}");
+    assert_eq!(k.send_pending_confirmations().await.unwrap(), (0, 0), "once");
+    k.confirm_email(&edna, &confirmation_hash(&link_token(&message, "/confirm-email/")), &Origin::default()).await.unwrap();
+    assert_eq!(inbox.count(), 2);
+}
+
+fn field_error(r: Result<impl std::fmt::Debug, CoreError>) -> (String, String) {
+    match r {
+        Err(CoreError::User(AppError::Validation { errors, .. })) => (errors[0].field.clone(), errors[0].message.clone()),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A new address takes over only when its link is used, signed in; the
+/// old one is told. Links from before a change, and an address another
+/// account took meanwhile, change nothing.
+async fn changing_the_address_waits_for_the_new_one(db: &TestDb) {
+    let (on, inbox) = with_mail(db).await;
+    let k = &on.kith;
+    let origin = Origin::default();
+    let edna = edna(k).await;
+    assert!(k.confirm_email_by_operator(EDNA).await.unwrap());
+    assert_eq!(field_error(k.change_email(&edna, "not an address", PASSWORD, &origin).await).0, "new_email");
+    assert_eq!(field_error(k.change_email(&edna, "edna@EXAMPLE.com", PASSWORD, &origin).await).1, "This is already your email address");
+    assert_eq!(field_error(k.change_email(&edna, "margaret@demo.kith.example", PASSWORD, &origin).await).1, "Another Kith account uses this email address");
+    assert_eq!(field_error(k.change_email(&edna, "edna.new@example.com", "wrong guess", &origin).await).0, "email_password");
+    assert_eq!(inbox.count(), 0);
+
+    assert_eq!(k.change_email(&edna, "Edna.New@example.com", PASSWORD, &origin).await.unwrap(), EmailChange::LinkSent);
+    let message = inbox.wait_for(1).await;
+    assert!(message.contains("To: edna.new@example.com") && message.contains("Subject: Confirm your new email address for Kith"), "{message}");
+    // Nothing has changed yet.
+    assert_eq!(k.me(&edna).await.unwrap().email, EDNA);
+    k.sign_in(EDNA, PASSWORD, "10.9.2.1").await.unwrap();
+    let hash = confirmation_hash(&link_token(&message, "/confirm-email/"));
+    assert_eq!(k.email_confirmation(&hash, Some(&edna)).await.unwrap(), EmailConfirmationView::Ready { email: "edna.new@example.com".into(), change: true });
+    k.confirm_email(&edna, &hash, &origin).await.unwrap();
+    let me = k.me(&edna).await.unwrap();
+    assert_eq!((me.email.as_str(), me.email_confirmed), ("edna.new@example.com", true));
+    k.sign_in("edna.new@example.com", PASSWORD, "10.9.2.1").await.unwrap();
+    assert!(k.sign_in(EDNA, PASSWORD, "10.9.2.1").await.is_err(), "the old address no longer signs in");
+    let told = inbox.wait_for(2).await;
+    assert!(told.contains("To: edna@example.com") && told.contains("Subject: The email address of your Kith account was changed"), "{told}");
+    assert!(!told.contains("edna.new"), "the old address is not told the new one");
+    let pid = k.own_record(&edna, Right::Read).await.unwrap().patient_id().to_string();
+    assert!(on.log(&pid).await.iter().any(|e| e.what == "account: email address changed, the new one confirmed"));
+
+    // Two changes asked for: the first used kills the other.
+    let fay = k
+        .create_user(NewUser {
+            name: "Fay Mover".into(),
+            email: "fay@example.com".into(),
+            password: PASSWORD.into(),
+            role: "carer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    k.change_email(&fay, "fay.c@example.com", PASSWORD, &origin).await.unwrap();
+    let to_c = confirmation_hash(&link_token(&inbox.wait_for(3).await, "/confirm-email/"));
+    k.change_email(&fay, "fay.d@example.com", PASSWORD, &origin).await.unwrap();
+    let to_d = confirmation_hash(&link_token(&inbox.wait_for(4).await, "/confirm-email/"));
+    k.confirm_email(&fay, &to_d, &origin).await.unwrap();
+    assert!(conflict(k.confirm_email(&fay, &to_c, &origin).await).contains("expired or has already been used"));
+    assert_eq!(k.me(&fay).await.unwrap().email, "fay.d@example.com");
+    // Her old address was never confirmed: it is not told.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox.count(), 4);
+    // An address someone else signs up with meanwhile is theirs.
+    k.change_email(&fay, "fay.e@example.com", PASSWORD, &origin).await.unwrap();
+    let to_e = confirmation_hash(&link_token(&inbox.wait_for(5).await, "/confirm-email/"));
+    k.create_user(NewUser {
+        name: "Eve Early".into(),
+        email: "fay.e@example.com".into(),
+        password: PASSWORD.into(),
+        role: "carer".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(conflict(k.confirm_email(&fay, &to_e, &origin).await).contains("Another Kith account has started to use fay.e@example.com"));
+    assert_eq!(k.me(&fay).await.unwrap().email, "fay.d@example.com");
+
+    // Where Kith sends no email, the address changes at once, unconfirmed.
+    let plain = &db.kith;
+    let gus = plain
+        .create_user(NewUser {
+            name: "Gus Plain".into(),
+            email: "gus@example.com".into(),
+            password: PASSWORD.into(),
+            role: "carer".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(plain.change_email(&gus, "gus.new@example.com", PASSWORD, &origin).await.unwrap(), EmailChange::Changed);
+    let me = plain.me(&gus).await.unwrap();
+    assert_eq!((me.email.as_str(), me.email_confirmed), ("gus.new@example.com", false));
+}
+
+backend_tests!(
+    nothing_is_sent_until_the_owner_confirms_the_address,
+    links_are_limited_and_end_together,
+    the_operator_can_confirm_an_address,
+    the_operator_can_send_links_to_everyone_unconfirmed,
+    changing_the_address_waits_for_the_new_one
+);

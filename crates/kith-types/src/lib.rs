@@ -50,9 +50,11 @@ pub struct Me {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EmailConfirmationView {
     /// Nobody is signed in: they sign in to the account, and come back.
-    SignIn { email: String },
-    /// Signed in to the account the link is for: one button confirms.
-    Ready { email: String },
+    /// (The address is not shown to whoever holds the link.)
+    SignIn,
+    /// Signed in to the account the link is for: one button confirms
+    /// (`change`: the account moves to this new address).
+    Ready { email: String, change: bool },
     /// Signed in to a different account.
     OtherAccount,
 }

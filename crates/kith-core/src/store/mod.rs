@@ -39,7 +39,7 @@ pub(crate) struct SessionRow {
     pub data: String,
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation, clinician_verified_by, email_confirmed_at";
+pub(super) const USER_COLUMNS: &str = "id, email, name, role, password_hash, organisation, clinician_verified_by, email_confirmed_at";
 
 pub(crate) async fn user_by_email<'e, E: Executor<'e, Database = Any>>(ex: E, email: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email.to_string()).fetch_optional(ex).await
