@@ -210,6 +210,43 @@ async fn the_operator_can_send_links_to_everyone_unconfirmed(db: &TestDb) {
     assert_eq!(inbox.count(), 2);
 }
 
+/// Migration 0022's backfill, run again on accounts as they were before it:
+/// only an account a provider made (no password, and the provider's
+/// identity labelled with the account's address) counts as confirmed.
+async fn the_migration_confirms_only_provider_made_accounts(db: &TestDb) {
+    let file = match db.kith.db.backend() {
+        kith_core::Backend::Sqlite => include_str!("../../../migrations/sqlite/0022_email_confirmations.sql"),
+        kith_core::Backend::Postgres => include_str!("../../../migrations/postgres/0022_email_confirmations.sql"),
+    };
+    let backfill = &file[file.find("UPDATE users").expect("the backfill")..];
+    let backfill = &backfill[..=backfill.find(';').unwrap()];
+    let k = &db.kith;
+    let mut ids = Vec::new();
+    for (name, email) in [("Pam Password", "pam@example.com"), ("Pru Provider", "pru@example.com"), ("Rex Removed", "rex@example.com")] {
+        let a = k
+            .create_user(NewUser { name: name.into(), email: email.into(), password: PASSWORD.into(), role: "carer".into(), ..Default::default() })
+            .await
+            .unwrap();
+        ids.push(a.user_id);
+    }
+    // Pru signs in only through a provider that gave her address; Rex linked
+    // one that knows him by another address, then removed his password.
+    for (id, subject, label) in [(&ids[1], "pru-1", "pru@example.com"), (&ids[2], "rex-1", "rex@elsewhere.example")] {
+        db.execute(
+            "INSERT INTO linked_identities (id, user_id, provider, issuer, subject, label, linked_at) VALUES ($1, $2, 'nhs-login', 'https://auth.example', $3, $4, 0)",
+            &[&format!("li-{subject}"), id, subject, label],
+        )
+        .await;
+        db.execute("UPDATE users SET password_hash = NULL WHERE id = $1", &[id]).await;
+    }
+    db.execute(backfill, &[]).await;
+    let confirmed =
+        |id: String| async move { db.query_text("SELECT CASE WHEN email_confirmed_at IS NULL THEN 'no' ELSE 'yes' END FROM users WHERE id = $1", &id).await };
+    assert_eq!(confirmed(ids[0].clone()).await.as_deref(), Some("no"), "a password account");
+    assert_eq!(confirmed(ids[1].clone()).await.as_deref(), Some("yes"), "a provider-made account");
+    assert_eq!(confirmed(ids[2].clone()).await.as_deref(), Some("no"), "a password removed after linking another address");
+}
+
 fn field_error(r: Result<impl std::fmt::Debug, CoreError>) -> (String, String) {
     match r {
         Err(CoreError::User(AppError::Validation { errors, .. })) => (errors[0].field.clone(), errors[0].message.clone()),
@@ -309,5 +346,6 @@ backend_tests!(
     links_are_limited_and_end_together,
     the_operator_can_confirm_an_address,
     the_operator_can_send_links_to_everyone_unconfirmed,
+    the_migration_confirms_only_provider_made_accounts,
     changing_the_address_waits_for_the_new_one
 );
