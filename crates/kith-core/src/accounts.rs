@@ -245,12 +245,34 @@ impl Kith {
         }
     }
 
+    /// Checks the signed-in person's password before a change to their
+    /// account (a new password, a new address). Wrong guesses count against
+    /// the account's sign-in limit, so a stolen session cannot try passwords
+    /// here without end; while the account is locked, this is refused too.
+    pub(crate) async fn check_current_password(&self, user: &store::UserRow, password: &str) -> CoreResult<bool> {
+        let s = &self.settings.throttle;
+        let keys = [(throttle::account_key(&user.email), s.account_limit)];
+        let now = now_ms();
+        match throttle::check(&self.db, s, &keys, now).await? {
+            throttle::Verdict::Locked { until } => return Err(AppError::Conflict(throttle::locked_message(until, now)).into()),
+            throttle::Verdict::Allowed { delay } if !delay.is_zero() => tokio::time::sleep(delay).await,
+            throttle::Verdict::Allowed { .. } => {}
+        }
+        if password::verify(password.to_string(), user.password_hash.clone()).await? {
+            return Ok(true);
+        }
+        if let Some(until) = throttle::record_failure(&self.db, s, &keys, now_ms()).await? {
+            return Err(AppError::Conflict(throttle::locked_message(until, now_ms())).into());
+        }
+        Ok(false)
+    }
+
     /// Changes the password after checking the current one, and ends every
     /// other session of this person (the current one, `keep_session`, stays).
     pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, confirm: &str, keep_session: &str, origin: &Origin) -> CoreResult<()> {
         let user = store::user_by_id(&self.db.pool, &actor.user_id).await?.ok_or(AppError::Unauthenticated)?;
         let mut errors = Vec::new();
-        if !password::verify(current.to_string(), user.password_hash.clone()).await? {
+        if !self.check_current_password(&user, current).await? {
             errors.push(FieldError { field: "current_password".into(), message: "Your current password is not right".into() });
         }
         if let Err(m) = password::check_policy(new, &[&user.name, &user.email]) {

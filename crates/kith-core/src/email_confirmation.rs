@@ -142,7 +142,7 @@ impl Kith {
                 None
             }
         };
-        if user.password_hash.is_some() && !crate::password::verify(password.to_string(), user.password_hash.clone()).await? {
+        if user.password_hash.is_some() && !self.check_current_password(&user, password).await? {
             errors.push(FieldError { field: "email_password".into(), message: "Your password is not right".into() });
         }
         let taken = || FieldError { field: "new_email".into(), message: "Another Kith account uses this email address".into() };

@@ -138,6 +138,29 @@ async fn change_password_checks_current_and_policy(db: &TestDb) {
     k.sign_in("margaret@example.com", "river lantern moss", "10.5.0.1").await.unwrap();
 }
 
+/// Someone with a stolen session cannot guess the password without end on
+/// the Account page: wrong guesses there count against the sign-in limit,
+/// for a new password and a new address alike, and then both are refused.
+async fn wrong_current_passwords_are_limited_like_sign_ins(db: &TestDb) {
+    let k = &db.kith;
+    let a = k.create_user(margaret()).await.unwrap();
+    let limit = k.settings.throttle.account_limit;
+    for n in 1..limit {
+        let e = if n % 2 == 0 {
+            k.change_email(&a, "new@example.com", "a wrong guess", &Origin::default()).await.unwrap_err()
+        } else {
+            k.change_password(&a, "a wrong guess", "river lantern moss", "river lantern moss", "s1", &Origin::default()).await.unwrap_err()
+        };
+        assert!(matches!(user_error(e), AppError::Validation { .. }), "guess {n}");
+    }
+    let e = user_error(k.change_password(&a, "another wrong guess", "river lantern moss", "river lantern moss", "s1", &Origin::default()).await.unwrap_err());
+    assert!(matches!(&e, AppError::Conflict(m) if m.contains("Try again in")), "{e:?}");
+    // Locked now: the right password too, here and at sign-in.
+    let e = user_error(k.change_email(&a, "new@example.com", "kettle orange stairs", &Origin::default()).await.unwrap_err());
+    assert!(matches!(&e, AppError::Conflict(m) if m.contains("Try again in")), "{e:?}");
+    assert!(matches!(user_error(k.sign_in("margaret@example.com", "kettle orange stairs", "10.5.0.2").await.unwrap_err()), AppError::Throttled { .. }));
+}
+
 async fn demo_loads_three_people_once(db: &TestDb) {
     let k = &db.kith;
     let first = kith_core::demo::load(k).await.unwrap();
@@ -235,6 +258,7 @@ backend_tests!(
     repeated_failures_slow_then_lock_the_account,
     one_address_guessing_many_accounts_is_locked,
     change_password_checks_current_and_policy,
+    wrong_current_passwords_are_limited_like_sign_ins,
     demo_loads_three_people_once,
 );
 
