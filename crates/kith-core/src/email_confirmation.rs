@@ -61,7 +61,7 @@ impl Kith {
     /// confirm it, or a new one) and emails it there in the background.
     async fn send_link(&self, mail: MailSettings, user: &store::UserRow, to: &str) -> CoreResult<()> {
         let out = self.prepare_link(mail, user, to).await?;
-        send_in_background(out.mail, out.to, out.subject, out.body, "email confirmation");
+        crate::mail::send_in_background(out.mail, out.to, out.subject, out.body, "email confirmation");
         Ok(())
     }
 
@@ -232,7 +232,7 @@ impl Kith {
         tracing::info!(user_id = %actor.user_id, changed, "email address confirmed");
         if let (true, Some(mail), Some(_)) = (changed, self.settings.mail.clone(), before.email_confirmed_at) {
             let (subject, body) = address_changed_email(&before.name, &mail.public_url);
-            send_in_background(mail, before.email, subject, body, "email address changed");
+            crate::mail::send_in_background(mail, before.email, subject, body, "email address changed");
         }
         Ok(())
     }
@@ -257,16 +257,6 @@ impl Kith {
         change.commit(&Origin::command_line(), "account: email address confirmed by the operator of this Kith").await?;
         Ok(true)
     }
-}
-
-/// Sends an email now, not through the outbox (it carries a secret, or is
-/// about the account rather than a record), without holding up the caller.
-pub(crate) fn send_in_background(mail: MailSettings, address: String, subject: String, body: String, what: &'static str) {
-    tokio::spawn(async move {
-        if let Err(reason) = crate::mail::send_now(&mail, &address, subject, body).await {
-            tracing::warn!(%reason, what, "email not sent");
-        }
-    });
 }
 
 /// An email written and not yet sent.

@@ -349,6 +349,16 @@ async fn send(mail: &MailSettings, notice: Notice, name: &str, address: &str, to
     deliver(mail, address, subject, body).await
 }
 
+/// Sends an email now, not through the outbox (it carries a secret, or is
+/// about the account rather than a record), without holding up the caller.
+pub(crate) fn send_in_background(mail: MailSettings, address: String, subject: String, body: String, what: &'static str) {
+    tokio::spawn(async move {
+        if let Err(reason) = crate::mail::send_now(&mail, &address, subject, body).await {
+            tracing::warn!(%reason, what, "email not sent");
+        }
+    });
+}
+
 /// Sends an email now, not through the outbox: for one that carries a
 /// secret (a password reset link), which is never stored. The error says
 /// why in words that never hold the address.

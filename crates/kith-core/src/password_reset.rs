@@ -209,7 +209,7 @@ impl Kith {
         let Some(mail) = self.settings.mail.clone() else { return };
         let Some(address) = told.address else { return };
         let (subject, body) = email(&told.name, &mail.public_url);
-        crate::email_confirmation::send_in_background(mail, address, subject, body, what);
+        crate::mail::send_in_background(mail, address, subject, body, what);
     }
 }
 

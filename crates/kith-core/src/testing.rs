@@ -366,6 +366,11 @@ impl Inbox {
         self.0.lock().unwrap().len()
     }
 
+    /// Every message so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
     /// Waits (up to 10 s) for message number `n` (from 1) and returns it.
     pub async fn wait_for(&self, n: usize) -> String {
         for _ in 0..200 {
