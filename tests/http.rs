@@ -812,7 +812,97 @@ async fn forgotten_password_pages_without_mail_or_with_a_dead_link(db: &TestDb) 
     assert!(!page.contains("Set my new password"));
 }
 
+/// Someone who opens an email confirmation link before signing in has its
+/// hash kept in the session (never the token). Signing in to another
+/// account does not confirm anything, by the page or by posting straight
+/// to the server function, and the kept link is forgotten; signing in to
+/// the link's own account confirms it from a page that holds no token.
+async fn a_kept_confirmation_link_confirms_only_its_own_account(db: &TestDb) {
+    use kith_core::email_confirmation::confirmation_hash;
+    let (on, inbox) = kith_core::testing::with_mail(db).await;
+    let k = &on.kith;
+    let edna = k
+        .create_user(NewUser {
+            name: "Edna Mailer".into(),
+            email: "edna@example.com".into(),
+            password: PASSWORD.into(),
+            role: "patient".into(),
+            nhs_number: "9990770018".into(),
+            birth_date: "1941-05-06".into(),
+            organisation: String::new(),
+        })
+        .await
+        .unwrap();
+    k.send_email_confirmation(&edna).await.unwrap();
+    let token = kith_core::testing::link_token(&inbox.wait_for(1).await, "/confirm-email/");
+    let hash = confirmation_hash(&token);
+    let kept = |hash: String| {
+        let on = &on;
+        async move { on.query_text("SELECT MAX(data) FROM sessions WHERE data LIKE $1", &format!("%{hash}%")).await }
+    };
+    let app = app(&on);
+    let sign_in_as = |email: &'static str, cookie: String| {
+        let app = app.clone();
+        async move {
+            let body = format!("email={}&password={}", email.replace('@', "%40"), PASSWORD.replace(' ', "+"));
+            let res = form_post(&app, "/api/sign_in", &body, Some(&cookie)).await;
+            let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+            (location, session_cookie(&res).expect("signing in sets the cookie").0)
+        }
+    };
+    let open_signed_out = || {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            let res = get(&app, &format!("/confirm-email/{token}"), None).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let (cookie, _) = session_cookie(&res).expect("the session keeps the link");
+            let page = text(res).await;
+            assert!(page.contains("data-testid=\"confirm-sign-in\"") && !page.contains("edna@example.com"), "asked to sign in, not shown the address: {page}");
+            cookie
+        }
+    };
+    let edna_confirmed = || async { k.me(&edna).await.unwrap().email_confirmed };
+
+    // Opened on a device nobody is signed in on: kept as the hash.
+    let cookie = open_signed_out().await;
+    let data = kept(hash.clone()).await.expect("the session keeps the link's hash");
+    assert!(!data.contains(&token), "the token is not in the sessions table");
+
+    // Margaret signs in there: she is led to the page, told it is not her
+    // account's link, and the link is forgotten.
+    let (location, margaret) = sign_in_as("margaret@demo.kith.example", cookie).await;
+    assert_eq!(location, "/confirm-email");
+    let page = text(get(&app, "/confirm-email", Some(&margaret)).await).await;
+    assert!(page.contains("data-testid=\"confirm-other-account\"") && !page.contains("edna@example.com"), "{page}");
+    assert!(kept(hash.clone()).await.is_none(), "forgotten once shown to another account");
+    let (location, _) = sign_in_as("margaret@demo.kith.example", margaret).await;
+    assert_eq!(location, "/", "signing in again does not lead back to it");
+
+    // Posting straight to the server function from another account's
+    // session, with the kept link or with the token itself, confirms nothing.
+    let (_, margaret) = sign_in_as("margaret@demo.kith.example", open_signed_out().await).await;
+    let res = form_post(&app, "/api/email/confirm", "token=", Some(&margaret)).await;
+    assert!(!res.headers()[header::LOCATION].to_str().unwrap().contains("email_confirmed"), "refused");
+    assert!(kept(hash.clone()).await.is_none(), "forgotten once refused");
+    let res = form_post(&app, "/api/email/confirm", &format!("token={token}"), Some(&margaret)).await;
+    assert!(!res.headers()[header::LOCATION].to_str().unwrap().contains("email_confirmed"), "refused");
+    assert!(!edna_confirmed().await, "another account confirmed nothing");
+
+    // Edna signs in where she opened the link and confirms it.
+    let (location, edna_session) = sign_in_as("edna@example.com", open_signed_out().await).await;
+    assert_eq!(location, "/confirm-email");
+    let page = text(get(&app, "/confirm-email", Some(&edna_session)).await).await;
+    assert!(page.contains("data-testid=\"confirm-ready\"") && page.contains("edna@example.com"), "{page}");
+    assert!(!page.contains(&token), "the page holds no token");
+    let res = form_post(&app, "/api/email/confirm", "token=", Some(&edna_session)).await;
+    assert_eq!(res.headers()[header::LOCATION], "/account?email_confirmed=1#email");
+    assert!(edna_confirmed().await);
+    assert!(kept(hash).await.is_none());
+}
+
 backend_tests!(
+    a_kept_confirmation_link_confirms_only_its_own_account,
     forgotten_password_pages_without_mail_or_with_a_dead_link,
     activity_keeps_a_session_alive,
     paging_keeps_the_filters,
