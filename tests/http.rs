@@ -274,6 +274,7 @@ async fn every_server_function_refuses_without_a_session(db: &TestDb) {
         ("/api/record/sources", "upload="),
         ("/api/record/confirm_held", "id=x"),
         ("/api/record/reject_held", "id=x"),
+        ("/api/record/add_entry", "entry[kind]=condition&entry[text]=Asthma"),
         ("/api/sharing/shared_with_me", ""),
         ("/api/sharing/preview", "id=x"),
         ("/api/sharing/open_record", "patient_id=x"),

@@ -13,6 +13,7 @@ use leptos_router::{path, SsrMode};
 use pages::{
     access_log_page::AccessLogPage,
     account_page::AccountPage,
+    add_entry_page::AddEntryPage,
     care_plan_page::CarePlanPage,
     email_confirmation_page::ConfirmEmailPage,
     entry_page::EntryPage,
@@ -71,6 +72,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>
+                <Route path=path!("/add") view=AddEntryPage ssr=SsrMode::Async/>
                 <Route path=path!("/entries/:id") view=EntryPage ssr=SsrMode::Async/>
                 <Route path=path!("/results") view=ResultsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>

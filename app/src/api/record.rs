@@ -149,3 +149,14 @@ pub async fn get_connections() -> Result<kith_types::ConnectionsView, AppError> 
     let offered = if can_manage { use_context::<SmartProviders>().unwrap_or_default().0 } else { vec![] };
     Ok(kith_types::ConnectionsView { offered, connections, notice, can_manage })
 }
+
+/// Adds an entry typed in by hand: a reading, an allergy, a medicine or a
+/// condition (see `kith_core::own_entry`). The patient, or a carer acting
+/// for them, then sees it on its own page.
+#[server(endpoint = "record/add_entry")]
+pub async fn add_own_entry(entry: kith_types::record::OwnEntryForm) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Contribute).await?;
+    let id = kith.add_own_entry(&access, &entry).await.map_err(core)?;
+    leptos_axum::redirect(&format!("/entries/{}?added=1", crate::components::urlencode(&id)));
+    Ok(())
+}

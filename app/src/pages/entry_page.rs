@@ -34,7 +34,7 @@ type CommentsResource = Resource<Result<kith_types::together::CommentsView, kith
 type SeenResource = Resource<Result<Vec<kith_types::audit::SeenBy>, kith_types::AppError>>;
 
 fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, seen: SeenResource, comments: CommentsResource, talk: Talk) -> impl IntoView {
-    let can_manage = (me.patient.is_some() && me.viewing.is_none()) || me.viewing.as_ref().is_some_and(|v| v.can_manage);
+    let can_manage = me.manages_record();
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -85,6 +85,7 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
         <p class="text-gray-700">{kind_title(&c.kind)}</p>
         <h1 class="text-3xl font-bold mb-2">{c.text.clone()}</h1>
         <DoneNotice param="relabelled" messages=&[("1", "The label has been changed. Who can see this entry now follows the new label.")]/>
+        <DoneNotice param="added" messages=&[("1", "Added to the record. You can comment on it, change its label or share it below.")]/>
         <dl class="card grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1">
             {c.value.clone().map(|v| view! { <dt class="font-bold">"Value"</dt><dd>{v}</dd> })}
             <dt class="font-bold">"Date"</dt><dd>{c.date.clone().unwrap_or_else(|| "Not given".into())}</dd>

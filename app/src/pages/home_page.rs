@@ -98,9 +98,11 @@ fn home(me: Me, summary: Resource<Result<Summary, kith_types::AppError>>, messag
         Some(v) => format!("{}'s record", v.patient_name),
         None => format!("Hello, {}", me.name),
     };
+    let can_add = me.manages_record();
     view! {
         <h1 class="text-3xl font-bold mb-4">{heading}</h1>
         {reminder}
+        {can_add.then(|| view! { <p class="mb-4 no-print"><a href="/add">"Add a reading, allergy, medicine or condition"</a></p> })}
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let list = messages.await.unwrap_or_default();

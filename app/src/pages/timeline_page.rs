@@ -22,9 +22,11 @@ pub fn TimelinePage() -> impl IntoView {
     view! { <Title text="Timeline – Kith"/><Authed render=move |me| timeline(me, q, page)/> }
 }
 
-fn timeline(_me: Me, q: Memo<TimelineQuery>, page: Resource<Result<TimelinePage, kith_types::AppError>>) -> impl IntoView {
+fn timeline(me: Me, q: Memo<TimelineQuery>, page: Resource<Result<TimelinePage, kith_types::AppError>>) -> impl IntoView {
+    let can_add = me.manages_record();
     view! {
         <h1 class="text-3xl font-bold mb-4">"Timeline"</h1>
+        {can_add.then(|| view! { <p class="mb-4"><a href="/add" class="btn-secondary">"Add a reading, allergy, medicine or condition"</a></p> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// What kind of organisation a file comes from (callers name it on upload).
 pub use kith_fhir::SourceKind;
-use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, RefIndex};
+use kith_fhir::{check_identity, normalise_in, parse_feed, source_organisation, Feed, FeedError, Identity, Label, RefIndex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -247,7 +247,7 @@ fn feed_source(feed: &Feed, requested: Option<&str>, file_name: &str) -> (String
 /// of [`store::BULK_ROWS`] and sent on as each chunk is ready, so the
 /// database stores the first chunks while the rest are being prepared. A
 /// worker stops early if the import is abandoned (the receiver is dropped).
-fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> (mpsc::Receiver<PreparedChunk>, Vec<Background<()>>) {
+fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind, by_hand: Option<Label>) -> (mpsc::Receiver<PreparedChunk>, Vec<Background<()>>) {
     let total = feed.resources.len();
     let chunks = total.div_ceil(store::BULK_ROWS);
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8).min(chunks.max(1));
@@ -264,7 +264,7 @@ fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> 
                 }
                 let start = c * store::BULK_ROWS;
                 let end = (start + store::BULK_ROWS).min(total);
-                let resources = feed.resources[start..end].iter().map(|r| prepare_resource(&feed, &refs, r, kind)).collect();
+                let resources = feed.resources[start..end].iter().map(|r| prepare_resource(&feed, &refs, r, kind, by_hand)).collect();
                 if tx.blocking_send(PreparedChunk { start, resources }).is_err() {
                     return;
                 }
@@ -274,7 +274,9 @@ fn spawn_preparers(feed: &Arc<Feed>, refs: &Arc<RefIndex>, kind: SourceKind) -> 
     (rx, handles)
 }
 
-fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource, kind: SourceKind) -> PreparedResource {
+/// `by_hand`: the file is an entry typed in by hand, with the label its
+/// author chose (see [`Kith::import_by_hand`]).
+fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource, kind: SourceKind, by_hand: Option<Label>) -> PreparedResource {
     // Compact JSON (keys sorted): the stored original, and what the hash that
     // tells a changed resource from a resent one is taken over.
     let json = serde_json::to_string(&res.json).unwrap_or_default();
@@ -298,8 +300,11 @@ fn prepare_resource(feed: &Feed, refs: &RefIndex, res: &kith_fhir::FeedResource,
         };
         PreparedFact {
             kind: f.kind.as_str(),
-            merge_key: f.merge_key,
-            label: f.label.as_str(),
+            merge_key: match by_hand {
+                Some(_) => format!("{}|by-hand:{}", f.merge_key, res.id),
+                None => f.merge_key,
+            },
+            label: by_hand.unwrap_or(f.label).as_str(),
             stored_json: serde_json::to_string(&stored).unwrap_or_default(),
             codes_json: serde_json::to_string(&stored.codes).unwrap_or_else(|_| "[]".into()),
             stored,
@@ -326,6 +331,17 @@ impl Kith {
     /// or refused whole: on refusal nothing is stored.
     pub async fn import(&self, access: &RecordAccess, req: ImportRequest) -> CoreResult<ImportOutcome> {
         self.import_checked(access, req, None).await
+    }
+
+    /// An entry typed in by hand (`crate::own_entry`): its facts get the
+    /// label their author chose, and each is an entry of its own, never
+    /// merged with another source's (or another hand entry's). So no hand
+    /// entry lands in an entry its author cannot see, and no one else's
+    /// entry takes its label.
+    pub(crate) async fn import_by_hand(&self, access: &RecordAccess, req: ImportRequest, label: Label) -> CoreResult<ImportOutcome> {
+        let mut started = self.start_import_checked(access, req, None)?;
+        started.by_hand = Some(label);
+        started.finish().await
     }
 
     /// `held`: the held feed (`req` is its copy) the patient has confirmed.
@@ -357,7 +373,7 @@ impl Kith {
                 bytes,
             }
         };
-        Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage, held })
+        Ok(StartedImport { kith: self.clone(), access: access.clone(), file: file_name, source_kind, stage, held, by_hand: None })
     }
 
     /// Step 2 of an import: the checked file is held, refused, or stored.
@@ -368,6 +384,7 @@ impl Kith {
         source_kind: Option<SourceKind>,
         stage: Stage,
         held: Option<&str>,
+        by_hand: Option<Label>,
     ) -> CoreResult<ImportOutcome> {
         let (task, bytes) = match stage {
             Stage::Done(outcome) => return Ok(outcome),
@@ -422,7 +439,7 @@ impl Kith {
 
         let mut conn = self.db.pool.acquire().await?;
         if self.db.backend() != Backend::Sqlite {
-            return self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held).await;
+            return self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held, by_hand).await;
         }
         // SQLite: settings for this connection while it imports, put back
         // before it returns to the pool (see IMPORT_SQLITE_PRAGMAS).
@@ -432,7 +449,7 @@ impl Kith {
             sqlx::query(&format!("PRAGMA {pragma} = {value}")).execute(&mut *conn).await?;
             restore.push((pragma, before));
         }
-        let outcome = self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held).await;
+        let outcome = self.store_import(&mut conn, access, &file, kind, source, feed, refs, bytes, held, by_hand).await;
         for (pragma, before) in restore {
             sqlx::query(&format!("PRAGMA {pragma} = {before}")).execute(&mut *conn).await?;
         }
@@ -452,6 +469,7 @@ impl Kith {
         refs: RefIndex,
         bytes: Arc<Vec<u8>>,
         held: Option<&str>,
+        by_hand: Option<Label>,
     ) -> CoreResult<ImportOutcome> {
         let backend = self.db.backend();
         let patient = access.patient_id();
@@ -459,7 +477,7 @@ impl Kith {
         let total = feed.resources.len();
 
         // Start preparing at once; the whole-file work runs beside it.
-        let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind);
+        let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind, by_hand);
         let whole = background::spawn("kith-hash", Priority::Normal, move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
@@ -730,6 +748,7 @@ pub struct StartedImport {
     /// A confirmed held feed: it leaves the waiting list in the import's
     /// own transaction (and the import fails if it already has).
     held: Option<String>,
+    by_hand: Option<Label>,
 }
 
 enum Stage {
@@ -745,8 +764,8 @@ impl StartedImport {
     /// Stores the file in one transaction (after the checks finish), as
     /// `Kith::import` does.
     pub async fn finish(self) -> CoreResult<ImportOutcome> {
-        let StartedImport { kith, access, file, source_kind, stage, held } = self;
-        kith.finish_import(&access, file, source_kind, stage, held.as_deref()).await
+        let StartedImport { kith, access, file, source_kind, stage, held, by_hand } = self;
+        kith.finish_import(&access, file, source_kind, stage, held.as_deref(), by_hand).await
     }
 }
 

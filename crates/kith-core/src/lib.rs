@@ -14,6 +14,7 @@ pub mod identity;
 pub mod import;
 pub mod keyfile;
 pub mod mail;
+pub mod own_entry;
 pub mod password;
 pub mod password_reset;
 pub mod policy;

@@ -46,6 +46,17 @@ pub struct Me {
     pub can_email: bool,
 }
 
+impl Me {
+    /// The record on screen is one this person manages: their own, or one
+    /// they act for (sources, sharing, adding entries by hand).
+    pub fn manages_record(&self) -> bool {
+        match &self.viewing {
+            None => self.patient.is_some(),
+            Some(v) => v.can_manage,
+        }
+    }
+}
+
 /// What the page a "confirm your email address" link opens shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EmailConfirmationView {

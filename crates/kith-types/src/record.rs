@@ -243,3 +243,156 @@ pub fn source_kind_title(kind: &str) -> &'static str {
         _ => "Other",
     }
 }
+
+/// A home reading someone can add to their record by hand: its LOINC code
+/// and display (kept as sent, like any source's), its UCUM unit, and the
+/// range a typed value must fall in (wider than any real reading, so only
+/// slips of the finger are refused).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReadingKind {
+    pub key: &'static str,
+    /// For the form: "Weight".
+    pub title: &'static str,
+    pub loinc: &'static str,
+    pub display: &'static str,
+    /// As people write it: "kg".
+    pub unit: &'static str,
+    pub ucum: &'static str,
+    pub min: f64,
+    pub max: f64,
+    /// A typical reading, for messages: "for example 70.5".
+    pub example: &'static str,
+}
+
+/// Blood pressure is two numbers: this is its systolic half, and
+/// [`DIASTOLIC`] the other; the panel's own code is [`BLOOD_PRESSURE_PANEL`].
+pub const READINGS: [ReadingKind; 6] = [
+    ReadingKind {
+        key: "blood-pressure",
+        title: "Blood pressure",
+        loinc: "8480-6",
+        display: "Systolic blood pressure",
+        unit: "mmHg",
+        ucum: "mm[Hg]",
+        min: 40.0,
+        max: 300.0,
+        example: "130",
+    },
+    ReadingKind { key: "weight", title: "Weight", loinc: "29463-7", display: "Body weight", unit: "kg", ucum: "kg", min: 0.5, max: 400.0, example: "70.5" },
+    ReadingKind {
+        key: "pulse",
+        title: "Pulse",
+        loinc: "8867-4",
+        display: "Heart rate",
+        unit: "beats per minute",
+        ucum: "/min",
+        min: 20.0,
+        max: 300.0,
+        example: "72",
+    },
+    ReadingKind {
+        key: "temperature",
+        title: "Temperature",
+        loinc: "8310-5",
+        display: "Body temperature",
+        unit: "°C",
+        ucum: "Cel",
+        min: 25.0,
+        max: 45.0,
+        example: "36.8",
+    },
+    ReadingKind {
+        key: "oxygen",
+        title: "Oxygen level",
+        loinc: "59408-5",
+        display: "Oxygen saturation in Arterial blood by Pulse oximetry",
+        unit: "%",
+        ucum: "%",
+        min: 50.0,
+        max: 100.0,
+        example: "97",
+    },
+    ReadingKind {
+        key: "blood-sugar",
+        title: "Blood sugar",
+        loinc: "15074-8",
+        display: "Glucose [Moles/volume] in Blood",
+        unit: "mmol/L",
+        ucum: "mmol/L",
+        min: 0.5,
+        max: 60.0,
+        example: "5.6",
+    },
+];
+
+/// The other half of a blood pressure reading.
+pub const DIASTOLIC: ReadingKind = ReadingKind {
+    key: "blood-pressure",
+    title: "Blood pressure",
+    loinc: "8462-4",
+    display: "Diastolic blood pressure",
+    unit: "mmHg",
+    ucum: "mm[Hg]",
+    min: 20.0,
+    max: 200.0,
+    example: "80",
+};
+
+/// LOINC code and display of a blood pressure reading as a whole.
+pub const BLOOD_PRESSURE_PANEL: (&str, &str) = ("85354-9", "Blood pressure panel with all children optional");
+
+/// Kinds of entry someone can add to a record by hand, as `(key, title)`.
+pub const OWN_ENTRY_KINDS: [(&str, &str); 4] =
+    [("reading", "A reading"), ("allergy", "An allergy"), ("medicine", "A medicine you take"), ("condition", "A health condition")];
+
+/// An entry added by hand, as its form sends it. Which fields count
+/// depends on `kind` (see [`OWN_ENTRY_KINDS`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OwnEntryForm {
+    #[serde(default)]
+    pub kind: String,
+    /// A [`READINGS`] key.
+    #[serde(default)]
+    pub reading: String,
+    #[serde(default)]
+    pub value: String,
+    /// The diastolic number of a blood pressure.
+    #[serde(default)]
+    pub second_value: String,
+    /// What the allergy is to, the medicine, or the condition.
+    #[serde(default)]
+    pub text: String,
+    /// An allergy's reaction, or how the medicine is taken.
+    #[serde(default)]
+    pub detail: String,
+    /// `YYYY-MM-DD`: when the reading was taken, or the allergy, medicine
+    /// or condition started (optional for those).
+    #[serde(default)]
+    pub date: String,
+    /// `HH:MM`, UK time (optional).
+    #[serde(default)]
+    pub time: String,
+    /// A [`LABELS`] key: who it is shared with.
+    #[serde(default)]
+    pub label: String,
+}
+
+impl OwnEntryForm {
+    /// What was typed, for a refused form to be filled in again.
+    pub fn values(&self) -> Vec<(String, String)> {
+        [
+            ("kind", &self.kind),
+            ("reading", &self.reading),
+            ("value", &self.value),
+            ("second_value", &self.second_value),
+            ("text", &self.text),
+            ("detail", &self.detail),
+            ("date", &self.date),
+            ("time", &self.time),
+            ("label", &self.label),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+    }
+}

@@ -221,3 +221,19 @@ pub(crate) async fn row_counts(conn: &mut AnyConnection, patient: &str) -> sqlx:
     }
     Ok(out)
 }
+
+/// The entry a source's resource states (an entry added by hand, just
+/// imported, to go to).
+pub(crate) async fn entry_for_resource<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    patient: &str,
+    resource_type: &str,
+    fhir_id: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT entry_id FROM entry_sources WHERE patient_id = $1 AND resource_type = $2 AND fhir_id = $3")
+        .bind(patient.to_string())
+        .bind(resource_type.to_string())
+        .bind(fhir_id.to_string())
+        .fetch_optional(ex)
+        .await
+}

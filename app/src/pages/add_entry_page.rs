@@ -1,0 +1,194 @@
+//! "Add to your record": a reading taken at home, an allergy, a medicine or
+//! a health condition, typed in by the patient or a carer acting for them.
+//! One plain form per kind (chosen by a link, so it works without
+//! JavaScript); a refused form comes back filled in, each error by its field.
+
+use kith_types::record::{OwnEntryForm, LABELS, OWN_ENTRY_KINDS, READINGS};
+use kith_types::Me;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::AddOwnEntry;
+use crate::components::form::{error_of, ErrorSummary, FormResult};
+use crate::components::layout::Authed;
+
+const DATE_HINT: &str = "If your browser shows no calendar, write it as year-month-day: for example 2026-03-01.";
+
+#[component]
+pub fn AddEntryPage() -> impl IntoView {
+    let query = use_query_map();
+    let action = ServerAction::<AddOwnEntry>::new();
+    let error = error_of(action.value());
+    // A refused form names its kind; otherwise the link chosen does.
+    let kind = Memo::new(move |_| error.get().and_then(|e| e.value("kind")).unwrap_or_else(|| query.with(|q| q.get("kind").unwrap_or_default())));
+    view! {
+        <Title text="Add to your record – Kith"/>
+        <Authed render=move |me| add_entry(me, kind, action, error)/>
+    }
+}
+
+fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
+    let refusal = Memo::new(move |_| error.get().filter(|e| matches!(e, kith_types::AppError::Validation { .. })));
+    let whose = match &me.viewing {
+        Some(v) => format!("{}'s record", v.patient_name),
+        None => "your record".to_string(),
+    };
+    if !me.manages_record() {
+        return view! {
+            <h1 class="text-3xl font-bold mb-4">"Add to "{whose}</h1>
+            <p class="card">"Only the patient, or a family carer acting for them, can add entries to their record."</p>
+        }
+        .into_any();
+    }
+    // Private is the patient's own: a carer would lose sight of it at once.
+    let owner = me.viewing.is_none();
+    view! {
+        <h1 class="text-3xl font-bold mb-4">"Add to "{whose.clone()}</h1>
+        <p class="mb-4">"Add something the record does not have yet. It shows as entered by you, beside what GPs, hospitals and other services send, and it is shared, like everything else, by its privacy label. Allergies and conditions you add are marked as not checked by a clinician."</p>
+        <nav aria-label="What to add" class="mb-6" id="kind" tabindex="-1">
+            <ul class="flex flex-wrap gap-3">
+                {OWN_ENTRY_KINDS.iter().map(|(key, title)| {
+                    let href = format!("/add?kind={key}");
+                    let here = move || kind.get() == *key;
+                    view! {
+                        <li><a href=href aria-current=move || here().then_some("page") class=move || if here() { "btn-primary" } else { "btn-secondary" }>{*title}</a></li>
+                    }
+                }).collect::<Vec<_>>()}
+            </ul>
+        </nav>
+        <ErrorSummary error/>
+        {move || {
+            // Drawn again with each refusal, so its fields show their errors
+            // and what was typed; other errors (a lost connection) leave the
+            // form as it is.
+            refusal.track();
+            let k = kind.get();
+            OWN_ENTRY_KINDS.iter().any(|(key, _)| *key == k).then(|| view! { <EntryForm kind=k owner action error/> })
+        }}
+    }
+    .into_any()
+}
+
+#[component]
+fn EntryForm(kind: String, owner: bool, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
+    let typed = move |field: &str| error.get_untracked().and_then(|e| e.value(field)).unwrap_or_default();
+    let f = OwnEntryForm {
+        kind: kind.clone(),
+        reading: typed("reading"),
+        value: typed("value"),
+        second_value: typed("second_value"),
+        text: typed("text"),
+        detail: typed("detail"),
+        date: typed("date"),
+        time: typed("time"),
+        label: typed("label"),
+    };
+    let fields = match kind.as_str() {
+        "reading" => view! {
+            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=f.reading.clone() error/>
+            <Field field="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." value=f.value.clone() inputmode="decimal" error/>
+            <Field field="second_value" label="Blood pressure only: the lower number (diastolic)" hint="" value=f.second_value.clone() inputmode="decimal" error/>
+            <Field field="date" label="Date taken" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+            <Field field="time" label="Time taken (optional)" hint="UK time, as hours and minutes: for example 08:30." value=f.time.clone() input_type="time" error/>
+        }
+        .into_any(),
+        "allergy" => view! {
+            <Field field="text" label="What are you allergic to?" hint="For example penicillin, peanuts or sticking plasters." value=f.text.clone() error/>
+            <Field field="detail" label="What happens (optional)" hint="For example a rash, or swelling of the face." value=f.detail.clone() error/>
+            <Field field="date" label="When it started (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+        }
+        .into_any(),
+        "medicine" => view! {
+            <Field field="text" label="Name of the medicine" hint="As on the box, for example Ibuprofen 200mg tablets. Include medicines you buy yourself." value=f.text.clone() error/>
+            <Field field="detail" label="How you take it (optional)" hint="For example one tablet three times a day." value=f.detail.clone() error/>
+            <Field field="date" label="When you started (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+        }
+        .into_any(),
+        _ => view! {
+            <Field field="text" label="Name of the condition" hint="For example asthma, or migraine." value=f.text.clone() error/>
+            <Field field="date" label="Since when (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+        }
+        .into_any(),
+    };
+    let label = if f.label.is_empty() { "general".to_string() } else { f.label.clone() };
+    view! {
+        <ActionForm action=action attr:class="card" attr:data-testid="add-entry-form">
+            <input type="hidden" name="entry[kind]" value=kind/>
+            {fields}
+            <Choices field="label" legend="Who may see it" options=LABELS.iter().filter(|(key, _)| owner || *key != "private").map(|(key, title)| (*key, label_choice(key, title))).collect() chosen=label error/>
+            <button type="submit" class="btn-primary">"Add to the record"</button>
+        </ActionForm>
+    }
+}
+
+fn label_choice(key: &str, title: &str) -> String {
+    match key {
+        "general" => "General: anyone the whole record is shared with".into(),
+        "private" => "Private: nobody else, whatever is shared".into(),
+        _ => format!("{title}: only those it is shared with by this label"),
+    }
+}
+
+/// A text field named `entry[field]`, with id `field` (the error summary
+/// links to it) and its error above it.
+#[component]
+fn Field(
+    field: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: String,
+    #[prop(default = "text")] input_type: &'static str,
+    #[prop(optional)] inputmode: Option<&'static str>,
+    error: FormResult,
+) -> impl IntoView {
+    let message = error.get_untracked().and_then(|e| e.field_error(field));
+    let hint_id = format!("{field}-hint");
+    let error_id = format!("{field}-error");
+    let described =
+        [(!hint.is_empty()).then(|| hint_id.clone()), message.as_ref().map(|_| error_id.clone())].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let invalid = message.is_some().then_some("true");
+    let class = if message.is_some() { "mb-5 border-l-4 border-red-700 pl-3" } else { "mb-5" };
+    view! {
+        <div class=class>
+            <label for=field class="block font-bold mb-1">{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="text-gray-700 mb-1">{hint}</p> })}
+            {message.map(|m| view! { <p id=error_id class="text-red-800 font-bold mb-1"><span class="sr-only">"Error: "</span>{m}</p> })}
+            <input
+                id=field
+                name=format!("entry[{field}]")
+                type=input_type
+                inputmode=inputmode
+                value=value
+                aria-invalid=invalid
+                aria-describedby=(!described.is_empty()).then_some(described)
+                class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
+            />
+        </div>
+    }
+}
+
+/// Radio buttons named `entry[field]`; the first has id `field`, for the
+/// error summary's link.
+#[component]
+fn Choices(field: &'static str, legend: &'static str, options: Vec<(&'static str, String)>, chosen: String, error: FormResult) -> impl IntoView {
+    let message = error.get_untracked().and_then(|e| e.field_error(field));
+    let error_id = format!("{field}-error");
+    let class = if message.is_some() { "mb-5 border-l-4 border-red-700 pl-3" } else { "mb-5" };
+    let described = message.as_ref().map(|_| error_id.clone());
+    view! {
+        <fieldset class=class aria-describedby=described>
+            <legend class="font-bold mb-1">{legend}</legend>
+            {message.map(|m| view! { <p id=error_id class="text-red-800 font-bold mb-1"><span class="sr-only">"Error: "</span>{m}</p> })}
+            {options.into_iter().enumerate().map(|(i, (key, title))| {
+                let id = if i == 0 { field.to_string() } else { format!("{field}-{key}") };
+                view! {
+                    <div class="flex items-center gap-2 mb-1">
+                        <input type="radio" id=id.clone() name=format!("entry[{field}]") value=key checked=chosen == key class="w-6 h-6"/>
+                        <label for=id>{title}</label>
+                    </div>
+                }
+            }).collect::<Vec<_>>()}
+        </fieldset>
+    }
+}

@@ -1,0 +1,266 @@
+//! Entries added by hand (a reading, an allergy, a medicine, a condition):
+//! stored through the ordinary import as FHIR from a patient source named
+//! for whoever entered them, labelled as chosen, refused whole with each
+//! field's reason, and only by the patient or a carer acting for them. On
+//! SQLite and PostgreSQL.
+
+use kith_core::policy::{Principal, RecordAccess, Right, Scope};
+use kith_core::sharing::GrantInput;
+use kith_core::testing::{not_found, user, TestDb};
+use kith_core::{backend_tests, CoreError, Kith};
+use kith_types::record::OwnEntryForm;
+use kith_types::AppError;
+
+struct People {
+    patient: RecordAccess,
+    /// David acts for Margaret.
+    carer: RecordAccess,
+    /// Dr Shah may contribute to the whole record, but not act for her.
+    clinician: RecordAccess,
+    /// Dr Mind sees mental health entries only.
+    mind: RecordAccess,
+    /// Carol may contribute to the whole record, but does not act for her.
+    helper: RecordAccess,
+}
+
+async fn people(k: &Kith) -> People {
+    kith_core::demo::load(k).await.unwrap();
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.0.0.1").await.unwrap();
+    let patient = k.own_record(&owner, Right::Manage).await.unwrap();
+    let carer = user(k, "David Jones", "dj@example.com", "carer", "").await;
+    let dr = user(k, "Dr Priya Shah", "ps@example.com", "clinician", "Riverside Surgery").await;
+    let mind = user(k, "Dr Mind", "mind@example.com", "clinician", "Riverside Surgery").await;
+    let helper = user(k, "Carol Helper", "ch@example.com", "carer", "").await;
+    for (email, role, scope, contribute, act_for) in [
+        ("dj@example.com", "carer", Scope::whole(), false, true),
+        ("ps@example.com", "clinician", Scope::whole(), true, false),
+        ("mind@example.com", "clinician", Scope { labels: vec!["mental-health".into()], ..Default::default() }, false, false),
+        ("ch@example.com", "carer", Scope::whole(), true, false),
+    ] {
+        let input = GrantInput { email: email.into(), role: role.into(), scope, comment: false, contribute, act_for, expires_in_days: None };
+        let invitation = k.create_grant(&patient, &owner, input, "http://kith.test").await.unwrap();
+        kith_core::testing::accept(k, &invitation, email).await;
+    }
+    let pid = patient.patient_id().to_string();
+    let open = |a: kith_core::Actor, r: Right| {
+        let pid = pid.clone();
+        async move { k.open_patient(&Principal::User(a), &pid, r).await.unwrap() }
+    };
+    People {
+        carer: open(carer, Right::Manage).await,
+        clinician: open(dr, Right::Contribute).await,
+        mind: open(mind, Right::Read).await,
+        helper: open(helper, Right::Contribute).await,
+        patient,
+    }
+}
+
+fn form(kind: &str) -> OwnEntryForm {
+    OwnEntryForm { kind: kind.into(), ..Default::default() }
+}
+
+fn fields(r: Result<String, CoreError>) -> Vec<(String, String)> {
+    match r {
+        Err(CoreError::User(AppError::Validation { errors, values })) => {
+            assert!(values.iter().any(|(k, _)| k == "kind"), "what was typed comes back for the form");
+            errors.into_iter().map(|e| (e.field, e.message)).collect()
+        }
+        other => panic!("expected the form to be refused, got {other:?}"),
+    }
+}
+
+async fn entries(db: &TestDb, pid: &str) -> i64 {
+    db.count_where("entries", "patient_id", pid).await
+}
+
+async fn a_reading_is_stored_as_fhir_from_the_person_who_entered_it(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let pid = p.patient.patient_id().to_string();
+    let before = entries(db, &pid).await;
+    let bp = OwnEntryForm {
+        reading: "blood-pressure".into(),
+        value: "142".into(),
+        second_value: "88".into(),
+        date: "2026-11-30".into(),
+        time: "08:15".into(),
+        ..form("reading")
+    };
+    let id = k.add_own_entry(&p.patient, &bp).await.unwrap();
+    assert_eq!(entries(db, &pid).await, before + 1);
+    let e = k.entry(&p.patient, &id).await.unwrap();
+    assert_eq!(e.card.kind, "vital-sign");
+    assert_eq!(e.card.text, "Blood pressure");
+    assert_eq!(e.card.label, "general");
+    assert_eq!(e.card.sources, vec!["Entered by Margaret Jones".to_string()]);
+    let value = e.card.value.clone().unwrap();
+    assert!(value.contains("142/88"), "whole numbers stay whole: {value}");
+    assert!(e.codes.iter().any(|c| c.code == "85354-9" && c.system_name.contains("LOINC")), "{:?}", e.codes);
+    let original = &e.sources[0];
+    assert_eq!(original.kind, "patient");
+    assert!(original.json.contains("\"2026-11-30T08:15:00+00:00\"") && original.json.contains("8462-4"), "UK time in winter is GMT: {}", original.json);
+    // Summer time is written with its offset.
+    let summer = OwnEntryForm { reading: "weight".into(), value: "71,4".into(), date: "2026-07-01".into(), time: "09:30".into(), ..form("reading") };
+    let w = k.entry(&p.patient, &k.add_own_entry(&p.patient, &summer).await.unwrap()).await.unwrap();
+    assert!(w.sources[0].json.contains("\"2026-07-01T09:30:00+01:00\""), "{}", w.sources[0].json);
+    assert!(w.card.value.unwrap().contains("71.4"), "a decimal comma is read as a point");
+    // Logged as the import it is, by her.
+    assert!(db.log(&pid).await.iter().any(|e| e.action == "import" && e.actor_name == "Margaret Jones"));
+    // And it is in her FHIR export, as entered.
+    let bundle = k.export_bundle(&p.patient).await.unwrap().to_string();
+    assert!(bundle.contains("8462-4") && bundle.contains("2026-11-30T08:15:00+00:00"), "in the export as entered");
+}
+
+async fn allergies_medicines_and_conditions_are_unconfirmed_and_labelled_as_chosen(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let allergy = OwnEntryForm { text: "Sticking plasters".into(), detail: "Red itchy skin".into(), ..form("allergy") };
+    let a = k.entry(&p.patient, &k.add_own_entry(&p.patient, &allergy).await.unwrap()).await.unwrap();
+    assert_eq!((a.card.kind.as_str(), a.card.text.as_str()), ("allergy", "Sticking plasters"));
+    assert!(a.sources[0].json.contains("unconfirmed") && a.sources[0].json.contains("Red itchy skin"));
+    // The summary lists it with her other allergies.
+    assert!(k.summary(&p.patient).await.unwrap().allergies.iter().any(|c| c.id == a.card.id));
+
+    let medicine = OwnEntryForm { text: "Ibuprofen 200mg tablets".into(), detail: "One when needed".into(), date: "2026-10-01".into(), ..form("medicine") };
+    let m = k.entry(&p.patient, &k.add_own_entry(&p.patient, &medicine).await.unwrap()).await.unwrap();
+    assert_eq!((m.card.kind.as_str(), m.card.text.as_str()), ("medication", "Ibuprofen 200mg tablets"));
+    assert!(m.sources[0].json.contains("One when needed"));
+
+    // A condition she labels mental health: only those it is shared with by
+    // that label see it.
+    let low = OwnEntryForm { text: "Low mood".into(), label: "mental-health".into(), ..form("condition") };
+    let low = k.add_own_entry(&p.patient, &low).await.unwrap();
+    assert_eq!(k.entry(&p.patient, &low).await.unwrap().card.label, "mental-health");
+    assert!(k.entry(&p.mind, &low).await.is_ok());
+    assert!(k.entry(&p.clinician, &low).await.is_ok(), "a whole-record grant covers every label but private");
+    // One she keeps private: nobody else sees it, whatever is shared.
+    let private = OwnEntryForm { text: "Something only I should know".into(), label: "private".into(), ..form("condition") };
+    let private = k.add_own_entry(&p.patient, &private).await.unwrap();
+    assert_eq!(k.entry(&p.patient, &private).await.unwrap().card.label, "private");
+    assert!(not_found(k.entry(&p.clinician, &private).await));
+    assert!(not_found(k.entry(&p.mind, &private).await));
+}
+
+async fn mistakes_are_named_field_by_field_and_nothing_is_stored(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let pid = p.patient.patient_id().to_string();
+    let before = entries(db, &pid).await;
+    let resources = db.count_where("resources", "patient_id", &pid).await;
+    let cases: Vec<(OwnEntryForm, &str, &str)> = vec![
+        (form(""), "kind", "Choose what to add"),
+        (OwnEntryForm { value: "70".into(), date: "2026-11-01".into(), ..form("reading") }, "reading", "Choose what you measured"),
+        (OwnEntryForm { reading: "weight".into(), date: "2026-11-01".into(), ..form("reading") }, "value", "Enter weight"),
+        (
+            OwnEntryForm { reading: "weight".into(), value: "seventy".into(), date: "2026-11-01".into(), ..form("reading") },
+            "value",
+            "as a number, for example 70.5",
+        ),
+        (OwnEntryForm { reading: "temperature".into(), value: "hot".into(), date: "2026-11-01".into(), ..form("reading") }, "value", "for example 36.8"),
+        (
+            OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "2026-03-29".into(), time: "01:30".into(), ..form("reading") },
+            "time",
+            "did not happen in the UK",
+        ),
+        (
+            OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "1990-06-01".into(), time: "09:00".into(), ..form("reading") },
+            "time",
+            "give the date only",
+        ),
+        (OwnEntryForm { reading: "weight".into(), value: "7000".into(), date: "2026-11-01".into(), ..form("reading") }, "value", "between 0.5 and 400 kg"),
+        (OwnEntryForm { reading: "weight".into(), value: "70".into(), ..form("reading") }, "date", "Enter the date you took the reading"),
+        (OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "01/11/2026".into(), ..form("reading") }, "date", "year-month-day"),
+        (OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "2099-01-01".into(), ..form("reading") }, "date", "cannot be in the future"),
+        (
+            OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "2026-11-01".into(), time: "25:00".into(), ..form("reading") },
+            "time",
+            "hours and minutes",
+        ),
+        (
+            OwnEntryForm { reading: "blood-pressure".into(), value: "80".into(), second_value: "120".into(), date: "2026-11-01".into(), ..form("reading") },
+            "second_value",
+            "smaller",
+        ),
+        (
+            OwnEntryForm { reading: "blood-pressure".into(), value: "120".into(), date: "2026-11-01".into(), ..form("reading") },
+            "second_value",
+            "Enter the lower number",
+        ),
+        (form("allergy"), "text", "what you are allergic to"),
+        (OwnEntryForm { text: "x".repeat(201), ..form("medicine") }, "text", "200 characters"),
+        (OwnEntryForm { text: "Asthma".into(), label: "secret".into(), ..form("condition") }, "label", "Choose who may see it"),
+        (OwnEntryForm { text: "Asthma".into(), time: "10:00".into(), ..form("condition") }, "date", "date as well as the time"),
+        // Nothing typed is dropped: a second number for a weight is refused, not ignored.
+        (
+            OwnEntryForm { reading: "weight".into(), value: "70".into(), second_value: "12".into(), date: "2026-11-01".into(), ..form("reading") },
+            "second_value",
+            "unless you measured blood pressure",
+        ),
+        (OwnEntryForm { text: "Asthma".into(), detail: "since school".into(), ..form("condition") }, "detail", "does not use this"),
+    ];
+    for (f, field, says) in cases {
+        let errors = fields(k.add_own_entry(&p.patient, &f).await);
+        assert!(errors.iter().any(|(name, message)| name == field && message.contains(says)), "{f:?}: expected {field} to say {says:?}, got {errors:?}");
+    }
+    // Several mistakes at once are all named.
+    let errors = fields(k.add_own_entry(&p.patient, &OwnEntryForm { reading: "pulse".into(), label: "nobody".into(), ..form("reading") }).await);
+    let named: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(named, vec!["label", "value", "date"]);
+    assert_eq!(entries(db, &pid).await, before, "nothing stored");
+    assert_eq!(db.count_where("resources", "patient_id", &pid).await, resources);
+}
+
+async fn only_the_patient_and_those_acting_for_them_may_add(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let asthma = OwnEntryForm { text: "Asthma".into(), ..form("condition") };
+    // A carer acting for her: named as such.
+    let id = k.add_own_entry(&p.carer, &asthma).await.unwrap();
+    let e = k.entry(&p.patient, &id).await.unwrap();
+    assert_eq!(e.card.sources, vec!["Entered by David Jones for Margaret Jones".to_string()]);
+    assert!(e.sources[0].json.contains("David Jones"));
+    // A clinician who may contribute to the care plan, and one who may only
+    // look, cannot put words in her record as hers.
+    assert!(not_found(k.add_own_entry(&p.clinician, &asthma).await));
+    assert!(not_found(k.add_own_entry(&p.mind, &asthma).await));
+    // A carer who may contribute but does not act for her cannot either.
+    assert!(not_found(k.add_own_entry(&p.helper, &asthma).await));
+    // The owner looking through a share's eyes is read only.
+    let shares = k.sharing_view(&p.patient).await.unwrap();
+    let preview = k.preview(&p.patient, &shares.grants[0].id).await.unwrap();
+    assert!(not_found(k.add_own_entry(&preview, &asthma).await));
+    // A carer cannot make an entry private: they would lose sight of it,
+    // and private is hers alone.
+    let private = OwnEntryForm { label: "private".into(), ..asthma.clone() };
+    let errors = fields(k.add_own_entry(&p.carer, &private).await);
+    assert!(errors.iter().any(|(f, m)| f == "label" && m.contains("Only the patient can make an entry private")), "{errors:?}");
+    // Nor can the operator's command line, which is no one in particular.
+    let operator = k.open_patient(&Principal::Operator, p.patient.patient_id(), Right::Contribute).await.unwrap();
+    assert!(not_found(k.add_own_entry(&operator, &asthma).await));
+}
+
+/// A hand entry is an entry of its own: never merged into another source's
+/// or another hand entry, so it never lands where its author cannot see it,
+/// and its label is never another entry's.
+async fn hand_entries_are_never_merged(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let plasters = OwnEntryForm { text: "Sticking plasters".into(), ..form("allergy") };
+    let hers = k.add_own_entry(&p.patient, &OwnEntryForm { label: "private".into(), ..plasters.clone() }).await.unwrap();
+    let his = k.add_own_entry(&p.carer, &plasters).await.unwrap();
+    assert_ne!(hers, his);
+    assert_eq!(k.entry(&p.carer, &his).await.unwrap().card.label, "general", "he sees what he added");
+    assert!(not_found(k.entry(&p.carer, &hers).await), "hers stays private");
+    assert_eq!(k.entry(&p.patient, &hers).await.unwrap().card.label, "private");
+    // The same reading twice is two entries too (it was typed twice).
+    let weight = OwnEntryForm { reading: "weight".into(), value: "70".into(), date: "2026-11-01".into(), time: "09:00".into(), ..form("reading") };
+    assert_ne!(k.add_own_entry(&p.patient, &weight).await.unwrap(), k.add_own_entry(&p.patient, &weight).await.unwrap());
+}
+
+backend_tests!(
+    hand_entries_are_never_merged,
+    a_reading_is_stored_as_fhir_from_the_person_who_entered_it,
+    allergies_medicines_and_conditions_are_unconfirmed_and_labelled_as_chosen,
+    mistakes_are_named_field_by_field_and_nothing_is_stored,
+    only_the_patient_and_those_acting_for_them_may_add,
+);
