@@ -78,6 +78,7 @@ pub fn router(kith: Kith, opts: &ServeOptions) -> Router {
         .merge(crate::oidc::routes(kith.clone(), providers, &opts.public_url))
         .merge(connections.routes())
         .layer(middleware::from_fn(keep_session_alive))
+        .layer(middleware::from_fn(one_refusal_in_address))
         .layer(sessions)
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
@@ -112,6 +113,54 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
     h.insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     res
+}
+
+/// A form refused without JavaScript is sent back to the page it came from
+/// (its Referer) with the refusal added to the address as `__path` and
+/// `__err`; server_fn adds another pair at each refusal without taking the
+/// last one away. After a few, the address passes what browsers send as a
+/// Referer, and the next refusal would land on the home page with what was
+/// typed lost. Only the newest refusal is kept.
+async fn one_refusal_in_address(req: Request<Body>, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let Some(location) = res.headers().get(http::header::LOCATION).and_then(|l| l.to_str().ok()) else {
+        return res;
+    };
+    if let Some(kept) = newest_refusal_only(location) {
+        if let Ok(value) = HeaderValue::from_str(&kept) {
+            res.headers_mut().insert(http::header::LOCATION, value);
+        }
+    }
+    res
+}
+
+/// `location` with only its last `__path` and `__err` pair (None: it has at
+/// most one already).
+fn newest_refusal_only(location: &str) -> Option<String> {
+    let (base, rest) = location.split_once('?')?;
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (rest, None),
+    };
+    let pairs: Vec<&str> = query.split('&').collect();
+    let is = |p: &str, key: &str| p.split('=').next() == Some(key);
+    if pairs.iter().filter(|p| is(p, "__err")).count() < 2 {
+        return None;
+    }
+    let last_path = pairs.iter().rposition(|p| is(p, "__path"));
+    let last_err = pairs.iter().rposition(|p| is(p, "__err"));
+    let kept: Vec<&str> = pairs
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| !(is(p, "__path") || is(p, "__err")) || Some(*i) == last_path || Some(*i) == last_err)
+        .map(|(_, p)| *p)
+        .collect();
+    let mut out = format!("{base}?{}", kept.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Some(out)
 }
 
 /// Activity keeps a signed-in session alive: the idle timeout counts from
@@ -253,4 +302,19 @@ pub async fn serve(kith: Kith, opts: ServeOptions) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_newest_refusal_stays_in_the_address() {
+        use super::newest_refusal_only as newest;
+        assert_eq!(newest("/add?kind=reading"), None);
+        assert_eq!(newest("http://h/add?kind=reading&__path=%2Fapi%2Fx&__err=AAA"), None);
+        assert_eq!(
+            newest("http://h/add?kind=reading&__path=%2Fapi%2Fx&__err=AAA&__path=%2Fapi%2Fx&__err=BBB").as_deref(),
+            Some("http://h/add?kind=reading&__path=%2Fapi%2Fx&__err=BBB")
+        );
+        assert_eq!(newest("/a?__path=p&__err=1&q=2&__path=p&__err=3#f").as_deref(), Some("/a?q=2&__path=p&__err=3#f"));
+    }
 }

@@ -902,7 +902,34 @@ async fn a_kept_confirmation_link_confirms_only_its_own_account(db: &TestDb) {
     assert!(kept(hash).await.is_none());
 }
 
+/// A form refused again and again without JavaScript comes back each time
+/// to its page with only the newest refusal in the address, so the address
+/// never outgrows what browsers send as a Referer.
+async fn repeated_refusals_keep_one_error_in_the_address(db: &TestDb) {
+    add_margaret(db).await;
+    let app = app(db);
+    let mut referer = "http://127.0.0.1:3000/sign-in?next=%2Faccount".to_string();
+    for attempt in 0..3 {
+        let req = Request::post("/api/sign_in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, &referer)
+            .body(Body::from(format!("email=margaret%40example.com&password=wrong{attempt}")))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert!(location.starts_with("http://127.0.0.1:3000/sign-in?next=%2Faccount&"), "{location}");
+        assert_eq!(location.matches("__err=").count(), 1, "attempt {attempt}: {location}");
+        assert_eq!(location.matches("__path=").count(), 1, "attempt {attempt}: {location}");
+        referer = location;
+    }
+    let path = referer.trim_start_matches("http://127.0.0.1:3000");
+    let page = text(get(&app, path, None).await).await;
+    assert!(page.contains("not right"), "the page still shows the refusal: {page}");
+}
+
 backend_tests!(
+    repeated_refusals_keep_one_error_in_the_address,
     a_kept_confirmation_link_confirms_only_its_own_account,
     forgotten_password_pages_without_mail_or_with_a_dead_link,
     activity_keeps_a_session_alive,
