@@ -1,8 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { expectAccessible, ready, signUpPatient } from './helpers';
+import { acceptInvitation, expectAccessible, freshPage, inviteCarerToActFor, ready, signUp, signUpPatient } from './helpers';
 
 // One new patient per project, on NHS Numbers no other spec uses.
 const nhsNumbers: Record<string, string> = { js: '9990700028', 'no-js': '9990700036' };
+const carerNhsNumbers: Record<string, string> = { js: '9990700044', 'no-js': '9990700052' };
 
 test('a patient adds a reading and an allergy by hand; mistakes come back beside their fields', async ({ page }, info) => {
   test.setTimeout(90_000);
@@ -54,4 +55,32 @@ test('a patient adds a reading and an allergy by hand; mistakes come back beside
   await page.goto('/');
   await ready(page, info);
   await expect(page.locator('#allergies')).toContainText('Sticking plasters');
+});
+
+test('a carer acting for the patient adds a medicine for her, named as such, and cannot make it private', async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const tag = info.project.name;
+  const carer = await freshPage(browser, info);
+  const carerName = `Cara Hand ${tag}`;
+  const carerEmail = await signUp(carer, info, carerName, 'A family carer, helping someone I care for');
+  await signUpPatient(page, info, `Pat Hand ${tag}`, carerNhsNumbers[tag]);
+  const invitation = await inviteCarerToActFor(page, info, carerEmail);
+  await acceptInvitation(carer, info, invitation);
+
+  await carer.goto('/add?kind=medicine');
+  await ready(carer, info);
+  await expect(carer.getByRole('heading', { level: 1 })).toHaveText(`Add to Pat Hand ${tag}'s record`);
+  await expect(carer.getByLabel(/^General/)).toBeChecked();
+  await expect(carer.getByLabel(/^Private/)).toHaveCount(0);
+  await carer.getByLabel('Name of the medicine').fill('Paracetamol 500mg tablets');
+  await carer.getByLabel('How you take it (optional)').fill('Two tablets up to four times a day');
+  await carer.getByRole('button', { name: 'Add to the record' }).click();
+  await expect(carer.getByRole('heading', { level: 1 })).toHaveText('Paracetamol 500mg tablets');
+  await expect(carer.locator('main dl').first()).toContainText(`Entered by ${carerName} for Pat Hand ${tag}`);
+  await carer.context().close();
+
+  // The patient sees it, and who added it.
+  await page.goto('/timeline?q=paracetamol');
+  await ready(page, info);
+  await expect(page.locator('.entry-item').filter({ hasText: 'Paracetamol 500mg tablets' })).toContainText(`Entered by ${carerName} for Pat Hand ${tag}`);
 });
