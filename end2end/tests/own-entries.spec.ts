@@ -55,6 +55,16 @@ test('a patient adds a reading and an allergy by hand; mistakes come back beside
   await page.goto('/');
   await ready(page, info);
   await expect(page.locator('#allergies')).toContainText('Sticking plasters');
+
+  // After a refusal, choosing another kind of entry shows its own form, clean.
+  await page.goto('/add?kind=condition');
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Add to the record' }).click();
+  await expect(page.locator('#error-summary')).toContainText('Enter the name of the condition');
+  await page.getByRole('navigation', { name: 'What to add' }).getByRole('link', { name: 'A medicine you take' }).click();
+  await expect(page.getByLabel('Name of the medicine')).toBeVisible();
+  await expect(page.locator('#error-summary')).toHaveCount(0);
+  await expect(page.getByLabel('Name of the condition')).toHaveCount(0);
 });
 
 test('a carer acting for the patient adds a medicine for her, named as such, and cannot make it private', async ({ page, browser }, info) => {

@@ -20,8 +20,9 @@ pub fn AddEntryPage() -> impl IntoView {
     let query = use_query_map();
     let action = ServerAction::<AddOwnEntry>::new();
     let error = error_of(action.value());
-    // A refused form names its kind; otherwise the link chosen does.
-    let kind = Memo::new(move |_| error.get().and_then(|e| e.value("kind")).unwrap_or_else(|| query.with(|q| q.get("kind").unwrap_or_default())));
+    // The link chosen says which form (without JavaScript a refused form
+    // comes back to the same address).
+    let kind = Memo::new(move |_| query.with(|q| q.get("kind").unwrap_or_default()));
     view! {
         <Title text="Add to your record – Kith"/>
         <Authed render=move |me| add_entry(me, kind, action, error)/>
@@ -29,7 +30,25 @@ pub fn AddEntryPage() -> impl IntoView {
 }
 
 fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
-    let refusal = Memo::new(move |_| error.get().filter(|e| matches!(e, kith_types::AppError::Validation { .. })));
+    // The last refusal of this kind of form: its fields' errors and what was
+    // typed. Other errors (a lost connection) leave it, and the form, as
+    // they are; choosing another kind of entry clears it.
+    let is_refusal = |e: &kith_types::AppError| matches!(e, kith_types::AppError::Validation { .. });
+    let refusal = RwSignal::new(error.get_untracked().filter(is_refusal));
+    Effect::new(move |_| {
+        if let Some(e) = error.get().filter(is_refusal) {
+            refusal.set(Some(e));
+        }
+    });
+    Effect::new(move |before: Option<String>| {
+        let now = kind.get();
+        if before.is_some_and(|b| b != now) {
+            refusal.set(None);
+            action.value().set(None);
+        }
+        now
+    });
+    let refusal: FormResult = refusal.into();
     let whose = match &me.viewing {
         Some(v) => format!("{}'s record", v.patient_name),
         None => "your record".to_string(),
@@ -64,7 +83,7 @@ fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, erro
             // form as it is.
             refusal.track();
             let k = kind.get();
-            OWN_ENTRY_KINDS.iter().any(|(key, _)| *key == k).then(|| view! { <EntryForm kind=k owner action error/> })
+            OWN_ENTRY_KINDS.iter().any(|(key, _)| *key == k).then(|| view! { <EntryForm kind=k owner action error=refusal/> })
         }}
     }
     .into_any()

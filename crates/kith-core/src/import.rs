@@ -564,6 +564,9 @@ impl Kith {
             p.join().await?;
         }
         let (sha256, byte_size) = whole.join().await?;
+        // An entry typed in by hand is named in the import's log row (below).
+        let by_hand_resources: Vec<(String, String)> =
+            if by_hand.is_some() { feed.resources.iter().map(|r| (r.resource_type.clone(), r.id.clone())).collect() } else { Vec::new() };
         // Freeing the parsed feed (a large tree) need not hold up the rest.
         background::spawn("kith-free", Priority::Low, move || drop(feed));
         let placed: Vec<Placed> = placed.into_iter().collect::<Option<_>>().ok_or_else(|| CoreError::Internal("import: a prepared chunk is missing".into()))?;
@@ -722,7 +725,19 @@ impl Kith {
         )
         .await?;
         let what = format!("{file} from {} ({new} new, {changed} changed, {unchanged} unchanged)", src.name);
-        audited.commit(access, Disclosure::new("import", what)).await?;
+        let mut disclosure = Disclosure::new("import", what);
+        if let Some(label) = by_hand {
+            // A hand entry is one import each: named, so that someone who
+            // may not see it (a private one, for a carer) is not shown that
+            // it was added either.
+            for (resource_type, fhir_id) in &by_hand_resources {
+                if let Some(entry) = store::entry_for_resource(audited.conn(), patient, resource_type, fhir_id).await? {
+                    disclosure = disclosure.about(&entry);
+                }
+            }
+            disclosure.labels.push(label.as_str().to_string());
+        }
+        audited.commit(access, disclosure).await?;
 
         Ok(ImportOutcome::Accepted(ImportSummary {
             file: file.to_string(),

@@ -19,6 +19,10 @@ use crate::{store, CoreError, CoreResult, Kith};
 /// The longest name of an allergy, medicine or condition, or its detail.
 pub const MAX_TEXT: usize = 200;
 
+/// The file name of every hand entry's import: it says nothing of what
+/// the entry is (the Sources page lists imports by file).
+pub const HAND_ENTRY_FILE: &str = "Entered in Kith";
+
 impl Kith {
     /// Adds an entry typed in by the patient, or by a carer acting for them,
     /// and returns its id. A form with mistakes is refused whole, each field
@@ -50,7 +54,7 @@ impl Kith {
             ]
         });
         let req = ImportRequest {
-            file_name: format!("{} entered in Kith", resource_type),
+            file_name: HAND_ENTRY_FILE.into(),
             bytes: serde_json::to_vec(&bundle).map_err(|e| CoreError::Internal(e.to_string()))?,
             source_kind: Some(SourceKind::Patient),
             source_name: Some(source_name),
@@ -203,7 +207,7 @@ fn resource(form: &OwnEntryForm, id: &str, entered_by: &str, owner: bool, now: D
                 "informationSource": { "display": entered_by }
             });
             if let Some(start) = when {
-                m["effectiveDateTime"] = json!(start);
+                m["effectivePeriod"] = json!({ "start": start });
             }
             if !detail.is_empty() {
                 m["dosage"] = json!([{ "text": detail }]);
@@ -301,7 +305,7 @@ fn when(form: &OwnEntryForm, required: bool, now: DateTime<Utc>, fail: &mut impl
     let local = day.and_time(at);
     if day.year() < 1996 {
         // The summer-time rule here is the one since 1996; earlier years had others.
-        fail("time", "For a reading before 1996, give the date only.".into());
+        fail("time", "For a time before 1996, give the date only.".into());
         return None;
     }
     let (spring, _) = bst_bounds(day.year());

@@ -295,6 +295,10 @@ impl Kith {
                 let mine: Vec<ImportInfo> = imports
                     .iter()
                     .filter(|i| i.source_id == s.id)
+                    // Entries typed in by hand are one import each: listed
+                    // to someone who may not see private entries, their
+                    // number would count the private ones.
+                    .filter(|i| with_private || i.file_name != crate::own_entry::HAND_ENTRY_FILE)
                     .map(|i| ImportInfo {
                         file: i.file_name.clone(),
                         when: ms_to_uk(i.created_at),

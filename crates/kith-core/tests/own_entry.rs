@@ -257,7 +257,35 @@ async fn hand_entries_are_never_merged(db: &TestDb) {
     assert_ne!(k.add_own_entry(&p.patient, &weight).await.unwrap(), k.add_own_entry(&p.patient, &weight).await.unwrap());
 }
 
+/// A hand entry is an import of its own, so a carer who may not see
+/// private entries is shown neither the log row nor the Sources page row of
+/// a private one (their number would count the private entries).
+async fn a_carer_sees_no_trace_of_a_private_hand_entry(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let newest_import = |access: &RecordAccess| {
+        let access = access.clone();
+        async move { k.access_log(&access, &Default::default()).await.unwrap().events.into_iter().filter(|e| e.action == "Imported").map(|e| e.seq).max() }
+    };
+    let hand_imports = |access: &RecordAccess| {
+        let access = access.clone();
+        async move { k.sources_view(&access).await.unwrap().sources.into_iter().find(|s| s.name == "Entered by Margaret Jones").map(|s| s.imports.len()) }
+    };
+    // A general one first: the carer sees it, and the source.
+    k.add_own_entry(&p.patient, &OwnEntryForm { text: "Asthma".into(), ..form("condition") }).await.unwrap();
+    let general = newest_import(&p.carer).await;
+    assert_eq!(general, newest_import(&p.patient).await);
+    // Then a private one: only she sees that it was added.
+    let private = OwnEntryForm { text: "Something only I should know".into(), label: "private".into(), ..form("condition") };
+    k.add_own_entry(&p.patient, &private).await.unwrap();
+    assert!(newest_import(&p.patient).await > general, "she sees her import");
+    assert_eq!(newest_import(&p.carer).await, general, "the carer is not shown it");
+    assert_eq!(hand_imports(&p.patient).await, Some(2));
+    assert_eq!(hand_imports(&p.carer).await, Some(0), "the source is named, its imports not listed");
+}
+
 backend_tests!(
+    a_carer_sees_no_trace_of_a_private_hand_entry,
     hand_entries_are_never_merged,
     a_reading_is_stored_as_fhir_from_the_person_who_entered_it,
     allergies_medicines_and_conditions_are_unconfirmed_and_labelled_as_chosen,

@@ -378,7 +378,9 @@ pub struct OwnEntryForm {
 }
 
 impl OwnEntryForm {
-    /// What was typed, for a refused form to be filled in again.
+    /// What was typed, for a refused form to be filled in again. Without
+    /// JavaScript it travels in the page's address, so each value is cut
+    /// at 250 characters (a name that long is refused anyway, and says so).
     pub fn values(&self) -> Vec<(String, String)> {
         [
             ("kind", &self.kind),
@@ -392,7 +394,7 @@ impl OwnEntryForm {
             ("label", &self.label),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| (k.to_string(), v.chars().take(250).collect()))
         .collect()
     }
 }
