@@ -63,7 +63,10 @@ impl Kith {
         match self.import_by_hand(access, req, label).await? {
             ImportOutcome::Accepted(_) => {}
             // Kith made the file for this record: a refusal is Kith's fault.
-            other => return Err(CoreError::Internal(format!("an entry added by hand was not accepted: {other:?}"))),
+            // Not what it said: a refusal's reason can hold the NHS Number,
+            // and internal errors are logged.
+            ImportOutcome::Held { .. } => return Err(CoreError::Internal("an entry added by hand was held".into())),
+            ImportOutcome::Refused { .. } => return Err(CoreError::Internal("an entry added by hand was refused".into())),
         }
         store::entry_for_resource(&self.db.pool, access.patient_id(), resource_type, &fhir_id)
             .await?
