@@ -61,8 +61,13 @@ pub fn TextField(
     /// What the field holds before anything is typed (an invitation's email).
     #[prop(optional, into)]
     initial: Option<Signal<Option<String>>>,
+    /// The server function argument the field is part of: sent as
+    /// `in_form[name]` (its id, and its key in errors, stay `name`).
+    #[prop(optional)]
+    in_form: Option<&'static str>,
     error: FormResult,
 ) -> impl IntoView {
+    let sent_as = in_form.map(|f| format!("{f}[{name}]")).unwrap_or_else(|| name.to_string());
     let message = move || error.get().and_then(|e| e.field_error(name));
     let value = move || error.get().and_then(|e| e.value(name)).or_else(|| initial.and_then(|i| i.get()));
     let hint_id = format!("{name}-hint");
@@ -99,7 +104,7 @@ pub fn TextField(
                 view! {
                     <input
                         id=name
-                        name=name
+                        name=sent_as.clone()
                         type=input_type
                         autocomplete=autocomplete
                         required=required
@@ -113,7 +118,7 @@ pub fn TextField(
                 view! {
                     <input
                         id=name
-                        name=name
+                        name=sent_as.clone()
                         type=input_type
                         autocomplete=autocomplete
                         inputmode=inputmode

@@ -28,9 +28,8 @@ fn Header(me: Option<Me>) -> impl IntoView {
     let signed_in = me.is_some();
     // Record pages are in the navigation once there is a record to show;
     // sharing and sources only for those who manage it.
-    let own = me.as_ref().is_some_and(|m| m.patient.is_some() && m.viewing.is_none());
-    let has_record = own || me.as_ref().is_some_and(|m| m.viewing.is_some());
-    let can_manage = own || me.as_ref().and_then(|m| m.viewing.as_ref()).is_some_and(|v| v.can_manage);
+    let has_record = me.as_ref().is_some_and(|m| m.patient.is_some() || m.viewing.is_some());
+    let can_manage = me.as_ref().is_some_and(Me::manages_record);
     let viewing = me.as_ref().and_then(|m| m.viewing.clone());
     let is_link_viewer = viewing.as_ref().is_some_and(|v| v.how == "through a shared link");
     let sign_out = ServerAction::<SignOut>::new();

@@ -3,14 +3,14 @@
 //! One plain form per kind (chosen by a link, so it works without
 //! JavaScript); a refused form comes back filled in, each error by its field.
 
-use kith_types::record::{OwnEntryForm, LABELS, OWN_ENTRY_KINDS, READINGS};
+use kith_types::record::{LABELS, OWN_ENTRY_KINDS, READINGS};
 use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::AddOwnEntry;
-use crate::components::form::{error_of, ErrorSummary, FormResult};
+use crate::components::form::{error_of, ErrorSummary, FormResult, TextField};
 use crate::components::layout::Authed;
 
 const DATE_HINT: &str = "If your browser shows no calendar, write it as year-month-day: for example 2026-03-01.";
@@ -92,45 +92,34 @@ fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, erro
 #[component]
 fn EntryForm(kind: String, owner: bool, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
     let typed = move |field: &str| error.get_untracked().and_then(|e| e.value(field)).unwrap_or_default();
-    let f = OwnEntryForm {
-        kind: kind.clone(),
-        reading: typed("reading"),
-        value: typed("value"),
-        second_value: typed("second_value"),
-        text: typed("text"),
-        detail: typed("detail"),
-        date: typed("date"),
-        time: typed("time"),
-        label: typed("label"),
-    };
     let fields = match kind.as_str() {
         "reading" => view! {
-            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=f.reading.clone() error/>
-            <Field field="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." value=f.value.clone() inputmode="decimal" error/>
-            <Field field="second_value" label="Blood pressure only: the lower number (diastolic)" hint="" value=f.second_value.clone() inputmode="decimal" error/>
-            <Field field="date" label="Date taken" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
-            <Field field="time" label="Time taken (optional)" hint="UK time, as hours and minutes: for example 08:30." value=f.time.clone() input_type="time" error/>
+            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=typed("reading") error/>
+            <TextField name="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." in_form="entry" inputmode="decimal" error/>
+            <TextField name="second_value" label="Blood pressure only: the lower number (diastolic)" in_form="entry" inputmode="decimal" error/>
+            <TextField name="date" label="Date taken" hint=DATE_HINT in_form="entry" input_type="date" error/>
+            <TextField name="time" label="Time taken (optional)" hint="UK time, as hours and minutes: for example 08:30." in_form="entry" input_type="time" error/>
         }
         .into_any(),
         "allergy" => view! {
-            <Field field="text" label="What are you allergic to?" hint="For example penicillin, peanuts or sticking plasters." value=f.text.clone() error/>
-            <Field field="detail" label="What happens (optional)" hint="For example a rash, or swelling of the face." value=f.detail.clone() error/>
-            <Field field="date" label="When it started (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+            <TextField name="text" label="What are you allergic to?" hint="For example penicillin, peanuts or sticking plasters." in_form="entry" error/>
+            <TextField name="detail" label="What happens (optional)" hint="For example a rash, or swelling of the face." in_form="entry" error/>
+            <TextField name="date" label="When it started (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
         }
         .into_any(),
         "medicine" => view! {
-            <Field field="text" label="Name of the medicine" hint="As on the box, for example Ibuprofen 200mg tablets. Include medicines you buy yourself." value=f.text.clone() error/>
-            <Field field="detail" label="How you take it (optional)" hint="For example one tablet three times a day." value=f.detail.clone() error/>
-            <Field field="date" label="When you started (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+            <TextField name="text" label="Name of the medicine" hint="As on the box, for example Ibuprofen 200mg tablets. Include medicines you buy yourself." in_form="entry" error/>
+            <TextField name="detail" label="How you take it (optional)" hint="For example one tablet three times a day." in_form="entry" error/>
+            <TextField name="date" label="When you started (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
         }
         .into_any(),
         _ => view! {
-            <Field field="text" label="Name of the condition" hint="For example asthma, or migraine." value=f.text.clone() error/>
-            <Field field="date" label="Since when (optional)" hint=DATE_HINT value=f.date.clone() input_type="date" error/>
+            <TextField name="text" label="Name of the condition" hint="For example asthma, or migraine." in_form="entry" error/>
+            <TextField name="date" label="Since when (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
         }
         .into_any(),
     };
-    let label = if f.label.is_empty() { "general".to_string() } else { f.label.clone() };
+    let label = Some(typed("label")).filter(|l| !l.is_empty()).unwrap_or_else(|| "general".to_string());
     view! {
         <ActionForm action=action attr:class="card" attr:data-testid="add-entry-form">
             <input type="hidden" name="entry[kind]" value=kind/>
@@ -146,44 +135,6 @@ fn label_choice(key: &str, title: &str) -> String {
         "general" => "General: anyone the whole record is shared with".into(),
         "private" => "Private: nobody else, whatever is shared".into(),
         _ => format!("{title}: only those it is shared with by this label"),
-    }
-}
-
-/// A text field named `entry[field]`, with id `field` (the error summary
-/// links to it) and its error above it.
-#[component]
-fn Field(
-    field: &'static str,
-    label: &'static str,
-    hint: &'static str,
-    value: String,
-    #[prop(default = "text")] input_type: &'static str,
-    #[prop(optional)] inputmode: Option<&'static str>,
-    error: FormResult,
-) -> impl IntoView {
-    let message = error.get_untracked().and_then(|e| e.field_error(field));
-    let hint_id = format!("{field}-hint");
-    let error_id = format!("{field}-error");
-    let described =
-        [(!hint.is_empty()).then(|| hint_id.clone()), message.as_ref().map(|_| error_id.clone())].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let invalid = message.is_some().then_some("true");
-    let class = if message.is_some() { "mb-5 border-l-4 border-red-700 pl-3" } else { "mb-5" };
-    view! {
-        <div class=class>
-            <label for=field class="block font-bold mb-1">{label}</label>
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="text-gray-700 mb-1">{hint}</p> })}
-            {message.map(|m| view! { <p id=error_id class="text-red-800 font-bold mb-1"><span class="sr-only">"Error: "</span>{m}</p> })}
-            <input
-                id=field
-                name=format!("entry[{field}]")
-                type=input_type
-                inputmode=inputmode
-                value=value
-                aria-invalid=invalid
-                aria-describedby=(!described.is_empty()).then_some(described)
-                class="block w-full max-w-md border-2 border-gray-900 rounded px-3 py-2 text-lg"
-            />
-        </div>
     }
 }
 
