@@ -15,6 +15,7 @@ use pages::{
     account_page::AccountPage,
     add_entry_page::AddEntryPage,
     care_plan_page::CarePlanPage,
+    change_entry_page::ChangeEntryPage,
     email_confirmation_page::ConfirmEmailPage,
     entry_page::EntryPage,
     home_page::HomePage,
@@ -74,6 +75,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/timeline") view=TimelinePage ssr=SsrMode::Async/>
                 <Route path=path!("/add") view=AddEntryPage ssr=SsrMode::Async/>
                 <Route path=path!("/entries/:id") view=EntryPage ssr=SsrMode::Async/>
+                <Route path=path!("/entries/:id/change") view=ChangeEntryPage ssr=SsrMode::Async/>
                 <Route path=path!("/results") view=ResultsPage ssr=SsrMode::Async/>
                 <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
                 <Route path=path!("/sharing") view=SharingPage ssr=SsrMode::Async/>

@@ -5,8 +5,8 @@ import { acceptInvitation, expectAccessible, freshPage, inviteCarerToActFor, rea
 const nhsNumbers: Record<string, string> = { js: '9990700028', 'no-js': '9990700036' };
 const carerNhsNumbers: Record<string, string> = { js: '9990700044', 'no-js': '9990700052' };
 
-test('a patient adds a reading and an allergy by hand; mistakes come back beside their fields', async ({ page }, info) => {
-  test.setTimeout(90_000);
+test('a patient adds a reading and an allergy by hand, corrects and removes the reading; mistakes come back beside their fields', async ({ page }, info) => {
+  test.setTimeout(150_000);
   await signUpPatient(page, info, 'Hana Hand', nhsNumbers[info.project.name]);
   await page.goto('/timeline');
   await ready(page, info);
@@ -41,6 +41,33 @@ test('a patient adds a reading and an allergy by hand; mistakes come back beside
   await expect(facts).toContainText('Entered by Hana Hand');
   await expect(page.getByText('2026-11-30T08:15:00+00:00').first()).toBeAttached();
   await expectAccessible(page, info);
+
+  // She mistyped the upper number: she corrects it, and a slip on the way
+  // comes back beside its field with what she typed.
+  await page.getByTestId('hand-entry').getByRole('link', { name: 'Change or remove it' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Change or remove: Blood pressure');
+  const change = page.getByTestId('change-entry-form');
+  await expect(change.getByLabel('The reading')).toHaveValue('142');
+  await expect(change.getByLabel('Blood pressure only: the lower number (diastolic)')).toHaveValue('88');
+  await expect(change.getByLabel('Time taken (optional)')).toHaveValue('08:15');
+  await expect(change.getByLabel('Blood pressure (mmHg)')).toBeChecked();
+  await expectAccessible(page, info);
+  await change.getByLabel('The reading').fill('80');
+  await change.getByRole('button', { name: 'Save the change' }).click();
+  await expect(page.locator('#second_value-error')).toContainText('must be smaller than the upper one');
+  await expect(page.getByLabel('The reading')).toHaveValue('80');
+  await page.getByLabel('The reading').fill('138');
+  await page.getByRole('button', { name: 'Save the change' }).click();
+  await expect(page.getByTestId('done-notice')).toContainText('Your change is saved');
+  await expect(page.locator('main dl').first()).toContainText('138/88 mmHg');
+  await expect(page.getByText('Version history (2)')).toBeVisible();
+
+  // Then removes it: it stays, marked, and can be put back.
+  await page.getByTestId('hand-entry').getByRole('link', { name: 'Change or remove it' }).click();
+  await page.getByTestId('remove-entry-form').getByRole('button', { name: 'Remove this entry' }).click();
+  await expect(page.getByTestId('done-notice')).toContainText('Removed');
+  await expect(page.locator('main dl').first()).toContainText('entered in error');
+  await expect(page.getByTestId('hand-entry').getByRole('link', { name: 'Put it back' })).toBeVisible();
 
   // An allergy she keeps to herself.
   await page.goto('/add?kind=allergy');
@@ -93,4 +120,16 @@ test('a carer acting for the patient adds a medicine for her, named as such, and
   await page.goto('/timeline?q=paracetamol');
   await ready(page, info);
   await expect(page.locator('.entry-item').filter({ hasText: 'Paracetamol 500mg tablets' })).toContainText(`Entered by ${carerName} for Pat Hand ${tag}`);
+
+  // She may remove what he added (not change it): it leaves her medicines.
+  await page.locator('.entry-item').filter({ hasText: 'Paracetamol 500mg tablets' }).getByRole('link', { name: 'Paracetamol 500mg tablets' }).click();
+  await page.getByTestId('hand-entry').getByRole('link', { name: 'Remove it' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Remove: Paracetamol 500mg tablets');
+  await expect(page.getByText(`${carerName} added this entry for you`)).toBeVisible();
+  await expect(page.getByTestId('change-entry-form')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Remove this entry' }).click();
+  await expect(page.getByTestId('done-notice')).toContainText('Removed');
+  await page.goto('/');
+  await ready(page, info);
+  await expect(page.locator('#medicines')).not.toContainText('Paracetamol 500mg tablets');
 });

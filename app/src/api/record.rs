@@ -160,3 +160,31 @@ pub async fn add_own_entry(entry: kith_types::record::OwnEntryForm) -> Result<()
     leptos_axum::redirect(&format!("/entries/{}?added=1", crate::components::urlencode(&id)));
     Ok(())
 }
+
+/// An entry the signed-in person added by hand, to fill the form that
+/// changes it (see `kith_core::own_entry`).
+#[server(endpoint = "record/own_entry")]
+pub async fn get_own_entry(id: String) -> Result<kith_types::record::OwnEntry, AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Contribute).await?;
+    kith.own_entry(&access, &id).await.map_err(core)
+}
+
+/// Corrects an entry the signed-in person added by hand (a new version;
+/// the one it replaces is kept), or puts back one they removed.
+#[server(endpoint = "record/change_entry")]
+pub async fn change_own_entry(entry_id: String, entry: kith_types::record::OwnEntryForm) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Contribute).await?;
+    let id = kith.change_own_entry(&access, &entry_id, &entry).await.map_err(core)?;
+    leptos_axum::redirect(&format!("/entries/{}?changed=1", crate::components::urlencode(&id)));
+    Ok(())
+}
+
+/// Removes an entry the signed-in person added by hand: marked entered in
+/// error, its page and versions kept.
+#[server(endpoint = "record/remove_entry")]
+pub async fn remove_own_entry(entry_id: String) -> Result<(), AppError> {
+    let (kith, _, access) = record(kith_core::policy::Right::Contribute).await?;
+    let id = kith.remove_own_entry(&access, &entry_id).await.map_err(core)?;
+    leptos_axum::redirect(&format!("/entries/{}?removed=1", crate::components::urlencode(&id)));
+    Ok(())
+}

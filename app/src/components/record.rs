@@ -1,6 +1,6 @@
 //! Pieces shared by the record pages: entry cards, source names, notes.
 
-use kith_types::record::{kind_title, label_title, EntryCard};
+use kith_types::record::{kind_title, label_title, status_text, EntryCard};
 use leptos::prelude::*;
 
 /// "Stated by Riverside Surgery and St James's" — every source, always.
@@ -41,7 +41,7 @@ pub fn EntryItem(card: EntryCard, #[prop(optional)] show_kind: bool) -> impl Int
             <p class="text-sm text-gray-800">
                 {show_kind.then(|| view! { <span>{kind}" · "</span> })}
                 {card.date.clone().map(|d| view! { <span>{d}</span> })}
-                {card.status.clone().map(|s| view! { <span>" · "{s}</span> })}
+                {card.status.as_deref().map(|s| view! { <span>" · "{status_text(s)}</span> })}
                 {label.map(|l| view! { <span>" · "{l}</span> })}
             </p>
             <SourceNames sources=card.sources.clone()/>

@@ -3,7 +3,7 @@
 //! One plain form per kind (chosen by a link, so it works without
 //! JavaScript); a refused form comes back filled in, each error by its field.
 
-use kith_types::record::{LABELS, OWN_ENTRY_KINDS, READINGS};
+use kith_types::record::{OwnEntryForm, LABELS, OWN_ENTRY_KINDS, READINGS};
 use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,10 +29,10 @@ pub fn AddEntryPage() -> impl IntoView {
     }
 }
 
-fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
-    // The last refusal of this kind of form: its fields' errors and what was
-    // typed. Other errors (a lost connection) leave it, and the form, as
-    // they are; choosing another kind of entry clears it.
+/// The last refusal of a form: its fields' errors and what was typed.
+/// Other errors (a lost connection) leave it, and the form drawn from it,
+/// as they are.
+pub(crate) fn last_refusal(error: FormResult) -> RwSignal<Option<kith_types::AppError>> {
     let is_refusal = |e: &kith_types::AppError| matches!(e, kith_types::AppError::Validation { .. });
     let refusal = RwSignal::new(error.get_untracked().filter(is_refusal));
     Effect::new(move |_| {
@@ -40,6 +40,12 @@ fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, erro
             refusal.set(Some(e));
         }
     });
+    refusal
+}
+
+fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
+    // Choosing another kind of entry clears the last refusal.
+    let refusal = last_refusal(error);
     Effect::new(move |before: Option<String>| {
         let now = kind.get();
         if before.is_some_and(|b| b != now) {
@@ -89,36 +95,45 @@ fn add_entry(me: Me, kind: Memo<String>, action: ServerAction<AddOwnEntry>, erro
     .into_any()
 }
 
-#[component]
-fn EntryForm(kind: String, owner: bool, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
-    let typed = move |field: &str| error.get_untracked().and_then(|e| e.value(field)).unwrap_or_default();
-    let fields = match kind.as_str() {
+/// The fields of one kind of entry's form (all but its label), sent as
+/// `entry[...]`. `initial`: what they hold before anything is typed (an
+/// entry being changed); a refusal's typed values come first.
+pub(crate) fn entry_fields(kind: &str, initial: &OwnEntryForm, error: FormResult) -> AnyView {
+    let typed = move |field: &str, initial: &str| error.get_untracked().and_then(|e| e.value(field)).unwrap_or_else(|| initial.to_string());
+    let init = |value: &str| Signal::stored(Some(value.to_string()).filter(|v| !v.is_empty()));
+    match kind {
         "reading" => view! {
-            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=typed("reading") error/>
-            <TextField name="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." in_form="entry" inputmode="decimal" error/>
-            <TextField name="second_value" label="Blood pressure only: the lower number (diastolic)" in_form="entry" inputmode="decimal" error/>
-            <TextField name="date" label="Date taken" hint=DATE_HINT in_form="entry" input_type="date" error/>
-            <TextField name="time" label="Time taken (optional)" hint="UK time, as hours and minutes: for example 08:30." in_form="entry" input_type="time" error/>
+            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=typed("reading", &initial.reading) error/>
+            <TextField name="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." in_form="entry" inputmode="decimal" initial=init(&initial.value) error/>
+            <TextField name="second_value" label="Blood pressure only: the lower number (diastolic)" in_form="entry" inputmode="decimal" initial=init(&initial.second_value) error/>
+            <TextField name="date" label="Date taken" hint=DATE_HINT in_form="entry" input_type="date" initial=init(&initial.date) error/>
+            <TextField name="time" label="Time taken (optional)" hint="UK time, as hours and minutes: for example 08:30." in_form="entry" input_type="time" initial=init(&initial.time) error/>
         }
         .into_any(),
         "allergy" => view! {
-            <TextField name="text" label="What are you allergic to?" hint="For example penicillin, peanuts or sticking plasters." in_form="entry" error/>
-            <TextField name="detail" label="What happens (optional)" hint="For example a rash, or swelling of the face." in_form="entry" error/>
-            <TextField name="date" label="When it started (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
+            <TextField name="text" label="What are you allergic to?" hint="For example penicillin, peanuts or sticking plasters." in_form="entry" initial=init(&initial.text) error/>
+            <TextField name="detail" label="What happens (optional)" hint="For example a rash, or swelling of the face." in_form="entry" initial=init(&initial.detail) error/>
+            <TextField name="date" label="When it started (optional)" hint=DATE_HINT in_form="entry" input_type="date" initial=init(&initial.date) error/>
         }
         .into_any(),
         "medicine" => view! {
-            <TextField name="text" label="Name of the medicine" hint="As on the box, for example Ibuprofen 200mg tablets. Include medicines you buy yourself." in_form="entry" error/>
-            <TextField name="detail" label="How you take it (optional)" hint="For example one tablet three times a day." in_form="entry" error/>
-            <TextField name="date" label="When you started (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
+            <TextField name="text" label="Name of the medicine" hint="As on the box, for example Ibuprofen 200mg tablets. Include medicines you buy yourself." in_form="entry" initial=init(&initial.text) error/>
+            <TextField name="detail" label="How you take it (optional)" hint="For example one tablet three times a day." in_form="entry" initial=init(&initial.detail) error/>
+            <TextField name="date" label="When you started (optional)" hint=DATE_HINT in_form="entry" input_type="date" initial=init(&initial.date) error/>
         }
         .into_any(),
         _ => view! {
-            <TextField name="text" label="Name of the condition" hint="For example asthma, or migraine." in_form="entry" error/>
-            <TextField name="date" label="Since when (optional)" hint=DATE_HINT in_form="entry" input_type="date" error/>
+            <TextField name="text" label="Name of the condition" hint="For example asthma, or migraine." in_form="entry" initial=init(&initial.text) error/>
+            <TextField name="date" label="Since when (optional)" hint=DATE_HINT in_form="entry" input_type="date" initial=init(&initial.date) error/>
         }
         .into_any(),
-    };
+    }
+}
+
+#[component]
+fn EntryForm(kind: String, owner: bool, action: ServerAction<AddOwnEntry>, error: FormResult) -> impl IntoView {
+    let typed = move |field: &str| error.get_untracked().and_then(|e| e.value(field)).unwrap_or_default();
+    let fields = entry_fields(&kind, &OwnEntryForm::default(), error);
     let label = Some(typed("label")).filter(|l| !l.is_empty()).unwrap_or_else(|| "general".to_string());
     view! {
         <ActionForm action=action attr:class="card" attr:data-testid="add-entry-form">

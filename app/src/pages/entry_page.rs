@@ -1,4 +1,4 @@
-use kith_types::record::{kind_title, label_title, source_kind_title, EntryDetail};
+use kith_types::record::{kind_title, label_title, source_kind_title, status_text, EntryDetail};
 use kith_types::Me;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -61,6 +61,23 @@ fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, se
 #[component]
 fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
     let c = d.card;
+    let hand = d.can_remove.then(|| {
+        let change_href = format!("/entries/{}/change", c.id);
+        // Added by hand: its author may change or remove it, the patient remove it.
+        let removed = c.status.as_deref() == Some("entered-in-error");
+        let (said, link) = match (d.can_change, removed) {
+            (true, true) => ("This entry was removed as entered in error. ", Some("Put it back")),
+            (true, false) => ("You added this entry. ", Some("Change or remove it")),
+            (false, true) => ("This entry was removed as entered in error.", None),
+            (false, false) => ("Added by hand by someone acting for you. ", Some("Remove it")),
+        };
+        view! {
+            <p class="card" data-testid="hand-entry">
+                {said}
+                {link.map(|l| view! { <a href=change_href>{l}</a> })}
+            </p>
+        }
+    });
     let relabel = can_manage.then(|| {
         let action = ServerAction::<crate::api::RelabelEntry>::new();
         let current = c.label.clone();
@@ -86,13 +103,16 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
         <h1 class="text-3xl font-bold mb-2">{c.text.clone()}</h1>
         <DoneNotice param="relabelled" messages=&[("1", "The label has been changed. Who can see this entry now follows the new label.")]/>
         <DoneNotice param="added" messages=&[("1", "Added to the record. You can comment on it, change its label or share it below.")]/>
+        <DoneNotice param="changed" messages=&[("1", "Your change is saved. The version it replaces is kept below.")]/>
+        <DoneNotice param="removed" messages=&[("1", "Removed. It no longer shows on the summary or in charts; this page, with its versions, stays in the record.")]/>
         <dl class="card grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1">
             {c.value.clone().map(|v| view! { <dt class="font-bold">"Value"</dt><dd>{v}</dd> })}
             <dt class="font-bold">"Date"</dt><dd>{c.date.clone().unwrap_or_else(|| "Not given".into())}</dd>
-            {c.status.clone().map(|s| view! { <dt class="font-bold">"Status"</dt><dd>{s}</dd> })}
+            {c.status.as_deref().map(|s| view! { <dt class="font-bold">"Status"</dt><dd>{status_text(s)}</dd> })}
             <dt class="font-bold">"Privacy label"</dt><dd>{label_title(&c.label)}</dd>
             <dt class="font-bold">"Sources"</dt><dd>{c.sources.join(", ")}</dd>
         </dl>
+        {hand}
         {relabel}
         {(!d.disagreements.is_empty()).then(|| view! {
             <section class="notice-warn" aria-labelledby="disagree-heading" data-testid="disagreement">
@@ -128,7 +148,7 @@ fn EntryView(d: EntryDetail, can_manage: bool) -> impl IntoView {
                             <dt class="font-bold">"Says"</dt><dd>{s.text.clone()}</dd>
                             {s.value.clone().map(|v| view! { <dt class="font-bold">"Value"</dt><dd>{v}</dd> })}
                             <dt class="font-bold">"Date"</dt><dd>{s.date.clone().unwrap_or_else(|| "Not given".into())}</dd>
-                            <dt class="font-bold">"Status"</dt><dd>{s.status.clone().unwrap_or_else(|| "Not given".into())}</dd>
+                            <dt class="font-bold">"Status"</dt><dd>{s.status.as_deref().map(status_text).unwrap_or_else(|| "Not given".into())}</dd>
                             <dt class="font-bold">"Recorded by"</dt><dd>{s.recorded_by.clone().unwrap_or_else(|| "Not given".into())}</dd>
                         </dl>
                         <details class="mt-2">

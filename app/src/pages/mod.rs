@@ -2,6 +2,7 @@ pub mod access_log_page;
 pub mod account_page;
 pub mod add_entry_page;
 pub mod care_plan_page;
+pub mod change_entry_page;
 pub mod email_confirmation_page;
 pub mod entry_page;
 pub mod home_page;

@@ -338,9 +338,9 @@ impl Kith {
     /// merged with another source's (or another hand entry's). So no hand
     /// entry lands in an entry its author cannot see, and no one else's
     /// entry takes its label.
-    pub(crate) async fn import_by_hand(&self, access: &RecordAccess, req: ImportRequest, label: Label) -> CoreResult<ImportOutcome> {
+    pub(crate) async fn import_by_hand(&self, access: &RecordAccess, req: ImportRequest, by_hand: ByHand) -> CoreResult<ImportOutcome> {
         let mut started = self.start_import_checked(access, req, None)?;
-        started.by_hand = Some(label);
+        started.by_hand = Some(by_hand);
         started.finish().await
     }
 
@@ -384,7 +384,7 @@ impl Kith {
         source_kind: Option<SourceKind>,
         stage: Stage,
         held: Option<&str>,
-        by_hand: Option<Label>,
+        by_hand: Option<ByHand>,
     ) -> CoreResult<ImportOutcome> {
         let (task, bytes) = match stage {
             Stage::Done(outcome) => return Ok(outcome),
@@ -419,9 +419,25 @@ impl Kith {
             Checked::Ready { feed, refs, source } => (feed, refs, source),
         };
 
-        // Which source? An explicit kind wins; a known source keeps its kind;
-        // a new source must be given one.
-        let existing = store::source_by_name(&self.db.pool, access.patient_id(), &source_name).await?;
+        // Which source? Hand entries: their author's own. Files: the one of
+        // that name. An explicit kind wins; a known source keeps its kind; a
+        // new source must be given one.
+        let (existing, source_name, identifier) = match &by_hand {
+            Some(h) => {
+                let (mine, name) = self.hand_source(access.patient_id(), &h.author, source_name).await?;
+                (mine, name, Some(format!("{HAND_SOURCE_PREFIX}{}", h.author)))
+            }
+            None => {
+                let existing = store::source_by_name(&self.db.pool, access.patient_id(), &source_name).await?;
+                if existing.as_ref().and_then(|s| s.identifier.as_deref()).is_some_and(|i| i.starts_with(HAND_SOURCE_PREFIX)) {
+                    return Ok(refused(
+                        &file,
+                        format!("\"{source_name}\" is the source of entries typed into Kith by hand: give the file another source name."),
+                    ));
+                }
+                (existing, source_name, identifier)
+            }
+        };
         let kind = match (source_kind, &existing) {
             (Some(k), _) => k,
             (None, Some(s)) => s.kind.parse().map_err(|e: String| CoreError::Internal(e))?,
@@ -469,7 +485,7 @@ impl Kith {
         refs: RefIndex,
         bytes: Arc<Vec<u8>>,
         held: Option<&str>,
-        by_hand: Option<Label>,
+        by_hand: Option<ByHand>,
     ) -> CoreResult<ImportOutcome> {
         let backend = self.db.backend();
         let patient = access.patient_id();
@@ -477,7 +493,7 @@ impl Kith {
         let total = feed.resources.len();
 
         // Start preparing at once; the whole-file work runs beside it.
-        let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind, by_hand);
+        let (mut chunks, preparers) = spawn_preparers(&feed, &Arc::new(refs), kind, by_hand.as_ref().map(|h| h.label));
         let whole = background::spawn("kith-hash", Priority::Normal, move || (hex(&Sha256::digest(bytes.as_slice())), bytes.len()));
 
         let mut audited = self.audited_on(conn, access).await?;
@@ -491,7 +507,8 @@ impl Kith {
         let tx = audited.conn();
         let (source_id, known_source) = match src.id {
             Some(id) => {
-                store::update_source_kind(&mut *tx, patient, &id, kind.as_str()).await?;
+                // A hand entries' source takes its author's name as it is now.
+                store::update_source(&mut *tx, patient, &id, kind.as_str(), &src.name).await?;
                 (id, true)
             }
             None => {
@@ -623,6 +640,14 @@ impl Kith {
                 let target = match existing.get(&f.merge_key) {
                     Some(id) => {
                         touched.insert(id.clone());
+                        // The entry this resource stated before, and no other
+                        // source states now: it shows the amended fact (an
+                        // allergy now resolved, or withdrawn as made in error).
+                        // (Taken from `vacated`, so only the first such fact does.)
+                        if before == Some(id) && takes_over(vacated.get(id), f) {
+                            vacated.remove(id);
+                            rekeys.push((id.as_str(), f));
+                        }
                         Ok(id.as_str())
                     }
                     None if rekeyed.contains_key(f.merge_key.as_str()) => Ok(rekeyed[f.merge_key.as_str()]),
@@ -726,7 +751,7 @@ impl Kith {
         .await?;
         let what = format!("{file} from {} ({new} new, {changed} changed, {unchanged} unchanged)", src.name);
         let mut disclosure = Disclosure::new("import", what);
-        if let Some(label) = by_hand {
+        if let Some(ByHand { label, .. }) = by_hand {
             // A hand entry is one import each: named, so that someone who
             // may not see it (a private one, for a carer) is not shown that
             // it was added either.
@@ -763,7 +788,7 @@ pub struct StartedImport {
     /// A confirmed held feed: it leaves the waiting list in the import's
     /// own transaction (and the import fails if it already has).
     held: Option<String>,
-    by_hand: Option<Label>,
+    by_hand: Option<ByHand>,
 }
 
 enum Stage {
@@ -785,6 +810,34 @@ impl StartedImport {
 }
 
 /// The source a file is stored under: known (`id`) or new.
+/// An entry typed in by hand (see [`Kith::import_by_hand`]): the label its
+/// author chose, and who they are (their user id).
+pub(crate) struct ByHand {
+    pub label: Label,
+    pub author: String,
+}
+
+/// A hand entries' source's identifier: this, then its author's user id.
+pub(crate) const HAND_SOURCE_PREFIX: &str = "kith-user:";
+
+impl Kith {
+    /// The source of one person's hand entries in a record, found by their
+    /// user id (so renaming an account keeps it, and two people of one name
+    /// have one each), and the name it should have now: `wanted`, or with a
+    /// number after it when another source already has that name.
+    async fn hand_source(&self, patient: &str, author: &str, wanted: String) -> CoreResult<(Option<store::SourceRow>, String)> {
+        let mine = store::source_by_identifier(&self.db.pool, patient, &format!("{HAND_SOURCE_PREFIX}{author}")).await?;
+        let mut name = wanted.clone();
+        for n in 2.. {
+            match store::source_by_name(&self.db.pool, patient, &name).await? {
+                Some(other) if mine.as_ref().is_none_or(|m| m.id != other.id) => name = format!("{wanted} ({n})"),
+                _ => break,
+            }
+        }
+        Ok((mine, name))
+    }
+}
+
 struct NewSource {
     id: Option<String>,
     name: String,

@@ -8,11 +8,15 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use kith_fhir::{Label, SourceKind, NHS_NUMBER_SYSTEM};
-use kith_types::record::{OwnEntryForm, ReadingKind, BLOOD_PRESSURE_PANEL, DIASTOLIC, READINGS};
+use kith_types::record::{OwnEntry, OwnEntryForm, ReadingKind, BLOOD_PRESSURE_PANEL, DIASTOLIC, READINGS};
 use kith_types::{AppError, FieldError};
 use serde_json::{json, Value};
 
-use crate::import::{ImportOutcome, ImportRequest};
+use sqlx::AnyConnection;
+
+use crate::accounts::Actor;
+use crate::audit::Disclosure;
+use crate::import::{ByHand, ImportOutcome, ImportRequest, HAND_SOURCE_PREFIX};
 use crate::policy::{require, require_whole, Principal, RecordAccess, Right, Via};
 use crate::{store, CoreError, CoreResult, Kith};
 
@@ -28,19 +32,105 @@ impl Kith {
     /// and returns its id. A form with mistakes is refused whole, each field
     /// saying why, with what was typed kept for the form.
     pub async fn add_own_entry(&self, access: &RecordAccess, form: &OwnEntryForm) -> CoreResult<String> {
-        require(access, Right::Contribute)?;
-        require_whole(access)?;
-        let Principal::User(actor) = access.principal() else {
-            return Err(AppError::NotFound.into());
-        };
+        let actor = manager(access)?;
         let fhir_id = uuid::Uuid::new_v4().to_string();
         let owner = matches!(access.via(), Via::Owner);
-        let (resource_type, resource, label) = resource(form, &fhir_id, &actor.name, owner, Utc::now())
-            .map_err(|errors| CoreError::User(AppError::Validation { errors, values: form.values() }))?;
-        let source_name = match owner {
-            true => format!("Entered by {}", actor.name),
-            false => format!("Entered by {} for {}", actor.name, access.patient_name()),
+        let (resource_type, resource, label) = resource(form, &fhir_id, &actor.name, owner, Utc::now()).map_err(|errors| refusal(form, errors))?;
+        self.save_by_hand(access, Author::of(access, actor), resource_type, &fhir_id, resource, label).await
+    }
+
+    /// An entry added by hand, as the form to change or remove it opens (a
+    /// view of the entry, logged). Not found unless the viewer may change
+    /// or remove it (see [`hand_resource`]).
+    pub async fn own_entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<OwnEntry> {
+        manager(access)?;
+        let mut audited = self.audited_view(access).await?;
+        let Some(found) = hand_resource(audited.conn(), access, entry_id).await? else {
+            return audited.fail(AppError::NotFound).await;
         };
+        audited.commit_view(access, Disclosure::new("view", "entry").with([(found.entry_id.as_str(), found.label.as_str())])).await?;
+        Ok(OwnEntry {
+            form: form_of(&found),
+            removed: is_removed(&found.json),
+            can_change: found.mine,
+            entered_by: found.author.name.clone(),
+            entry_id: found.entry_id,
+            text: found.text,
+        })
+    }
+
+    /// Changes an entry the viewer added by hand: a new version of the same
+    /// FHIR resource, so the one it replaces is kept and shown beside it.
+    /// Its label stays as it is (the patient relabels entries on their
+    /// page); a removed entry comes back. Returns the entry's id.
+    pub async fn change_own_entry(&self, access: &RecordAccess, entry_id: &str, form: &OwnEntryForm) -> CoreResult<String> {
+        let actor = manager(access)?;
+        let found = self.hand_resource_now(access, entry_id).await?;
+        if !found.mine {
+            // The patient may remove what a carer added, not put words in it.
+            return Err(AppError::NotFound.into());
+        }
+        let owner = matches!(access.via(), Via::Owner);
+        let form = OwnEntryForm { label: found.label.clone(), ..form.clone() };
+        let (resource_type, mut resource, label) = resource(&form, &found.fhir_id, &actor.name, owner, Utc::now()).map_err(|errors| refusal(&form, errors))?;
+        if resource_type != found.resource_type {
+            // The form for another kind of entry: this one stays what it is.
+            return Err(refusal(
+                &form,
+                vec![FieldError { field: "kind".into(), message: "An entry cannot change into another kind: remove it and add the new one.".into() }],
+            ));
+        }
+        // When it was first recorded stays.
+        for field in ["recordedDate", "dateAsserted"] {
+            if let Some(first) = found.json.get(field) {
+                resource[field] = first.clone();
+            }
+        }
+        self.save_by_hand(access, Author::of(access, actor), resource_type, &found.fhir_id, resource, label).await
+    }
+
+    /// Removes an entry added by hand, as FHIR does: a new version marked
+    /// entered in error, from the source it came from. It leaves the
+    /// summary, the current lists and the charts; its page, and the versions
+    /// before, stay. Its author may remove it, and so may the patient,
+    /// whatever carer added it. Returns its id.
+    pub async fn remove_own_entry(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<String> {
+        manager(access)?;
+        let mut found = self.hand_resource_now(access, entry_id).await?;
+        if is_removed(&found.json) {
+            return Ok(found.entry_id);
+        }
+        mark_removed(&mut found.json, &found.resource_type);
+        let label: Label = found.label.parse().map_err(CoreError::Internal)?;
+        let resource_type = match found.resource_type.as_str() {
+            "Observation" => "Observation",
+            "AllergyIntolerance" => "AllergyIntolerance",
+            "MedicationStatement" => "MedicationStatement",
+            "Condition" => "Condition",
+            _ => return Err(CoreError::Internal("a hand entry of a kind Kith does not make".into())),
+        };
+        let author = found.author.clone();
+        self.save_by_hand(access, author, resource_type, &found.fhir_id, found.json, label).await
+    }
+
+    /// [`hand_resource`] outside a logged view: the import that follows logs
+    /// the change.
+    async fn hand_resource_now(&self, access: &RecordAccess, entry_id: &str) -> CoreResult<HandResource> {
+        let mut conn = self.db.pool.acquire().await?;
+        hand_resource(&mut conn, access, entry_id).await?.ok_or_else(|| AppError::NotFound.into())
+    }
+
+    /// Imports one hand-made resource from its author's source (as the
+    /// person acting, who is logged), and returns the entry it states.
+    async fn save_by_hand(
+        &self,
+        access: &RecordAccess,
+        author: Author,
+        resource_type: &str,
+        fhir_id: &str,
+        resource: Value,
+        label: Label,
+    ) -> CoreResult<String> {
         let bundle = json!({
             "resourceType": "Bundle",
             "type": "collection",
@@ -57,10 +147,10 @@ impl Kith {
             file_name: HAND_ENTRY_FILE.into(),
             bytes: serde_json::to_vec(&bundle).map_err(|e| CoreError::Internal(e.to_string()))?,
             source_kind: Some(SourceKind::Patient),
-            source_name: Some(source_name),
+            source_name: Some(author.source_name),
             max_bytes: usize::MAX,
         };
-        match self.import_by_hand(access, req, label).await? {
+        match self.import_by_hand(access, req, ByHand { label, author: author.user_id }).await? {
             ImportOutcome::Accepted(_) => {}
             // Kith made the file for this record: a refusal is Kith's fault.
             // Not what it said: a refusal's reason can hold the NHS Number,
@@ -68,9 +158,173 @@ impl Kith {
             ImportOutcome::Held { .. } => return Err(CoreError::Internal("an entry added by hand was held".into())),
             ImportOutcome::Refused { .. } => return Err(CoreError::Internal("an entry added by hand was refused".into())),
         }
-        store::entry_for_resource(&self.db.pool, access.patient_id(), resource_type, &fhir_id)
+        store::entry_for_resource(&self.db.pool, access.patient_id(), resource_type, fhir_id)
             .await?
             .ok_or_else(|| CoreError::Internal("an entry added by hand states no fact".into()))
+    }
+}
+
+/// The person adding to the record: the patient, or a carer acting for
+/// them, signed in. Everyone else (clinicians, link holders, the owner's
+/// preview, the command line) is refused with not found.
+fn manager(access: &RecordAccess) -> CoreResult<&Actor> {
+    require(access, Right::Contribute)?;
+    require_whole(access)?;
+    match access.principal() {
+        Principal::User(actor) => Ok(actor),
+        _ => Err(AppError::NotFound.into()),
+    }
+}
+
+fn refusal(form: &OwnEntryForm, errors: Vec<FieldError>) -> CoreError {
+    CoreError::User(AppError::Validation { errors, values: form.values() })
+}
+
+/// Whoever's hand entries' source a resource is stored in: their user id,
+/// and the name the source should have.
+#[derive(Clone)]
+struct Author {
+    user_id: String,
+    name: String,
+    source_name: String,
+}
+
+impl Author {
+    /// The person acting, named as they are now ("Entered by David Jones
+    /// for Margaret Jones" for a carer).
+    fn of(access: &RecordAccess, actor: &Actor) -> Self {
+        let source_name = match access.via() {
+            Via::Owner => format!("Entered by {}", actor.name),
+            _ => format!("Entered by {} for {}", actor.name, access.patient_name()),
+        };
+        Author { user_id: actor.user_id.clone(), name: actor.name.clone(), source_name }
+    }
+}
+
+/// What the viewer may do with an entry on its page: (change, remove).
+pub(crate) async fn hand_rights(conn: &mut AnyConnection, access: &RecordAccess, entry_id: &str) -> CoreResult<(bool, bool)> {
+    Ok(match hand_resource(conn, access, entry_id).await? {
+        Some(found) => (found.mine, true),
+        None => (false, false),
+    })
+}
+
+/// A hand entry's resource as it is now, with the entry's label and text.
+struct HandResource {
+    entry_id: String,
+    text: String,
+    label: String,
+    resource_type: String,
+    fhir_id: String,
+    json: Value,
+    /// Whose source it is in (the name is the source's own).
+    author: Author,
+    /// The viewer added it (else they are the patient, who may remove it).
+    mine: bool,
+}
+
+/// The resource behind an entry added by hand, if the viewer may add to
+/// the record (see [`manager`]), can see the entry, and either added it or
+/// is the patient.
+async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id: &str) -> CoreResult<Option<HandResource>> {
+    let Principal::User(actor) = access.principal() else { return Ok(None) };
+    if !access.may(Right::Contribute) || require_whole(access).is_err() {
+        return Ok(None);
+    }
+    let patient = access.patient_id();
+    // Seen through the viewer's scope: a carer's entry the patient has made
+    // private is no longer theirs to change.
+    let Some(entry) = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await? else { return Ok(None) };
+    let Some(link) = store::hand_link(&mut *conn, patient, entry_id, HAND_SOURCE_PREFIX).await? else { return Ok(None) };
+    let author_id = link.source_identifier.strip_prefix(HAND_SOURCE_PREFIX).unwrap_or_default().to_string();
+    let mine = author_id == actor.user_id;
+    if !mine && !matches!(access.via(), Via::Owner) {
+        return Ok(None);
+    }
+    let raw = store::resource_json(&mut *conn, patient, &link.resource_id).await?.ok_or_else(|| CoreError::Internal("a linked resource is missing".into()))?;
+    let json: Value = serde_json::from_str(&raw).map_err(|e| CoreError::Internal(e.to_string()))?;
+    let name = ["/performer/0/display", "/recorder/display", "/informationSource/display"]
+        .iter()
+        .find_map(|p| json.pointer(p))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Ok(Some(HandResource {
+        entry_id: entry.id,
+        text: entry.text,
+        label: entry.label,
+        resource_type: link.resource_type,
+        fhir_id: link.fhir_id,
+        json,
+        author: Author { user_id: author_id, name, source_name: link.source_name },
+        mine,
+    }))
+}
+
+/// What a hand-made resource holds, as its form would send it.
+fn form_of(found: &HandResource) -> OwnEntryForm {
+    let r = &found.json;
+    let text = |v: Option<&Value>| v.and_then(|v| v.get("text")).and_then(Value::as_str).unwrap_or_default().to_string();
+    let number = |q: Option<&Value>| q.and_then(|q| q.get("valueQuantity")).and_then(|v| v.get("value")).map(|v| v.to_string()).unwrap_or_default();
+    // Kith writes a date, or a UK clock time with its offset.
+    let date = |v: Option<&Value>| v.and_then(Value::as_str).map(|d| d.get(..10).unwrap_or(d).to_string()).unwrap_or_default();
+    let mut form = OwnEntryForm { label: found.label.clone(), ..Default::default() };
+    match found.resource_type.as_str() {
+        "Observation" => {
+            form.kind = "reading".into();
+            let code = r.pointer("/code/coding/0/code").and_then(Value::as_str).unwrap_or_default();
+            if code == BLOOD_PRESSURE_PANEL.0 {
+                form.reading = "blood-pressure".into();
+                form.value = number(r.pointer("/component/0"));
+                form.second_value = number(r.pointer("/component/1"));
+            } else {
+                form.reading = READINGS.iter().find(|k| k.key != "blood-pressure" && k.loinc == code).map(|k| k.key.to_string()).unwrap_or_default();
+                form.value = number(Some(r));
+            }
+            let when = r.get("effectiveDateTime").and_then(Value::as_str).unwrap_or_default();
+            form.date = when.get(..10).unwrap_or(when).to_string();
+            form.time = when.get(11..16).unwrap_or_default().to_string();
+        }
+        "AllergyIntolerance" => {
+            form.kind = "allergy".into();
+            form.text = text(r.get("code"));
+            form.detail = text(r.pointer("/reaction/0/manifestation/0"));
+            form.date = date(r.get("onsetDateTime"));
+        }
+        "MedicationStatement" => {
+            form.kind = "medicine".into();
+            form.text = text(r.get("medicationCodeableConcept"));
+            form.detail = text(r.pointer("/dosage/0"));
+            form.date = date(r.pointer("/effectivePeriod/start"));
+        }
+        _ => {
+            form.kind = "condition".into();
+            form.text = text(r.get("code"));
+            form.date = date(r.get("onsetDateTime"));
+        }
+    }
+    form
+}
+
+fn is_removed(r: &Value) -> bool {
+    r.get("status").and_then(Value::as_str) == Some("entered-in-error")
+        || r.pointer("/verificationStatus/coding/0/code").and_then(Value::as_str) == Some("entered-in-error")
+}
+
+/// Marks a hand-made resource entered in error, as its FHIR type says to.
+fn mark_removed(r: &mut Value, resource_type: &str) {
+    let verification = match resource_type {
+        "AllergyIntolerance" => "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+        "Condition" => "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+        _ => {
+            r["status"] = json!("entered-in-error");
+            return;
+        }
+    };
+    r["verificationStatus"] = status(verification, "entered-in-error");
+    // FHIR: no clinical status on an entry made in error.
+    if let Some(o) = r.as_object_mut() {
+        o.remove("clinicalStatus");
     }
 }
 

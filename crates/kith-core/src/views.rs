@@ -118,7 +118,7 @@ impl Kith {
             let rows = store::entries_page(conn, patient, &f, 50).await?;
             let full = rows.len() == 50;
             f.after = rows.last().map(|r| (r.date.clone(), r.id.clone()));
-            latest.extend(rows.into_iter().filter(|r| seen.insert(r.text.to_lowercase())));
+            latest.extend(rows.into_iter().filter(|r| !withdrawn(r.status.as_deref()) && seen.insert(r.text.to_lowercase())));
             if latest.len() >= 8 || !full {
                 break;
             }
@@ -250,8 +250,9 @@ impl Kith {
                 versions,
             });
         }
+        let (can_change, can_remove) = crate::own_entry::hand_rights(audited.conn(), access, entry_id).await?;
         audited.commit_view(access, Disclosure::new("view", "entry").with([(card.id.as_str(), card.label.as_str())])).await?;
-        Ok(EntryDetail { card, codes: codes.into_iter().map(code_view).collect(), sources, disagreements: disagreements(&facts) })
+        Ok(EntryDetail { card, codes: codes.into_iter().map(code_view).collect(), sources, disagreements: disagreements(&facts), can_change, can_remove })
     }
 
     /// Every test and measurement taken more than once, as chart series;
@@ -405,6 +406,12 @@ fn day_number(date: &str) -> Option<i64> {
     Some((d - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days())
 }
 
+/// A test or measurement withdrawn as made in error, or cancelled: not the
+/// latest reading, nor a point on a chart.
+fn withdrawn(status: Option<&str>) -> bool {
+    matches!(status, Some("entered-in-error" | "cancelled"))
+}
+
 fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, SourceFact)>>) -> ResultsView {
     /// (line number, day, when, value, abnormal, entry id)
     type Point = (usize, i64, String, f64, bool, String);
@@ -421,6 +428,12 @@ fn build_results(rows: &[EntryRowView], facts: &HashMap<&str, Vec<(&LinkView, So
     let mut series: BTreeMap<String, Acc> = BTreeMap::new();
     let mut single_rows = Vec::new();
     for r in rows {
+        // A withdrawn reading is no point on a chart: it is listed, with its
+        // status.
+        if withdrawn(r.status.as_deref()) {
+            single_rows.push(r);
+            continue;
+        }
         let Some(day) = day_number(&r.date) else { continue };
         let fs = facts.get(r.id.as_str());
         let first = fs.and_then(|v| v.first());

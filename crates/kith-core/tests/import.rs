@@ -476,7 +476,45 @@ async fn every_shared_example_is_accepted_held_or_refused(db: &TestDb) {
     assert!(accepted > 0 && held > 0 && refused > 0, "accepted {accepted}, held {held}, refused {refused}");
 }
 
+/// A resource amended without changing what it is about (the same
+/// condition, now resolved) updates the entry it states, when no other
+/// source states that entry: the record does not go on showing it as active.
+async fn an_amended_status_shows_on_its_entry(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    let bundle = |status: &str| {
+        serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
+            { "resource": { "resourceType": "Patient", "id": "p", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": m["nhs_number"] }] } },
+            { "resource": { "resourceType": "Condition", "id": "gout", "subject": { "reference": "Patient/p" }, "onsetDateTime": "2024-02-01",
+                "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status }] },
+                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": "90560007", "display": "Gout" }], "text": "Gout" } } }
+        ] })
+    };
+    let send = |b: Value| ImportRequest {
+        file_name: "gp.json".into(),
+        bytes: serde_json::to_vec(&b).unwrap(),
+        source_kind: Some(SourceKind::Gp),
+        source_name: Some("Test Surgery".into()),
+        max_bytes: MAX,
+    };
+    assert!(matches!(k.import(&access, send(bundle("active"))).await.unwrap(), ImportOutcome::Accepted(_)));
+    let gout = |record: Vec<kith_core::record::RecordEntry>| record.into_iter().filter(|e| e.display == "Gout").collect::<Vec<_>>();
+    let before = gout(k.record(&access).await.unwrap());
+    assert_eq!(before.len(), 1);
+    match k.import(&access, send(bundle("resolved"))).await.unwrap() {
+        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 1), "{s:?}"),
+        other => panic!("{other:?}"),
+    }
+    let after = gout(k.record(&access).await.unwrap());
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, before[0].id, "the same entry");
+    assert_eq!(after[0].status.as_deref(), Some("resolved"));
+    assert!(!k.summary(&access).await.unwrap().problems.iter().any(|c| c.text == "Gout"), "no longer a current problem");
+}
+
 backend_tests!(
+    an_amended_status_shows_on_its_entry,
     an_amended_fact_keeps_its_entry_comments_and_label,
     files_started_together_are_stored_in_order,
     every_shared_example_is_accepted_held_or_refused,

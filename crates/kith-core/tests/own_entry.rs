@@ -284,7 +284,195 @@ async fn a_carer_sees_no_trace_of_a_private_hand_entry(db: &TestDb) {
     assert_eq!(hand_imports(&p.carer).await, Some(0), "the source is named, its imports not listed");
 }
 
+/// A mistyped reading is corrected by a new version of the same FHIR
+/// resource: one entry, the old version kept beside the new.
+async fn a_hand_entry_is_corrected_by_a_new_version(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let pid = p.patient.patient_id().to_string();
+    let weight = OwnEntryForm { reading: "weight".into(), value: "80".into(), date: "2026-11-01".into(), time: "09:00".into(), ..form("reading") };
+    let id = k.add_own_entry(&p.patient, &weight).await.unwrap();
+    let before = entries(db, &pid).await;
+    // The form opens as it was sent.
+    let own = k.own_entry(&p.patient, &id).await.unwrap();
+    assert_eq!(own.form, OwnEntryForm { label: "general".into(), ..weight.clone() });
+    assert!(own.can_change && !own.removed);
+    assert_eq!(own.entered_by, "Margaret Jones");
+    let e = k.entry(&p.patient, &id).await.unwrap();
+    assert!(e.can_change && e.can_remove);
+    // Corrected: the same entry, a second version.
+    let fixed = OwnEntryForm { value: "70,5".into(), ..weight.clone() };
+    assert_eq!(k.change_own_entry(&p.patient, &id, &fixed).await.unwrap(), id);
+    let e = k.entry(&p.patient, &id).await.unwrap();
+    assert!(e.card.value.as_deref().unwrap_or_default().contains("70.5"), "{:?}", e.card.value);
+    assert_eq!(e.sources.len(), 1);
+    assert_eq!(e.sources[0].versions.len(), 2, "the mistyped version is kept");
+    assert_eq!(entries(db, &pid).await, before);
+    assert!(db.log(&pid).await.iter().rev().any(|l| l.action == "import" && l.actor_name == "Margaret Jones"), "the change is logged");
+    // A correction with a mistake is refused whole, field by field.
+    let errors = fields(k.change_own_entry(&p.patient, &id, &OwnEntryForm { value: "7000".into(), ..weight.clone() }).await);
+    assert!(errors.iter().any(|(f, _)| f == "value"), "{errors:?}");
+    // An entry does not turn into another kind.
+    let errors = fields(k.change_own_entry(&p.patient, &id, &OwnEntryForm { text: "Penicillin".into(), ..form("allergy") }).await);
+    assert!(errors.iter().any(|(f, _)| f == "kind"), "{errors:?}");
+    assert_eq!(k.entry(&p.patient, &id).await.unwrap().sources[0].versions.len(), 2, "nothing stored by a refusal");
+
+    // A renamed allergy keeps its entry, its comments and when it was first recorded.
+    let plasters = OwnEntryForm { text: "Plasters".into(), detail: "Itchy".into(), date: "2019-05-01".into(), ..form("allergy") };
+    let a = k.add_own_entry(&p.patient, &plasters).await.unwrap();
+    k.add_comment(&p.patient, &a, "Only the fabric ones").await.unwrap();
+    let first = k.entry(&p.patient, &a).await.unwrap().sources[0].json.clone();
+    let renamed = OwnEntryForm { text: "Sticking plasters".into(), ..plasters.clone() };
+    assert_eq!(k.change_own_entry(&p.patient, &a, &renamed).await.unwrap(), a);
+    let e = k.entry(&p.patient, &a).await.unwrap();
+    assert_eq!(e.card.text, "Sticking plasters");
+    assert_eq!(k.comments(&p.patient, &a).await.unwrap().comments.len(), 1);
+    let recorded = |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["recordedDate"].clone();
+    assert_eq!(recorded(&e.sources[0].json), recorded(&first));
+    assert_eq!(k.own_entry(&p.patient, &a).await.unwrap().form, OwnEntryForm { label: "general".into(), ..renamed });
+}
+
+/// Removing is FHIR's entered-in-error: off the summary and the charts, the
+/// page and its versions kept, and saving it again puts it back.
+async fn a_hand_entry_is_removed_as_entered_in_error(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let allergy = OwnEntryForm { text: "Sticking plasters".into(), ..form("allergy") };
+    let a = k.add_own_entry(&p.patient, &allergy).await.unwrap();
+    let on_summary = |access: &RecordAccess| {
+        let access = access.clone();
+        async move { k.summary(&access).await.unwrap().allergies.iter().any(|c| c.text == "Sticking plasters") }
+    };
+    assert!(on_summary(&p.patient).await);
+    assert_eq!(k.remove_own_entry(&p.patient, &a).await.unwrap(), a);
+    assert!(!on_summary(&p.patient).await, "removed from the summary");
+    let e = k.entry(&p.patient, &a).await.unwrap();
+    assert_eq!(e.card.status.as_deref(), Some("entered-in-error"));
+    assert_eq!(e.sources[0].versions.len(), 2);
+    let json: serde_json::Value = serde_json::from_str(&e.sources[0].json).unwrap();
+    assert_eq!(json["verificationStatus"]["coding"][0]["code"], "entered-in-error");
+    assert!(json.get("clinicalStatus").is_none(), "FHIR: no clinical status on an entry made in error");
+    assert!(k.own_entry(&p.patient, &a).await.unwrap().removed);
+    // Removing again changes nothing.
+    k.remove_own_entry(&p.patient, &a).await.unwrap();
+    assert_eq!(k.entry(&p.patient, &a).await.unwrap().sources[0].versions.len(), 2);
+    // Saving it again puts it back.
+    k.change_own_entry(&p.patient, &a, &allergy).await.unwrap();
+    assert!(on_summary(&p.patient).await, "put back");
+
+    // A removed reading is neither the latest nor a point on a chart.
+    let reading = |value: &str, day: &str| OwnEntryForm { reading: "pulse".into(), value: value.into(), date: day.into(), ..form("reading") };
+    k.add_own_entry(&p.patient, &reading("61", "2026-11-01")).await.unwrap();
+    k.add_own_entry(&p.patient, &reading("63", "2026-11-02")).await.unwrap();
+    let slip = k.add_own_entry(&p.patient, &reading("190", "2026-11-03")).await.unwrap();
+    let latest_pulse = || async { k.summary(&p.patient).await.unwrap().latest_results.into_iter().find(|c| c.text == "Pulse").and_then(|c| c.value) };
+    assert!(latest_pulse().await.unwrap_or_default().contains("190"));
+    k.remove_own_entry(&p.patient, &slip).await.unwrap();
+    assert!(latest_pulse().await.unwrap_or_default().contains("63"), "the latest is the last one not removed");
+    let results = k.results(&p.patient).await.unwrap();
+    let pulse = results.charts.iter().find(|c| c.lines.iter().flat_map(|l| &l.points).any(|pt| pt.value == 63.0)).expect("a pulse chart");
+    assert!(pulse.lines.iter().flat_map(|l| &l.points).all(|pt| pt.value != 190.0 && pt.max != Some(190.0)), "not charted: {:?}", pulse.lines);
+    assert!(results.single.iter().any(|c| c.id == slip), "listed, with its status");
+}
+
+/// Only its author changes a hand entry; the patient may also remove what a
+/// carer added; nobody else may do either.
+async fn only_the_author_changes_a_hand_entry_and_the_patient_may_remove_it(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let asthma = OwnEntryForm { text: "Asthma".into(), ..form("condition") };
+    let his = k.add_own_entry(&p.carer, &asthma).await.unwrap();
+    let hers = k.add_own_entry(&p.patient, &asthma).await.unwrap();
+    let changed = OwnEntryForm { text: "Mild asthma".into(), ..form("condition") };
+    // He changes his, not hers.
+    assert!(k.entry(&p.carer, &his).await.unwrap().can_change);
+    k.change_own_entry(&p.carer, &his, &changed).await.unwrap();
+    let e = k.entry(&p.carer, &hers).await.unwrap();
+    assert!(!e.can_change && !e.can_remove);
+    assert!(not_found(k.own_entry(&p.carer, &hers).await));
+    assert!(not_found(k.change_own_entry(&p.carer, &hers, &changed).await));
+    assert!(not_found(k.remove_own_entry(&p.carer, &hers).await));
+    // She may remove his, not change it, and the version stays in his source.
+    let e = k.entry(&p.patient, &his).await.unwrap();
+    assert!(!e.can_change && e.can_remove);
+    let own = k.own_entry(&p.patient, &his).await.unwrap();
+    assert!(!own.can_change && own.entered_by == "David Jones");
+    assert!(not_found(k.change_own_entry(&p.patient, &his, &asthma).await));
+    k.remove_own_entry(&p.patient, &his).await.unwrap();
+    let e = k.entry(&p.patient, &his).await.unwrap();
+    assert_eq!(e.card.status.as_deref(), Some("entered-in-error"));
+    assert_eq!(e.card.sources, vec!["Entered by David Jones for Margaret Jones".to_string()]);
+    // Nobody else: not clinicians, not a carer who does not act for her, not a link.
+    for other in [&p.clinician, &p.mind, &p.helper] {
+        assert!(not_found(k.own_entry(other, &hers).await));
+        assert!(not_found(k.change_own_entry(other, &hers, &changed).await));
+        assert!(not_found(k.remove_own_entry(other, &hers).await));
+    }
+    // An entry that was not added by hand is no one's to change here.
+    let gp = k.summary(&p.patient).await.unwrap().allergies.into_iter().find(|c| !c.sources.iter().any(|s| s.starts_with("Entered by"))).expect("a GP allergy");
+    assert!(!k.entry(&p.patient, &gp.id).await.unwrap().can_remove);
+    assert!(not_found(k.own_entry(&p.patient, &gp.id).await));
+    assert!(not_found(k.remove_own_entry(&p.patient, &gp.id).await));
+    // The patient makes his entry private: it is no longer his to change.
+    let his2 = k.add_own_entry(&p.carer, &asthma).await.unwrap();
+    k.relabel_entry(&p.patient, &his2, "private").await.unwrap();
+    assert!(not_found(k.change_own_entry(&p.carer, &his2, &changed).await));
+    assert!(not_found(k.remove_own_entry(&p.carer, &his2).await));
+}
+
+/// Each person's hand entries have their own source, found by who they
+/// are, not by name: two carers called David Jones are told apart, and a
+/// file uploaded under a hand entries' source name is refused.
+async fn each_person_has_their_own_hand_entries_source(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let owner = k.sign_in("margaret@demo.kith.example", "kettle orange stairs", "10.0.0.1").await.unwrap();
+    let namesake = user(k, "David Jones", "dj2@example.com", "carer", "").await;
+    let input = GrantInput {
+        email: "dj2@example.com".into(),
+        role: "carer".into(),
+        scope: Scope::whole(),
+        comment: false,
+        contribute: false,
+        act_for: true,
+        expires_in_days: None,
+    };
+    let invitation = k.create_grant(&p.patient, &owner, input, "http://kith.test").await.unwrap();
+    kith_core::testing::accept(k, &invitation, "dj2@example.com").await;
+    let other = k.open_patient(&Principal::User(namesake), p.patient.patient_id(), Right::Manage).await.unwrap();
+    let asthma = OwnEntryForm { text: "Asthma".into(), ..form("condition") };
+    let first = k.add_own_entry(&p.carer, &asthma).await.unwrap();
+    let second = k.add_own_entry(&other, &asthma).await.unwrap();
+    assert_eq!(k.entry(&p.patient, &first).await.unwrap().card.sources, vec!["Entered by David Jones for Margaret Jones".to_string()]);
+    assert_eq!(k.entry(&p.patient, &second).await.unwrap().card.sources, vec!["Entered by David Jones for Margaret Jones (2)".to_string()]);
+    // Each changes only his own.
+    assert!(not_found(k.change_own_entry(&other, &first, &asthma).await));
+    k.change_own_entry(&other, &second, &OwnEntryForm { text: "Asthma since childhood".into(), ..form("condition") }).await.unwrap();
+    // A file named as a hand entries' source is refused, not slipped in beside them.
+    let file = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
+        { "resource": { "resourceType": "Patient", "id": "p", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": p.patient.nhs_number().as_str() }] } },
+        { "resource": { "resourceType": "Condition", "id": "c", "code": { "text": "Gout" }, "subject": { "reference": "Patient/p" } } }
+    ] })
+    .to_string()
+    .into_bytes();
+    let req = kith_core::import::ImportRequest {
+        file_name: "gp.json".into(),
+        bytes: file,
+        source_kind: Some(kith_fhir::SourceKind::Patient),
+        source_name: Some("Entered by David Jones for Margaret Jones".into()),
+        max_bytes: usize::MAX,
+    };
+    match k.import(&p.patient, req).await.unwrap() {
+        kith_core::import::ImportOutcome::Refused { reason, .. } => assert!(reason.contains("typed into Kith by hand"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
 backend_tests!(
+    a_hand_entry_is_corrected_by_a_new_version,
+    a_hand_entry_is_removed_as_entered_in_error,
+    only_the_author_changes_a_hand_entry_and_the_patient_may_remove_it,
+    each_person_has_their_own_hand_entries_source,
     a_carer_sees_no_trace_of_a_private_hand_entry,
     hand_entries_are_never_merged,
     a_reading_is_stored_as_fhir_from_the_person_who_entered_it,

@@ -80,6 +80,13 @@ pub struct EntryDetail {
     pub sources: Vec<SourceVersion>,
     /// (field, [(organisation, value)])
     pub disagreements: Vec<(String, Vec<(String, String)>)>,
+    /// Added by hand: the viewer added it and may change it.
+    #[serde(default)]
+    pub can_change: bool,
+    /// Added by hand: the viewer added it, or is the patient, and may
+    /// remove it.
+    #[serde(default)]
+    pub can_remove: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +232,11 @@ pub const KINDS: [(&str, &str); 11] = [
 
 pub fn kind_title(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t).unwrap_or("Other")
+}
+
+/// A FHIR status code as words ("entered-in-error": "entered in error").
+pub fn status_text(status: &str) -> String {
+    status.replace('-', " ")
 }
 
 pub fn label_title(label: &str) -> &'static str {
@@ -375,6 +387,23 @@ pub struct OwnEntryForm {
     /// A [`LABELS`] key: who it is shared with.
     #[serde(default)]
     pub label: String,
+}
+
+/// An entry its viewer added by hand, as the form to change it opens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OwnEntry {
+    pub entry_id: String,
+    /// What the entry says (its name, or the reading).
+    pub text: String,
+    /// What it holds now, as its form would send it.
+    pub form: OwnEntryForm,
+    /// Removed as entered in error: saving it again puts it back.
+    pub removed: bool,
+    /// The viewer added it, so may change it (else they are the patient,
+    /// who may remove what a carer added).
+    pub can_change: bool,
+    /// Who added it, as the entry names them.
+    pub entered_by: String,
 }
 
 impl OwnEntryForm {

@@ -48,11 +48,20 @@ pub(crate) async fn insert_source<'e, E: Executor<'e, Database = Any>>(
         .map(|_| ())
 }
 
-pub(crate) async fn update_source_kind<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, kind: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sources SET kind = $1 WHERE patient_id = $2 AND id = $3")
+pub(crate) async fn source_by_identifier<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, identifier: &str) -> sqlx::Result<Option<SourceRow>> {
+    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 AND identifier = $2")
+        .bind(patient.to_string())
+        .bind(identifier.to_string())
+        .fetch_optional(ex)
+        .await
+}
+
+pub(crate) async fn update_source<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, id: &str, kind: &str, name: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sources SET kind = $1, name = $4 WHERE patient_id = $2 AND id = $3")
         .bind(kind.to_string())
         .bind(patient.to_string())
         .bind(id.to_string())
+        .bind(name.to_string())
         .execute(ex)
         .await
         .map(|_| ())
@@ -224,6 +233,30 @@ pub(crate) async fn row_counts(conn: &mut AnyConnection, patient: &str) -> sqlx:
 
 /// The entry a source's resource states (an entry added by hand, just
 /// imported, to go to).
+#[derive(Debug, FromRow)]
+pub(crate) struct HandLink {
+    pub resource_type: String,
+    pub fhir_id: String,
+    pub resource_id: String,
+    pub source_identifier: String,
+    pub source_name: String,
+}
+
+/// The resource by which a hand entries' source (identifier starting
+/// `prefix`) states an entry, with that source.
+pub(crate) async fn hand_link<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, entry_id: &str, prefix: &str) -> sqlx::Result<Option<HandLink>> {
+    sqlx::query_as(
+        "SELECT l.resource_type, l.fhir_id, l.resource_id, s.identifier AS source_identifier, s.name AS source_name \
+         FROM entry_sources l JOIN sources s ON s.patient_id = l.patient_id AND s.id = l.source_id \
+         WHERE l.patient_id = $1 AND l.entry_id = $2 AND s.identifier LIKE $3",
+    )
+    .bind(patient.to_string())
+    .bind(entry_id.to_string())
+    .bind(format!("{prefix}%"))
+    .fetch_optional(ex)
+    .await
+}
+
 pub(crate) async fn entry_for_resource<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     patient: &str,
