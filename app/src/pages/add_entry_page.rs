@@ -103,7 +103,8 @@ pub(crate) fn entry_fields(kind: &str, initial: &OwnEntryForm, error: FormResult
     let init = |value: &str| Signal::stored(Some(value.to_string()).filter(|v| !v.is_empty()));
     match kind {
         "reading" => view! {
-            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=typed("reading", &initial.reading) error/>
+            // A reading being changed stays a reading of the same thing.
+            <Choices field="reading" legend="What did you measure?" options=READINGS.iter().filter(|r| initial.reading.is_empty() || r.key == initial.reading).map(|r| (r.key, format!("{} ({})", r.title, r.unit))).collect() chosen=typed("reading", &initial.reading) error/>
             <TextField name="value" label="The reading" hint="A number. For blood pressure, the upper number (systolic)." in_form="entry" inputmode="decimal" initial=init(&initial.value) error/>
             <TextField name="second_value" label="Blood pressure only: the lower number (diastolic)" in_form="entry" inputmode="decimal" initial=init(&initial.second_value) error/>
             <TextField name="date" label="Date taken" hint=DATE_HINT in_form="entry" input_type="date" initial=init(&initial.date) error/>

@@ -52,8 +52,14 @@ fn change_entry(own: OwnEntry, change: ServerAction<ChangeOwnEntry>, remove: Ser
     let heading = match (own.can_change, own.removed) {
         (true, true) => format!("Put back: {}", own.text),
         (true, false) => format!("Change or remove: {}", own.text),
-        (false, _) => format!("Remove: {}", own.text),
+        (false, true) => format!("Removed: {}", own.text),
+        (false, false) => format!("Remove: {}", own.text),
     };
+    // Removed by someone else (the patient, for a carer's entry): only
+    // whoever removed it may put it back.
+    let removed_note = (own.removed && !own.can_change).then(|| {
+        view! { <p class="card mb-6">"This entry was removed as entered in error. Its page, with every version, stays in the record."</p> }
+    });
     let change_form = own.can_change.then(|| {
         let (entry_id, form, removed) = (own.entry_id.clone(), own.form.clone(), own.removed);
         view! {
@@ -105,6 +111,7 @@ fn change_entry(own: OwnEntry, change: ServerAction<ChangeOwnEntry>, remove: Ser
     });
     view! {
         <h1 class="text-3xl font-bold mb-4">{heading}</h1>
+        {removed_note}
         {change_form}
         {remove_form}
         <p><a href=back>"Back to the entry, unchanged"</a></p>

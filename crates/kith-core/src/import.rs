@@ -138,7 +138,9 @@ impl PreparedFact {
             kind: self.kind,
             merge_key: &self.merge_key,
             text: &self.stored.text,
-            date: self.stored.date.as_deref(),
+            // Undated is '' (not NULL), so undated entries sort and page
+            // alike on both databases.
+            date: Some(self.stored.date.as_deref().unwrap_or_default()),
             status: self.stored.status.as_deref(),
             label: self.label,
             codes: &self.codes_json,
@@ -422,20 +424,17 @@ impl Kith {
         // Which source? Hand entries: their author's own. Files: the one of
         // that name. An explicit kind wins; a known source keeps its kind; a
         // new source must be given one.
-        let (existing, source_name, identifier) = match &by_hand {
-            Some(h) => {
-                let (mine, name) = self.hand_source(access.patient_id(), &h.author, source_name).await?;
-                (mine, name, Some(format!("{HAND_SOURCE_PREFIX}{}", h.author)))
-            }
+        let (existing, source_name) = match &by_hand {
+            Some(h) => self.hand_source(access.patient_id(), &h.author, source_name).await?,
             None => {
                 let existing = store::source_by_name(&self.db.pool, access.patient_id(), &source_name).await?;
-                if existing.as_ref().and_then(|s| s.identifier.as_deref()).is_some_and(|i| i.starts_with(HAND_SOURCE_PREFIX)) {
+                if existing.as_ref().is_some_and(|s| s.hand_author.is_some()) {
                     return Ok(refused(
                         &file,
                         format!("\"{source_name}\" is the source of entries typed into Kith by hand: give the file another source name."),
                     ));
                 }
-                (existing, source_name, identifier)
+                (existing, source_name)
             }
         };
         let kind = match (source_kind, &existing) {
@@ -451,7 +450,8 @@ impl Kith {
             }
         };
         let feed: Arc<Feed> = Arc::from(feed);
-        let source = NewSource { id: existing.map(|s| s.id), name: source_name, identifier };
+        let hand_author = by_hand.as_ref().map(|h| h.author.clone());
+        let source = NewSource { id: existing.map(|s| s.id), name: source_name, identifier, hand_author };
 
         let mut conn = self.db.pool.acquire().await?;
         if self.db.backend() != Backend::Sqlite {
@@ -504,6 +504,14 @@ impl Kith {
                 return audited.fail(kith_types::AppError::NotFound).await;
             }
         }
+        // A change to a hand entry: still the changer's to make, now (the
+        // patient may have made it private since the form was read).
+        if let Some(c) = by_hand.as_ref().and_then(|h| h.changing.as_ref()) {
+            let allowed = crate::own_entry::hand_resource(audited.conn(), access, &c.entry_id).await?;
+            if !allowed.is_some_and(|found| if c.words { found.can_change } else { found.can_remove }) {
+                return audited.fail(kith_types::AppError::NotFound).await;
+            }
+        }
         let tx = audited.conn();
         let (source_id, known_source) = match src.id {
             Some(id) => {
@@ -513,7 +521,7 @@ impl Kith {
             }
             None => {
                 let id = new_id();
-                store::insert_source(&mut *tx, patient, &id, &src.name, kind.as_str(), src.identifier.as_deref(), now).await?;
+                store::insert_source(&mut *tx, patient, &id, &src.name, kind.as_str(), src.identifier.as_deref(), src.hand_author.as_deref(), now).await?;
                 (id, false)
             }
         };
@@ -643,8 +651,11 @@ impl Kith {
                         // The entry this resource stated before, and no other
                         // source states now: it shows the amended fact (an
                         // allergy now resolved, or withdrawn as made in error).
-                        // (Taken from `vacated`, so only the first such fact does.)
-                        if before == Some(id) && takes_over(vacated.get(id), f) {
+                        // Its key is unchanged, so it stays the same kind of
+                        // entry; `rekey_entry` keeps a private label, and the
+                        // entry's own when the fact's is general. (Taken from
+                        // `vacated`, so only the first such fact does.)
+                        if before == Some(id) && vacated.contains_key(id) {
                             vacated.remove(id);
                             rekeys.push((id.as_str(), f));
                         }
@@ -809,16 +820,22 @@ impl StartedImport {
     }
 }
 
-/// The source a file is stored under: known (`id`) or new.
 /// An entry typed in by hand (see [`Kith::import_by_hand`]): the label its
-/// author chose, and who they are (their user id).
+/// author chose, who they are (their user id), and, for a change to an
+/// entry already there, that entry, checked again in the import's own
+/// transaction.
 pub(crate) struct ByHand {
     pub label: Label,
     pub author: String,
+    pub changing: Option<Changing>,
 }
 
-/// A hand entries' source's identifier: this, then its author's user id.
-pub(crate) const HAND_SOURCE_PREFIX: &str = "kith-user:";
+/// A change to a hand entry: which, and whether its words change (only
+/// its author may) or it is only removed (the patient may too).
+pub(crate) struct Changing {
+    pub entry_id: String,
+    pub words: bool,
+}
 
 impl Kith {
     /// The source of one person's hand entries in a record, found by their
@@ -826,7 +843,7 @@ impl Kith {
     /// have one each), and the name it should have now: `wanted`, or with a
     /// number after it when another source already has that name.
     async fn hand_source(&self, patient: &str, author: &str, wanted: String) -> CoreResult<(Option<store::SourceRow>, String)> {
-        let mine = store::source_by_identifier(&self.db.pool, patient, &format!("{HAND_SOURCE_PREFIX}{author}")).await?;
+        let mine = store::source_by_hand_author(&self.db.pool, patient, author).await?;
         let mut name = wanted.clone();
         for n in 2.. {
             match store::source_by_name(&self.db.pool, patient, &name).await? {
@@ -838,10 +855,12 @@ impl Kith {
     }
 }
 
+/// The source a file is stored under: known (`id`) or new.
 struct NewSource {
     id: Option<String>,
     name: String,
     identifier: Option<String>,
+    hand_author: Option<String>,
 }
 
 /// Do the sources of one entry disagree? Only fields two facts both have

@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::Actor;
 use crate::audit::Disclosure;
-use crate::import::{ByHand, ImportOutcome, ImportRequest, HAND_SOURCE_PREFIX};
+use crate::import::{ByHand, Changing, ImportOutcome, ImportRequest};
 use crate::policy::{require, require_whole, Principal, RecordAccess, Right, Via};
 use crate::{store, CoreError, CoreResult, Kith};
 
@@ -36,7 +36,7 @@ impl Kith {
         let fhir_id = uuid::Uuid::new_v4().to_string();
         let owner = matches!(access.via(), Via::Owner);
         let (resource_type, resource, label) = resource(form, &fhir_id, &actor.name, owner, Utc::now()).map_err(|errors| refusal(form, errors))?;
-        self.save_by_hand(access, Author::of(access, actor), resource_type, &fhir_id, resource, label).await
+        self.save_by_hand(access, Author::of(access, actor), HandMade { resource_type, fhir_id: &fhir_id, json: resource }, label, None).await
     }
 
     /// An entry added by hand, as the form to change or remove it opens (a
@@ -52,7 +52,7 @@ impl Kith {
         Ok(OwnEntry {
             form: form_of(&found),
             removed: is_removed(&found.json),
-            can_change: found.mine,
+            can_change: found.can_change,
             entered_by: found.author.name.clone(),
             entry_id: found.entry_id,
             text: found.text,
@@ -66,18 +66,21 @@ impl Kith {
     pub async fn change_own_entry(&self, access: &RecordAccess, entry_id: &str, form: &OwnEntryForm) -> CoreResult<String> {
         let actor = manager(access)?;
         let found = self.hand_resource_now(access, entry_id).await?;
-        if !found.mine {
-            // The patient may remove what a carer added, not put words in it.
+        if !found.can_change {
             return Err(AppError::NotFound.into());
         }
         let owner = matches!(access.via(), Via::Owner);
         let form = OwnEntryForm { label: found.label.clone(), ..form.clone() };
         let (resource_type, mut resource, label) = resource(&form, &found.fhir_id, &actor.name, owner, Utc::now()).map_err(|errors| refusal(&form, errors))?;
-        if resource_type != found.resource_type {
-            // The form for another kind of entry: this one stays what it is.
+        // An entry stays the kind it is, and a reading stays a reading of
+        // the same thing (a blood sugar is a test result, a weight a vital
+        // sign: another kind of entry, shared and listed otherwise).
+        let was = form_of(&found);
+        if resource_type != found.resource_type || form.reading != was.reading {
+            let field = if form.kind == was.kind { "reading" } else { "kind" };
             return Err(refusal(
                 &form,
-                vec![FieldError { field: "kind".into(), message: "An entry cannot change into another kind: remove it and add the new one.".into() }],
+                vec![FieldError { field: field.into(), message: "An entry cannot change into another kind: remove it and add the new one.".into() }],
             ));
         }
         // When it was first recorded stays.
@@ -86,7 +89,8 @@ impl Kith {
                 resource[field] = first.clone();
             }
         }
-        self.save_by_hand(access, Author::of(access, actor), resource_type, &found.fhir_id, resource, label).await
+        let changing = Changing { entry_id: found.entry_id.clone(), words: true };
+        self.save_by_hand(access, Author::of(access, actor), HandMade { resource_type, fhir_id: &found.fhir_id, json: resource }, label, Some(changing)).await
     }
 
     /// Removes an entry added by hand, as FHIR does: a new version marked
@@ -109,8 +113,8 @@ impl Kith {
             "Condition" => "Condition",
             _ => return Err(CoreError::Internal("a hand entry of a kind Kith does not make".into())),
         };
-        let author = found.author.clone();
-        self.save_by_hand(access, author, resource_type, &found.fhir_id, found.json, label).await
+        let (author, changing) = (found.author.clone(), Changing { entry_id: found.entry_id.clone(), words: false });
+        self.save_by_hand(access, author, HandMade { resource_type, fhir_id: &found.fhir_id, json: found.json }, label, Some(changing)).await
     }
 
     /// [`hand_resource`] outside a logged view: the import that follows logs
@@ -122,15 +126,7 @@ impl Kith {
 
     /// Imports one hand-made resource from its author's source (as the
     /// person acting, who is logged), and returns the entry it states.
-    async fn save_by_hand(
-        &self,
-        access: &RecordAccess,
-        author: Author,
-        resource_type: &str,
-        fhir_id: &str,
-        resource: Value,
-        label: Label,
-    ) -> CoreResult<String> {
+    async fn save_by_hand(&self, access: &RecordAccess, author: Author, made: HandMade<'_>, label: Label, changing: Option<Changing>) -> CoreResult<String> {
         let bundle = json!({
             "resourceType": "Bundle",
             "type": "collection",
@@ -140,7 +136,7 @@ impl Kith {
                     "id": "patient",
                     "identifier": [{ "system": NHS_NUMBER_SYSTEM, "value": access.nhs_number().as_str() }]
                 } },
-                { "fullUrl": format!("urn:uuid:{fhir_id}"), "resource": resource }
+                { "fullUrl": format!("urn:uuid:{}", made.fhir_id), "resource": made.json }
             ]
         });
         let req = ImportRequest {
@@ -150,7 +146,7 @@ impl Kith {
             source_name: Some(author.source_name),
             max_bytes: usize::MAX,
         };
-        match self.import_by_hand(access, req, ByHand { label, author: author.user_id }).await? {
+        match self.import_by_hand(access, req, ByHand { label, author: author.user_id, changing }).await? {
             ImportOutcome::Accepted(_) => {}
             // Kith made the file for this record: a refusal is Kith's fault.
             // Not what it said: a refusal's reason can hold the NHS Number,
@@ -158,7 +154,7 @@ impl Kith {
             ImportOutcome::Held { .. } => return Err(CoreError::Internal("an entry added by hand was held".into())),
             ImportOutcome::Refused { .. } => return Err(CoreError::Internal("an entry added by hand was refused".into())),
         }
-        store::entry_for_resource(&self.db.pool, access.patient_id(), resource_type, fhir_id)
+        store::entry_for_resource(&self.db.pool, access.patient_id(), made.resource_type, made.fhir_id)
             .await?
             .ok_or_else(|| CoreError::Internal("an entry added by hand states no fact".into()))
     }
@@ -178,6 +174,13 @@ fn manager(access: &RecordAccess) -> CoreResult<&Actor> {
 
 fn refusal(form: &OwnEntryForm, errors: Vec<FieldError>) -> CoreError {
     CoreError::User(AppError::Validation { errors, values: form.values() })
+}
+
+/// A FHIR resource of Kith's making, to be imported.
+struct HandMade<'a> {
+    resource_type: &'a str,
+    fhir_id: &'a str,
+    json: Value,
 }
 
 /// Whoever's hand entries' source a resource is stored in: their user id,
@@ -204,13 +207,14 @@ impl Author {
 /// What the viewer may do with an entry on its page: (change, remove).
 pub(crate) async fn hand_rights(conn: &mut AnyConnection, access: &RecordAccess, entry_id: &str) -> CoreResult<(bool, bool)> {
     Ok(match hand_resource(conn, access, entry_id).await? {
-        Some(found) => (found.mine, true),
+        Some(found) => (found.can_change, found.can_remove),
         None => (false, false),
     })
 }
 
-/// A hand entry's resource as it is now, with the entry's label and text.
-struct HandResource {
+/// A hand entry's resource as it is now, with the entry's label and text,
+/// and what the viewer may do with it.
+pub(crate) struct HandResource {
     entry_id: String,
     text: String,
     label: String,
@@ -219,14 +223,17 @@ struct HandResource {
     json: Value,
     /// Whose source it is in (the name is the source's own).
     author: Author,
-    /// The viewer added it (else they are the patient, who may remove it).
-    mine: bool,
+    /// The viewer added it, and did not see it removed by someone else
+    /// (a carer does not put back what the patient removed).
+    pub can_change: bool,
+    /// The viewer added it, or is the patient.
+    pub can_remove: bool,
 }
 
 /// The resource behind an entry added by hand, if the viewer may add to
 /// the record (see [`manager`]), can see the entry, and either added it or
 /// is the patient.
-async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id: &str) -> CoreResult<Option<HandResource>> {
+pub(crate) async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id: &str) -> CoreResult<Option<HandResource>> {
     let Principal::User(actor) = access.principal() else { return Ok(None) };
     if !access.may(Right::Contribute) || require_whole(access).is_err() {
         return Ok(None);
@@ -235,9 +242,8 @@ async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id
     // Seen through the viewer's scope: a carer's entry the patient has made
     // private is no longer theirs to change.
     let Some(entry) = store::entry_by_id(&mut *conn, patient, entry_id, access.scope()).await? else { return Ok(None) };
-    let Some(link) = store::hand_link(&mut *conn, patient, entry_id, HAND_SOURCE_PREFIX).await? else { return Ok(None) };
-    let author_id = link.source_identifier.strip_prefix(HAND_SOURCE_PREFIX).unwrap_or_default().to_string();
-    let mine = author_id == actor.user_id;
+    let Some(link) = store::hand_link(&mut *conn, patient, entry_id).await? else { return Ok(None) };
+    let mine = link.hand_author == actor.user_id;
     if !mine && !matches!(access.via(), Via::Owner) {
         return Ok(None);
     }
@@ -249,6 +255,7 @@ async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let removed_by_another = is_removed(&json) && link.saved_by.as_deref() != Some(actor.user_id.as_str());
     Ok(Some(HandResource {
         entry_id: entry.id,
         text: entry.text,
@@ -256,8 +263,9 @@ async fn hand_resource(conn: &mut AnyConnection, access: &RecordAccess, entry_id
         resource_type: link.resource_type,
         fhir_id: link.fhir_id,
         json,
-        author: Author { user_id: author_id, name, source_name: link.source_name },
-        mine,
+        author: Author { user_id: link.hand_author, name, source_name: link.source_name },
+        can_change: mine && !removed_by_another,
+        can_remove: true,
     }))
 }
 

@@ -513,7 +513,35 @@ async fn an_amended_status_shows_on_its_entry(db: &TestDb) {
     assert!(!k.summary(&access).await.unwrap().problems.iter().any(|c| c.text == "Gout"), "no longer a current problem");
 }
 
+/// FHIR lets a condition have no date at all: it is shown as undated, on
+/// every page, on both databases (it was once stored as NULL, which the
+/// pages could not read).
+async fn an_undated_fact_is_shown_as_undated(db: &TestDb) {
+    let k = &db.kith;
+    let m = manifest("ray");
+    let access = patient_record(k, &m).await;
+    let bundle = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
+        { "resource": { "resourceType": "Patient", "id": "p", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": m["nhs_number"] }] } },
+        { "resource": { "resourceType": "Condition", "id": "c", "code": { "text": "Gout" }, "subject": { "reference": "Patient/p" } } }
+    ] });
+    let req = ImportRequest {
+        file_name: "gp.json".into(),
+        bytes: serde_json::to_vec(&bundle).unwrap(),
+        source_kind: Some(SourceKind::Gp),
+        source_name: Some("Test Surgery".into()),
+        max_bytes: MAX,
+    };
+    assert!(matches!(k.import(&access, req).await.unwrap(), ImportOutcome::Accepted(_)));
+    let gout = k.summary(&access).await.unwrap().problems.into_iter().find(|c| c.text == "Gout").expect("on the summary");
+    assert_eq!(gout.date, None);
+    let timeline = k.timeline(&access, &Default::default()).await.unwrap();
+    let (heading, _) = timeline.days.iter().find(|(_, cards)| cards.iter().any(|c| c.id == gout.id)).expect("on the timeline");
+    assert_eq!(heading, "Undated");
+    assert_eq!(k.entry(&access, &gout.id).await.unwrap().card.date, None);
+}
+
 backend_tests!(
+    an_undated_fact_is_shown_as_undated,
     an_amended_status_shows_on_its_entry,
     an_amended_fact_keeps_its_entry_comments_and_label,
     files_started_together_are_stored_in_order,

@@ -413,6 +413,11 @@ async fn only_the_author_changes_a_hand_entry_and_the_patient_may_remove_it(db: 
     assert!(!k.entry(&p.patient, &gp.id).await.unwrap().can_remove);
     assert!(not_found(k.own_entry(&p.patient, &gp.id).await));
     assert!(not_found(k.remove_own_entry(&p.patient, &gp.id).await));
+    // He may not put back what she removed.
+    let e = k.entry(&p.carer, &his).await.unwrap();
+    assert!(!e.can_change && e.can_remove);
+    assert!(!k.own_entry(&p.carer, &his).await.unwrap().can_change);
+    assert!(not_found(k.change_own_entry(&p.carer, &his, &asthma).await));
     // The patient makes his entry private: it is no longer his to change.
     let his2 = k.add_own_entry(&p.carer, &asthma).await.unwrap();
     k.relabel_entry(&p.patient, &his2, "private").await.unwrap();
@@ -447,6 +452,16 @@ async fn each_person_has_their_own_hand_entries_source(db: &TestDb) {
     assert_eq!(k.entry(&p.patient, &second).await.unwrap().card.sources, vec!["Entered by David Jones for Margaret Jones (2)".to_string()]);
     // Each changes only his own.
     assert!(not_found(k.change_own_entry(&other, &first, &asthma).await));
+    // A renamed account keeps its source, which takes the new name.
+    let renamed = match p.carer.principal() {
+        Principal::User(a) => kith_core::Actor { name: "David Jones-Smith".into(), ..a.clone() },
+        _ => unreachable!(),
+    };
+    let renamed = k.open_patient(&Principal::User(renamed), p.patient.patient_id(), Right::Manage).await.unwrap();
+    let third = k.add_own_entry(&renamed, &OwnEntryForm { text: "Hay fever".into(), ..form("condition") }).await.unwrap();
+    let named = vec!["Entered by David Jones-Smith for Margaret Jones".to_string()];
+    assert_eq!(k.entry(&p.patient, &third).await.unwrap().card.sources, named);
+    assert_eq!(k.entry(&p.patient, &first).await.unwrap().card.sources, named, "one source, renamed");
     k.change_own_entry(&other, &second, &OwnEntryForm { text: "Asthma since childhood".into(), ..form("condition") }).await.unwrap();
     // A file named as a hand entries' source is refused, not slipped in beside them.
     let file = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
@@ -468,7 +483,45 @@ async fn each_person_has_their_own_hand_entries_source(db: &TestDb) {
     }
 }
 
+/// Hand sources made before they were keyed by author (found by name) get
+/// their author from migration 0023: a patient source whose every import is
+/// a hand entry by one user.
+async fn older_hand_sources_are_given_their_author(db: &TestDb) {
+    let k = &db.kith;
+    let p = people(k).await;
+    let id = k.add_own_entry(&p.carer, &OwnEntryForm { text: "Asthma".into(), ..form("condition") }).await.unwrap();
+    // And a file of her own notes, uploaded as from a patient source.
+    let notes = serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [
+        { "resource": { "resourceType": "Patient", "id": "p", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": p.patient.nhs_number().as_str() }] } },
+        { "resource": { "resourceType": "Condition", "id": "c", "code": { "text": "Gout" }, "subject": { "reference": "Patient/p" } } }
+    ] });
+    let req = kith_core::import::ImportRequest {
+        file_name: "my-notes.json".into(),
+        bytes: notes.to_string().into_bytes(),
+        source_kind: Some(kith_fhir::SourceKind::Patient),
+        source_name: Some("My own notes".into()),
+        max_bytes: usize::MAX,
+    };
+    assert!(matches!(k.import(&p.patient, req).await.unwrap(), kith_core::import::ImportOutcome::Accepted(_)));
+    let gout = k.summary(&p.patient).await.unwrap().problems.into_iter().find(|c| c.text == "Gout").unwrap().id;
+    db.exec("UPDATE sources SET hand_author = NULL").await;
+    assert!(!k.entry(&p.carer, &id).await.unwrap().can_change, "without its author, no one's");
+    let migration = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite/0023_hand_sources.sql")).unwrap();
+    let backfill = migration[migration.find("UPDATE sources").unwrap()..].split(';').next().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres/0023_hand_sources.sql")).unwrap(),
+        migration,
+        "the same on both databases"
+    );
+    db.exec(backfill).await;
+    assert!(k.entry(&p.carer, &id).await.unwrap().can_change, "his again");
+    // A source with an upload in it is no one's hand source.
+    assert!(!k.entry(&p.patient, &gout).await.unwrap().can_remove);
+    assert!(not_found(k.own_entry(&p.patient, &gout).await));
+}
+
 backend_tests!(
+    older_hand_sources_are_given_their_author,
     a_hand_entry_is_corrected_by_a_new_version,
     a_hand_entry_is_removed_as_entered_in_error,
     only_the_author_changes_a_hand_entry_and_the_patient_may_remove_it,

@@ -8,6 +8,8 @@ pub(crate) struct SourceRow {
     pub name: String,
     pub kind: String,
     pub identifier: Option<String>,
+    /// A hand entries' source: its author's user id.
+    pub hand_author: Option<String>,
 }
 
 #[derive(Debug, FromRow)]
@@ -20,13 +22,14 @@ pub(crate) struct CurrentResource {
 }
 
 pub(crate) async fn source_by_name<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, name: &str) -> sqlx::Result<Option<SourceRow>> {
-    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 AND name = $2")
+    sqlx::query_as("SELECT id, name, kind, identifier, hand_author FROM sources WHERE patient_id = $1 AND name = $2")
         .bind(patient.to_string())
         .bind(name.to_string())
         .fetch_optional(ex)
         .await
 }
 
+#[allow(clippy::too_many_arguments)] // one per column
 pub(crate) async fn insert_source<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     patient: &str,
@@ -34,24 +37,26 @@ pub(crate) async fn insert_source<'e, E: Executor<'e, Database = Any>>(
     name: &str,
     kind: &str,
     identifier: Option<&str>,
+    hand_author: Option<&str>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO sources (patient_id, id, name, kind, identifier, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    sqlx::query("INSERT INTO sources (patient_id, id, name, kind, identifier, created_at, hand_author) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(patient.to_string())
         .bind(id.to_string())
         .bind(name.to_string())
         .bind(kind.to_string())
         .bind(identifier.map(str::to_string))
         .bind(now)
+        .bind(hand_author.map(str::to_string))
         .execute(ex)
         .await
         .map(|_| ())
 }
 
-pub(crate) async fn source_by_identifier<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, identifier: &str) -> sqlx::Result<Option<SourceRow>> {
-    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 AND identifier = $2")
+pub(crate) async fn source_by_hand_author<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, author: &str) -> sqlx::Result<Option<SourceRow>> {
+    sqlx::query_as("SELECT id, name, kind, identifier, hand_author FROM sources WHERE patient_id = $1 AND hand_author = $2")
         .bind(patient.to_string())
-        .bind(identifier.to_string())
+        .bind(author.to_string())
         .fetch_optional(ex)
         .await
 }
@@ -173,7 +178,10 @@ pub(crate) struct StoredResource {
 }
 
 pub(crate) async fn sources_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<SourceRow>> {
-    sqlx::query_as("SELECT id, name, kind, identifier FROM sources WHERE patient_id = $1 ORDER BY name").bind(patient.to_string()).fetch_all(ex).await
+    sqlx::query_as("SELECT id, name, kind, identifier, hand_author FROM sources WHERE patient_id = $1 ORDER BY name")
+        .bind(patient.to_string())
+        .fetch_all(ex)
+        .await
 }
 
 pub(crate) async fn entries_of<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str) -> sqlx::Result<Vec<EntryListRow>> {
@@ -231,32 +239,35 @@ pub(crate) async fn row_counts(conn: &mut AnyConnection, patient: &str) -> sqlx:
     Ok(out)
 }
 
-/// The entry a source's resource states (an entry added by hand, just
-/// imported, to go to).
 #[derive(Debug, FromRow)]
 pub(crate) struct HandLink {
     pub resource_type: String,
     pub fhir_id: String,
     pub resource_id: String,
-    pub source_identifier: String,
+    pub hand_author: String,
     pub source_name: String,
+    /// Who imported the version it is now (None: the operator).
+    pub saved_by: Option<String>,
 }
 
-/// The resource by which a hand entries' source (identifier starting
-/// `prefix`) states an entry, with that source.
-pub(crate) async fn hand_link<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, entry_id: &str, prefix: &str) -> sqlx::Result<Option<HandLink>> {
+/// The resource by which a hand entries' source states an entry, with that
+/// source and who saved its current version.
+pub(crate) async fn hand_link<'e, E: Executor<'e, Database = Any>>(ex: E, patient: &str, entry_id: &str) -> sqlx::Result<Option<HandLink>> {
     sqlx::query_as(
-        "SELECT l.resource_type, l.fhir_id, l.resource_id, s.identifier AS source_identifier, s.name AS source_name \
+        "SELECT l.resource_type, l.fhir_id, l.resource_id, s.hand_author, s.name AS source_name, i.imported_by AS saved_by \
          FROM entry_sources l JOIN sources s ON s.patient_id = l.patient_id AND s.id = l.source_id \
-         WHERE l.patient_id = $1 AND l.entry_id = $2 AND s.identifier LIKE $3",
+         JOIN resources r ON r.patient_id = l.patient_id AND r.id = l.resource_id \
+         JOIN imports i ON i.patient_id = r.patient_id AND i.id = r.import_id \
+         WHERE l.patient_id = $1 AND l.entry_id = $2 AND s.hand_author IS NOT NULL",
     )
     .bind(patient.to_string())
     .bind(entry_id.to_string())
-    .bind(format!("{prefix}%"))
     .fetch_optional(ex)
     .await
 }
 
+/// The entry a source's resource states (an entry added by hand, just
+/// imported, to go to).
 pub(crate) async fn entry_for_resource<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     patient: &str,
