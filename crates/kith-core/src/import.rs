@@ -428,7 +428,9 @@ impl Kith {
             Some(h) => self.hand_source(access.patient_id(), &h.author, source_name).await?,
             None => {
                 let existing = store::source_by_name(&self.db.pool, access.patient_id(), &source_name).await?;
-                if existing.as_ref().is_some_and(|s| s.hand_author.is_some()) {
+                // Names of hand entries' sources are theirs alone: a file
+                // under one would pass for someone's hand entries.
+                if existing.as_ref().is_some_and(|s| s.hand_author.is_some()) || source_name.starts_with(HAND_SOURCE_NAME) {
                     return Ok(refused(
                         &file,
                         format!("\"{source_name}\" is the source of entries typed into Kith by hand: give the file another source name."),
@@ -640,7 +642,9 @@ impl Kith {
             let mut new_entry_first: Vec<&PreparedFact> = Vec::new();
             // Vacated entries taken over by an amended fact: key -> entry.
             let mut rekeyed: HashMap<&str, &str> = HashMap::new();
-            let mut rekeys: Vec<(&str, &PreparedFact)> = Vec::new();
+            // (entry, its new fact, the label it keeps: None, the rule of
+            // `rekey_entry`).
+            let mut rekeys: Vec<(&str, &PreparedFact, Option<String>)> = Vec::new();
             // Per linked resource: Ok(existing entry id) or Err(new entry index).
             let mut link_targets: Vec<Result<&str, usize>> = Vec::with_capacity(linked.len());
             for (r, f, _) in &linked {
@@ -652,12 +656,14 @@ impl Kith {
                         // source states now: it shows the amended fact (an
                         // allergy now resolved, or withdrawn as made in error).
                         // Its key is unchanged, so it stays the same kind of
-                        // entry; `rekey_entry` keeps a private label, and the
-                        // entry's own when the fact's is general. (Taken from
-                        // `vacated`, so only the first such fact does.)
-                        if before == Some(id) && vacated.contains_key(id) {
-                            vacated.remove(id);
-                            rekeys.push((id.as_str(), f));
+                        // entry, and it keeps its label, as an entry does when
+                        // another source's fact joins it (the patient may have
+                        // chosen it). (Taken from `vacated`, so only the first
+                        // such fact does.)
+                        if before == Some(id) {
+                            if let Some((label, _)) = vacated.remove(id) {
+                                rekeys.push((id.as_str(), f, Some(label)));
+                            }
                         }
                         Ok(id.as_str())
                     }
@@ -666,7 +672,7 @@ impl Kith {
                         vacated.remove(before.expect("checked"));
                         let id = before.expect("checked").as_str();
                         rekeyed.insert(&f.merge_key, id);
-                        rekeys.push((id, f));
+                        rekeys.push((id, f, None));
                         Ok(id)
                     }
                     None => {
@@ -702,9 +708,13 @@ impl Kith {
                 });
             }
             store::bulk_insert_entries(tx, backend, patient, now, &new_entries).await?;
-            for (id, f) in &rekeys {
+            for (id, f, keep_label) in &rekeys {
                 // Whether its sources disagree is recomputed below (it is touched).
-                store::rekey_entry(tx, patient, &f.entry(id, false), now).await?;
+                let mut entry = f.entry(id, false);
+                if let Some(label) = keep_label {
+                    entry.label = label;
+                }
+                store::rekey_entry(tx, patient, &entry, now).await?;
             }
             store::bulk_insert_links(tx, backend, patient, source, &links).await?;
             // A vacated entry whose amended fact joined another entry hands it
@@ -819,6 +829,9 @@ impl StartedImport {
         kith.finish_import(&access, file, source_kind, stage, held.as_deref(), by_hand).await
     }
 }
+
+/// How every hand entries' source's name begins ("Entered by Margaret Jones").
+pub(crate) const HAND_SOURCE_NAME: &str = "Entered by ";
 
 /// An entry typed in by hand (see [`Kith::import_by_hand`]): the label its
 /// author chose, who they are (their user id), and, for a change to an

@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 
 use crate::accounts::Actor;
 use crate::audit::Disclosure;
-use crate::import::{ByHand, Changing, ImportOutcome, ImportRequest};
+use crate::import::{ByHand, Changing, ImportOutcome, ImportRequest, HAND_SOURCE_NAME};
 use crate::policy::{require, require_whole, Principal, RecordAccess, Right, Via};
 use crate::{store, CoreError, CoreResult, Kith};
 
@@ -197,8 +197,8 @@ impl Author {
     /// for Margaret Jones" for a carer).
     fn of(access: &RecordAccess, actor: &Actor) -> Self {
         let source_name = match access.via() {
-            Via::Owner => format!("Entered by {}", actor.name),
-            _ => format!("Entered by {} for {}", actor.name, access.patient_name()),
+            Via::Owner => format!("{HAND_SOURCE_NAME}{}", actor.name),
+            _ => format!("{HAND_SOURCE_NAME}{} for {}", actor.name, access.patient_name()),
         };
         Author { user_id: actor.user_id.clone(), name: actor.name.clone(), source_name }
     }

@@ -488,7 +488,10 @@ async fn an_amended_status_shows_on_its_entry(db: &TestDb) {
             { "resource": { "resourceType": "Patient", "id": "p", "identifier": [{ "system": "https://fhir.nhs.uk/Id/nhs-number", "value": m["nhs_number"] }] } },
             { "resource": { "resourceType": "Condition", "id": "gout", "subject": { "reference": "Patient/p" }, "onsetDateTime": "2024-02-01",
                 "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status }] },
-                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": "90560007", "display": "Gout" }], "text": "Gout" } } }
+                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": "90560007", "display": "Gout" }], "text": "Gout" } } },
+            { "resource": { "resourceType": "Condition", "id": "low-mood", "subject": { "reference": "Patient/p" }, "onsetDateTime": "2024-03-01",
+                "clinicalStatus": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": status }] },
+                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": "35489007", "display": "Depressive disorder" }], "text": "Depressive disorder" } } }
         ] })
     };
     let send = |b: Value| ImportRequest {
@@ -502,8 +505,14 @@ async fn an_amended_status_shows_on_its_entry(db: &TestDb) {
     let gout = |record: Vec<kith_core::record::RecordEntry>| record.into_iter().filter(|e| e.display == "Gout").collect::<Vec<_>>();
     let before = gout(k.record(&access).await.unwrap());
     assert_eq!(before.len(), 1);
+    // The patient files the mental health entry under another label of her choosing.
+    let mood = |record: Vec<kith_core::record::RecordEntry>| record.into_iter().find(|e| e.display == "Depressive disorder").unwrap();
+    let mood_before = mood(k.record(&access).await.unwrap());
+    assert_eq!(mood_before.label, "mental-health");
+    let owner = k.open_record(&Principal::Operator, &NhsNumber::parse(m["nhs_number"].as_str().unwrap()).unwrap(), Right::Manage).await.unwrap();
+    k.relabel_entry(&owner, &mood_before.id, "sexual-health").await.unwrap();
     match k.import(&access, send(bundle("resolved"))).await.unwrap() {
-        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 1), "{s:?}"),
+        ImportOutcome::Accepted(s) => assert_eq!((s.new, s.changed), (0, 2), "{s:?}"),
         other => panic!("{other:?}"),
     }
     let after = gout(k.record(&access).await.unwrap());
@@ -511,6 +520,9 @@ async fn an_amended_status_shows_on_its_entry(db: &TestDb) {
     assert_eq!(after[0].id, before[0].id, "the same entry");
     assert_eq!(after[0].status.as_deref(), Some("resolved"));
     assert!(!k.summary(&access).await.unwrap().problems.iter().any(|c| c.text == "Gout"), "no longer a current problem");
+    let mood_after = mood(k.record(&access).await.unwrap());
+    assert_eq!((mood_after.id, mood_after.status.as_deref()), (mood_before.id, Some("resolved")));
+    assert_eq!(mood_after.label, "sexual-health", "the label she chose stays");
 }
 
 /// FHIR lets a condition have no date at all: it is shown as undated, on

@@ -477,10 +477,13 @@ async fn each_person_has_their_own_hand_entries_source(db: &TestDb) {
         source_name: Some("Entered by David Jones for Margaret Jones".into()),
         max_bytes: usize::MAX,
     };
-    match k.import(&p.patient, req).await.unwrap() {
+    let refused = |outcome: kith_core::import::ImportOutcome| match outcome {
         kith_core::import::ImportOutcome::Refused { reason, .. } => assert!(reason.contains("typed into Kith by hand"), "{reason}"),
         other => panic!("expected a refusal, got {other:?}"),
-    }
+    };
+    refused(k.import(&p.patient, req.clone()).await.unwrap());
+    // So is one named as someone's hand entries would be, before they add any.
+    refused(k.import(&p.patient, kith_core::import::ImportRequest { source_name: Some("Entered by Carol Helper".into()), ..req }).await.unwrap());
 }
 
 /// Hand sources made before they were keyed by author (found by name) get
