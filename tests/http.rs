@@ -501,6 +501,7 @@ async fn another_patients_ids_are_not_found_anywhere(db: &TestDb) {
             assert_eq!(err, kith_types::AppError::NotFound, "{path} for {id}");
         }
         assert_eq!(get(&app, &format!("/entries/{id}"), Some(&cookie)).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(get(&app, &format!("/entries/{id}/change"), Some(&cookie)).await.status(), StatusCode::NOT_FOUND);
     }
     // Nothing was relabelled.
     assert!(db.kith.record(&access).await.unwrap().iter().all(|e| e.label != "private"));

@@ -139,9 +139,16 @@ where
 
 /// Why part of a page could not be shown. A heading under the page's own
 /// h1; `page` when the failed part was to have given the page its h1 (an
-/// entry that is not there), so the page still has one.
+/// entry that is not there), so the page still has one, and, for something
+/// not there, the response is a 404.
 #[component]
 pub fn ErrorPanel(error: AppError, #[prop(optional)] page: bool) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if page && error == AppError::NotFound {
+        if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
     let heading = if page {
         view! { <h1 class="text-xl font-bold">"Sorry, there is a problem"</h1> }.into_any()
     } else {

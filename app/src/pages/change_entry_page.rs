@@ -28,15 +28,7 @@ pub fn ChangeEntryPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match own.await {
                         Ok(o) => change_entry(o, change, remove).into_any(),
-                        Err(e) => {
-                            #[cfg(feature = "ssr")]
-                            if e == kith_types::AppError::NotFound {
-                                if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
-                                    r.set_status(http::StatusCode::NOT_FOUND);
-                                }
-                            }
-                            view! { <ErrorPanel error=e page=true/> }.into_any()
-                        }
+                        Err(e) => view! { <ErrorPanel error=e page=true/> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -43,15 +43,7 @@ fn entry(me: Me, detail: Resource<Result<EntryDetail, kith_types::AppError>>, se
                         let entry_id = d.card.id.clone();
                         view! { <EntryView d can_manage/><Comments comments talk entry_id/>{can_manage.then(|| view! { <SeenBy seen/> })} }.into_any()
                     }
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        if e == kith_types::AppError::NotFound {
-                            if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
-                                r.set_status(http::StatusCode::NOT_FOUND);
-                            }
-                        }
-                        view! { <ErrorPanel error=e page=true/> }.into_any()
-                    }
+                    Err(e) => view! { <ErrorPanel error=e page=true/> }.into_any(),
                 }
             })}
         </Suspense>

@@ -106,15 +106,9 @@ impl Kith {
         }
         mark_removed(&mut found.json, &found.resource_type);
         let label: Label = found.label.parse().map_err(CoreError::Internal)?;
-        let resource_type = match found.resource_type.as_str() {
-            "Observation" => "Observation",
-            "AllergyIntolerance" => "AllergyIntolerance",
-            "MedicationStatement" => "MedicationStatement",
-            "Condition" => "Condition",
-            _ => return Err(CoreError::Internal("a hand entry of a kind Kith does not make".into())),
-        };
-        let (author, changing) = (found.author.clone(), Changing { entry_id: found.entry_id.clone(), words: false });
-        self.save_by_hand(access, author, HandMade { resource_type, fhir_id: &found.fhir_id, json: found.json }, label, Some(changing)).await
+        let changing = Changing { entry_id: found.entry_id.clone(), words: false };
+        let made = HandMade { resource_type: &found.resource_type, fhir_id: &found.fhir_id, json: found.json };
+        self.save_by_hand(access, found.author, made, label, Some(changing)).await
     }
 
     /// [`hand_resource`] outside a logged view: the import that follows logs
